@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* Private helpers shared by the library's source files. */
+#ifndef TCEMU_SRC_INTERNAL_H
+#define TCEMU_SRC_INTERNAL_H
+
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <tcemu/common.h>
+
+#define TCEMU_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TCEMU_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TCEMU_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define TCEMU_ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
+#define TCEMU_IS_POW2(x) ((x) != 0 && ((x) & ((x) - 1)) == 0)
+#define TCEMU_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+static inline unsigned tcemu_log2_u64(uint64_t x)
+{
+	return 63u - (unsigned)__builtin_clzll(x);
+}
+
+static inline uint64_t tcemu_max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static inline uint64_t tcemu_min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static inline void tcemu_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/*
+ * A test-and-test-and-set spin lock for short critical sections that never block (a table chunk
+ * update). Spins politely, then yields the CPU so that an over-subscribed machine makes progress.
+ */
+static inline void tcemu_spin_lock(uint32_t *l)
+{
+	unsigned spins = 0;
+	while (__atomic_exchange_n(l, 1u, __ATOMIC_ACQUIRE)) {
+		while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+			if (++spins < 64)
+				tcemu_cpu_relax();
+			else
+				sched_yield();
+		}
+	}
+}
+
+static inline void tcemu_spin_unlock(uint32_t *l)
+{
+	__atomic_store_n(l, 0u, __ATOMIC_RELEASE);
+}
+
+/* Formats and delivers one message if the logger accepts the level. */
+void tcemu_logf(const struct tcemu_logger *lg, enum tcemu_log_level level, const char *fmt, ...) TCEMU_PRINTF(3, 4);
+
+static inline bool tcemu_log_enabled(const struct tcemu_logger *lg, enum tcemu_log_level level)
+{
+	return lg && lg->fn && level <= lg->level;
+}
+
+#endif
