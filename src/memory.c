@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Simulated host physical memory (see include/tcemu/memory.h for the contract).
+ *
+ * Model: a bump allocator hands out runs of simulated host-physical addresses from
+ * [hpa_base, hpa_limit). A run is contiguous: the hpa of ua + k is run->start + k. The bump
+ * pointer (next_hpa) only grows, so frames are never handed out twice while the object lives.
+ *
+ * Data structures (n = live runs):
+ *  - Each run is an individually allocated struct run.
+ *  - The hpa index: two parallel arrays, starts[] (run start addresses, sorted) and runs[] (the
+ *    run pointers), kept apart so the binary search only touches 8 bytes per entry. Because starts
+ *    only grow, a new run is always appended. Unpinning the last reference turns the entry into a
+ *    tombstone (runs[i] == NULL, starts[i] kept so the array stays sorted); trailing tombstones
+ *    are popped at once, and the arrays are compacted when tombstones outnumber live entries
+ *    (amortized O(1)). Lookups binary-search starts[]: the only run that can contain hpa is the
+ *    entry with the greatest start <= hpa (runs never overlap); if that entry is a tombstone, no
+ *    live run does.
+ *  - by_key: an open-addressing hash table (linear probing, power-of-two capacity) of
+ *    {hash, run} slots keyed by (ua, size), for the exact re-pin lookup. It grows when the
+ *    load would exceed 1/2 and shrinks below 1/8; deletion uses backward shift, so there are no
+ *    tombstones. The same key may appear more than once: a re-pin with a larger alignment than
+ *    the existing run's start satisfies creates a second run for the same range (at most one per
+ *    alignment, so at most ~29 per key).
+ *
+ * Every structure that a pin needs to grow is grown before anything is changed, so a pin that
+ * fails (-ENOMEM, -ENOSPC, -EINVAL) leaves the logical state exactly as it was.
+ *
+ * Locking: one pthread mutex (m->lock) protects every field of struct tcemu_memory and every
+ * run, and is held for the whole of each public function except create/destroy (which own the
+ * object exclusively) and tcemu_memory_page_shift (page_shift is immutable after create). No
+ * callback or allocation failure path leaves it held; no other lock is ever taken under it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tcemu/memory.h>
+
+#define DEFAULT_HPA_BASE 0x40000000ull /* 1 GiB */
+#define DEFAULT_HPA_LIMIT (1ull << 50)
+#define MAX_ALIGN_SHIFT 40u
+#define KEY_MIN_CAP 16u  /* smallest hash table (power of two) */
+#define HPA_MIN_CAP 16u  /* smallest hpa index */
+
+struct run {
+	uint64_t ua;    /* process address of the run's first byte */
+	uint64_t size;  /* bytes (system-page multiple, > 0) */
+	uint64_t start; /* simulated hpa of ua */
+	uint64_t refs;  /* pin references; the run is freed when this reaches 0 */
+};
+
+/* A hash slot caches the key's hash, so probing and backward shifts need not touch the run. */
+struct key_slot {
+	uint64_t hash;   /* key_hash(run->ua, run->size) */
+	struct run *run; /* NULL: empty */
+};
+
+struct tcemu_memory {
+	pthread_mutex_t lock;
+	uint32_t page_shift; /* immutable after create */
+	uint64_t hpa_base;
+	uint64_t hpa_limit;
+	uint64_t next_hpa; /* bump pointer: end of the last run ever made (or hpa_base) */
+
+	/* hpa index: live entries plus tombstones, sorted by start */
+	uint64_t *starts;  /* run start; kept for tombstones too */
+	struct run **runs; /* NULL: tombstone */
+	size_t hpa_len;    /* entries in use (live + tombstones) */
+	size_t hpa_cap;    /* both arrays hold at least this many entries */
+	size_t hpa_dead;   /* tombstones among the first hpa_len entries */
+
+	struct key_slot *by_key; /* hash slots; run == NULL: empty */
+	size_t key_cap;      /* power of two */
+	size_t key_count;
+
+	/* statistics */
+	uint64_t pins;
+	uint64_t pinned_bytes;
+	uint64_t references;
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Hash table keyed by (ua, size)
+ */
+
+static uint64_t mix64(uint64_t x)
+{
+	/* A 64-bit finalizer (xor-shift-multiply); spreads page-aligned keys over all bits. */
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t key_hash(uint64_t ua, uint64_t size)
+{
+	return mix64(ua ^ mix64(size + 0x9e3779b97f4a7c15ull));
+}
+
+/* Inserts (hash, r) into slots (capacity cap, known to have a free slot). */
+static void key_place(struct key_slot *slots, size_t cap, uint64_t hash, struct run *r)
+{
+	size_t i = (size_t)hash & (cap - 1);
+	while (slots[i].run)
+		i = (i + 1) & (cap - 1);
+	slots[i] = (struct key_slot){ .hash = hash, .run = r };
+}
+
+/* Rebuilds the table with new_cap slots. -ENOMEM leaves the table as it was. */
+static int key_resize(struct tcemu_memory *m, size_t new_cap)
+{
+	struct key_slot *slots = calloc(new_cap, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->key_cap; i++)
+		if (m->by_key[i].run)
+			key_place(slots, new_cap, m->by_key[i].hash, m->by_key[i].run);
+	free(m->by_key);
+	m->by_key = slots;
+	m->key_cap = new_cap;
+	return 0;
+}
+
+/* Makes room for one more key (load stays <= 1/2 after the insertion). */
+static int key_reserve_one(struct tcemu_memory *m)
+{
+	if ((m->key_count + 1) * 2 <= m->key_cap)
+		return 0;
+	if (m->key_cap > SIZE_MAX / 2 / sizeof(struct key_slot))
+		return -ENOMEM;
+	return key_resize(m, m->key_cap * 2);
+}
+
+/*
+ * The live run for exactly (ua, size) whose start is aligned to align_mask + 1; when several
+ * qualify, the one with the lowest start (the oldest). NULL if none.
+ */
+static struct run *key_find(const struct tcemu_memory *m, uint64_t ua, uint64_t size, uint64_t align_mask)
+{
+	uint64_t hash = key_hash(ua, size);
+	size_t mask = m->key_cap - 1;
+	struct run *best = NULL;
+	for (size_t i = (size_t)hash & mask; m->by_key[i].run; i = (i + 1) & mask) {
+		struct run *r = m->by_key[i].run;
+		if (m->by_key[i].hash != hash || r->ua != ua || r->size != size || (r->start & align_mask))
+			continue;
+		if (!best || r->start < best->start)
+			best = r;
+	}
+	return best;
+}
+
+/* Removes r (which must be in the table) with backward-shift deletion. */
+static void key_remove(struct tcemu_memory *m, const struct run *r)
+{
+	size_t mask = m->key_cap - 1;
+	size_t i = (size_t)key_hash(r->ua, r->size) & mask;
+	while (m->by_key[i].run != r)
+		i = (i + 1) & mask;
+
+	/* Pull back every later member of the cluster whose home is not in (i, j]. */
+	for (size_t j = (i + 1) & mask; m->by_key[j].run; j = (j + 1) & mask) {
+		size_t home = (size_t)m->by_key[j].hash & mask;
+		/* distance from its home to j vs. from the hole to j, both mod cap */
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			m->by_key[i] = m->by_key[j];
+			i = j;
+		}
+	}
+	m->by_key[i] = (struct key_slot){ 0 };
+	m->key_count--;
+
+	/* Shrink a sparse table; failure to shrink is harmless. */
+	if (m->key_cap > KEY_MIN_CAP && m->key_count * 8 < m->key_cap)
+		(void)key_resize(m, m->key_cap / 2);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * hpa index (sorted by start)
+ */
+
+/* Drops every tombstone, keeping order. */
+static void hpa_compact(struct tcemu_memory *m)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < m->hpa_len; i++) {
+		if (m->runs[i]) {
+			m->starts[w] = m->starts[i];
+			m->runs[w] = m->runs[i];
+			w++;
+		}
+	}
+	m->hpa_len = w;
+	m->hpa_dead = 0;
+
+	/*
+	 * Give back memory when mostly empty. Failure to shrink is harmless: a block whose realloc
+	 * failed keeps its old, larger size, so both arrays hold at least cap entries either way.
+	 */
+	if (m->hpa_cap > HPA_MIN_CAP && m->hpa_len * 4 < m->hpa_cap) {
+		size_t cap = m->hpa_cap / 2;
+		uint64_t *s = realloc(m->starts, cap * sizeof(*s));
+		if (s)
+			m->starts = s;
+		struct run **r = realloc(m->runs, cap * sizeof(*r));
+		if (r)
+			m->runs = r;
+		m->hpa_cap = cap;
+	}
+}
+
+/*
+ * Makes room to append one entry. A full array with at least a quarter tombstones is compacted
+ * instead of grown (so each compaction frees enough slots to pay for itself); compaction changes
+ * no lookup result.
+ */
+static int hpa_reserve_one(struct tcemu_memory *m)
+{
+	if (m->hpa_len < m->hpa_cap)
+		return 0;
+	if (m->hpa_dead && m->hpa_dead >= m->hpa_cap / 4) {
+		hpa_compact(m);
+		if (m->hpa_len < m->hpa_cap)
+			return 0;
+	}
+	size_t cap = m->hpa_cap ? m->hpa_cap * 2 : HPA_MIN_CAP;
+	if (cap > SIZE_MAX / sizeof(uint64_t))
+		return -ENOMEM;
+	/* If only the first grows, it just stays bigger than hpa_cap says: no state changes. */
+	uint64_t *s = realloc(m->starts, cap * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	m->starts = s;
+	struct run **r = realloc(m->runs, cap * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	m->runs = r;
+	m->hpa_cap = cap;
+	return 0;
+}
+
+/* Index of the live entry containing hpa, or -1. O(log n). */
+static ptrdiff_t hpa_find(const struct tcemu_memory *m, uint64_t hpa)
+{
+	/* Find the first entry with start > hpa; the candidate is the one before it. */
+	size_t lo = 0, hi = m->hpa_len;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->starts[mid] <= hpa)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -1;
+	const struct run *r = m->runs[lo - 1];
+	if (!r || hpa - r->start >= r->size)
+		return -1;
+	return (ptrdiff_t)(lo - 1);
+}
+
+/* Turns entry idx into a tombstone; pops trailing tombstones and compacts when they dominate. */
+static void hpa_remove(struct tcemu_memory *m, size_t idx)
+{
+	m->runs[idx] = NULL;
+	m->hpa_dead++;
+	while (m->hpa_len && !m->runs[m->hpa_len - 1]) {
+		m->hpa_len--;
+		m->hpa_dead--;
+	}
+	if (m->hpa_dead > m->hpa_len - m->hpa_dead)
+		hpa_compact(m);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Public functions
+ */
+
+static int system_page_shift(uint32_t *shift)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	if (ps <= 0 || (ps & (ps - 1)))
+		return -EINVAL;
+	*shift = (uint32_t)__builtin_ctzl((unsigned long)ps);
+	return 0;
+}
+
+TCEMU_EXPORT int tcemu_memory_create(const struct tcemu_memory_params *p, struct tcemu_memory **out)
+{
+	if (!p || !out)
+		return -EINVAL;
+
+	uint32_t shift = p->sys_page_shift;
+	if (shift == 0 && system_page_shift(&shift) < 0)
+		return -EINVAL;
+	if (shift != 12 && shift != 16)
+		return -EINVAL;
+	uint64_t base = p->hpa_base ? p->hpa_base : DEFAULT_HPA_BASE;
+	uint64_t limit = p->hpa_limit ? p->hpa_limit : DEFAULT_HPA_LIMIT;
+	if ((base & ((1ull << shift) - 1)) || limit <= base)
+		return -EINVAL;
+
+	struct tcemu_memory *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	int rc = -ENOMEM;
+	m->by_key = calloc(KEY_MIN_CAP, sizeof(*m->by_key));
+	if (!m->by_key)
+		goto free_m;
+	m->key_cap = KEY_MIN_CAP;
+	rc = -pthread_mutex_init(&m->lock, NULL);
+	if (rc)
+		goto free_by_key;
+
+	m->page_shift = shift;
+	m->hpa_base = base;
+	m->hpa_limit = limit;
+	m->next_hpa = base;
+	*out = m;
+	return 0;
+
+free_by_key:
+	free(m->by_key);
+free_m:
+	free(m);
+	return rc;
+}
+
+TCEMU_EXPORT void tcemu_memory_destroy(struct tcemu_memory *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->hpa_len; i++)
+		free(m->runs[i]);
+	free(m->runs);
+	free(m->starts);
+	free(m->by_key);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+TCEMU_EXPORT uint32_t tcemu_memory_page_shift(const struct tcemu_memory *m)
+{
+	/* Immutable after create: no lock needed. */
+	return m ? m->page_shift : 0;
+}
+
+TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift,
+				  uint64_t *hpa)
+{
+	if (!m || !hpa)
+		return -EINVAL;
+	uint64_t page_mask = (1ull << m->page_shift) - 1;
+	/* The last byte must not wrap; a range ending exactly at 2^64 is fine. */
+	if (size == 0 || (ua & page_mask) || (size & page_mask) || size - 1 > UINT64_MAX - ua)
+		return -EINVAL;
+	if (align_shift == 0)
+		align_shift = m->page_shift;
+	if (align_shift < m->page_shift || align_shift > MAX_ALIGN_SHIFT)
+		return -EINVAL;
+	uint64_t align_mask = (1ull << align_shift) - 1;
+	if (ua & align_mask)
+		return -EINVAL;
+
+	int rc;
+	pthread_mutex_lock(&m->lock);
+
+	struct run *r = key_find(m, ua, size, align_mask);
+	if (r) {
+		r->refs++;
+		m->references++;
+		*hpa = r->start;
+		rc = 0;
+		goto unlock;
+	}
+
+	/* Where the new run would go, and whether it fits. */
+	rc = -ENOSPC;
+	if (m->next_hpa > UINT64_MAX - align_mask)
+		goto unlock;
+	uint64_t start = (m->next_hpa + align_mask) & ~align_mask;
+	if (start >= m->hpa_limit || size > m->hpa_limit - start)
+		goto unlock;
+
+	/* Reserve everything first so nothing below can fail. */
+	rc = -ENOMEM;
+	r = malloc(sizeof(*r));
+	if (!r)
+		goto unlock;
+	rc = key_reserve_one(m);
+	if (rc)
+		goto free_run;
+	rc = hpa_reserve_one(m);
+	if (rc)
+		goto free_run;
+
+	*r = (struct run){ .ua = ua, .size = size, .start = start, .refs = 1 };
+	key_place(m->by_key, m->key_cap, key_hash(ua, size), r);
+	m->key_count++;
+	m->starts[m->hpa_len] = start;
+	m->runs[m->hpa_len] = r;
+	m->hpa_len++;
+	m->next_hpa = start + size;
+	m->pins++;
+	m->pinned_bytes += size;
+	m->references++;
+	*hpa = start;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+
+free_run:
+	free(r);
+unlock:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
+{
+	if (!m)
+		return -EINVAL;
+
+	int rc = -ENOENT;
+	pthread_mutex_lock(&m->lock);
+	ptrdiff_t idx = hpa_find(m, hpa);
+	if (idx < 0)
+		goto unlock;
+
+	struct run *r = m->runs[idx];
+	m->references--;
+	if (--r->refs == 0) {
+		key_remove(m, r);
+		hpa_remove(m, (size_t)idx);
+		m->pins--;
+		m->pinned_bytes -= r->size;
+		free(r);
+	}
+	rc = 0;
+
+unlock:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+TCEMU_EXPORT int tcemu_memory_hpa_to_ua(struct tcemu_memory *m, uint64_t hpa, uint64_t *ua, uint64_t *avail)
+{
+	if (!m || !ua)
+		return -EINVAL;
+
+	int rc = -ENOENT;
+	pthread_mutex_lock(&m->lock);
+	ptrdiff_t idx = hpa_find(m, hpa);
+	if (idx >= 0) {
+		const struct run *r = m->runs[idx];
+		*ua = r->ua + (hpa - r->start);
+		if (avail)
+			*avail = r->size - (hpa - r->start);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+TCEMU_EXPORT void tcemu_memory_stats(struct tcemu_memory *m, struct tcemu_memory_stats *st)
+{
+	if (!st)
+		return;
+	memset(st, 0, sizeof(*st));
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	st->pins = m->pins;
+	st->pinned_bytes = m->pinned_bytes;
+	st->references = m->references;
+	st->next_hpa = m->next_hpa;
+	pthread_mutex_unlock(&m->lock);
+}
