@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The command line: help, version, topology printing and its errors.
+# Usage: test_cli.sh PATH_TO_TCEMU
+set -u
+tcemu=$1
+passed=0 failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check() { # name, then a command that must succeed
+	local name=$1; shift
+	if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+contains() { grep -qF -- "$2" "$1" || { echo "  missing: $2" >&2; echo "  in:" >&2; sed 's/^/    /' "$1" >&2; return 1; }; }
+
+t_help() { "$tcemu" --help >"$tmp/out" && contains "$tmp/out" "Usage: tcemu" && contains "$tmp/out" "topology"; }
+t_version() { "$tcemu" --version >"$tmp/out" && grep -qE '^tcemu [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out"; }
+t_no_command() { "$tcemu" >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] && contains "$tmp/err" "Usage"; }
+t_unknown_command() { "$tcemu" frobnicate 2>"$tmp/err"; [ $? -eq 2 ] && contains "$tmp/err" "unknown command 'frobnicate'"; }
+t_default_topology() {
+	"$tcemu" topology >"$tmp/out" || return 1
+	contains "$tmp/out" "2 PHBs, 6 PEs (IOMMU groups), system page size 4 KiB" &&
+	contains "$tmp/out" "PHB 0: ioda3, PHB4 (POWER9/10)" &&
+	contains "$tmp/out" "PHB 1: ioda2, PHB3 (POWER8)" &&
+	contains "$tmp/out" "PE 1 = IOMMU group 0 (/dev/vfio/0)" &&
+	contains "$tmp/out" "IOMMU page sizes: 4K 64K 2M 1G" &&
+	contains "$tmp/out" "IOMMU page sizes: 4K 64K 16M 256M" &&
+	contains "$tmp/out" "window 0: bus 0x0..0x7fffffff (2 GiB), 4 KiB pages, 1 level" &&
+	contains "$tmp/out" "0001:02:00.0  1b36:0005" &&
+	[ "$(grep -c "= IOMMU group" "$tmp/out")" -eq 6 ]
+}
+t_page_size_option() { "$tcemu" topology --page-size 64K >"$tmp/out" && contains "$tmp/out" "system page size 64 KiB"; }
+t_bad_page_size() { "$tcemu" topology --page-size 8K 2>"$tmp/err"; [ $? -eq 2 ] && contains "$tmp/err" "4K or 64K"; }
+t_print_default_roundtrip() {
+	"$tcemu" topology --print-default >"$tmp/default.topo" &&
+	"$tcemu" topology "$tmp/default.topo" >"$tmp/out" && contains "$tmp/out" "6 PEs"
+}
+t_file() {
+	printf 'memlock unlimited\nphb 7 ioda1 dma32=256M\n  pe 2 group=42\n    device 0007:00:01.0 vendor=0x8086 device=0x10fb\n' >"$tmp/p7.topo"
+	"$tcemu" topology "$tmp/p7.topo" >"$tmp/out" &&
+	contains "$tmp/out" "PHB 7: ioda1, P7IOC (POWER7)" && contains "$tmp/out" "IOMMU group 42" &&
+	contains "$tmp/out" "8086:10fb" && contains "$tmp/out" "locked-memory limit: unlimited" &&
+	contains "$tmp/out" "(256 MiB)"
+}
+t_bad_file() {
+	printf 'phb 0 ioda3\n  pe 1\n  device 0000:01:00.0 vendor=zz\n' >"$tmp/bad.topo"
+	"$tcemu" topology "$tmp/bad.topo" >/dev/null 2>"$tmp/err"; [ $? -eq 1 ] && contains "$tmp/err" "$tmp/bad.topo:3:"
+}
+t_missing_file() { "$tcemu" topology "$tmp/none.topo" 2>"$tmp/err"; [ $? -eq 1 ] && contains "$tmp/err" "$tmp/none.topo"; }
+t_log_env() { TCEMU_LOG=info "$tcemu" topology >/dev/null 2>"$tmp/err" && contains "$tmp/err" "tcemu: info: platform: 2 PHB(s), 6 PE(s)"; }
+
+check help t_help
+check version t_version
+check no_command t_no_command
+check unknown_command t_unknown_command
+check default_topology t_default_topology
+check page_size_option t_page_size_option
+check bad_page_size t_bad_page_size
+check print_default_roundtrip t_print_default_roundtrip
+check topology_file t_file
+check bad_topology_file t_bad_file
+check missing_topology_file t_missing_file
+check log_level_from_env t_log_env
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
