@@ -53,7 +53,6 @@ struct tcemu_table {
 	uint64_t refs;            /* atomic */
 	uint64_t allocated_bytes; /* atomic */
 	uint64_t levels_allocated; /* atomic */
-	int64_t valid_entries;    /* atomic */
 };
 
 /* An old entry handed back after an update. */
@@ -304,6 +303,51 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 	unsigned no = 0;
 
 	tcemu_spin_lock(&c->lock);
+	if (c->nvalid == 0) {
+		/* An empty chunk (the common case of a fresh map): no old entry to hand back. */
+		if (linear) {
+			uint64_t tce = src->first_tce + k0 * src->step;
+			uint64_t ustep = src->first_ua ? src->step : 0, u = src->first_ua ? src->first_ua + k0 * src->step : 0;
+
+			if (!(tce & TCEMU_TCE_PERM_MASK))
+				goto unlock; /* clearing an empty chunk */
+			if (ua) {
+				for (uint32_t i = 0; i < n; i++, tce += src->step, u += ustep) {
+					st(&hw[i], htobe64(tce));
+					st(&ua[i], u);
+				}
+			} else {
+				for (uint32_t i = 0; i < n; i++, tce += src->step)
+					st(&hw[i], htobe64(tce));
+			}
+			delta = (int32_t)n;
+			goto unlock;
+		}
+		const uint64_t *restrict tces = src->tces + k0;
+		const uint64_t *restrict uas = src->uas ? src->uas + k0 : NULL;
+		uint32_t nv = 0;
+
+		if (ua && uas) {
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t tce = tces[i], valid = -(uint64_t)((tce & TCEMU_TCE_PERM_MASK) != 0);
+
+				st(&hw[i], htobe64(tce & valid));
+				st(&ua[i], uas[i] & valid);
+				nv += (uint32_t)(valid & 1);
+			}
+		} else {
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t tce = tces[i], valid = -(uint64_t)((tce & TCEMU_TCE_PERM_MASK) != 0);
+
+				st(&hw[i], htobe64(tce & valid));
+				if (ua)
+					st(&ua[i], 0);
+				nv += (uint32_t)(valid & 1);
+			}
+		}
+		delta = (int32_t)nv;
+		goto unlock;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t k = k0 + i;
 		uint64_t tce = linear ? src->first_tce + k * src->step : src->tces[k];
@@ -327,11 +371,10 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 		}
 		delta += (tce != 0) - (old != 0);
 	}
+unlock:
 	if (delta)
 		__atomic_store_n(&c->nvalid, (uint32_t)((int32_t)c->nvalid + delta), __ATOMIC_RELAXED);
 	tcemu_spin_unlock(&c->lock);
-	if (delta)
-		__atomic_add_fetch(&t->valid_entries, delta, __ATOMIC_RELAXED);
 	*nold = no;
 }
 
@@ -358,17 +401,18 @@ set_common(struct tcemu_table *t, uint64_t index, uint64_t count, const struct s
 
 	/* Pass 1: validate every entry, allocate every level; nothing visible changes yet. */
 	if (linear) {
-		if (src->first_tce & TCEMU_TCE_PERM_MASK) {
-			uint64_t last = src->first_tce + (count - 1) * src->step;
-			if (((src->first_tce & ~TCEMU_TCE_PERM_MASK) & t->page_mask) || last < src->first_tce)
-				return -EINVAL;
-		}
+		if (src->first_tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+			return -EINVAL;
+		if ((src->first_tce & TCEMU_TCE_PERM_MASK) && src->first_tce + (count - 1) * src->step < src->first_tce)
+			return -EINVAL; /* the run of addresses wraps */
 	} else {
-		for (uint64_t k = 0; k < count; k++) {
-			uint64_t tce = src->tces[k];
-			if ((tce & TCEMU_TCE_PERM_MASK) && ((tce & ~TCEMU_TCE_PERM_MASK) & t->page_mask))
-				return -EINVAL;
-		}
+		const uint64_t *restrict tces = src->tces;
+		uint64_t bad = 0;
+
+		for (uint64_t k = 0; k < count; k++)
+			bad |= tces[k];
+		if (bad & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+			return -EINVAL;
 	}
 	for (uint64_t i = index & ~t->level_mask; i < index + count; i += leaf_span)
 		if (!walk(t, i < index ? index : i, true, &err))
@@ -424,7 +468,7 @@ TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_
 		return -EINVAL;
 	if (index >= t->geo.entries)
 		return -ERANGE;
-	if ((*tce & TCEMU_TCE_PERM_MASK) && ((*tce & ~TCEMU_TCE_PERM_MASK) & t->page_mask))
+	if (*tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
 		return -EINVAL;
 	/* Clearing an entry below an absent level changes nothing and allocates nothing. */
 	leaf = walk(t, index, (*tce & TCEMU_TCE_PERM_MASK) != 0, &err);
@@ -471,21 +515,20 @@ static int64_t clear_level(struct tcemu_table *t, uint64_t *level, uint32_t heig
 				if (!old)
 					continue;
 				st(&level[pos + k], 0);
-				olds[no].index = i + k;
-				olds[no].tce = be64toh(old);
-				olds[no].ua = 0;
-				if (uas) {
-					olds[no].ua = ld(&uas[pos + k]);
-					st(&uas[pos + k], 0);
+				if (release) {
+					olds[no].index = i + k;
+					olds[no].tce = be64toh(old);
+					olds[no].ua = uas ? ld(&uas[pos + k]) : 0;
 				}
+				if (uas)
+					st(&uas[pos + k], 0);
 				no++;
 			}
 			if (no)
 				__atomic_store_n(&c->nvalid, c->nvalid - no, __ATOMIC_RELAXED);
 			tcemu_spin_unlock(&c->lock);
-			if (no)
-				__atomic_sub_fetch(&t->valid_entries, (int64_t)no, __ATOMIC_RELAXED);
-			release_all(olds, no, release, opaque);
+			if (release)
+				release_all(olds, no, release, opaque);
 			cleared += no;
 			i += n;
 		}
@@ -576,14 +619,33 @@ TCEMU_EXPORT int tcemu_table_translate(struct tcemu_table *t, uint64_t bus_addr,
 	return 0;
 }
 
+/* Sums the valid-entry counts of every chunk below a level (introspection only: not a hot path). */
+static uint64_t count_valid(struct tcemu_table *t, uint64_t *level, uint32_t height)
+{
+	uint64_t n = 0;
+
+	if (height == 0) {
+		struct chunk *c = leaf_chunks(t, level);
+
+		for (uint64_t i = 0; i < (level_entries(t) >> CHUNK_SHIFT); i++)
+			n += __atomic_load_n(&c[i].nvalid, __ATOMIC_RELAXED);
+		return n;
+	}
+	for (uint64_t i = 0; i <= t->level_mask; i++) {
+		uint64_t raw = __atomic_load_n(&level[i], __ATOMIC_ACQUIRE);
+
+		if (raw)
+			n += count_valid(t, inner_target(raw), height - 1);
+	}
+	return n;
+}
+
 TCEMU_EXPORT void tcemu_table_info(struct tcemu_table *t, struct tcemu_table_info *info)
 {
-	int64_t valid = __atomic_load_n(&t->valid_entries, __ATOMIC_RELAXED);
-
 	memset(info, 0, sizeof(*info));
 	info->params = t->params;
 	info->geometry = t->geo;
 	info->allocated_bytes = __atomic_load_n(&t->allocated_bytes, __ATOMIC_RELAXED);
 	info->levels_allocated = __atomic_load_n(&t->levels_allocated, __ATOMIC_RELAXED);
-	info->valid_entries = valid > 0 ? (uint64_t)valid : 0;
+	info->valid_entries = count_valid(t, t->top, t->params.levels - 1);
 }

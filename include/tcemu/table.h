@@ -89,7 +89,8 @@ typedef void (*tcemu_tce_release_fn)(void *opaque, uint64_t index, uint64_t old_
 /*
  * Atomically exchanges entry `index`: *tce (and *ua, which may be NULL to store 0) go in, the old
  * values come out. An entry without permission bits is stored as 0 (a clear). Returns -ERANGE if
- * index is outside the window, -EINVAL if the address bits below the page size are not zero,
+ * index is outside the window, -EINVAL if bits 2 to page_shift - 1 are not zero (in any entry,
+ * with or without permission bits),
  * -ENOMEM if a level could not be allocated (nothing changed).
  */
 TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_t *tce, uint64_t *ua);
@@ -134,7 +135,7 @@ struct tcemu_table_info {
 	struct tcemu_table_geometry geometry;
 	uint64_t allocated_bytes; /* bytes really allocated: levels, user-address arrays, chunk locks */
 	uint64_t levels_allocated; /* level arrays allocated, the top included */
-	uint64_t valid_entries;    /* entries currently holding permission bits */
+	uint64_t valid_entries;    /* entries holding permission bits (counted over allocated chunks) */
 };
 
 TCEMU_EXPORT void tcemu_table_info(struct tcemu_table *t, struct tcemu_table_info *info);
