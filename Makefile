@@ -1,0 +1,46 @@
+# tcemu: the two set-up commands of the README, for a fresh Debian 12 machine, run as root.
+#   make run    install what is missing, build, run the main job on the embedded default
+#   make check  the same, then every test
+# Other targets: build, bench, install, clean. BUILD=dir picks the build directory.
+
+BUILD ?= build
+MESON_FLAGS ?= --buildtype=release -Dwerror=true
+# Debian packages the build and the tests need.
+DEBS ?= gcc libc6-dev pkg-config meson ninja-build
+
+.PHONY: all deps build run check bench install clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make: installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "make: run as root (or install:$$missing)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	./$(BUILD)/tools/tcemu/tcemu topology
+
+check: build
+	@rc=0; meson test -C $(BUILD) --print-errorlogs --num-processes 2 || rc=$$?; \
+	sh tests/summary.sh $(BUILD)/meson-logs/testlog.txt; exit $$rc
+
+bench: build
+	./$(BUILD)/bench/bench_table
+
+install: build
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan build-tsan
