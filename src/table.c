@@ -289,6 +289,7 @@ static void release_all(const struct old_entry *olds, unsigned n, tcemu_tce_rele
 struct source {
 	const uint64_t *tces, *uas;
 	uint64_t first_tce, first_ua, step;
+	bool all_valid; /* arrays: every entry has permission bits (found while validating) */
 };
 
 static inline __attribute__((always_inline)) void
@@ -327,7 +328,14 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 		const uint64_t *restrict uas = src->uas ? src->uas + k0 : NULL;
 		uint32_t nv = 0;
 
-		if (ua && uas) {
+		if (ua && uas && src->all_valid) {
+			/* the usual map: a straight copy */
+			for (uint32_t i = 0; i < n; i++) {
+				st(&hw[i], htobe64(tces[i]));
+				st(&ua[i], uas[i]);
+			}
+			nv = n;
+		} else if (ua && uas) {
 			for (uint32_t i = 0; i < n; i++) {
 				uint64_t tce = tces[i], valid = -(uint64_t)((tce & TCEMU_TCE_PERM_MASK) != 0);
 
@@ -387,7 +395,7 @@ static inline uint32_t piece_len(uint64_t index, uint64_t left)
 }
 
 static inline __attribute__((always_inline)) int
-set_common(struct tcemu_table *t, uint64_t index, uint64_t count, const struct source *src, bool linear,
+set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source *src, bool linear,
 	   tcemu_tce_release_fn release, void *opaque)
 {
 	struct old_entry olds[CHUNK_ENTRIES];
@@ -407,12 +415,15 @@ set_common(struct tcemu_table *t, uint64_t index, uint64_t count, const struct s
 			return -EINVAL; /* the run of addresses wraps */
 	} else {
 		const uint64_t *restrict tces = src->tces;
-		uint64_t bad = 0;
+		uint64_t bad = 0, valid = 1;
 
-		for (uint64_t k = 0; k < count; k++)
+		for (uint64_t k = 0; k < count; k++) {
 			bad |= tces[k];
+			valid &= (tces[k] | (tces[k] >> 1)) & 1;
+		}
 		if (bad & t->page_mask & ~TCEMU_TCE_PERM_MASK)
 			return -EINVAL;
+		src->all_valid = valid;
 	}
 	for (uint64_t i = index & ~t->level_mask; i < index + count; i += leaf_span)
 		if (!walk(t, i < index ? index : i, true, &err))
