@@ -22,45 +22,8 @@
 #include <tcemu/platform.h>
 
 #include "internal.h"
+#include "platform_priv.h"
 #include "topology.h"
-
-struct tcemu_pe {
-	struct tcemu_platform *plat;
-	struct tcemu_phb *phb;
-	uint32_t pe_number;
-	uint32_t group;
-	size_t ndevices;
-	struct tcemu_device_info *devices;
-
-	pthread_mutex_t lock;
-	struct tcemu_table *windows[TCEMU_PE_WINDOWS];
-	bool owned;  /* by an external owner (a VFIO container) */
-	bool bypass; /* host-owned: 64-bit bypass window on */
-	tcemu_tce_kill_fn kill_fn;
-	void *kill_opaque;
-	uint64_t invalidations; /* atomic */
-};
-
-struct tcemu_phb {
-	struct tcemu_platform *plat;
-	uint32_t index;
-	uint32_t domain;
-	const struct tcemu_profile_info *profile;
-	uint64_t dma32_size;
-	size_t npes;
-	struct tcemu_pe **pes; /* points into plat->pes */
-};
-
-struct tcemu_platform {
-	uint32_t sys_page_shift;
-	bool memlock_set;
-	uint64_t memlock;
-	struct tcemu_logger logger;
-	size_t nphbs;
-	struct tcemu_phb *phbs;
-	size_t npes;
-	struct tcemu_pe **pes;
-};
 
 static const struct tcemu_profile_info profiles[] = {
 	{
@@ -150,6 +113,7 @@ static int pe_build(struct tcemu_platform *plat, struct tcemu_phb *phb, const st
 	pe->pe_number = tp->pe_number;
 	pe->group = tp->group;
 	pe->bypass = true;
+	pe->eeh_enabled = true;
 	rc = -pthread_mutex_init(&pe->lock, NULL);
 	if (rc)
 		goto err_free_pe;
@@ -444,22 +408,21 @@ static void kill_locked(struct tcemu_pe *pe, tcemu_tce_kill_fn *fn, void **opaqu
 static int window_fits(const struct tcemu_pe *pe, unsigned slot, struct tcemu_table *t)
 {
 	const struct tcemu_profile_info *prof = pe->phb->profile;
-	struct tcemu_table_info ti;
+	const struct tcemu_table_params *tp = tcemu_table_params(t);
 	uint64_t start, end;
 
 	if (slot >= prof->windows)
 		return -EINVAL;
-	tcemu_table_info(t, &ti);
-	if (!(prof->pgsizes & (1ull << ti.params.page_shift)) || ti.params.levels > prof->max_levels)
+	if (!(prof->pgsizes & (1ull << tp->page_shift)) || tp->levels > prof->max_levels)
 		return -EINVAL;
-	start = ti.params.bus_offset;
-	end = start + ti.params.window_size; /* no wrap: the table checked it */
+	start = tp->bus_offset;
+	end = start + tp->window_size; /* no wrap: the table checked it */
 	if (slot == 0 && end > TCEMU_WINDOW1_START)
 		return -EINVAL;
 	if (slot == 1 && (start != TCEMU_WINDOW1_START || end > 2 * TCEMU_WINDOW1_START))
 		return -EINVAL;
 	/* IODA1 has one fixed 32-bit window. */
-	if (!prof->dynamic_windows && (start != 0 || ti.params.window_size != pe->phb->dma32_size))
+	if (!prof->dynamic_windows && (start != 0 || tp->window_size != pe->phb->dma32_size))
 		return -EINVAL;
 	return 0;
 }

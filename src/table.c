@@ -386,6 +386,19 @@ unlock:
 	*nold = no;
 }
 
+TCEMU_EXPORT int tcemu_table_reserve(struct tcemu_table *t, uint64_t index, uint64_t count)
+{
+	uint64_t leaf_span = level_entries(t);
+	int err = 0;
+
+	if (index >= t->geo.entries || count > t->geo.entries - index)
+		return -ERANGE;
+	for (uint64_t i = index & ~t->level_mask; i < index + count; i += leaf_span)
+		if (!walk(t, i < index ? index : i, true, &err))
+			return err;
+	return 0;
+}
+
 /* Entries in [index, index + count) stop at a chunk boundary: the length of the next piece. */
 static inline uint32_t piece_len(uint64_t index, uint64_t left)
 {
@@ -425,9 +438,9 @@ set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source 
 			return -EINVAL;
 		src->all_valid = valid;
 	}
-	for (uint64_t i = index & ~t->level_mask; i < index + count; i += leaf_span)
-		if (!walk(t, i < index ? index : i, true, &err))
-			return err;
+	err = tcemu_table_reserve(t, index, count);
+	if (err)
+		return err;
 
 	/* Pass 2: write, one chunk lock at a time. */
 	for (done = 0; done < count;) {
@@ -659,4 +672,14 @@ TCEMU_EXPORT void tcemu_table_info(struct tcemu_table *t, struct tcemu_table_inf
 	info->allocated_bytes = __atomic_load_n(&t->allocated_bytes, __ATOMIC_RELAXED);
 	info->levels_allocated = __atomic_load_n(&t->levels_allocated, __ATOMIC_RELAXED);
 	info->valid_entries = count_valid(t, t->top, t->params.levels - 1);
+}
+
+TCEMU_EXPORT const struct tcemu_table_params *tcemu_table_params(const struct tcemu_table *t)
+{
+	return &t->params;
+}
+
+TCEMU_EXPORT uint64_t tcemu_table_entries(const struct tcemu_table *t)
+{
+	return t->geo.entries;
 }

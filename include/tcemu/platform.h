@@ -167,6 +167,31 @@ TCEMU_EXPORT void tcemu_pe_tce_kill(struct tcemu_pe *pe, unsigned slot, uint64_t
 TCEMU_EXPORT void tcemu_pe_set_kill_hook(struct tcemu_pe *pe, tcemu_tce_kill_fn fn, void *opaque);
 TCEMU_EXPORT uint64_t tcemu_pe_invalidations(const struct tcemu_pe *pe);
 
+/*
+ * EEH (eeh.c): a PE freezes on an error (a DMA through an invalid entry, an injected error): MMIO
+ * and DMA stop until the owner unfreezes or resets it. States use the VFIO values.
+ */
+enum tcemu_eeh_state {
+	TCEMU_EEH_NORMAL = 0,      /* VFIO_EEH_PE_STATE_NORMAL */
+	TCEMU_EEH_RESET = 1,       /* reset asserted */
+	TCEMU_EEH_STOPPED = 2,     /* MMIO and DMA stopped */
+	TCEMU_EEH_STOPPED_DMA = 4, /* DMA stopped, MMIO works */
+	TCEMU_EEH_UNAVAIL = 5,     /* EEH disabled on the PE */
+};
+
+/* Freezes the PE (both MMIO and DMA, or DMA only). Counted; a frozen PE stays frozen. */
+TCEMU_EXPORT void tcemu_pe_eeh_freeze(struct tcemu_pe *pe, bool dma_only);
+TCEMU_EXPORT enum tcemu_eeh_state tcemu_pe_eeh_state(struct tcemu_pe *pe);
+TCEMU_EXPORT bool tcemu_pe_dma_stopped(struct tcemu_pe *pe);
+TCEMU_EXPORT bool tcemu_pe_mmio_stopped(struct tcemu_pe *pe);
+TCEMU_EXPORT uint64_t tcemu_pe_eeh_freezes(struct tcemu_pe *pe);
+/*
+ * One VFIO_EEH_PE_OP operation (VFIO_EEH_PE_DISABLE ... VFIO_EEH_PE_INJECT_ERR). Returns 0, the
+ * state for GET_STATE, or -EINVAL for an unknown op or a bad injection (type not 0 or 1, func
+ * above 23). err_* are used by INJECT_ERR only.
+ */
+TCEMU_EXPORT int tcemu_pe_eeh_op(struct tcemu_pe *pe, uint32_t op, uint32_t err_type, uint32_t err_func);
+
 #ifdef __cplusplus
 }
 #endif

@@ -111,6 +111,13 @@ TCEMU_EXPORT int tcemu_table_set_linear(struct tcemu_table *t, uint64_t index, u
 					uint64_t ua, tcemu_tce_release_fn release, void *opaque);
 
 /*
+ * Allocates every level that entries [index, index + count) need, so that a following set of
+ * that range cannot fail for lack of memory. -ERANGE, -ENOMEM (levels allocated so far stay:
+ * empty levels change no translation).
+ */
+TCEMU_EXPORT int tcemu_table_reserve(struct tcemu_table *t, uint64_t index, uint64_t count);
+
+/*
  * Clears count entries from index, handing each valid old entry to release. Never allocates.
  * Returns the number of entries that were valid (>= 0), or -ERANGE.
  */
@@ -138,7 +145,12 @@ struct tcemu_table_info {
 	uint64_t valid_entries;    /* entries holding permission bits (counted over allocated chunks) */
 };
 
+/* Everything below; valid_entries is counted over the allocated chunks (not for hot paths). */
 TCEMU_EXPORT void tcemu_table_info(struct tcemu_table *t, struct tcemu_table_info *info);
+/* The table's parameters (constant for its life), O(1). */
+TCEMU_EXPORT const struct tcemu_table_params *tcemu_table_params(const struct tcemu_table *t);
+/* Number of entries in the window, O(1). */
+TCEMU_EXPORT uint64_t tcemu_table_entries(const struct tcemu_table *t);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,829 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The emulated host: descriptors, groups, processes, diagnostics, and the fd-level entry points.
+ * Locking: see host_priv.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <tcemu/host.h>
+
+#include "host_priv.h"
+
+#define OWN_FD_BASE 1000
+#define CAP_IPC_LOCK_BIT 14
+
+/* ---- helpers for the other files ---- */
+
+pid_t host_caller(struct tcemu_host *h)
+{
+	return h->ops.caller_pid ? h->ops.caller_pid(h->ops.opaque) : getpid();
+}
+
+bool host_alloc_ok(struct tcemu_host *h)
+{
+	uint64_t n = __atomic_add_fetch(&h->alloc_count, 1, __ATOMIC_RELAXED);
+	uint64_t nth = __atomic_load_n(&h->fail_nth, __ATOMIC_RELAXED);
+
+	return !(nth && n == nth);
+}
+
+void *host_alloc(struct tcemu_host *h, size_t size)
+{
+	return host_alloc_ok(h) ? calloc(1, size) : NULL;
+}
+
+void *host_realloc(struct tcemu_host *h, void *p, size_t size)
+{
+	return host_alloc_ok(h) ? realloc(p, size) : NULL;
+}
+
+void host_stat_add(struct tcemu_host *h, uint64_t *field, int64_t delta, uint64_t *peak)
+{
+	pthread_mutex_lock(&h->stats_lock);
+	if (delta < 0 && (uint64_t)-delta > *field)
+		*field = 0;
+	else
+		*field += (uint64_t)delta;
+	if (peak && *field > *peak)
+		*peak = *field;
+	pthread_mutex_unlock(&h->stats_lock);
+}
+
+void host_defect(struct tcemu_host *h, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	tcemu_logf(&h->lg, TCEMU_LOG_WARN, "client defect: %s", buf);
+	pthread_mutex_lock(&h->stats_lock);
+	h->stats.defects++;
+	if (h->ndefects < TCEMU_MAX_DEFECTS) {
+		char **n = realloc(h->defects, (h->ndefects + 1) * sizeof(*n));
+		if (n) {
+			h->defects = n;
+			h->defects[h->ndefects] = strdup(buf);
+			if (h->defects[h->ndefects])
+				h->ndefects++;
+		}
+	}
+	pthread_mutex_unlock(&h->stats_lock);
+}
+
+/* Whether the process may lock memory without limit (CAP_IPC_LOCK in its effective set). */
+static bool has_ipc_lock(void)
+{
+	char line[256];
+	bool r = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long caps;
+
+		if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+			r = (caps >> CAP_IPC_LOCK_BIT) & 1;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+static uint64_t default_limit(struct tcemu_host *h)
+{
+	struct rlimit rl;
+
+	if (h->memlock_set)
+		return h->memlock;
+	if (has_ipc_lock())
+		return UINT64_MAX;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	return rl.rlim_cur;
+}
+
+struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create)
+{
+	struct mm *mm;
+
+	for (mm = h->mms; mm; mm = mm->next)
+		if (mm->pid == pid)
+			return mm;
+	if (!create)
+		return NULL;
+	mm = host_alloc(h, sizeof(*mm));
+	if (!mm)
+		return NULL;
+	if (pthread_rwlock_init(&mm->lock, NULL)) {
+		free(mm);
+		return NULL;
+	}
+	mm->pid = pid;
+	mm->limit = default_limit(h);
+	mm->next = h->mms;
+	h->mms = mm;
+	return mm;
+}
+
+int host_new_fd(struct tcemu_host *h, struct file *f, int *out)
+{
+	int fd = h->ops.fd_alloc ? h->ops.fd_alloc(h->ops.opaque) : h->next_own_fd++;
+
+	if (fd < 0)
+		return fd;
+	if (fd >= TCEMU_MAX_FD)
+		goto err_release;
+	if ((size_t)fd >= h->fdcap) {
+		size_t cap = h->fdcap ? h->fdcap : 64;
+		struct file **n;
+
+		while (cap <= (size_t)fd)
+			cap *= 2;
+		n = host_realloc(h, h->fdtab, cap * sizeof(*n));
+		if (!n)
+			goto err_release;
+		memset(n + h->fdcap, 0, (cap - h->fdcap) * sizeof(*n));
+		h->fdtab = n;
+		h->fdcap = cap;
+	}
+	if (h->fdtab[fd])
+		goto err_release; /* the allocator handed out a number still in use */
+	h->fdtab[fd] = f;
+	f->fds++;
+	f->refs++;
+	*out = fd;
+	return 0;
+
+err_release:
+	if (h->ops.fd_release)
+		h->ops.fd_release(h->ops.opaque, fd);
+	return fd >= TCEMU_MAX_FD ? -EMFILE : -ENOMEM;
+}
+
+static struct file *fd_file(struct tcemu_host *h, int fd)
+{
+	return fd >= 0 && (size_t)fd < h->fdcap ? h->fdtab[fd] : NULL;
+}
+
+/* ---- groups ---- */
+
+static struct group *group_by_number(struct tcemu_host *h, uint32_t n)
+{
+	for (size_t i = 0; i < h->ngroups; i++)
+		if (h->groups[i].number == n)
+			return &h->groups[i];
+	return NULL;
+}
+
+static void container_put(struct tcemu_host *h, struct container *c)
+{
+	(void)h;
+	if (--c->users == 0)
+		container_free(c);
+}
+
+/* Detaches g from its container. host->lock held. */
+static void group_unset(struct tcemu_host *h, struct group *g)
+{
+	struct container *c = g->container;
+
+	container_detach_group(c, g);
+	g->container = NULL;
+	container_put(h, c);
+}
+
+/* The group file and every device file of the group are gone: the group is closed. */
+static void group_maybe_close(struct tcemu_host *h, struct group *g)
+{
+	if (g->open || g->device_fds)
+		return;
+	if (g->container)
+		group_unset(h, g);
+}
+
+static void file_release(struct tcemu_host *h, struct file *f)
+{
+	switch (f->kind) {
+	case FILE_CONTAINER:
+		container_put(h, f->container);
+		break;
+	case FILE_GROUP:
+		f->group->open = false;
+		group_maybe_close(h, f->group);
+		break;
+	case FILE_DEVICE:
+		f->device.group->device_fds--;
+		group_maybe_close(h, f->device.group);
+		break;
+	}
+	free(f);
+}
+
+static void file_put(struct tcemu_host *h, struct file *f)
+{
+	if (--f->refs == 0)
+		file_release(h, f);
+}
+
+long group_get_status(struct group *g, struct vfio_group_status *st)
+{
+	pthread_mutex_lock(&g->host->lock);
+	st->flags = VFIO_GROUP_FLAGS_VIABLE | (g->container ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
+	pthread_mutex_unlock(&g->host->lock);
+	return 0;
+}
+
+long group_set_container(struct group *g, int cfd)
+{
+	struct tcemu_host *h = g->host;
+	struct file *cf;
+	long rc;
+
+	pthread_mutex_lock(&h->lock);
+	cf = fd_file(h, cfd);
+	if (!cf && fcntl(cfd, F_GETFD) < 0) {
+		rc = -EBADF;
+		goto out;
+	}
+	if (g->container) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!cf || cf->kind != FILE_CONTAINER) {
+		rc = -EBADFD; /* open, but not a container (EINVAL before Linux 6.2) */
+		goto out;
+	}
+	rc = container_attach_group(cf->container, g);
+	if (rc)
+		goto out;
+	g->container = cf->container;
+	cf->container->users++;
+	if (cf->container->first_fd == 0)
+		cf->container->first_fd = cfd;
+out:
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+long group_unset_container(struct group *g)
+{
+	struct tcemu_host *h = g->host;
+	long rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (!g->container)
+		rc = -EINVAL;
+	else if (g->device_fds)
+		rc = -EBUSY;
+	else
+		group_unset(h, g);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+long group_get_device_fd(struct group *g, const char *name)
+{
+	struct tcemu_host *h = g->host;
+	struct file *f;
+	int fd = -1;
+	long rc;
+
+	pthread_mutex_lock(&h->lock);
+	if (!g->container || !g->container->type) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = -ENODEV;
+	for (size_t i = 0; i < g->ndevs; i++) {
+		if (strcasecmp(tcemu_vdev_info(g->devs[i])->bdf, name) != 0)
+			continue;
+		f = host_alloc(h, sizeof(*f));
+		if (!f) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		f->kind = FILE_DEVICE;
+		f->device.group = g;
+		f->device.vdev = g->devs[i];
+		rc = host_new_fd(h, f, &fd);
+		if (rc) {
+			free(f);
+			goto out;
+		}
+		g->device_fds++;
+		rc = fd;
+		break;
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* ---- public entry points ---- */
+
+TCEMU_EXPORT bool tcemu_host_owns_path(const char *path)
+{
+	return path && (strcmp(path, "/dev/vfio") == 0 || strncmp(path, "/dev/vfio/", 10) == 0);
+}
+
+TCEMU_EXPORT int tcemu_host_open(struct tcemu_host *h, const char *path, int flags, int *fd)
+{
+	struct file *f;
+	struct group *g = NULL;
+	int rc;
+
+	(void)flags;
+	if (!path || !fd)
+		return -EINVAL;
+	if (strcmp(path, "/dev/vfio/vfio") != 0) {
+		const char *p = path + 10;
+		char *end;
+		unsigned long n;
+
+		if (strncmp(path, "/dev/vfio/", 10) != 0 || *p < '0' || *p > '9')
+			return -ENOENT;
+		n = strtoul(p, &end, 10);
+		if (*end || n > UINT32_MAX)
+			return -ENOENT;
+		g = group_by_number(h, (uint32_t)n);
+		if (!g)
+			return -ENOENT;
+	}
+	f = host_alloc(h, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_lock(&h->lock);
+	if (g) {
+		if (g->open) {
+			rc = -EBUSY;
+			goto err_unlock;
+		}
+		f->kind = FILE_GROUP;
+		f->group = g;
+	} else {
+		f->kind = FILE_CONTAINER;
+		f->container = container_new(h);
+		if (!f->container) {
+			rc = -ENOMEM;
+			goto err_unlock;
+		}
+	}
+	rc = host_new_fd(h, f, fd);
+	if (rc) {
+		if (!g)
+			container_free(f->container);
+		goto err_unlock;
+	}
+	if (g) {
+		g->open = true;
+		g->fd = *fd;
+	} else {
+		f->container->users = 1;
+		f->container->first_fd = *fd;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (h->trace)
+		tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "open(\"%s\") = %d", path, *fd);
+	return 0;
+
+err_unlock:
+	pthread_mutex_unlock(&h->lock);
+	free(f);
+	return rc;
+}
+
+TCEMU_EXPORT int tcemu_host_close(struct tcemu_host *h, int fd)
+{
+	struct file *f;
+
+	pthread_mutex_lock(&h->lock);
+	f = fd_file(h, fd);
+	if (!f) {
+		pthread_mutex_unlock(&h->lock);
+		return -EBADF;
+	}
+	h->fdtab[fd] = NULL;
+	if (--f->fds == 0 && f->kind == FILE_GROUP)
+		f->group->fd = -1;
+	file_put(h, f);
+	pthread_mutex_unlock(&h->lock);
+	if (h->ops.fd_release)
+		h->ops.fd_release(h->ops.opaque, fd);
+	if (h->trace)
+		tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "close(%d) = 0", fd);
+	return 0;
+}
+
+TCEMU_EXPORT int tcemu_host_dup(struct tcemu_host *h, int fd, int newfd)
+{
+	struct file *f;
+	int rc = 0;
+
+	if (newfd < 0 || newfd >= TCEMU_MAX_FD)
+		return -EBADF;
+	pthread_mutex_lock(&h->lock);
+	f = fd_file(h, fd);
+	if (!f) {
+		rc = -EBADF;
+	} else if (fd_file(h, newfd)) {
+		rc = -EBUSY;
+	} else {
+		if ((size_t)newfd >= h->fdcap) {
+			size_t cap = h->fdcap ? h->fdcap : 64;
+			struct file **n;
+
+			while (cap <= (size_t)newfd)
+				cap *= 2;
+			n = realloc(h->fdtab, cap * sizeof(*n));
+			if (!n) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memset(n + h->fdcap, 0, (cap - h->fdcap) * sizeof(*n));
+			h->fdtab = n;
+			h->fdcap = cap;
+		}
+		h->fdtab[newfd] = f;
+		f->fds++;
+		f->refs++;
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+TCEMU_EXPORT bool tcemu_host_is_fd(struct tcemu_host *h, int fd)
+{
+	bool r;
+
+	pthread_mutex_lock(&h->lock);
+	r = fd_file(h, fd) != NULL;
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+TCEMU_EXPORT enum tcemu_fd_kind tcemu_host_fd_kind(struct tcemu_host *h, int fd)
+{
+	struct file *f;
+	enum tcemu_fd_kind k;
+
+	pthread_mutex_lock(&h->lock);
+	f = fd_file(h, fd);
+	k = f ? (enum tcemu_fd_kind)f->kind : TCEMU_FD_NONE;
+	pthread_mutex_unlock(&h->lock);
+	return k;
+}
+
+/* Looks fd up and takes a reference for the duration of a call. */
+static struct file *file_get(struct tcemu_host *h, int fd)
+{
+	struct file *f;
+
+	pthread_mutex_lock(&h->lock);
+	f = fd_file(h, fd);
+	if (f)
+		f->refs++;
+	pthread_mutex_unlock(&h->lock);
+	return f;
+}
+
+static void file_unget(struct tcemu_host *h, struct file *f)
+{
+	pthread_mutex_lock(&h->lock);
+	file_put(h, f);
+	pthread_mutex_unlock(&h->lock);
+}
+
+TCEMU_EXPORT long tcemu_host_ioctl(struct tcemu_host *h, int fd, unsigned long cmd, void *arg)
+{
+	struct file *f = file_get(h, fd);
+	long rc;
+
+	if (!f)
+		return -EBADF;
+	rc = vfio_dispatch(h, f, fd, cmd, arg);
+	file_unget(h, f);
+	return rc;
+}
+
+static ssize_t device_rw(struct tcemu_host *h, int fd, void *buf, size_t len, uint64_t off, bool write)
+{
+	struct file *f = file_get(h, fd);
+	ssize_t rc;
+
+	if (!f)
+		return -EBADF;
+	if (f->kind != FILE_DEVICE)
+		rc = -EINVAL;
+	else if (tcemu_pe_mmio_stopped(f->device.group->pe) && (off >> TCEMU_VDEV_REGION_SHIFT) != VFIO_PCI_CONFIG_REGION_INDEX) {
+		/* A frozen PE: MMIO reads return all ones, writes are dropped. */
+		if (!write)
+			memset(buf, 0xff, len);
+		rc = (ssize_t)len;
+	} else
+		rc = tcemu_vdev_rw(f->device.vdev, buf, len, off, write);
+	file_unget(h, f);
+	return rc;
+}
+
+TCEMU_EXPORT ssize_t tcemu_host_pread(struct tcemu_host *h, int fd, void *buf, size_t len, uint64_t off)
+{
+	return device_rw(h, fd, buf, len, off, false);
+}
+
+TCEMU_EXPORT ssize_t tcemu_host_pwrite(struct tcemu_host *h, int fd, const void *buf, size_t len, uint64_t off)
+{
+	return device_rw(h, fd, (void *)buf, len, off, true);
+}
+
+TCEMU_EXPORT int tcemu_host_region_fd(struct tcemu_host *h, int fd, uint64_t offset, int *memfd)
+{
+	struct file *f = file_get(h, fd);
+	int rc;
+
+	if (!f)
+		return -EBADF;
+	rc = f->kind == FILE_DEVICE
+		     ? tcemu_vdev_region_fd(f->device.vdev, (unsigned)(offset >> TCEMU_VDEV_REGION_SHIFT), memfd)
+		     : -EINVAL;
+	file_unget(h, f);
+	return rc;
+}
+
+/* ---- creation ---- */
+
+static int groups_build(struct tcemu_host *h)
+{
+	size_t n = tcemu_platform_pe_count(h->plat);
+	int rc;
+
+	h->groups = calloc(n ? n : 1, sizeof(*h->groups));
+	if (!h->groups)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct group *g = &h->groups[i];
+		struct tcemu_pe_info pi;
+
+		g->host = h;
+		g->pe = tcemu_platform_pe(h->plat, i);
+		g->fd = -1;
+		tcemu_pe_info(g->pe, &pi);
+		g->number = pi.group;
+		g->devs = calloc(pi.ndevices ? pi.ndevices : 1, sizeof(*g->devs));
+		if (!g->devs)
+			return -ENOMEM;
+		h->ngroups = i + 1;
+		for (size_t d = 0; d < pi.ndevices; d++) {
+			rc = tcemu_vdev_create(tcemu_pe_device(g->pe, d), &h->lg, &g->devs[d]);
+			if (rc)
+				return rc;
+			g->ndevs = d + 1;
+		}
+	}
+	return 0;
+}
+
+static void groups_free(struct tcemu_host *h)
+{
+	for (size_t i = 0; i < h->ngroups; i++) {
+		for (size_t d = 0; d < h->groups[i].ndevs; d++)
+			tcemu_vdev_destroy(h->groups[i].devs[d]);
+		free(h->groups[i].devs);
+	}
+	free(h->groups);
+}
+
+TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tcemu_host **out)
+{
+	static const struct tcemu_host_opts defaults;
+	struct tcemu_memory_params mp = { 0 };
+	struct tcemu_host *h;
+	uint64_t ml;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	if (!opts)
+		opts = &defaults;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->lg = opts->platform.logger;
+	h->ops = opts->ops;
+	h->real_mlock = opts->real_mlock;
+	h->eeh = !opts->no_eeh;
+	h->trace = opts->trace;
+	h->next_own_fd = OWN_FD_BASE;
+	rc = tcemu_platform_create(&opts->platform, &h->plat);
+	if (rc)
+		goto err_free_host;
+	h->page_shift = tcemu_platform_page_shift(h->plat);
+	if (opts->memlock_set) {
+		h->memlock_set = true;
+		h->memlock = opts->memlock;
+	} else if (tcemu_platform_memlock(h->plat, &ml)) {
+		h->memlock_set = true;
+		h->memlock = ml;
+	}
+	mp.sys_page_shift = h->page_shift;
+	rc = tcemu_memory_create(&mp, &h->mem);
+	if (rc)
+		goto err_destroy_platform;
+	rc = -pthread_mutex_init(&h->lock, NULL);
+	if (rc)
+		goto err_destroy_memory;
+	rc = -pthread_mutex_init(&h->stats_lock, NULL);
+	if (rc)
+		goto err_destroy_lock;
+	rc = groups_build(h);
+	if (rc)
+		goto err_free_groups;
+	*out = h;
+	return 0;
+
+err_free_groups:
+	groups_free(h);
+	pthread_mutex_destroy(&h->stats_lock);
+err_destroy_lock:
+	pthread_mutex_destroy(&h->lock);
+err_destroy_memory:
+	tcemu_memory_destroy(h->mem);
+err_destroy_platform:
+	tcemu_platform_destroy(h->plat);
+err_free_host:
+	free(h);
+	return rc;
+}
+
+TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
+{
+	if (!h)
+		return;
+	/* Close what the client left open: devices first, then groups, then containers. */
+	for (int pass = FILE_DEVICE; pass >= FILE_CONTAINER; pass--) {
+		for (size_t fd = 0; fd < h->fdcap; fd++) {
+			struct file *f = h->fdtab[fd];
+
+			if (f && (int)f->kind == pass) {
+				host_defect(h, "descriptor %zu (%s) still open at exit", fd,
+					    pass == FILE_DEVICE ? "device" : pass == FILE_GROUP ? "group" : "container");
+				tcemu_host_close(h, (int)fd);
+			}
+		}
+	}
+	while (h->mms) {
+		struct mm *mm = h->mms;
+		h->mms = mm->next;
+		mm_free(h, mm);
+	}
+	groups_free(h);
+	for (size_t i = 0; i < h->ndefects; i++)
+		free(h->defects[i]);
+	free(h->defects);
+	free(h->fdtab);
+	pthread_mutex_destroy(&h->stats_lock);
+	pthread_mutex_destroy(&h->lock);
+	tcemu_memory_destroy(h->mem);
+	tcemu_platform_destroy(h->plat);
+	free(h);
+}
+
+TCEMU_EXPORT struct tcemu_platform *tcemu_host_platform(struct tcemu_host *h)
+{
+	return h->plat;
+}
+
+TCEMU_EXPORT struct tcemu_memory *tcemu_host_memory(struct tcemu_host *h)
+{
+	return h->mem;
+}
+
+/* ---- introspection ---- */
+
+TCEMU_EXPORT int tcemu_host_container_info(struct tcemu_host *h, int fd, struct tcemu_container_info *ci)
+{
+	struct file *f = file_get(h, fd);
+	int rc = 0;
+
+	if (!f)
+		return -EBADF;
+	if (f->kind != FILE_CONTAINER)
+		rc = -EINVAL;
+	else
+		container_info(f->container, ci);
+	file_unget(h, f);
+	return rc;
+}
+
+TCEMU_EXPORT int tcemu_host_container_entry(struct tcemu_host *h, int fd, uint64_t iova, uint64_t *tce, uint64_t *ua)
+{
+	struct file *f = file_get(h, fd);
+	int rc;
+
+	if (!f)
+		return -EBADF;
+	rc = f->kind == FILE_CONTAINER ? container_entry(f->container, iova, tce, ua) : -EINVAL;
+	file_unget(h, f);
+	return rc;
+}
+
+TCEMU_EXPORT ssize_t tcemu_host_regions(struct tcemu_host *h, pid_t pid, struct tcemu_region_info *out, size_t max)
+{
+	struct mm *mm;
+	ssize_t n;
+
+	pthread_mutex_lock(&h->lock);
+	mm = host_mm_get(h, pid, false);
+	pthread_mutex_unlock(&h->lock);
+	if (!mm)
+		return 0;
+	pthread_rwlock_rdlock(&mm->lock);
+	n = (ssize_t)mm->nregions;
+	for (size_t i = 0; i < mm->nregions && i < max; i++) {
+		const struct region *r = mm->regions[i];
+
+		out[i] = (struct tcemu_region_info){
+			.ua = r->ua,
+			.size = r->size,
+			.page_shift = r->page_shift,
+			.hpa = r->hpa,
+			.mapped = __atomic_load_n(&r->mapped, __ATOMIC_RELAXED),
+			.users = r->users,
+		};
+	}
+	pthread_rwlock_unlock(&mm->lock);
+	return n;
+}
+
+TCEMU_EXPORT int tcemu_host_locked(struct tcemu_host *h, pid_t pid, uint64_t *locked, uint64_t *limit)
+{
+	struct mm *mm;
+
+	pthread_mutex_lock(&h->lock);
+	mm = host_mm_get(h, pid, false);
+	pthread_mutex_unlock(&h->lock);
+	if (!mm) {
+		if (locked)
+			*locked = 0;
+		if (limit)
+			*limit = default_limit(h);
+		return 0;
+	}
+	pthread_rwlock_rdlock(&mm->lock);
+	if (locked)
+		*locked = mm->locked;
+	if (limit)
+		*limit = mm->limit;
+	pthread_rwlock_unlock(&mm->lock);
+	return 0;
+}
+
+TCEMU_EXPORT void tcemu_host_stats(struct tcemu_host *h, struct tcemu_host_stats *st)
+{
+	pthread_mutex_lock(&h->stats_lock);
+	*st = h->stats;
+	pthread_mutex_unlock(&h->stats_lock);
+}
+
+TCEMU_EXPORT size_t tcemu_host_defect_count(struct tcemu_host *h)
+{
+	size_t n;
+
+	pthread_mutex_lock(&h->stats_lock);
+	n = (size_t)h->stats.defects;
+	pthread_mutex_unlock(&h->stats_lock);
+	return n;
+}
+
+TCEMU_EXPORT int tcemu_host_defect(struct tcemu_host *h, size_t i, char *buf, size_t len)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&h->stats_lock);
+	if (i >= h->ndefects)
+		rc = -ENOENT;
+	else if (len)
+		snprintf(buf, len, "%s", h->defects[i]);
+	pthread_mutex_unlock(&h->stats_lock);
+	return rc;
+}
+
+TCEMU_EXPORT uint64_t tcemu_host_fail_alloc(struct tcemu_host *h, uint64_t nth)
+{
+	uint64_t counted = __atomic_exchange_n(&h->alloc_count, 0, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&h->fail_nth, nth, __ATOMIC_RELAXED);
+	return counted;
+}

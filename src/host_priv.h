@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private: the emulated host's VFIO state, shared by host.c (descriptors, groups, processes,
+ * diagnostics), container.c (containers and the sPAPR backend), prereg.c (per-process memory
+ * pre-registration and locked-memory accounting), vfio.c (the ioctl table) and probe.c.
+ *
+ * Locks, in the order they are taken (never the other way round):
+ *   1. host->lock (mutex)        the descriptor table, group open/attach state, the container
+ *                                list, the process list, stats and defects. Held only briefly:
+ *                                an ioctl looks its file up and takes a file reference under it,
+ *                                then drops it before doing the work (except group attach/detach
+ *                                and release, which change the group/container graph under it).
+ *   2. container->lock (rwlock)  type, owner, enabled, groups, windows, pending flag, the
+ *                                container's region references. MAP/UNMAP take it shared (so
+ *                                maps run in parallel, entries are protected by the tables' chunk
+ *                                locks); everything that changes the container takes it exclusive.
+ *   3. mm->lock (rwlock)         a process's regions and accounting. MAP takes it shared to find
+ *                                regions and bump their mapped counts (atomics); REGISTER and
+ *                                UNREGISTER take it exclusive.
+ *   4. pe->lock (platform.c)     window slots, ownership, EEH state.
+ *   5. table chunk locks         entries.
+ *   host->stats_lock (mutex) is a leaf taken for counters and defects, under any of the above.
+ */
+#ifndef TCEMU_SRC_HOST_PRIV_H
+#define TCEMU_SRC_HOST_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <linux/vfio.h>
+
+#include <tcemu/host.h>
+#include <tcemu/table.h>
+
+#include "device.h"
+#include "internal.h"
+
+struct tcemu_host;
+struct container;
+struct group;
+struct mm;
+
+/* A pre-registered region of process memory (v2). */
+struct region {
+	uint64_t ua, size;
+	uint32_t page_shift; /* natural alignment of ua|size, capped at the backing page size */
+	uint64_t hpa;        /* simulated physical address of ua (one contiguous pinned run) */
+	uint64_t mapped;     /* atomic: IOMMU entries pointing into the region */
+	uint32_t users;      /* containers referencing it (under mm->lock) */
+	bool mlocked;
+};
+
+/* A process (the kernel's mm): its regions, sorted by ua, and its locked-memory accounting. */
+struct mm {
+	pid_t pid;
+	pthread_rwlock_t lock;
+	struct region **regions; /* sorted by ua, non-overlapping */
+	size_t nregions, cap;
+	uint64_t locked;         /* bytes charged; under lock */
+	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
+	struct mm *next;         /* host->mms list, under host->lock */
+};
+
+/* A container's reference to a region, with the entries this container maps into it. */
+struct cref {
+	struct region *r;
+	uint64_t mapped; /* atomic */
+};
+
+struct window {
+	struct tcemu_table *table; /* NULL: slot empty */
+	uint64_t accounted;        /* bytes charged for it */
+};
+
+struct container {
+	struct tcemu_host *host;
+	pthread_rwlock_t lock;
+	int type;         /* 0, VFIO_SPAPR_TCE_IOMMU or VFIO_SPAPR_TCE_v2_IOMMU */
+	bool v2;
+	bool enabled;
+	bool def_window_pending;
+	uint64_t v1_locked; /* bytes charged by ENABLE (v1) */
+	struct mm *mm;      /* the owner process, once recorded */
+	struct group **groups;
+	size_t ngroups, gcap;
+	struct window windows[TCEMU_PE_WINDOWS];
+	struct cref *refs;  /* v2: regions this container registered, sorted by ua (under lock) */
+	size_t nrefs, rcap;
+	unsigned users;     /* open descriptors + attached groups (under host->lock) */
+	bool released;      /* backend state dropped (last group left) */
+	int first_fd;       /* a descriptor number for messages */
+};
+
+struct group {
+	struct tcemu_host *host;
+	struct tcemu_pe *pe;
+	uint32_t number;
+	bool open;
+	int fd;                  /* a descriptor of the open group, for messages */
+	struct container *container; /* under host->lock */
+	unsigned device_fds;     /* open device descriptors (under host->lock) */
+	bool attached_to_backend;  /* the backend took the PE's ownership */
+	struct tcemu_vdev **devs;  /* one per device of the PE (created at host creation) */
+	size_t ndevs;
+};
+
+enum file_kind { FILE_CONTAINER = TCEMU_FD_CONTAINER, FILE_GROUP = TCEMU_FD_GROUP, FILE_DEVICE = TCEMU_FD_DEVICE };
+
+/* An open file description: what one or more descriptors (dup) refer to. */
+struct file {
+	enum file_kind kind;
+	unsigned fds;   /* descriptors pointing here (under host->lock) */
+	unsigned refs;  /* fds + ioctls in flight (under host->lock) */
+	union {
+		struct container *container;
+		struct group *group;
+		struct {
+			struct group *group;
+			struct tcemu_vdev *vdev;
+		} device;
+	};
+};
+
+struct tcemu_host {
+	struct tcemu_platform *plat;
+	struct tcemu_memory *mem;
+	struct tcemu_logger lg;
+	struct tcemu_host_ops ops;
+	bool memlock_set;
+	uint64_t memlock;
+	bool real_mlock;
+	bool eeh;
+	bool trace;
+	uint32_t page_shift; /* system page */
+
+	pthread_mutex_t lock;
+	struct file **fdtab; /* indexed by descriptor number */
+	size_t fdcap;
+	int next_own_fd;
+	struct group *groups; /* one per PE */
+	size_t ngroups;
+	struct mm *mms;
+
+	pthread_mutex_t stats_lock;
+	struct tcemu_host_stats stats;
+	char **defects;
+	size_t ndefects;
+
+	uint64_t fail_nth;    /* atomic: failure injection */
+	uint64_t alloc_count; /* atomic */
+};
+
+#define TCEMU_MAX_DEFECTS 1024
+#define TCEMU_MAX_FD (1 << 20)
+
+/* host.c */
+pid_t host_caller(struct tcemu_host *h);
+bool host_alloc_ok(struct tcemu_host *h); /* counts an allocation point; false: inject a failure */
+void *host_alloc(struct tcemu_host *h, size_t size);      /* calloc with failure injection */
+void *host_realloc(struct tcemu_host *h, void *p, size_t size);
+void host_defect(struct tcemu_host *h, const char *fmt, ...) TCEMU_PRINTF(2, 3);
+void host_stat_add(struct tcemu_host *h, uint64_t *field, int64_t delta, uint64_t *peak);
+struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create); /* host->lock held */
+int host_new_fd(struct tcemu_host *h, struct file *f, int *fd);     /* host->lock held */
+
+/* prereg.c (container->lock held exclusive by the caller unless said otherwise) */
+int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size);
+int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size);
+void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c);
+/* The region containing [ua, ua + size), or NULL. mm->lock held (shared is enough). */
+struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size);
+/* The container's reference to r (container->lock held, shared is enough), or NULL. */
+struct cref *container_cref(struct container *c, const struct region *r);
+/* Charges (charge) or returns bytes against the process's limit: 0 or -ENOMEM. Takes mm->lock. */
+int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge);
+void mm_free(struct tcemu_host *h, struct mm *mm);
+
+/* probe.c */
+int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_shift);
+int probe_pin(uint64_t ua, uint64_t size, bool need_write);
+int copy_from_client(void *dst, const void *src, size_t len);
+int copy_to_client(void *dst, const void *src, size_t len);
+
+/* host.c: group ioctls */
+long group_get_status(struct group *g, struct vfio_group_status *st);
+long group_set_container(struct group *g, int container_fd);
+long group_unset_container(struct group *g);
+long group_get_device_fd(struct group *g, const char *name);
+
+/* container.c (host->lock held where said) */
+struct container *container_new(struct tcemu_host *h);
+void container_free(struct container *c);                          /* host->lock held */
+int container_attach_group(struct container *c, struct group *g);  /* host->lock held */
+void container_detach_group(struct container *c, struct group *g); /* host->lock held */
+long container_check_extension(struct container *c, unsigned long ext);
+long container_set_iommu(struct container *c, unsigned long type); /* host->lock held */
+void container_info(struct container *c, struct tcemu_container_info *ci);
+int container_entry(struct container *c, uint64_t iova, uint64_t *tce, uint64_t *ua);
+int spapr_owner_check(struct container *c, pid_t caller);
+int spapr_record_owner(struct container *c, pid_t caller);
+int spapr_need_groups(struct container *c);
+int spapr_need_enabled(struct container *c);
+int spapr_need_owner(struct container *c);
+long spapr_get_info(struct container *c, struct vfio_iommu_spapr_tce_info *info, uint32_t *out_len);
+long spapr_map(struct container *c, const struct vfio_iommu_type1_dma_map *m);
+long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u);
+long spapr_enable(struct container *c, pid_t caller);
+long spapr_disable(struct container *c);
+long spapr_register(struct container *c, const struct vfio_iommu_spapr_register_memory *r);
+long spapr_unregister(struct container *c, const struct vfio_iommu_spapr_register_memory *r);
+long spapr_create(struct container *c, struct vfio_iommu_spapr_tce_create *cr);
+long spapr_remove(struct container *c, const struct vfio_iommu_spapr_tce_remove *rm);
+long spapr_eeh(struct container *c, const struct vfio_eeh_pe_op *op, uint32_t argsz);
+
+/* vfio.c */
+long vfio_dispatch(struct tcemu_host *h, struct file *f, int fd, unsigned long cmd, void *arg);
+
+#endif

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private: the platform's structures, shared by platform.c and eeh.c.
+ * Locking: see platform.h; pe->lock also protects the EEH fields.
+ */
+#ifndef TCEMU_SRC_PLATFORM_PRIV_H
+#define TCEMU_SRC_PLATFORM_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <tcemu/platform.h>
+
+struct tcemu_pe {
+	struct tcemu_platform *plat;
+	struct tcemu_phb *phb;
+	uint32_t pe_number;
+	uint32_t group;
+	size_t ndevices;
+	struct tcemu_device_info *devices;
+
+	pthread_mutex_t lock;
+	struct tcemu_table *windows[TCEMU_PE_WINDOWS];
+	bool owned;  /* by an external owner (a VFIO container) */
+	bool bypass; /* host-owned: 64-bit bypass window on */
+	tcemu_tce_kill_fn kill_fn;
+	void *kill_opaque;
+	uint64_t invalidations; /* atomic */
+	/* EEH (eeh.c), under lock */
+	bool eeh_enabled;
+	bool mmio_frozen, dma_frozen;
+	bool in_reset;
+	uint64_t eeh_freezes; /* times the PE was frozen */
+};
+
+struct tcemu_phb {
+	struct tcemu_platform *plat;
+	uint32_t index;
+	uint32_t domain;
+	const struct tcemu_profile_info *profile;
+	uint64_t dma32_size;
+	size_t npes;
+	struct tcemu_pe **pes; /* points into plat->pes */
+};
+
+struct tcemu_platform {
+	uint32_t sys_page_shift;
+	bool memlock_set;
+	uint64_t memlock;
+	struct tcemu_logger logger;
+	size_t nphbs;
+	struct tcemu_phb *phbs;
+	size_t npes;
+	struct tcemu_pe **pes;
+};
+
+#endif

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory pre-registration (sPAPR v2) and locked-memory accounting, per process.
+ *
+ * A process (struct mm) has one list of regions, shared by all its containers, kept sorted by
+ * address in an array: lookup is a binary search, O(log n) (the kernel walks a list). Regions never
+ * overlap. Each container that registered a region holds one reference (struct cref in the
+ * container, sorted the same way) that also counts the entries that container maps into it.
+ *
+ * Locking: mm->lock (rwlock) protects the region array, each region's users and the accounting;
+ * region->mapped and cref->mapped are atomics bumped under mm->lock held shared (MAP) and read
+ * under it held exclusive (UNREGISTER), so an unregister never races a map of the same memory.
+ * The caller holds container->lock exclusive for register/unregister/drop (the container's crefs).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <tcemu/memory.h>
+
+#include "host_priv.h"
+
+/* Index of the first region whose end is above ua (the only candidate to contain ua). */
+static size_t lower_bound(const struct mm *mm, uint64_t ua)
+{
+	size_t lo = 0, hi = mm->nregions;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct region *r = mm->regions[mid];
+
+		if (r->ua + r->size <= ua)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
+{
+	size_t i = lower_bound(mm, ua);
+	struct region *r;
+
+	if (i == mm->nregions)
+		return NULL;
+	r = mm->regions[i];
+	if (ua < r->ua || size > r->size - (ua - r->ua))
+		return NULL;
+	return r;
+}
+
+static size_t cref_lower_bound(const struct container *c, uint64_t ua)
+{
+	size_t lo = 0, hi = c->nrefs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->refs[mid].r->ua < ua)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct cref *container_cref(struct container *c, const struct region *r)
+{
+	size_t i = cref_lower_bound(c, r->ua);
+
+	return i < c->nrefs && c->refs[i].r == r ? &c->refs[i] : NULL;
+}
+
+int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge)
+{
+	/* The kernel counts system pages: round up to one. */
+	uint64_t pg = 1ull << h->page_shift;
+	uint64_t amount = (bytes + pg - 1) & ~(pg - 1);
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&mm->lock);
+	if (charge) {
+		if (mm->limit != UINT64_MAX && (amount > mm->limit || mm->locked > mm->limit - amount))
+			rc = -ENOMEM;
+		else
+			mm->locked += amount;
+	} else {
+		mm->locked -= tcemu_min_u64(amount, mm->locked);
+	}
+	pthread_rwlock_unlock(&mm->lock);
+	if (rc == 0)
+		host_stat_add(h, &h->stats.locked_bytes, charge ? (int64_t)amount : -(int64_t)amount, &h->stats.locked_peak);
+	return rc;
+}
+
+/* Makes room for one more cref in c. */
+static int cref_reserve(struct tcemu_host *h, struct container *c)
+{
+	if (c->nrefs < c->rcap)
+		return 0;
+	size_t cap = c->rcap ? c->rcap * 2 : 16;
+	struct cref *n = host_realloc(h, c->refs, cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->refs = n;
+	c->rcap = cap;
+	return 0;
+}
+
+static void cref_insert(struct container *c, struct region *r)
+{
+	size_t i = cref_lower_bound(c, r->ua);
+
+	memmove(&c->refs[i + 1], &c->refs[i], (c->nrefs - i) * sizeof(*c->refs));
+	c->refs[i] = (struct cref){ .r = r };
+	c->nrefs++;
+}
+
+static void cref_remove(struct container *c, struct cref *cr)
+{
+	size_t i = (size_t)(cr - c->refs);
+
+	memmove(&c->refs[i], &c->refs[i + 1], (c->nrefs - i - 1) * sizeof(*c->refs));
+	c->nrefs--;
+}
+
+/* Frees a region nobody uses: unpin, return the charge. mm->lock held exclusive. */
+static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
+{
+	size_t i = lower_bound(mm, r->ua);
+	uint64_t pg = 1ull << h->page_shift;
+
+	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
+	mm->nregions--;
+	tcemu_memory_unpin(h->mem, r->hpa);
+	if (r->mlocked)
+		munlock((void *)(uintptr_t)r->ua, r->size);
+	mm->locked -= tcemu_min_u64(mm->locked, (r->size + pg - 1) & ~(pg - 1));
+	host_stat_add(h, &h->stats.locked_bytes, -(int64_t)r->size, NULL);
+	host_stat_add(h, &h->stats.regions_registered, -1, NULL);
+	free(r);
+}
+
+int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size)
+{
+	const uint64_t pg = 1ull << h->page_shift;
+	struct region *r;
+	uint32_t backing, natural;
+	size_t at;
+	int rc;
+
+	if ((ua & (pg - 1)) || (size & (pg - 1)) || size == 0 || ua + size < ua)
+		return -EINVAL;
+	rc = cref_reserve(h, c);
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&mm->lock);
+	at = lower_bound(mm, ua);
+	if (at < mm->nregions && mm->regions[at]->ua == ua && mm->regions[at]->size == size) {
+		/* The exact region exists: EBUSY in this container, shared with another one. */
+		r = mm->regions[at];
+		if (container_cref(c, r)) {
+			rc = -EBUSY;
+			goto out;
+		}
+		r->users++;
+		cref_insert(c, r);
+		goto out;
+	}
+	/* Overlapping a different region. */
+	if (at < mm->nregions && mm->regions[at]->ua < ua + size) {
+		rc = -EINVAL;
+		goto out;
+	}
+	/* Over the locked-memory limit. */
+	if (mm->limit != UINT64_MAX && (size > mm->limit || mm->locked > mm->limit - size)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/*
+	 * difference: the kernel returns a positive page count when part of the memory cannot be
+	 * pinned; tcemu refuses the whole region with EFAULT and keeps nothing.
+	 */
+	rc = probe_range(ua, size, true, &backing);
+	if (rc)
+		goto out;
+	natural = (uint32_t)__builtin_ctzll(ua | size);
+	if (mm->nregions == mm->cap) {
+		size_t cap = mm->cap ? mm->cap * 2 : 16;
+		struct region **n = host_realloc(h, mm->regions, cap * sizeof(*n));
+		if (!n) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		mm->regions = n;
+		mm->cap = cap;
+	}
+	r = host_alloc(h, sizeof(*r));
+	if (!r) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	r->ua = ua;
+	r->size = size;
+	r->page_shift = natural < backing ? natural : backing;
+	r->users = 1;
+	rc = host_alloc_ok(h) ? tcemu_memory_pin(h->mem, ua, size, r->page_shift, &r->hpa) : -ENOMEM;
+	if (rc) {
+		free(r);
+		goto out;
+	}
+	if (h->real_mlock) {
+		if (mlock((void *)(uintptr_t)ua, size) != 0) {
+			rc = -errno == -EPERM ? -EPERM : -ENOMEM;
+			tcemu_memory_unpin(h->mem, r->hpa);
+			free(r);
+			goto out;
+		}
+		r->mlocked = true;
+	}
+	memmove(&mm->regions[at + 1], &mm->regions[at], (mm->nregions - at) * sizeof(*mm->regions));
+	mm->regions[at] = r;
+	mm->nregions++;
+	mm->locked += size;
+	cref_insert(c, r);
+	host_stat_add(h, &h->stats.locked_bytes, (int64_t)size, &h->stats.locked_peak);
+	host_stat_add(h, &h->stats.regions_registered, 1, &h->stats.regions_peak);
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return rc;
+}
+
+int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size)
+{
+	const uint64_t pg = 1ull << h->page_shift;
+	struct region *r;
+	struct cref *cr;
+	int rc = 0;
+
+	if ((ua & (pg - 1)) || (size & (pg - 1)))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&mm->lock);
+	r = mm_find(mm, ua, size);
+	cr = r && r->ua == ua && r->size == size ? container_cref(c, r) : NULL;
+	if (!cr) {
+		rc = -ENOENT;
+		goto out;
+	}
+	/*
+	 * difference: a kernel that returned 0 here orphaned the region while entries still pointed
+	 * into it; tcemu refuses with EBUSY while this container maps into the region, or while
+	 * anyone does and this is the last reference, and changes nothing.
+	 */
+	if (__atomic_load_n(&cr->mapped, __ATOMIC_RELAXED) ||
+	    (r->users == 1 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED))) {
+		rc = -EBUSY;
+		host_defect(h, "SPAPR_UNREGISTER_MEMORY(vaddr=0x%llx, size=0x%llx) refused with EBUSY: "
+			       "%llu IOMMU entries still map into the region",
+			    (unsigned long long)ua, (unsigned long long)size,
+			    (unsigned long long)__atomic_load_n(&r->mapped, __ATOMIC_RELAXED));
+		goto out;
+	}
+	cref_remove(c, cr);
+	if (--r->users == 0)
+		region_free(h, mm, r);
+out:
+	pthread_rwlock_unlock(&mm->lock);
+	return rc;
+}
+
+void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
+{
+	pthread_rwlock_wrlock(&mm->lock);
+	for (size_t i = 0; i < c->nrefs; i++) {
+		struct region *r = c->refs[i].r;
+
+		if (--r->users == 0)
+			region_free(h, mm, r);
+	}
+	c->nrefs = 0;
+	pthread_rwlock_unlock(&mm->lock);
+}
+
+void mm_free(struct tcemu_host *h, struct mm *mm)
+{
+	(void)h;
+	for (size_t i = 0; i < mm->nregions; i++)
+		free(mm->regions[i]);
+	free(mm->regions);
+	pthread_rwlock_destroy(&mm->lock);
+	free(mm);
+}

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VFIO ioctl table. Every command is one row: {number, descriptor kind, argument form,
+ * minimum size, accepted input flags, mode, precheck, handler}. vfio_dispatch() is the one place
+ * that checks the command (ENOTTY), the backend's owner rule (EPERM), the v1/v2 mode (ENOTTY), the
+ * argsz minimum (EINVAL) and the flags (EINVAL), copies the argument in and out safely (EFAULT),
+ * counts and traces. Prechecks are the rules the spec orders before the argsz check (for example
+ * MAP_DMA's EPERM when the container is not enabled).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_priv.h"
+
+#define NR(cmd) ((unsigned)((cmd) & 0xff) - VFIO_BASE)
+#define OFFSETOFEND(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+#define FLAGS_ANY UINT32_MAX
+#define MAX_ARGSZ (64u << 10) /* SET_IRQS with many eventfds at most */
+
+enum arg_form {
+	ARG_NONE,   /* no argument */
+	ARG_VALUE,  /* the argument is a number */
+	ARG_STRUCT, /* a struct starting with argsz and flags */
+	ARG_INTPTR, /* a pointer to an int */
+	ARG_STRING, /* a NUL-terminated string */
+};
+
+enum mode {
+	CORE,    /* VFIO core: no backend rules */
+	BACKEND, /* sPAPR backend, v1 and v2 */
+	V1_ONLY,
+	V2_ONLY,
+};
+
+struct call {
+	struct tcemu_host *h;
+	struct file *f;
+	int fd;
+	void *uarg;       /* the client's argument */
+	union {
+		unsigned long value;
+		int intval;
+		char str[64];
+		struct {
+			uint32_t argsz;
+			uint32_t flags;
+		} hdr;
+		uint8_t buf[sizeof(struct vfio_iommu_spapr_tce_create) + sizeof(struct vfio_eeh_pe_op)];
+	} in;
+	void *data;        /* SET_IRQS payload (argsz bytes copied) */
+	uint32_t out_len;  /* bytes of the struct copied back (0: none) */
+};
+
+typedef long (*handler_fn)(struct call *x);
+
+struct ioctl_desc {
+	const char *name;
+	enum file_kind kind;
+	enum arg_form form;
+	uint32_t minsz;
+	uint32_t maxsz;
+	uint32_t flags_ok;
+	enum mode mode;
+	bool copy_out;
+	handler_fn precheck;
+	handler_fn handler;
+};
+
+static struct container *C(struct call *x)
+{
+	return x->f->container;
+}
+
+/* ---- container: VFIO core ---- */
+
+static long h_api_version(struct call *x)
+{
+	(void)x;
+	return VFIO_API_VERSION;
+}
+
+static long h_check_extension(struct call *x)
+{
+	return container_check_extension(C(x), x->in.value);
+}
+
+static long h_set_iommu(struct call *x)
+{
+	long rc;
+
+	pthread_mutex_lock(&x->h->lock);
+	rc = container_set_iommu(C(x), x->in.value);
+	pthread_mutex_unlock(&x->h->lock);
+	return rc;
+}
+
+/* ---- container: sPAPR backend ---- */
+
+static long p_groups(struct call *x)
+{
+	return spapr_need_groups(C(x));
+}
+
+static long p_enabled(struct call *x)
+{
+	return spapr_need_enabled(C(x));
+}
+
+static long p_record_owner(struct call *x)
+{
+	return spapr_record_owner(C(x), host_caller(x->h));
+}
+
+static long p_record_owner_groups(struct call *x)
+{
+	long rc = p_record_owner(x);
+	return rc ? rc : p_groups(x);
+}
+
+static long p_owner_known(struct call *x)
+{
+	return spapr_need_owner(C(x));
+}
+
+static long h_get_info(struct call *x)
+{
+	return spapr_get_info(C(x), (struct vfio_iommu_spapr_tce_info *)x->in.buf, &x->out_len);
+}
+
+static long h_map(struct call *x)
+{
+	return spapr_map(C(x), (struct vfio_iommu_type1_dma_map *)x->in.buf);
+}
+
+static long h_unmap(struct call *x)
+{
+	return spapr_unmap(C(x), (struct vfio_iommu_type1_dma_unmap *)x->in.buf);
+}
+
+static long h_enable(struct call *x)
+{
+	return spapr_enable(C(x), host_caller(x->h));
+}
+
+static long h_disable(struct call *x)
+{
+	return spapr_disable(C(x));
+}
+
+static long h_register(struct call *x)
+{
+	return spapr_register(C(x), (struct vfio_iommu_spapr_register_memory *)x->in.buf);
+}
+
+static long h_unregister(struct call *x)
+{
+	return spapr_unregister(C(x), (struct vfio_iommu_spapr_register_memory *)x->in.buf);
+}
+
+static long h_create(struct call *x)
+{
+	return spapr_create(C(x), (struct vfio_iommu_spapr_tce_create *)x->in.buf);
+}
+
+static long h_remove(struct call *x)
+{
+	return spapr_remove(C(x), (struct vfio_iommu_spapr_tce_remove *)x->in.buf);
+}
+
+static long h_eeh(struct call *x)
+{
+	return spapr_eeh(C(x), (struct vfio_eeh_pe_op *)x->in.buf, x->in.hdr.argsz);
+}
+
+/* ---- group ---- */
+
+static long h_group_status(struct call *x)
+{
+	return group_get_status(x->f->group, (struct vfio_group_status *)x->in.buf);
+}
+
+static long h_group_set(struct call *x)
+{
+	return group_set_container(x->f->group, x->in.intval);
+}
+
+static long h_group_unset(struct call *x)
+{
+	return group_unset_container(x->f->group);
+}
+
+static long h_group_device(struct call *x)
+{
+	return group_get_device_fd(x->f->group, x->in.str);
+}
+
+/* ---- device ---- */
+
+static struct tcemu_vdev *D(struct call *x)
+{
+	return x->f->device.vdev;
+}
+
+static long h_dev_info(struct call *x)
+{
+	return tcemu_vdev_get_info(D(x), (struct vfio_device_info *)x->in.buf);
+}
+
+static long h_dev_region(struct call *x)
+{
+	return tcemu_vdev_get_region_info(D(x), (struct vfio_region_info *)x->in.buf);
+}
+
+static long h_dev_irq(struct call *x)
+{
+	return tcemu_vdev_get_irq_info(D(x), (struct vfio_irq_info *)x->in.buf);
+}
+
+static long h_dev_set_irqs(struct call *x)
+{
+	const struct vfio_irq_set *hdr = (const struct vfio_irq_set *)x->in.buf;
+
+	return tcemu_vdev_set_irqs(D(x), hdr, x->data, x->data ? hdr->argsz - sizeof(*hdr) : 0);
+}
+
+static long h_dev_reset(struct call *x)
+{
+	return tcemu_vdev_reset(D(x));
+}
+
+#define ROW_STRUCT(type, last) OFFSETOFEND(type, last), sizeof(type)
+
+static const struct ioctl_desc table[TCEMU_IOCTL_SLOTS] = {
+	[0] = { "GET_API_VERSION", FILE_CONTAINER, ARG_NONE, 0, 0, 0, CORE, false, NULL, h_api_version },
+	[1] = { "CHECK_EXTENSION", FILE_CONTAINER, ARG_VALUE, 0, 0, 0, CORE, false, NULL, h_check_extension },
+	[2] = { "SET_IOMMU", FILE_CONTAINER, ARG_VALUE, 0, 0, 0, CORE, false, NULL, h_set_iommu },
+	[3] = { "GROUP_GET_STATUS", FILE_GROUP, ARG_STRUCT, ROW_STRUCT(struct vfio_group_status, flags), FLAGS_ANY,
+		CORE, true, NULL, h_group_status },
+	[4] = { "GROUP_SET_CONTAINER", FILE_GROUP, ARG_INTPTR, 0, 0, 0, CORE, false, NULL, h_group_set },
+	[5] = { "GROUP_UNSET_CONTAINER", FILE_GROUP, ARG_NONE, 0, 0, 0, CORE, false, NULL, h_group_unset },
+	[6] = { "GROUP_GET_DEVICE_FD", FILE_GROUP, ARG_STRING, 0, 0, 0, CORE, false, NULL, h_group_device },
+	[7] = { "DEVICE_GET_INFO", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_device_info, num_irqs), FLAGS_ANY,
+		CORE, true, NULL, h_dev_info },
+	[8] = { "DEVICE_GET_REGION_INFO", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_region_info, offset),
+		FLAGS_ANY, CORE, true, NULL, h_dev_region },
+	[9] = { "DEVICE_GET_IRQ_INFO", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_irq_info, count), FLAGS_ANY,
+		CORE, true, NULL, h_dev_irq },
+	[10] = { "DEVICE_SET_IRQS", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_irq_set, count), FLAGS_ANY,
+		 CORE, false, NULL, h_dev_set_irqs },
+	[11] = { "DEVICE_RESET", FILE_DEVICE, ARG_NONE, 0, 0, 0, CORE, false, NULL, h_dev_reset },
+	[12] = { "SPAPR_TCE_GET_INFO", FILE_CONTAINER, ARG_STRUCT,
+		 ROW_STRUCT(struct vfio_iommu_spapr_tce_info, dma32_window_size), FLAGS_ANY, BACKEND, true, p_groups,
+		 h_get_info },
+	[13] = { "MAP_DMA", FILE_CONTAINER, ARG_STRUCT, ROW_STRUCT(struct vfio_iommu_type1_dma_map, size),
+		 VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, BACKEND, false, p_enabled, h_map },
+	[14] = { "UNMAP_DMA", FILE_CONTAINER, ARG_STRUCT, ROW_STRUCT(struct vfio_iommu_type1_dma_unmap, size), 0,
+		 BACKEND, false, p_enabled, h_unmap },
+	[15] = { "ENABLE", FILE_CONTAINER, ARG_NONE, 0, 0, 0, V1_ONLY, false, NULL, h_enable },
+	[16] = { "DISABLE", FILE_CONTAINER, ARG_NONE, 0, 0, 0, V1_ONLY, false, NULL, h_disable },
+	[17] = { "SPAPR_REGISTER_MEMORY", FILE_CONTAINER, ARG_STRUCT,
+		 ROW_STRUCT(struct vfio_iommu_spapr_register_memory, size), 0, V2_ONLY, false, p_record_owner,
+		 h_register },
+	[18] = { "SPAPR_UNREGISTER_MEMORY", FILE_CONTAINER, ARG_STRUCT,
+		 ROW_STRUCT(struct vfio_iommu_spapr_register_memory, size), 0, V2_ONLY, false, p_owner_known,
+		 h_unregister },
+	[19] = { "SPAPR_TCE_CREATE", FILE_CONTAINER, ARG_STRUCT,
+		 ROW_STRUCT(struct vfio_iommu_spapr_tce_create, start_addr), 0, V2_ONLY, true, p_record_owner_groups,
+		 h_create },
+	[20] = { "SPAPR_TCE_REMOVE", FILE_CONTAINER, ARG_STRUCT,
+		 ROW_STRUCT(struct vfio_iommu_spapr_tce_remove, start_addr), 0, V2_ONLY, false, p_record_owner_groups,
+		 h_remove },
+	[21] = { "EEH_PE_OP", FILE_CONTAINER, ARG_STRUCT, OFFSETOFEND(struct vfio_eeh_pe_op, op),
+		 sizeof(struct vfio_eeh_pe_op), 0, BACKEND, false, NULL, h_eeh },
+};
+
+TCEMU_EXPORT const char *tcemu_ioctl_name(unsigned slot)
+{
+	return slot < TCEMU_IOCTL_SLOTS ? table[slot].name : NULL;
+}
+
+/* Formats the decoded call for the trace. */
+static void trace_call(struct tcemu_host *h, int fd, const struct ioctl_desc *d, const struct call *x, long rc)
+{
+	char args[192] = "";
+	const uint64_t *q = (const uint64_t *)x->in.buf;
+
+	switch (d->form) {
+	case ARG_VALUE:
+		snprintf(args, sizeof(args), "%lu", x->in.value);
+		break;
+	case ARG_INTPTR:
+		snprintf(args, sizeof(args), "&%d", x->in.intval);
+		break;
+	case ARG_STRING:
+		snprintf(args, sizeof(args), "\"%s\"", x->in.str);
+		break;
+	case ARG_STRUCT:
+		snprintf(args, sizeof(args), "{argsz=%u, flags=0x%x, 0x%llx, 0x%llx, 0x%llx}", x->in.hdr.argsz,
+			 x->in.hdr.flags, (unsigned long long)q[1], (unsigned long long)q[2], (unsigned long long)q[3]);
+		break;
+	case ARG_NONE:
+		break;
+	}
+	tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "ioctl(%d, VFIO_%s, %s) = %ld%s%s", fd, d->name, args, rc,
+		   rc < 0 ? " " : "", rc < 0 ? strerror((int)-rc) : "");
+}
+
+static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d, struct call *x)
+{
+	long rc;
+
+	if (d->mode != CORE) {
+		struct container *c = f->container;
+		int type;
+
+		/* Backend commands need a backend: the VFIO core answers EINVAL without one. */
+		pthread_rwlock_rdlock(&c->lock);
+		type = c->type;
+		pthread_rwlock_unlock(&c->lock);
+		if (!type)
+			return -EINVAL;
+		/* One process may not manipulate another's container. */
+		rc = spapr_owner_check(c, host_caller(h));
+		if (rc)
+			return rc;
+		if ((d->mode == V1_ONLY && type != VFIO_SPAPR_TCE_IOMMU) ||
+		    (d->mode == V2_ONLY && type != VFIO_SPAPR_TCE_v2_IOMMU))
+			return -ENOTTY;
+	}
+	if (d->precheck) {
+		rc = d->precheck(x);
+		if (rc)
+			return rc;
+	}
+	switch (d->form) {
+	case ARG_NONE:
+		break;
+	case ARG_VALUE:
+		x->in.value = (unsigned long)(uintptr_t)x->uarg;
+		break;
+	case ARG_INTPTR:
+		if (copy_from_client(&x->in.intval, x->uarg, sizeof(int)))
+			return -EFAULT;
+		break;
+	case ARG_STRING: {
+		/* Copy byte by byte up to the NUL: the string may end just before unmapped memory. */
+		size_t i;
+		for (i = 0; i < sizeof(x->in.str); i++) {
+			if (copy_from_client(&x->in.str[i], (const char *)x->uarg + i, 1))
+				return -EFAULT;
+			if (!x->in.str[i])
+				break;
+		}
+		if (i == sizeof(x->in.str))
+			return -ENODEV; /* longer than any device name */
+		break;
+	}
+	case ARG_STRUCT:
+		if (copy_from_client(x->in.buf, x->uarg, d->minsz))
+			return -EFAULT;
+		if (x->in.hdr.argsz < d->minsz)
+			return -EINVAL;
+		if (d->flags_ok != FLAGS_ANY && (x->in.hdr.flags & ~d->flags_ok))
+			return -EINVAL;
+		/* Optional tail fields the client gave (GET_INFO's ddw, EEH's err). */
+		if (x->in.hdr.argsz > d->minsz && d->maxsz > d->minsz) {
+			uint32_t more = (x->in.hdr.argsz < d->maxsz ? x->in.hdr.argsz : d->maxsz) - d->minsz;
+			if (copy_from_client(x->in.buf + d->minsz, (const uint8_t *)x->uarg + d->minsz, more))
+				return -EFAULT;
+		}
+		if (d->handler == h_dev_set_irqs && x->in.hdr.argsz > d->maxsz) {
+			uint32_t n = x->in.hdr.argsz - d->maxsz;
+			if (x->in.hdr.argsz > MAX_ARGSZ)
+				return -EINVAL;
+			x->data = malloc(n);
+			if (!x->data)
+				return -ENOMEM;
+			if (copy_from_client(x->data, (const uint8_t *)x->uarg + d->maxsz, n))
+				return -EFAULT;
+		}
+		x->out_len = d->copy_out ? d->minsz : 0;
+		break;
+	}
+	rc = d->handler(x);
+	if (rc >= 0 && x->out_len && copy_to_client(x->uarg, x->in.buf, x->out_len))
+		rc = -EFAULT;
+	return rc;
+}
+
+long vfio_dispatch(struct tcemu_host *h, struct file *f, int fd, unsigned long cmd, void *arg)
+{
+	const struct ioctl_desc *d = NULL;
+	struct call x = { .h = h, .f = f, .fd = fd, .uarg = arg };
+	unsigned slot = NR(cmd);
+	long rc;
+
+	if (slot < TCEMU_IOCTL_SLOTS && cmd == _IO(VFIO_TYPE, VFIO_BASE + slot) && table[slot].handler &&
+	    table[slot].kind == f->kind)
+		d = &table[slot];
+	if (!d) {
+		host_stat_add(h, &h->stats.ioctl_errors, 1, NULL);
+		if (h->trace)
+			tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "ioctl(%d, 0x%lx) = -25 unknown command", fd, cmd);
+		return -ENOTTY;
+	}
+	rc = run(h, f, d, &x);
+	free(x.data);
+	host_stat_add(h, &h->stats.ioctls[slot], 1, NULL);
+	if (rc < 0)
+		host_stat_add(h, &h->stats.ioctl_errors, 1, NULL);
+	if (h->trace)
+		trace_call(h, fd, d, &x, rc);
+	return rc;
+}
