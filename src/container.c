@@ -66,12 +66,28 @@ static void kill_all(struct container *c, unsigned slot, uint64_t index, uint64_
 		tcemu_pe_tce_kill(c->groups[i]->pe, slot, index, count);
 }
 
-/* Release of replaced or cleared entries. v2: drop region mapped counts; v1: unpin the page. */
+/*
+ * Release of replaced or cleared entries. v2: drop the region's and the container's mapped counts
+ * (runs of entries from one region are counted locally and flushed once); v1: unpin the page.
+ */
 struct release_ctx {
 	struct container *c;
 	uint32_t page_shift;
 	uint64_t released;
+	struct region *r;  /* v2: the region of the run being released */
+	struct cref *cr;
+	uint64_t pending;  /* entries of r released but not yet subtracted */
 };
+
+static void release_flush(struct release_ctx *rc)
+{
+	if (rc->r && rc->pending) {
+		__atomic_sub_fetch(&rc->r->mapped, rc->pending, __ATOMIC_RELAXED);
+		if (rc->cr)
+			__atomic_sub_fetch(&rc->cr->mapped, rc->pending, __ATOMIC_RELAXED);
+	}
+	rc->pending = 0;
+}
 
 static void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64_t old_ua)
 {
@@ -81,15 +97,13 @@ static void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64
 	(void)index;
 	rc->released++;
 	if (c->v2) {
-		struct region *r = c->mm ? mm_find(c->mm, old_ua, 1ull << rc->page_shift) : NULL;
-		struct cref *cr;
-
-		if (!r)
-			return; /* cannot happen: regions with mappings cannot go */
-		__atomic_sub_fetch(&r->mapped, 1, __ATOMIC_RELAXED);
-		cr = container_cref(c, r);
-		if (cr)
-			__atomic_sub_fetch(&cr->mapped, 1, __ATOMIC_RELAXED);
+		if (!rc->r || old_ua < rc->r->ua || old_ua - rc->r->ua >= rc->r->size) {
+			release_flush(rc);
+			rc->r = c->mm ? mm_find(c->mm, old_ua, 1ull << rc->page_shift) : NULL;
+			rc->cr = rc->r ? container_cref(c, rc->r) : NULL;
+		}
+		if (rc->r) /* always: regions with mappings cannot go */
+			rc->pending++;
 	} else {
 		tcemu_memory_unpin(c->host->mem, old_tce & ~((1ull << rc->page_shift) - 1));
 	}
@@ -105,6 +119,7 @@ static uint64_t window_clear(struct container *c, unsigned slot)
 	if (c->v2 && c->mm)
 		pthread_rwlock_rdlock(&c->mm->lock);
 	n = tcemu_table_clear(w->table, 0, tcemu_table_entries(w->table), release_entry, &rc);
+	release_flush(&rc);
 	if (c->v2 && c->mm)
 		pthread_rwlock_unlock(&c->mm->lock);
 	if (n > 0) {
@@ -599,12 +614,24 @@ long spapr_disable(struct container *c)
 	return 0;
 }
 
-/* A piece of a v2 map: entries [index, index + count) from one region. */
-struct piece {
-	struct region *r;
-	struct cref *cr;
-	uint64_t index, count, ua;
-};
+/* Finds the container's references of the pieces' regions, walking both in address order. */
+static void container_crefs(struct container *c, struct piece *pieces, size_t n)
+{
+	struct cref *last = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct cref *next = last && last + 1 < c->refs + c->nrefs ? last + 1 : NULL;
+
+		if (last && last->r == pieces[i].r)
+			pieces[i].cr = last;
+		else if (next && next->r == pieces[i].r)
+			pieces[i].cr = next;
+		else
+			pieces[i].cr = container_cref(c, pieces[i].r);
+		if (pieces[i].cr)
+			last = pieces[i].cr;
+	}
+}
 
 static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint64_t index, uint64_t npages,
 		   uint64_t vaddr, uint64_t perm, unsigned slot)
@@ -618,9 +645,11 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 
 	pthread_rwlock_rdlock(&c->mm->lock);
 	/* Validate: every IOMMU page inside one registered region with a large enough page. */
+	size_t hint = SIZE_MAX;
 	for (uint64_t done = 0; done < npages;) {
 		uint64_t ua = vaddr + done * pg;
-		struct region *r = mm_find(c->mm, ua, pg);
+		/* A map over adjacent regions meets them in address order: the next one is tried first. */
+		struct region *r = mm_find_next(c->mm, &hint, ua, pg);
 		uint64_t n;
 
 		if (!r) {
@@ -644,8 +673,7 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 			pieces = np;
 			cap *= 2;
 		}
-		pieces[npieces++] = (struct piece){ .r = r, .cr = container_cref(c, r), .index = index + done,
-						    .count = n, .ua = ua };
+		pieces[npieces++] = (struct piece){ .r = r, .index = index + done, .count = n, .ua = ua };
 		done += n;
 	}
 	/* Reserve every level: from here on nothing can fail. */
@@ -656,15 +684,24 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	rc = tcemu_table_reserve(t, index, npages);
 	if (rc)
 		goto out;
-	for (size_t i = 0; i < npieces; i++) {
+	container_crefs(c, pieces, npieces);
+	for (size_t i = 0; i < npieces;) {
 		struct piece *p = &pieces[i];
-		uint64_t hpa = p->r->hpa + (p->ua - p->r->ua);
+		uint64_t hpa = p->r->hpa + (p->ua - p->r->ua), count = 0;
+		size_t j = i;
 
-		__atomic_add_fetch(&p->r->mapped, p->count, __ATOMIC_RELAXED);
-		if (p->cr)
-			__atomic_add_fetch(&p->cr->mapped, p->count, __ATOMIC_RELAXED);
-		tcemu_table_set_linear(t, p->index, p->count, hpa | perm, p->ua, release_entry, &rctx);
+		/* Pieces whose frames follow each other (regions pinned one after another) are one run. */
+		do {
+			__atomic_add_fetch(&pieces[j].r->mapped, pieces[j].count, __ATOMIC_RELAXED);
+			if (pieces[j].cr)
+				__atomic_add_fetch(&pieces[j].cr->mapped, pieces[j].count, __ATOMIC_RELAXED);
+			count += pieces[j].count;
+			j++;
+		} while (j < npieces && pieces[j].r->hpa + (pieces[j].ua - pieces[j].r->ua) == hpa + (count << ps));
+		tcemu_table_set_linear(t, p->index, count, hpa | perm, p->ua, release_entry, &rctx);
+		i = j;
 	}
+	release_flush(&rctx);
 	host_stat_add(h, &h->stats.entries_mapped, (int64_t)(npages - rctx.released), &h->stats.entries_mapped_peak);
 	kill_all(c, slot, index, npages);
 out:
@@ -692,6 +729,8 @@ static long map_v1(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	rc = probe_range(vaddr, npages * pg, perm & TCEMU_TCE_WRITE, &backing);
 	if (rc)
 		return rc;
+	if (backing < h->page_shift)
+		backing = h->page_shift; /* an emulated 64K-page host backs memory with 64K pages */
 	if (backing < ps)
 		return -EPERM;
 	rc = probe_pin(vaddr, npages * pg, perm & TCEMU_TCE_WRITE);
@@ -815,6 +854,7 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 	if (c->v2 && c->mm)
 		pthread_rwlock_rdlock(&c->mm->lock);
 	n = tcemu_table_clear(c->windows[slot].table, index, u->size >> tp->page_shift, release_entry, &rctx);
+	release_flush(&rctx);
 	if (c->v2 && c->mm)
 		pthread_rwlock_unlock(&c->mm->lock);
 	if (n > 0) {

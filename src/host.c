@@ -22,9 +22,35 @@
 
 /* ---- helpers for the other files ---- */
 
+/* getpid() is a system call in current glibc: cache it, and forget it in a forked child. */
+static pid_t cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void forget_pid(void)
+{
+	__atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void register_fork_handler(void)
+{
+	pthread_atfork(NULL, NULL, forget_pid);
+}
+
+pid_t tcemu_self_pid(void)
+{
+	pid_t p = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+
+	if (!p) {
+		pthread_once(&pid_once, register_fork_handler);
+		p = getpid();
+		__atomic_store_n(&cached_pid, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
 pid_t host_caller(struct tcemu_host *h)
 {
-	return h->ops.caller_pid ? h->ops.caller_pid(h->ops.opaque) : getpid();
+	return h->ops.caller_pid ? h->ops.caller_pid(h->ops.opaque) : tcemu_self_pid();
 }
 
 bool host_alloc_ok(struct tcemu_host *h)
@@ -47,14 +73,14 @@ void *host_realloc(struct tcemu_host *h, void *p, size_t size)
 
 void host_stat_add(struct tcemu_host *h, uint64_t *field, int64_t delta, uint64_t *peak)
 {
-	pthread_mutex_lock(&h->stats_lock);
-	if (delta < 0 && (uint64_t)-delta > *field)
-		*field = 0;
-	else
-		*field += (uint64_t)delta;
-	if (peak && *field > *peak)
-		*peak = *field;
-	pthread_mutex_unlock(&h->stats_lock);
+	uint64_t v = __atomic_add_fetch(field, (uint64_t)delta, __ATOMIC_RELAXED);
+
+	(void)h;
+	if (peak) {
+		uint64_t p = __atomic_load_n(peak, __ATOMIC_RELAXED);
+		while (v > p && !__atomic_compare_exchange_n(peak, &p, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
 }
 
 void host_defect(struct tcemu_host *h, const char *fmt, ...)
@@ -66,8 +92,8 @@ void host_defect(struct tcemu_host *h, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	tcemu_logf(&h->lg, TCEMU_LOG_WARN, "client defect: %s", buf);
+	__atomic_add_fetch(&h->stats.defects, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&h->stats_lock);
-	h->stats.defects++;
 	if (h->ndefects < TCEMU_MAX_DEFECTS) {
 		char **n = realloc(h->defects, (h->ndefects + 1) * sizeof(*n));
 		if (n) {
@@ -625,6 +651,7 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 	h->real_mlock = opts->real_mlock;
 	h->eeh = !opts->no_eeh;
 	h->trace = opts->trace;
+	h->trusted_args = opts->trusted_args;
 	h->next_own_fd = OWN_FD_BASE;
 	rc = tcemu_platform_create(&opts->platform, &h->plat);
 	if (rc)
@@ -792,19 +819,17 @@ TCEMU_EXPORT int tcemu_host_locked(struct tcemu_host *h, pid_t pid, uint64_t *lo
 
 TCEMU_EXPORT void tcemu_host_stats(struct tcemu_host *h, struct tcemu_host_stats *st)
 {
-	pthread_mutex_lock(&h->stats_lock);
-	*st = h->stats;
-	pthread_mutex_unlock(&h->stats_lock);
+	const uint64_t *src = (const uint64_t *)&h->stats;
+	uint64_t *dst = (uint64_t *)st;
+
+	/* The counters are independent atomics: read each one atomically. */
+	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
 TCEMU_EXPORT size_t tcemu_host_defect_count(struct tcemu_host *h)
 {
-	size_t n;
-
-	pthread_mutex_lock(&h->stats_lock);
-	n = (size_t)h->stats.defects;
-	pthread_mutex_unlock(&h->stats_lock);
-	return n;
+	return (size_t)__atomic_load_n(&h->stats.defects, __ATOMIC_RELAXED);
 }
 
 TCEMU_EXPORT int tcemu_host_defect(struct tcemu_host *h, size_t i, char *buf, size_t len)

@@ -19,7 +19,8 @@
  *                                UNREGISTER take it exclusive.
  *   4. pe->lock (platform.c)     window slots, ownership, EEH state.
  *   5. table chunk locks         entries.
- *   host->stats_lock (mutex) is a leaf taken for counters and defects, under any of the above.
+ *   host->stats_lock (mutex) is a leaf taken for the defect list, under any of the above; the
+ *   counters in host->stats are atomics.
  */
 #ifndef TCEMU_SRC_HOST_PRIV_H
 #define TCEMU_SRC_HOST_PRIV_H
@@ -57,6 +58,7 @@ struct mm {
 	pid_t pid;
 	pthread_rwlock_t lock;
 	struct region **regions; /* sorted by ua, non-overlapping */
+	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous */
 	size_t nregions, cap;
 	uint64_t locked;         /* bytes charged; under lock */
 	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
@@ -65,6 +67,7 @@ struct mm {
 
 /* A container's reference to a region, with the entries this container maps into it. */
 struct cref {
+	uint64_t ua;     /* r->ua: the search key */
 	struct region *r;
 	uint64_t mapped; /* atomic */
 };
@@ -133,6 +136,7 @@ struct tcemu_host {
 	bool real_mlock;
 	bool eeh;
 	bool trace;
+	bool trusted_args;
 	uint32_t page_shift; /* system page */
 
 	pthread_mutex_t lock;
@@ -143,8 +147,8 @@ struct tcemu_host {
 	size_t ngroups;
 	struct mm *mms;
 
-	pthread_mutex_t stats_lock;
-	struct tcemu_host_stats stats;
+	pthread_mutex_t stats_lock; /* defects list */
+	struct tcemu_host_stats stats; /* every field is an atomic counter */
 	char **defects;
 	size_t ndefects;
 
@@ -156,6 +160,7 @@ struct tcemu_host {
 #define TCEMU_MAX_FD (1 << 20)
 
 /* host.c */
+pid_t tcemu_self_pid(void); /* getpid(), cached, reset in a forked child */
 pid_t host_caller(struct tcemu_host *h);
 bool host_alloc_ok(struct tcemu_host *h); /* counts an allocation point; false: inject a failure */
 void *host_alloc(struct tcemu_host *h, size_t size);      /* calloc with failure injection */
@@ -171,6 +176,18 @@ int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint
 void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c);
 /* The region containing [ua, ua + size), or NULL. mm->lock held (shared is enough). */
 struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size);
+/*
+ * Like mm_find, trying first the region after index *hint (SIZE_MAX: none), which makes a walk
+ * over adjacent regions O(1) per region; *hint gets the index of the region found.
+ */
+struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size);
+
+/* A piece of a v2 map: entries [index, index + count) from one region. */
+struct piece {
+	struct region *r;
+	struct cref *cr;
+	uint64_t index, count, ua;
+};
 /* The container's reference to r (container->lock held, shared is enough), or NULL. */
 struct cref *container_cref(struct container *c, const struct region *r);
 /* Charges (charge) or returns bytes against the process's limit: 0 or -ENOMEM. Takes mm->lock. */
@@ -180,8 +197,8 @@ void mm_free(struct tcemu_host *h, struct mm *mm);
 /* probe.c */
 int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_shift);
 int probe_pin(uint64_t ua, uint64_t size, bool need_write);
-int copy_from_client(void *dst, const void *src, size_t len);
-int copy_to_client(void *dst, const void *src, size_t len);
+int copy_from_client(struct tcemu_host *h, void *dst, const void *src, size_t len);
+int copy_to_client(struct tcemu_host *h, void *dst, const void *src, size_t len);
 
 /* host.c: group ioctls */
 long group_get_status(struct group *g, struct vfio_group_status *st);

@@ -28,9 +28,8 @@ static size_t lower_bound(const struct mm *mm, uint64_t ua)
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct region *r = mm->regions[mid];
 
-		if (r->ua + r->size <= ua)
+		if (mm->ends[mid] <= ua)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -51,6 +50,23 @@ struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
 	return r;
 }
 
+struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
+{
+	size_t i = *hint + 1;
+	struct region *r;
+
+	if (*hint == SIZE_MAX || i >= mm->nregions || ua < mm->regions[i]->ua) {
+		i = lower_bound(mm, ua);
+		if (i == mm->nregions)
+			return NULL;
+	}
+	r = mm->regions[i];
+	if (ua < r->ua || size > r->size - (ua - r->ua))
+		return NULL;
+	*hint = i;
+	return r;
+}
+
 static size_t cref_lower_bound(const struct container *c, uint64_t ua)
 {
 	size_t lo = 0, hi = c->nrefs;
@@ -58,7 +74,7 @@ static size_t cref_lower_bound(const struct container *c, uint64_t ua)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (c->refs[mid].r->ua < ua)
+		if (c->refs[mid].ua < ua)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -114,7 +130,7 @@ static void cref_insert(struct container *c, struct region *r)
 	size_t i = cref_lower_bound(c, r->ua);
 
 	memmove(&c->refs[i + 1], &c->refs[i], (c->nrefs - i) * sizeof(*c->refs));
-	c->refs[i] = (struct cref){ .r = r };
+	c->refs[i] = (struct cref){ .ua = r->ua, .r = r };
 	c->nrefs++;
 }
 
@@ -133,6 +149,7 @@ static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 	uint64_t pg = 1ull << h->page_shift;
 
 	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
+	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
 	mm->nregions--;
 	tcemu_memory_unpin(h->mem, r->hpa);
 	if (r->mlocked)
@@ -186,15 +203,25 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	rc = probe_range(ua, size, true, &backing);
 	if (rc)
 		goto out;
+	/* An emulated 64K-page host backs ordinary memory with 64K pages. */
+	backing = backing > h->page_shift ? backing : h->page_shift;
 	natural = (uint32_t)__builtin_ctzll(ua | size);
 	if (mm->nregions == mm->cap) {
 		size_t cap = mm->cap ? mm->cap * 2 : 16;
 		struct region **n = host_realloc(h, mm->regions, cap * sizeof(*n));
+		uint64_t *e;
+
 		if (!n) {
 			rc = -ENOMEM;
 			goto out;
 		}
 		mm->regions = n;
+		e = host_realloc(h, mm->ends, cap * sizeof(*e));
+		if (!e) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		mm->ends = e;
 		mm->cap = cap;
 	}
 	r = host_alloc(h, sizeof(*r));
@@ -221,7 +248,9 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 		r->mlocked = true;
 	}
 	memmove(&mm->regions[at + 1], &mm->regions[at], (mm->nregions - at) * sizeof(*mm->regions));
+	memmove(&mm->ends[at + 1], &mm->ends[at], (mm->nregions - at) * sizeof(*mm->ends));
 	mm->regions[at] = r;
+	mm->ends[at] = ua + size;
 	mm->nregions++;
 	mm->locked += size;
 	cref_insert(c, r);
@@ -289,6 +318,7 @@ void mm_free(struct tcemu_host *h, struct mm *mm)
 	for (size_t i = 0; i < mm->nregions; i++)
 		free(mm->regions[i]);
 	free(mm->regions);
+	free(mm->ends);
 	pthread_rwlock_destroy(&mm->lock);
 	free(mm);
 }

@@ -29,7 +29,7 @@
 #endif
 #define HUGETLBFS_MAGIC_NUMBER 0x958458f6
 
-int copy_from_client(void *dst, const void *src, size_t len)
+int copy_from_client(struct tcemu_host *h, void *dst, const void *src, size_t len)
 {
 	struct iovec local = { dst, len }, remote = { (void *)src, len };
 	ssize_t n;
@@ -38,7 +38,11 @@ int copy_from_client(void *dst, const void *src, size_t len)
 		return 0;
 	if (!src)
 		return -EFAULT;
-	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	if (h->trusted_args) {
+		memcpy(dst, src, len);
+		return 0;
+	}
+	n = process_vm_readv(tcemu_self_pid(), &local, 1, &remote, 1, 0);
 	if (n == (ssize_t)len)
 		return 0;
 	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
@@ -48,7 +52,7 @@ int copy_from_client(void *dst, const void *src, size_t len)
 	return -EFAULT;
 }
 
-int copy_to_client(void *dst, const void *src, size_t len)
+int copy_to_client(struct tcemu_host *h, void *dst, const void *src, size_t len)
 {
 	struct iovec local = { (void *)src, len }, remote = { dst, len };
 	ssize_t n;
@@ -57,7 +61,11 @@ int copy_to_client(void *dst, const void *src, size_t len)
 		return 0;
 	if (!dst)
 		return -EFAULT;
-	n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	if (h->trusted_args) {
+		memcpy(dst, src, len);
+		return 0;
+	}
+	n = process_vm_writev(tcemu_self_pid(), &local, 1, &remote, 1, 0);
 	if (n == (ssize_t)len)
 		return 0;
 	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {

@@ -314,18 +314,19 @@ static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d
 
 	if (d->mode != CORE) {
 		struct container *c = f->container;
+		pid_t owner;
 		int type;
 
-		/* Backend commands need a backend: the VFIO core answers EINVAL without one. */
 		pthread_rwlock_rdlock(&c->lock);
 		type = c->type;
+		owner = c->mm ? c->mm->pid : 0;
 		pthread_rwlock_unlock(&c->lock);
+		/* Backend commands need a backend: the VFIO core answers EINVAL without one. */
 		if (!type)
 			return -EINVAL;
 		/* One process may not manipulate another's container. */
-		rc = spapr_owner_check(c, host_caller(h));
-		if (rc)
-			return rc;
+		if (owner && owner != host_caller(h))
+			return -EPERM;
 		if ((d->mode == V1_ONLY && type != VFIO_SPAPR_TCE_IOMMU) ||
 		    (d->mode == V2_ONLY && type != VFIO_SPAPR_TCE_v2_IOMMU))
 			return -ENOTTY;
@@ -342,14 +343,14 @@ static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d
 		x->in.value = (unsigned long)(uintptr_t)x->uarg;
 		break;
 	case ARG_INTPTR:
-		if (copy_from_client(&x->in.intval, x->uarg, sizeof(int)))
+		if (copy_from_client(h, &x->in.intval, x->uarg, sizeof(int)))
 			return -EFAULT;
 		break;
 	case ARG_STRING: {
 		/* Copy byte by byte up to the NUL: the string may end just before unmapped memory. */
 		size_t i;
 		for (i = 0; i < sizeof(x->in.str); i++) {
-			if (copy_from_client(&x->in.str[i], (const char *)x->uarg + i, 1))
+			if (copy_from_client(h, &x->in.str[i], (const char *)x->uarg + i, 1))
 				return -EFAULT;
 			if (!x->in.str[i])
 				break;
@@ -359,7 +360,7 @@ static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d
 		break;
 	}
 	case ARG_STRUCT:
-		if (copy_from_client(x->in.buf, x->uarg, d->minsz))
+		if (copy_from_client(h, x->in.buf, x->uarg, d->minsz))
 			return -EFAULT;
 		if (x->in.hdr.argsz < d->minsz)
 			return -EINVAL;
@@ -368,7 +369,7 @@ static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d
 		/* Optional tail fields the client gave (GET_INFO's ddw, EEH's err). */
 		if (x->in.hdr.argsz > d->minsz && d->maxsz > d->minsz) {
 			uint32_t more = (x->in.hdr.argsz < d->maxsz ? x->in.hdr.argsz : d->maxsz) - d->minsz;
-			if (copy_from_client(x->in.buf + d->minsz, (const uint8_t *)x->uarg + d->minsz, more))
+			if (copy_from_client(h, x->in.buf + d->minsz, (const uint8_t *)x->uarg + d->minsz, more))
 				return -EFAULT;
 		}
 		if (d->handler == h_dev_set_irqs && x->in.hdr.argsz > d->maxsz) {
@@ -378,14 +379,14 @@ static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d
 			x->data = malloc(n);
 			if (!x->data)
 				return -ENOMEM;
-			if (copy_from_client(x->data, (const uint8_t *)x->uarg + d->maxsz, n))
+			if (copy_from_client(h, x->data, (const uint8_t *)x->uarg + d->maxsz, n))
 				return -EFAULT;
 		}
 		x->out_len = d->copy_out ? d->minsz : 0;
 		break;
 	}
 	rc = d->handler(x);
-	if (rc >= 0 && x->out_len && copy_to_client(x->uarg, x->in.buf, x->out_len))
+	if (rc >= 0 && x->out_len && copy_to_client(h, x->uarg, x->in.buf, x->out_len))
 		rc = -EFAULT;
 	return rc;
 }

@@ -9,7 +9,8 @@
  *
  * Every call returns what the kernel's system call would return on success (0, a count or a new
  * descriptor) or a negative errno; nothing here sets errno. Structs pointed to by ioctl arguments
- * are copied in and out safely: a bad pointer gives -EFAULT, never a crash.
+ * are copied in and out safely: a bad pointer gives -EFAULT, never a crash (unless the host was
+ * created with trusted_args).
  *
  * Descriptors are numbers in the client's descriptor space. By default the host hands out its own
  * numbers (from 1000 up); the LD_PRELOAD shim gives it real kernel descriptors instead through
@@ -61,6 +62,12 @@ struct tcemu_host_opts {
 	bool real_mlock;  /* also mlock() registered memory (off by default) */
 	bool no_eeh;      /* the platform has no EEH: VFIO_EEH is not offered */
 	bool trace;       /* log every call, decoded, at TCEMU_LOG_DEBUG (the logger's level must allow it) */
+	/*
+	 * The caller vouches for every ioctl argument pointer: copy with memcpy instead of the
+	 * checked copy (a system call each way) that turns a bad pointer into EFAULT. For VMMs that
+	 * call the library directly; the LD_PRELOAD shim never sets it.
+	 */
+	bool trusted_args;
 };
 
 /* -EINVAL (with opts->platform.errbuf filled for topology errors), -ENOMEM, a file errno. */
