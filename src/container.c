@@ -219,23 +219,50 @@ static int build_default_window(struct container *c)
 
 /*
  * Takes the container lock shared, having built the pending default window first (which needs
- * it exclusive). Returns with the lock held shared on success, released on error.
+ * it exclusive). Returns with the lock held shared on success, released on error. *built gets the
+ * table this call built, so that a call failing later can undo it.
  */
-static int lock_shared_with_default_window(struct container *c)
+static int lock_shared_with_default_window(struct container *c, struct tcemu_table **built)
 {
-	int rc;
+	int rc = 0;
 
+	*built = NULL;
 	pthread_rwlock_rdlock(&c->lock);
 	if (!c->def_window_pending)
 		return 0;
 	pthread_rwlock_unlock(&c->lock);
 	pthread_rwlock_wrlock(&c->lock);
-	rc = build_default_window(c);
+	if (c->def_window_pending) {
+		rc = build_default_window(c);
+		if (rc == 0)
+			*built = c->windows[0].table;
+	}
 	pthread_rwlock_unlock(&c->lock);
 	if (rc)
 		return rc;
 	pthread_rwlock_rdlock(&c->lock);
 	return 0;
+}
+
+/*
+ * A call that built the default window and then failed puts it back to pending, unless another
+ * call has started using it meanwhile: a failed call changes nothing.
+ */
+static void undo_default_window(struct container *c, struct tcemu_table *built)
+{
+	if (!built)
+		return;
+	pthread_rwlock_wrlock(&c->lock);
+	if (c->windows[0].table == built) {
+		struct tcemu_table_info ti;
+
+		tcemu_table_info(built, &ti);
+		if (ti.valid_entries == 0) {
+			window_free(c, 0);
+			c->def_window_pending = true;
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
 }
 
 /* ---- groups ---- */
@@ -773,12 +800,12 @@ err_unpin:
 long spapr_map(struct container *c, const struct vfio_iommu_type1_dma_map *m)
 {
 	const struct tcemu_table_params *tp;
-	struct tcemu_table *t;
+	struct tcemu_table *t, *built;
 	uint64_t perm, pg, index;
 	long rc;
 	int slot;
 
-	rc = lock_shared_with_default_window(c);
+	rc = lock_shared_with_default_window(c, &built);
 	if (rc)
 		return rc;
 	slot = find_window(c, m->iova);
@@ -817,6 +844,8 @@ long spapr_map(struct container *c, const struct vfio_iommu_type1_dma_map *m)
 		rc = map_v1(c, t, tp->page_shift, index, m->size >> tp->page_shift, m->vaddr, perm, (unsigned)slot);
 out:
 	pthread_rwlock_unlock(&c->lock);
+	if (rc)
+		undo_default_window(c, built);
 	return rc;
 }
 
@@ -825,12 +854,13 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 	struct tcemu_host *h = c->host;
 	const struct tcemu_table_params *tp;
 	struct release_ctx rctx = { .c = c };
+	struct tcemu_table *built;
 	uint64_t pg, index;
 	int64_t n;
 	long rc;
 	int slot;
 
-	rc = lock_shared_with_default_window(c);
+	rc = lock_shared_with_default_window(c, &built);
 	if (rc)
 		return rc;
 	slot = find_window(c, u->iova);
@@ -867,6 +897,8 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 	}
 out:
 	pthread_rwlock_unlock(&c->lock);
+	if (rc)
+		undo_default_window(c, built);
 	return rc;
 }
 
@@ -895,6 +927,7 @@ long spapr_unregister(struct container *c, const struct vfio_iommu_spapr_registe
 long spapr_create(struct container *c, struct vfio_iommu_spapr_tce_create *cr)
 {
 	const struct tcemu_profile_info *prof;
+	bool built_default;
 	unsigned slot;
 	long rc;
 
@@ -903,6 +936,7 @@ long spapr_create(struct container *c, struct vfio_iommu_spapr_tce_create *cr)
 		rc = -ENXIO;
 		goto out;
 	}
+	built_default = c->def_window_pending;
 	rc = build_default_window(c);
 	if (rc)
 		goto out;
@@ -924,6 +958,11 @@ long spapr_create(struct container *c, struct vfio_iommu_spapr_tce_create *cr)
 	rc = window_build(c, slot, slot == 0 ? 0 : TCEMU_WINDOW1_START, cr->page_shift, cr->window_size, cr->levels);
 	if (rc == 0)
 		cr->start_addr = slot == 0 ? 0 : TCEMU_WINDOW1_START;
+	else if (built_default) {
+		/* a failed call changes nothing: the default window goes back to pending */
+		window_free(c, 0);
+		c->def_window_pending = true;
+	}
 out:
 	pthread_rwlock_unlock(&c->lock);
 	return rc;
