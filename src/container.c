@@ -67,7 +67,7 @@ static void kill_all(struct container *c, unsigned slot, uint64_t index, uint64_
 }
 
 /*
- * Release of replaced or cleared entries. v2: drop the region's and the container's mapped counts
+ * Release of replaced or cleared entries. v2: drop the region's mapped count
  * (runs of entries from one region are counted locally and flushed once); v1: unpin the page.
  */
 struct release_ctx {
@@ -75,17 +75,13 @@ struct release_ctx {
 	uint32_t page_shift;
 	uint64_t released;
 	struct region *r;  /* v2: the region of the run being released */
-	struct cref *cr;
 	uint64_t pending;  /* entries of r released but not yet subtracted */
 };
 
 static void release_flush(struct release_ctx *rc)
 {
-	if (rc->r && rc->pending) {
+	if (rc->r && rc->pending)
 		__atomic_sub_fetch(&rc->r->mapped, rc->pending, __ATOMIC_RELAXED);
-		if (rc->cr)
-			__atomic_sub_fetch(&rc->cr->mapped, rc->pending, __ATOMIC_RELAXED);
-	}
 	rc->pending = 0;
 }
 
@@ -100,7 +96,6 @@ static void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64
 		if (!rc->r || old_ua < rc->r->ua || old_ua - rc->r->ua >= rc->r->size) {
 			release_flush(rc);
 			rc->r = c->mm ? mm_find(c->mm, old_ua, 1ull << rc->page_shift) : NULL;
-			rc->cr = rc->r ? container_cref(c, rc->r) : NULL;
 		}
 		if (rc->r) /* always: regions with mappings cannot go */
 			rc->pending++;
@@ -164,13 +159,16 @@ static int window_build(struct container *c, unsigned slot, uint64_t start, uint
 	};
 	struct tcemu_table_geometry g;
 	struct tcemu_table *t;
+	uint64_t charge;
 	size_t done = 0;
 	int rc;
 
 	rc = tcemu_table_geometry(&p, &g);
 	if (rc)
 		return -EINVAL;
-	rc = c->mm ? mm_account(h, c->mm, g.accounted_bytes, true) : 0;
+	/* v2 charges each table; v1 was charged the whole window at ENABLE. */
+	charge = c->v2 && c->mm ? g.accounted_bytes : 0;
+	rc = charge ? mm_account(h, c->mm, charge, true) : 0;
 	if (rc)
 		return rc;
 	if (!host_alloc_ok(h)) {
@@ -186,7 +184,7 @@ static int window_build(struct container *c, unsigned slot, uint64_t start, uint
 			goto err_unset;
 	}
 	c->windows[slot].table = t;
-	c->windows[slot].accounted = c->mm ? g.accounted_bytes : 0;
+	c->windows[slot].accounted = charge;
 	host_stat_add(h, &h->stats.windows_created, 1, NULL);
 	return 0;
 
@@ -195,8 +193,8 @@ err_unset:
 		tcemu_pe_unset_window(c->groups[done]->pe, slot);
 	tcemu_table_unref(t);
 err_unaccount:
-	if (c->mm)
-		mm_account(h, c->mm, g.accounted_bytes, false);
+	if (charge)
+		mm_account(h, c->mm, charge, false);
 	return rc;
 }
 
@@ -641,25 +639,6 @@ long spapr_disable(struct container *c)
 	return 0;
 }
 
-/* Finds the container's references of the pieces' regions, walking both in address order. */
-static void container_crefs(struct container *c, struct piece *pieces, size_t n)
-{
-	struct cref *last = NULL;
-
-	for (size_t i = 0; i < n; i++) {
-		struct cref *next = last && last + 1 < c->refs + c->nrefs ? last + 1 : NULL;
-
-		if (last && last->r == pieces[i].r)
-			pieces[i].cr = last;
-		else if (next && next->r == pieces[i].r)
-			pieces[i].cr = next;
-		else
-			pieces[i].cr = container_cref(c, pieces[i].r);
-		if (pieces[i].cr)
-			last = pieces[i].cr;
-	}
-}
-
 static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint64_t index, uint64_t npages,
 		   uint64_t vaddr, uint64_t perm, unsigned slot)
 {
@@ -711,7 +690,6 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	rc = tcemu_table_reserve(t, index, npages);
 	if (rc)
 		goto out;
-	container_crefs(c, pieces, npieces);
 	for (size_t i = 0; i < npieces;) {
 		struct piece *p = &pieces[i];
 		uint64_t hpa = p->r->hpa + (p->ua - p->r->ua), count = 0;
@@ -720,8 +698,6 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 		/* Pieces whose frames follow each other (regions pinned one after another) are one run. */
 		do {
 			__atomic_add_fetch(&pieces[j].r->mapped, pieces[j].count, __ATOMIC_RELAXED);
-			if (pieces[j].cr)
-				__atomic_add_fetch(&pieces[j].cr->mapped, pieces[j].count, __ATOMIC_RELAXED);
 			count += pieces[j].count;
 			j++;
 		} while (j < npieces && pieces[j].r->hpa + (pieces[j].ua - pieces[j].r->ua) == hpa + (count << ps));
@@ -927,7 +903,7 @@ long spapr_unregister(struct container *c, const struct vfio_iommu_spapr_registe
 long spapr_create(struct container *c, struct vfio_iommu_spapr_tce_create *cr)
 {
 	const struct tcemu_profile_info *prof;
-	bool built_default;
+	bool built_default = false;
 	unsigned slot;
 	long rc;
 
@@ -958,12 +934,12 @@ long spapr_create(struct container *c, struct vfio_iommu_spapr_tce_create *cr)
 	rc = window_build(c, slot, slot == 0 ? 0 : TCEMU_WINDOW1_START, cr->page_shift, cr->window_size, cr->levels);
 	if (rc == 0)
 		cr->start_addr = slot == 0 ? 0 : TCEMU_WINDOW1_START;
-	else if (built_default) {
-		/* a failed call changes nothing: the default window goes back to pending */
+out:
+	if (rc && built_default && c->windows[0].table) {
+		/* a failed call changes nothing: the default window it built goes back to pending */
 		window_free(c, 0);
 		c->def_window_pending = true;
 	}
-out:
 	pthread_rwlock_unlock(&c->lock);
 	return rc;
 }

@@ -65,11 +65,10 @@ struct mm {
 	struct mm *next;         /* host->mms list, under host->lock */
 };
 
-/* A container's reference to a region, with the entries this container maps into it. */
+/* A container's reference to a region it registered. */
 struct cref {
-	uint64_t ua;     /* r->ua: the search key */
+	uint64_t ua; /* r->ua: the search key */
 	struct region *r;
-	uint64_t mapped; /* atomic */
 };
 
 struct window {
@@ -185,7 +184,6 @@ struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t s
 /* A piece of a v2 map: entries [index, index + count) from one region. */
 struct piece {
 	struct region *r;
-	struct cref *cr;
 	uint64_t index, count, ua;
 };
 /* The container's reference to r (container->lock held, shared is enough), or NULL. */

@@ -5,11 +5,11 @@
  * A process (struct mm) has one list of regions, shared by all its containers, kept sorted by
  * address in an array: lookup is a binary search, O(log n) (the kernel walks a list). Regions never
  * overlap. Each container that registered a region holds one reference (struct cref in the
- * container, sorted the same way) that also counts the entries that container maps into it.
+ * container, sorted the same way); region->mapped counts the IOMMU entries pointing into it.
  *
  * Locking: mm->lock (rwlock) protects the region array, each region's users and the accounting;
- * region->mapped and cref->mapped are atomics bumped under mm->lock held shared (MAP) and read
- * under it held exclusive (UNREGISTER), so an unregister never races a map of the same memory.
+ * region->mapped is an atomic bumped under mm->lock held shared (MAP) and read under it held
+ * exclusive (UNREGISTER), so an unregister never races a map of the same memory.
  * The caller holds container->lock exclusive for register/unregister/drop (the container's crefs).
  */
 #include <errno.h>
@@ -279,11 +279,10 @@ int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint
 	}
 	/*
 	 * difference: a kernel that returned 0 here orphaned the region while entries still pointed
-	 * into it; tcemu refuses with EBUSY while this container maps into the region, or while
-	 * anyone does and this is the last reference, and changes nothing.
+	 * into it; tcemu refuses with EBUSY while any IOMMU entry maps into the region, and changes
+	 * nothing.
 	 */
-	if (__atomic_load_n(&cr->mapped, __ATOMIC_RELAXED) ||
-	    (r->users == 1 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED))) {
+	if (__atomic_load_n(&r->mapped, __ATOMIC_RELAXED)) {
 		rc = -EBUSY;
 		host_defect(h, "SPAPR_UNREGISTER_MEMORY(vaddr=0x%llx, size=0x%llx) refused with EBUSY: "
 			       "%llu IOMMU entries still map into the region",
