@@ -392,7 +392,8 @@ TCEMU_EXPORT int tcemu_host_open(struct tcemu_host *h, const char *path, int fla
 		return -ENOMEM;
 	pthread_mutex_lock(&h->lock);
 	if (g) {
-		if (g->open) {
+		/* Busy while open, or while a previous open is still in use (a device holds it attached). */
+		if (g->open || g->container) {
 			rc = -EBUSY;
 			goto err_unlock;
 		}

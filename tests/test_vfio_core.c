@@ -1188,11 +1188,20 @@ TEST(shared_region_two_containers)
 	CHECK_EQ(tcemu_host_regions(h, me, ri, 2), 1);
 	CHECK_EQ(ri[0].users, 2);
 	CHECK_EQ(unmap_dma(h, ca, 0, 8 * PAGE), 0);
-	/* B's mappings are B's: A lets go */
+	/*
+	 * Section 4: "any IOMMU entry still maps into the region: EBUSY": B's entries count too,
+	 * even though A no longer maps it.
+	 */
+	CHECK_EQ(unreg_mem(h, ca, m, 8 * PAGE), -EBUSY);
+	CHECK_EQ(unmap_dma(h, cb, 0x100000, 8 * PAGE), 0);
+	/* nothing maps into it: A lets go, the region stays while B holds it */
 	CHECK_EQ(unreg_mem(h, ca, m, 8 * PAGE), 0);
+	CHECK_EQ(unreg_mem(h, ca, m, 8 * PAGE), -ENOENT);
 	CHECK_EQ(tcemu_host_regions(h, me, ri, 2), 1);
 	CHECK_EQ(ri[0].users, 1);
-	CHECK_U64(ri[0].mapped, 8);
+	CHECK_U64(ri[0].mapped, 0);
+	/* B still maps through it */
+	CHECK_EQ(map_dma(h, cb, m, 0x100000, 8 * PAGE), 0);
 	uint64_t tce = 0, ua = 0;
 	CHECK_EQ(tcemu_host_container_entry(h, cb, 0x100000, &tce, &ua), 0);
 	CHECK(tce != 0);
@@ -1483,6 +1492,126 @@ TEST(client_qemu_sequence)
 	munmap(ram, 64 * PAGE);
 }
 
+/* ---- More of sections 3, 4 and 7 ---- */
+
+TEST(owner_recorded_by_create_and_remove)
+{
+	struct fx f;
+	CHECK_EQ(fx_v2(&f, 0, 0, true), 0);
+	pid_t a = getpid();
+	struct tcemu_container_info ci;
+	/* nothing recorded yet: another process may still query */
+	fake_pid = a + 3;
+	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+	CHECK_EQ(xioctl(f.h, f.c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), 0);
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK_EQ(ci.owner, 0);
+	fake_pid = a;
+	CHECK_EQ(tce_remove(f.h, f.c, 0), 0);
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK_EQ(ci.owner, a);
+	fake_pid = a + 3;
+	CHECK_EQ(tce_create(f.h, f.c, 12, GiB, 1, NULL), -EPERM);
+	fake_pid = a;
+	uint64_t start = 1;
+	CHECK_EQ(tce_create(f.h, f.c, 12, GiB, 1, &start), 0);
+	CHECK_U64(start, 0);
+	fx_done(&f);
+
+	/* CREATE alone records it too */
+	CHECK_EQ(fx_v2(&f, 0, 0, true), 0);
+	fake_pid = a + 5;
+	CHECK_EQ(tce_create(f.h, f.c, 16, GiB, 1, &start), 0);
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK_EQ(ci.owner, a + 5);
+	fake_pid = a;
+	CHECK_EQ(xioctl(f.h, f.c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), -EPERM);
+	fx_done(&f);
+}
+
+TEST(v2_map_before_register_is_eperm)
+{
+	struct fx f;
+	CHECK_EQ(fx_v2(&f, 0, 0, false), 0);
+	uint8_t *m = pages(1);
+	CHECK(m);
+	CHECK_EQ(map_dma(f.h, f.c, m, 0, PAGE), -EPERM);
+	CHECK_EQ(unmap_dma(f.h, f.c, 0, PAGE), -EPERM);
+	fx_done(&f);
+	munmap(m, PAGE);
+}
+
+TEST(pending_default_window_built_by_first_map)
+{
+	struct fx f;
+	CHECK_EQ(fx_v2(&f, 0, 0, false), 0);
+	uint8_t *m = pages(2);
+	CHECK(m);
+	struct tcemu_container_info ci;
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK(ci.windows[0].pending);
+	CHECK(!ci.windows[0].present);
+	CHECK_EQ(reg_mem(f.h, f.c, m, 2 * PAGE), 0);
+	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+	CHECK_EQ(xioctl(f.h, f.c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), 0);
+	CHECK(info.dma32_window_size > 0);
+	CHECK_EQ(map_dma(f.h, f.c, m, info.dma32_window_start, PAGE), 0);
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK(!ci.windows[0].pending);
+	CHECK(ci.windows[0].present);
+	CHECK_U64(ci.windows[0].start, info.dma32_window_start);
+	CHECK_U64(ci.windows[0].size, info.dma32_window_size);
+	CHECK_EQ(ci.windows[0].page_shift, 12);
+	/* the built window is removed like any other */
+	CHECK_EQ(unmap_dma(f.h, f.c, info.dma32_window_start, PAGE), 0);
+	CHECK_EQ(tce_remove(f.h, f.c, info.dma32_window_start + PAGE), 0);
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK(!ci.windows[0].present);
+	CHECK_EQ(tce_remove(f.h, f.c, 0), -EINVAL);
+	fx_done(&f);
+	munmap(m, 2 * PAGE);
+}
+
+TEST(v1_enable_twice_is_ebusy)
+{
+	struct tcemu_host *h = mkhost();
+	CHECK(h);
+	int c = open_container(h), g = open_group(h, 0);
+	CHECK_EQ(attach(h, g, c), 0);
+	CHECK_EQ(IOC_VAL(h, c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_IOMMU), 0);
+	uint8_t *m = pages(1);
+	CHECK(m);
+	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+	CHECK_EQ(xioctl(h, c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), 0);
+	CHECK_EQ(map_dma(h, c, m, info.dma32_window_start, PAGE), -EPERM);
+	CHECK_EQ(xioctl(h, c, VFIO_IOMMU_ENABLE, NULL), 0);
+	CHECK_EQ(xioctl(h, c, VFIO_IOMMU_ENABLE, NULL), -EBUSY);
+	CHECK_EQ(map_dma(h, c, m, info.dma32_window_start, PAGE), 0);
+	CHECK_EQ(xioctl(h, c, VFIO_IOMMU_DISABLE, NULL), 0);
+	/* mappings stay after DISABLE */
+	uint64_t tce = 0, ua = 0;
+	CHECK_EQ(tcemu_host_container_entry(h, c, info.dma32_window_start, &tce, &ua), 0);
+	CHECK(tce != 0);
+	tcemu_host_destroy(h);
+	munmap(m, PAGE);
+}
+
+TEST(unknown_ioctl_and_wrong_descriptor_kinds)
+{
+	struct fx f;
+	int d;
+	CHECK_EQ(fx_dev(&f, &d), 0);
+	CHECK_EQ(xioctl(f.h, f.c, _IO(VFIO_TYPE, VFIO_BASE + 40), NULL), -ENOTTY);
+	CHECK_EQ(xioctl(f.h, f.g, _IO(VFIO_TYPE, VFIO_BASE + 40), NULL), -ENOTTY);
+	CHECK_EQ(xioctl(f.h, d, _IO(VFIO_TYPE, VFIO_BASE + 40), NULL), -ENOTTY);
+	/* a group command on a container, a container command on a device */
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	CHECK_EQ(xioctl(f.h, f.c, VFIO_GROUP_GET_STATUS, &st), -ENOTTY);
+	CHECK_EQ(xioctl(f.h, d, VFIO_GET_API_VERSION, NULL), -ENOTTY);
+	CHECK_EQ(xioctl(f.h, 777777, VFIO_GET_API_VERSION, NULL), -EBADF);
+	fx_done(&f);
+}
+
 HARNESS_MAIN(T(api_version_is_0), T(check_extension_before_and_after_set_iommu), T(set_iommu_errors),
 	     T(group_get_status), T(group_set_container_checks_in_order),
 	     T(attach_after_type_set_runs_backend_attach), T(group_unset_container), T(group_get_device_fd),
@@ -1500,4 +1629,7 @@ HARNESS_MAIN(T(api_version_is_0), T(check_extension_before_and_after_set_iommu),
 	     T(device_msix_eventfd_trigger), T(device_bar_reads_ff_while_frozen),
 	     T(shared_region_two_containers), T(defect_unmap_of_nothing), T(defect_unregister_refused),
 	     T(defect_close_with_entries_mapped), T(stats_count_ioctls), T(trace_logs_decoded_calls),
-	     T(client_dpdk_sequence), T(client_qemu_sequence))
+	     T(client_dpdk_sequence), T(client_qemu_sequence),
+	     T(owner_recorded_by_create_and_remove), T(v2_map_before_register_is_eperm),
+	     T(pending_default_window_built_by_first_map), T(v1_enable_twice_is_ebusy),
+	     T(unknown_ioctl_and_wrong_descriptor_kinds))
