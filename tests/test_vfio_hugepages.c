@@ -95,4 +95,44 @@ TEST(small_pages_cannot_back_2m_iommu_pages)
 	munmap(raw, 8 * MiB);
 }
 
-HARNESS_MAIN(T(hugetlb_region_backs_2m_iommu_pages), T(small_pages_cannot_back_2m_iommu_pages))
+/* VmLck of this process, in KiB, from /proc/self/status. */
+static long vm_locked_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* With real_mlock, registration mlock()s the memory and unregistration unlocks it. */
+TEST(real_mlock_locks_registered_memory)
+{
+	struct tcemu_host_opts o = { .real_mlock = true };
+	uint8_t *mem = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct tcemu_host *h;
+	int c, g;
+
+	CHECK(mem != MAP_FAILED);
+	CHECK_EQ(tcemu_host_create(&o, &h), 0);
+	CHECK_EQ(tcemu_host_open(h, "/dev/vfio/vfio", 2, &c), 0);
+	CHECK_EQ(tcemu_host_open(h, "/dev/vfio/0", 2, &g), 0);
+	CHECK_EQ(tcemu_host_ioctl(h, g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_SET_IOMMU, (void *)VFIO_SPAPR_TCE_v2_IOMMU), 0);
+	long before = vm_locked_kb();
+	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)mem, .size = 4 * MiB };
+	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
+	CHECK_EQ(vm_locked_kb(), before + 4096);
+	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), 0);
+	CHECK_EQ(vm_locked_kb(), before);
+	tcemu_host_destroy(h);
+	munmap(mem, 4 * MiB);
+}
+
+HARNESS_MAIN(T(hugetlb_region_backs_2m_iommu_pages), T(small_pages_cannot_back_2m_iommu_pages),
+	     T(real_mlock_locks_registered_memory))
