@@ -639,24 +639,25 @@ long spapr_disable(struct container *c)
 	return 0;
 }
 
+/*
+ * v2 map: every IOMMU page must lie in one registered region whose page is at least the IOMMU
+ * page. Pass 1 walks the regions the range meets (in order: O(1) per region) and checks them;
+ * then every table level is reserved; pass 2 walks them again and writes, one table call per run
+ * of physically contiguous frames. Nothing is written unless everything can be.
+ */
 static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint64_t index, uint64_t npages,
 		   uint64_t vaddr, uint64_t perm, unsigned slot)
 {
 	struct tcemu_host *h = c->host;
-	struct piece stack_pieces[8], *pieces = stack_pieces;
-	size_t npieces = 0, cap = 8;
 	const uint64_t pg = 1ull << ps;
 	struct release_ctx rctx = { .c = c, .page_shift = ps };
+	size_t hint = SIZE_MAX;
 	long rc = 0;
 
 	pthread_rwlock_rdlock(&c->mm->lock);
-	/* Validate: every IOMMU page inside one registered region with a large enough page. */
-	size_t hint = SIZE_MAX;
 	for (uint64_t done = 0; done < npages;) {
 		uint64_t ua = vaddr + done * pg;
-		/* A map over adjacent regions meets them in address order: the next one is tried first. */
 		struct region *r = mm_find_next(c->mm, &hint, ua, pg);
-		uint64_t n;
 
 		if (!r) {
 			rc = -EINVAL;
@@ -666,23 +667,8 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 			rc = -EPERM; /* the IOMMU page may never exceed the pinned page */
 			goto out;
 		}
-		n = tcemu_min_u64(npages - done, (r->ua + r->size - ua) >> ps);
-		if (npieces == cap) {
-			struct piece *np = host_alloc(h, 2 * cap * sizeof(*np));
-			if (!np) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			memcpy(np, pieces, npieces * sizeof(*np));
-			if (pieces != stack_pieces)
-				free(pieces);
-			pieces = np;
-			cap *= 2;
-		}
-		pieces[npieces++] = (struct piece){ .r = r, .index = index + done, .count = n, .ua = ua };
-		done += n;
+		done += tcemu_min_u64(npages - done, (r->ua + r->size - ua) >> ps);
 	}
-	/* Reserve every level: from here on nothing can fail. */
 	if (!host_alloc_ok(h)) {
 		rc = -ENOMEM;
 		goto out;
@@ -690,27 +676,36 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	rc = tcemu_table_reserve(t, index, npages);
 	if (rc)
 		goto out;
-	for (size_t i = 0; i < npieces;) {
-		struct piece *p = &pieces[i];
-		uint64_t hpa = p->r->hpa + (p->ua - p->r->ua), count = 0;
-		size_t j = i;
+	/* From here on nothing can fail. */
+	hint = SIZE_MAX;
+	for (uint64_t done = 0; done < npages;) {
+		uint64_t ua = vaddr + done * pg, run = 0;
+		struct region *r = mm_find_next(c->mm, &hint, ua, pg);
+		uint64_t hpa = r->hpa + (ua - r->ua);
 
-		/* Pieces whose frames follow each other (regions pinned one after another) are one run. */
-		do {
-			__atomic_add_fetch(&pieces[j].r->mapped, pieces[j].count, __ATOMIC_RELAXED);
-			count += pieces[j].count;
-			j++;
-		} while (j < npieces && pieces[j].r->hpa + (pieces[j].ua - pieces[j].r->ua) == hpa + (count << ps));
-		tcemu_table_set_linear(t, p->index, count, hpa | perm, p->ua, release_entry, &rctx);
-		i = j;
+		/* Regions whose frames follow each other (pinned one after another) make one run. */
+		for (;;) {
+			uint64_t n = tcemu_min_u64(npages - done - run, (r->ua + r->size - (ua + (run << ps))) >> ps);
+
+			__atomic_add_fetch(&r->mapped, n, __ATOMIC_RELAXED);
+			run += n;
+			if (done + run == npages)
+				break;
+			size_t peek = hint;
+			struct region *next = mm_find_next(c->mm, &peek, ua + (run << ps), pg);
+			if (next->hpa + (ua + (run << ps) - next->ua) != hpa + (run << ps))
+				break;
+			hint = peek;
+			r = next;
+		}
+		tcemu_table_set_linear(t, index + done, run, hpa | perm, ua, release_entry, &rctx);
+		done += run;
 	}
 	release_flush(&rctx);
 	host_stat_add(h, &h->stats.entries_mapped, (int64_t)(npages - rctx.released), &h->stats.entries_mapped_peak);
 	kill_all(c, slot, index, npages);
 out:
 	pthread_rwlock_unlock(&c->mm->lock);
-	if (pieces != stack_pieces)
-		free(pieces);
 	return rc;
 }
 
@@ -1015,7 +1010,7 @@ void container_info(struct container *c, struct tcemu_container_info *ci)
 	}
 	ci->nregions = c->nrefs;
 	for (size_t i = 0; i < c->nrefs; i++)
-		ci->locked_bytes += c->refs[i].r->size;
+		ci->locked_bytes += c->refs[i].size;
 	ci->locked_bytes += c->v1_locked;
 	pthread_rwlock_unlock(&c->lock);
 }

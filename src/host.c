@@ -780,7 +780,7 @@ TCEMU_EXPORT ssize_t tcemu_host_regions(struct tcemu_host *h, pid_t pid, struct 
 	pthread_rwlock_rdlock(&mm->lock);
 	n = (ssize_t)mm->nregions;
 	for (size_t i = 0; i < mm->nregions && i < max; i++) {
-		const struct region *r = mm->regions[i];
+		const struct region *r = &mm->regions[i];
 
 		out[i] = (struct tcemu_region_info){
 			.ua = r->ua,

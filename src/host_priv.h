@@ -43,7 +43,10 @@ struct container;
 struct group;
 struct mm;
 
-/* A pre-registered region of process memory (v2). */
+/*
+ * A pre-registered region of process memory (v2). Stored inline in its process's sorted array, so
+ * a pointer to one is valid only while mm->lock is held (the array moves on register/unregister).
+ */
 struct region {
 	uint64_t ua, size;
 	uint32_t page_shift; /* natural alignment of ua|size, capped at the backing page size */
@@ -57,7 +60,7 @@ struct region {
 struct mm {
 	pid_t pid;
 	pthread_rwlock_t lock;
-	struct region **regions; /* sorted by ua, non-overlapping */
+	struct region *regions;  /* sorted by ua, non-overlapping, inline */
 	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous */
 	size_t nregions, cap;
 	uint64_t locked;         /* bytes charged; under lock */
@@ -65,10 +68,9 @@ struct mm {
 	struct mm *next;         /* host->mms list, under host->lock */
 };
 
-/* A container's reference to a region it registered. */
+/* A container's reference to a region it registered (found again by its address). */
 struct cref {
-	uint64_t ua; /* r->ua: the search key */
-	struct region *r;
+	uint64_t ua, size;
 };
 
 struct window {
@@ -181,11 +183,6 @@ struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size);
  */
 struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size);
 
-/* A piece of a v2 map: entries [index, index + count) from one region. */
-struct piece {
-	struct region *r;
-	uint64_t index, count, ua;
-};
 /* The container's reference to r (container->lock held, shared is enough), or NULL. */
 struct cref *container_cref(struct container *c, const struct region *r);
 /* Charges (charge) or returns bytes against the process's limit: 0 or -ENOMEM. Takes mm->lock. */

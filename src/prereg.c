@@ -48,7 +48,7 @@ struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
 
 	if (i == mm->nregions)
 		return NULL;
-	r = mm->regions[i];
+	r = &mm->regions[i];
 	if (ua < r->ua || size > r->size - (ua - r->ua))
 		return NULL;
 	return r;
@@ -59,12 +59,12 @@ struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t s
 	size_t i = *hint + 1;
 	struct region *r;
 
-	if (*hint == SIZE_MAX || i >= mm->nregions || ua < mm->regions[i]->ua) {
+	if (*hint == SIZE_MAX || i >= mm->nregions || ua < mm->regions[i].ua) {
 		i = lower_bound(mm, ua);
 		if (i == mm->nregions)
 			return NULL;
 	}
-	r = mm->regions[i];
+	r = &mm->regions[i];
 	if (ua < r->ua || size > r->size - (ua - r->ua))
 		return NULL;
 	*hint = i;
@@ -90,7 +90,7 @@ struct cref *container_cref(struct container *c, const struct region *r)
 {
 	size_t i = cref_lower_bound(c, r->ua);
 
-	return i < c->nrefs && c->refs[i].r == r ? &c->refs[i] : NULL;
+	return i < c->nrefs && c->refs[i].ua == r->ua ? &c->refs[i] : NULL;
 }
 
 int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge)
@@ -134,7 +134,7 @@ static void cref_insert(struct container *c, struct region *r)
 	size_t i = cref_lower_bound(c, r->ua);
 
 	memmove(&c->refs[i + 1], &c->refs[i], (c->nrefs - i) * sizeof(*c->refs));
-	c->refs[i] = (struct cref){ .ua = r->ua, .r = r };
+	c->refs[i] = (struct cref){ .ua = r->ua, .size = r->size };
 	c->nrefs++;
 }
 
@@ -149,19 +149,18 @@ static void cref_remove(struct container *c, struct cref *cr)
 /* Frees a region nobody uses: unpin, return the charge. mm->lock held exclusive. */
 static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 {
-	size_t i = lower_bound(mm, r->ua);
-	uint64_t pg = 1ull << h->page_shift;
+	size_t i = (size_t)(r - mm->regions);
+	uint64_t pg = 1ull << h->page_shift, size = r->size;
 
-	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
-	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
-	mm->nregions--;
 	tcemu_memory_unpin(h->mem, r->hpa);
 	if (r->mlocked)
 		munlock((void *)(uintptr_t)r->ua, r->size);
-	mm->locked -= tcemu_min_u64(mm->locked, (r->size + pg - 1) & ~(pg - 1));
-	host_stat_add(h, &h->stats.locked_bytes, -(int64_t)r->size, NULL);
+	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
+	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
+	mm->nregions--;
+	mm->locked -= tcemu_min_u64(mm->locked, (size + pg - 1) & ~(pg - 1));
+	host_stat_add(h, &h->stats.locked_bytes, -(int64_t)size, NULL);
 	host_stat_add(h, &h->stats.regions_registered, -1, NULL);
-	free(r);
 }
 
 int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size)
@@ -179,9 +178,9 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 		return rc;
 	pthread_rwlock_wrlock(&mm->lock);
 	at = lower_bound(mm, ua);
-	if (at < mm->nregions && mm->regions[at]->ua == ua && mm->regions[at]->size == size) {
+	if (at < mm->nregions && mm->regions[at].ua == ua && mm->regions[at].size == size) {
 		/* The exact region exists: EBUSY in this container, shared with another one. */
-		r = mm->regions[at];
+		r = &mm->regions[at];
 		if (container_cref(c, r)) {
 			rc = -EBUSY;
 			goto out;
@@ -191,7 +190,7 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 		goto out;
 	}
 	/* Overlapping a different region. */
-	if (at < mm->nregions && mm->regions[at]->ua < ua + size) {
+	if (at < mm->nregions && mm->regions[at].ua < ua + size) {
 		rc = -EINVAL;
 		goto out;
 	}
@@ -212,7 +211,7 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	natural = (uint32_t)__builtin_ctzll(ua | size);
 	if (mm->nregions == mm->cap) {
 		size_t cap = mm->cap ? mm->cap * 2 : 16;
-		struct region **n = host_realloc(h, mm->regions, cap * sizeof(*n));
+		struct region *n = host_realloc(h, mm->regions, cap * sizeof(*n));
 		uint64_t *e;
 
 		if (!n) {
@@ -228,36 +227,30 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 		mm->ends = e;
 		mm->cap = cap;
 	}
-	r = host_alloc(h, sizeof(*r));
-	if (!r) {
-		rc = -ENOMEM;
+	struct region nr = {
+		.ua = ua,
+		.size = size,
+		.page_shift = natural < backing ? natural : backing,
+		.users = 1,
+	};
+	rc = host_alloc_ok(h) ? tcemu_memory_pin(h->mem, ua, size, nr.page_shift, &nr.hpa) : -ENOMEM;
+	if (rc)
 		goto out;
-	}
-	r->ua = ua;
-	r->size = size;
-	r->page_shift = natural < backing ? natural : backing;
-	r->users = 1;
-	rc = host_alloc_ok(h) ? tcemu_memory_pin(h->mem, ua, size, r->page_shift, &r->hpa) : -ENOMEM;
-	if (rc) {
-		free(r);
-		goto out;
-	}
 	if (h->real_mlock) {
 		if (mlock((void *)(uintptr_t)ua, size) != 0) {
-			rc = -errno == -EPERM ? -EPERM : -ENOMEM;
-			tcemu_memory_unpin(h->mem, r->hpa);
-			free(r);
+			rc = errno == EPERM ? -EPERM : -ENOMEM;
+			tcemu_memory_unpin(h->mem, nr.hpa);
 			goto out;
 		}
-		r->mlocked = true;
+		nr.mlocked = true;
 	}
 	memmove(&mm->regions[at + 1], &mm->regions[at], (mm->nregions - at) * sizeof(*mm->regions));
 	memmove(&mm->ends[at + 1], &mm->ends[at], (mm->nregions - at) * sizeof(*mm->ends));
-	mm->regions[at] = r;
+	mm->regions[at] = nr;
 	mm->ends[at] = ua + size;
 	mm->nregions++;
 	mm->locked += size;
-	cref_insert(c, r);
+	cref_insert(c, &mm->regions[at]);
 	host_stat_add(h, &h->stats.locked_bytes, (int64_t)size, &h->stats.locked_peak);
 	host_stat_add(h, &h->stats.regions_registered, 1, &h->stats.regions_peak);
 out:
@@ -306,9 +299,9 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 {
 	pthread_rwlock_wrlock(&mm->lock);
 	for (size_t i = 0; i < c->nrefs; i++) {
-		struct region *r = c->refs[i].r;
+		struct region *r = mm_find(mm, c->refs[i].ua, c->refs[i].size);
 
-		if (--r->users == 0)
+		if (r && --r->users == 0)
 			region_free(h, mm, r);
 	}
 	c->nrefs = 0;
@@ -318,8 +311,6 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 void mm_free(struct tcemu_host *h, struct mm *mm)
 {
 	(void)h;
-	for (size_t i = 0; i < mm->nregions; i++)
-		free(mm->regions[i]);
 	free(mm->regions);
 	free(mm->ends);
 	pthread_rwlock_destroy(&mm->lock);
