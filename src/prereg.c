@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <tcemu/memory.h>
 
@@ -146,6 +148,20 @@ static void cref_remove(struct container *c, struct cref *cr)
 	c->nrefs--;
 }
 
+/*
+ * mlock/munlock through the system call: sanitizer runtimes replace the libc functions with no-ops,
+ * and the real_mlock option promises really locked memory.
+ */
+static int real_mlock(uint64_t ua, uint64_t size)
+{
+	return (int)syscall(SYS_mlock, (void *)(uintptr_t)ua, (size_t)size);
+}
+
+static void real_munlock(uint64_t ua, uint64_t size)
+{
+	syscall(SYS_munlock, (void *)(uintptr_t)ua, (size_t)size);
+}
+
 /* Frees a region nobody uses: unpin, return the charge. mm->lock held exclusive. */
 static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 {
@@ -154,7 +170,7 @@ static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 
 	tcemu_memory_unpin(h->mem, r->hpa);
 	if (r->mlocked)
-		munlock((void *)(uintptr_t)r->ua, r->size);
+		real_munlock(r->ua, r->size);
 	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
 	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
 	mm->nregions--;
@@ -237,7 +253,7 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	if (rc)
 		goto out;
 	if (h->real_mlock) {
-		if (mlock((void *)(uintptr_t)ua, size) != 0) {
+		if (real_mlock(ua, size) != 0) {
 			rc = errno == EPERM ? -EPERM : -ENOMEM;
 			tcemu_memory_unpin(h->mem, nr.hpa);
 			goto out;
