@@ -858,6 +858,22 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 	release_flush(&rctx);
 	if (c->v2 && c->mm)
 		pthread_rwlock_unlock(&c->mm->lock);
+	if (u->iova == 0 && u->size && u->size < tp->window_size) {
+		/*
+		 * DPDK's rte_vfio_container_dma_unmap sends the map struct as UNMAP_DMA: the backend
+		 * reads iova from the map's vaddr (0) and size from its iova. The sign: a range from 0
+		 * that ends exactly where a mapping begins.
+		 */
+		uint64_t next = 0;
+		tcemu_table_get(c->windows[slot].table, u->size >> tp->page_shift, &next, NULL);
+		if (next & TCEMU_TCE_PERM_MASK)
+			host_defect(h, "UNMAP_DMA(iova=0x0, size=0x%llx) on container %d ends exactly where the "
+				       "mapping at iova 0x%llx begins: the map struct sent as an unmap, DPDK's "
+				       "rte_vfio_container_dma_unmap defect (it cleared %lld entries of [0, 0x%llx) and "
+				       "left the mapping it meant to remove)",
+				    (unsigned long long)u->size, c->first_fd, (unsigned long long)u->size,
+				    (long long)(n > 0 ? n : 0), (unsigned long long)u->size);
+	}
 	if (n > 0) {
 		host_stat_add(h, &h->stats.entries_mapped, -n, NULL);
 		kill_all(c, (unsigned)slot, index, u->size >> tp->page_shift);

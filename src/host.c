@@ -695,22 +695,105 @@ err_free_host:
 	return rc;
 }
 
-TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
+TCEMU_EXPORT void tcemu_host_close_all(struct tcemu_host *h)
 {
-	if (!h)
-		return;
+	tcemu_host_stats(h, &h->at_exit);
+	h->exit_recorded = true;
 	/* Close what the client left open: devices first, then groups, then containers. */
 	for (int pass = FILE_DEVICE; pass >= FILE_CONTAINER; pass--) {
 		for (size_t fd = 0; fd < h->fdcap; fd++) {
-			struct file *f = h->fdtab[fd];
+			struct file *f;
 
+			pthread_mutex_lock(&h->lock);
+			f = fd < h->fdcap ? h->fdtab[fd] : NULL;
+			pthread_mutex_unlock(&h->lock);
 			if (f && (int)f->kind == pass) {
-				host_defect(h, "descriptor %zu (%s) still open at exit", fd,
-					    pass == FILE_DEVICE ? "device" : pass == FILE_GROUP ? "group" : "container");
+				host_defect(h, "descriptor %zu (%s) was never closed", fd,
+					    pass == FILE_DEVICE ? "a device" : pass == FILE_GROUP ? "a group" : "a container");
 				tcemu_host_close(h, (int)fd);
 			}
 		}
 	}
+}
+
+static void human(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	while (v >= 1024 && u + 1 < TCEMU_ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+/* Appends to a bounded buffer, counting what would have been needed. */
+struct sbuf {
+	char *p;
+	size_t len, used;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) TCEMU_PRINTF(2, 3);
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room = b->used < b->len ? b->len - b->used : 0;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(room ? b->p + b->used : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->used += (size_t)n;
+}
+
+TCEMU_EXPORT size_t tcemu_host_summary(struct tcemu_host *h, char *buf, size_t len)
+{
+	struct sbuf b = { .p = buf, .len = len };
+	struct tcemu_host_stats now, *end = h->exit_recorded ? &h->at_exit : &now;
+	char peak[32], left[32];
+	uint64_t total = 0;
+	bool first = true;
+
+	if (len)
+		buf[0] = '\0';
+	tcemu_host_stats(h, &now);
+	for (unsigned i = 0; i < TCEMU_IOCTL_SLOTS; i++)
+		total += now.ioctls[i];
+	sb_printf(&b, "VFIO calls: %llu ioctls, %llu refused", (unsigned long long)total,
+		  (unsigned long long)now.ioctl_errors);
+	for (unsigned i = 0; i < TCEMU_IOCTL_SLOTS; i++) {
+		if (!now.ioctls[i])
+			continue;
+		sb_printf(&b, "%s%s %llu", first ? "\n  by kind: " : ", ", tcemu_ioctl_name(i),
+			  (unsigned long long)now.ioctls[i]);
+		first = false;
+	}
+	sb_printf(&b, "\nwindows created: %llu\n", (unsigned long long)now.windows_created);
+	sb_printf(&b, "entries mapped: %llu at peak, %llu at exit\n", (unsigned long long)now.entries_mapped_peak,
+		  (unsigned long long)end->entries_mapped);
+	sb_printf(&b, "regions registered: %llu at peak, %llu at exit\n", (unsigned long long)now.regions_peak,
+		  (unsigned long long)end->regions_registered);
+	human(peak, sizeof(peak), now.locked_peak);
+	human(left, sizeof(left), end->locked_bytes);
+	sb_printf(&b, "locked memory: %s at peak, %s at exit\n", peak, left);
+	pthread_mutex_lock(&h->stats_lock);
+	sb_printf(&b, "client defects: %llu\n", (unsigned long long)now.defects);
+	for (size_t i = 0; i < h->ndefects; i++)
+		sb_printf(&b, "  %zu. %s\n", i + 1, h->defects[i]);
+	if (now.defects > h->ndefects)
+		sb_printf(&b, "  (%llu more not kept)\n", (unsigned long long)(now.defects - h->ndefects));
+	pthread_mutex_unlock(&h->stats_lock);
+	return b.used;
+}
+
+TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
+{
+	if (!h)
+		return;
+	tcemu_host_close_all(h);
 	while (h->mms) {
 		struct mm *mm = h->mms;
 		h->mms = mm->next;

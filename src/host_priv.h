@@ -152,6 +152,8 @@ struct tcemu_host {
 	struct tcemu_host_stats stats; /* every field is an atomic counter */
 	char **defects;
 	size_t ndefects;
+	bool exit_recorded;
+	struct tcemu_host_stats at_exit; /* the state when tcemu_host_close_all ran */
 
 	uint64_t fail_nth;    /* atomic: failure injection */
 	uint64_t alloc_count; /* atomic */

@@ -175,6 +175,20 @@ TCEMU_EXPORT size_t tcemu_host_defect_count(struct tcemu_host *h);
 /* Copies defect i's message into buf; -ENOENT past the end (only the first 1024 are kept). */
 TCEMU_EXPORT int tcemu_host_defect(struct tcemu_host *h, size_t i, char *buf, size_t len);
 
+/*
+ * Closes every descriptor still open (devices, then groups, then containers), reporting each as a
+ * client defect, after recording the state at that moment as the state "at exit" of the summary.
+ * For the end of a client program; the host stays usable.
+ */
+TCEMU_EXPORT void tcemu_host_close_all(struct tcemu_host *h);
+
+/*
+ * A plain-text summary: calls by kind, windows created, entries mapped at peak and at exit,
+ * regions registered, locked memory, and every client defect with the call that caused it.
+ * Writes at most len bytes (NUL terminated) and returns the length it needed, like snprintf.
+ */
+TCEMU_EXPORT size_t tcemu_host_summary(struct tcemu_host *h, char *buf, size_t len);
+
 /* ---- Test hooks ---- */
 
 /*
