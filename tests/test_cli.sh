@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The command line: help, version, topology printing and its errors.
-# Usage: test_cli.sh PATH_TO_TCEMU
+# Usage: test_cli.sh PATH_TO_TCEMU [PATH_TO_A_VFIO_CLIENT]
 set -u
 tcemu=$1
+client=${2:-}
 passed=0 failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -49,7 +50,41 @@ t_bad_file() {
 t_missing_file() { "$tcemu" topology "$tmp/none.topo" 2>"$tmp/err"; [ $? -eq 1 ] && contains "$tmp/err" "$tmp/none.topo"; }
 t_log_env() { TCEMU_LOG=info "$tcemu" topology >/dev/null 2>"$tmp/err" && contains "$tmp/err" "tcemu: info: platform: 2 PHB(s), 6 PE(s)"; }
 
+t_exec_status() { "$tcemu" exec -- sh -c 'exit 3' 2>"$tmp/err"; [ $? -eq 3 ] && contains "$tmp/err" "exited with status 3"; }
+t_exec_missing() { "$tcemu" exec -- /nonexistent/prog 2>"$tmp/err"; [ $? -eq 127 ] && contains "$tmp/err" "/nonexistent/prog"; }
+t_exec_usage() { "$tcemu" exec 2>"$tmp/err"; [ $? -eq 2 ] && contains "$tmp/err" "Usage: tcemu exec"; }
+t_exec_bad_topology() {
+	printf 'phb 0 ioda9\n' >"$tmp/bad2.topo"
+	"$tcemu" exec --topology "$tmp/bad2.topo" -- true 2>"$tmp/err"; [ $? -eq 1 ] && contains "$tmp/err" "bad2.topo:1:"
+}
+t_exec_sysfs() {
+	# the program sees the fake sysfs; it is gone afterwards
+	"$tcemu" exec -- sh -c 'd=$TCEMU_SYSFS_PCI_DEVICES/0001:02:00.0; echo "$TCEMU_SYSFS"; readlink "$d/iommu_group";
+		cat "$d/vendor" "$d/device"; ls "$TCEMU_SYSFS/kernel/iommu_groups/5/devices"; [ "$SYSFS_PCI_DEVICES" = "$TCEMU_SYSFS_PCI_DEVICES" ] && echo same;
+		ls -d "$TCEMU_SYSFS/module/vfio" "$TCEMU_SYSFS/module/vfio_pci" >/dev/null && echo modules' >"$tmp/out" 2>/dev/null || return 1
+	contains "$tmp/out" "../../../../kernel/iommu_groups/5" && contains "$tmp/out" "0x1b36" && contains "$tmp/out" "0x0005" &&
+	contains "$tmp/out" "0001:02:00.0" && contains "$tmp/out" "same" && contains "$tmp/out" "modules" &&
+	[ ! -e "$(head -n 1 "$tmp/out")" ]
+}
+t_exec_report() {
+	[ -n "$client" ] || { echo "  no client given" >&2; return 1; }
+	"$tcemu" exec --report "$tmp/report.txt" -- "$client" >/dev/null 2>"$tmp/err" &&
+	contains "$tmp/report.txt" "status: 0" && contains "$tmp/report.txt" "MAP_DMA" &&
+	contains "$tmp/report.txt" "client defects:" && contains "$tmp/err" "== tcemu exec:"
+}
+t_exec_trace() {
+	[ -n "$client" ] || return 1
+	"$tcemu" exec --trace -- "$client" map_through >/dev/null 2>"$tmp/err" && contains "$tmp/err" "VFIO_MAP_DMA"
+}
+
 check help t_help
+check exec_status t_exec_status
+check exec_missing_program t_exec_missing
+check exec_usage t_exec_usage
+check exec_bad_topology t_exec_bad_topology
+check exec_fake_sysfs t_exec_sysfs
+check exec_report t_exec_report
+check exec_trace t_exec_trace
 check version t_version
 check no_command t_no_command
 check unknown_command t_unknown_command

@@ -5,6 +5,8 @@
  *   tcemu --help | --version
  *   tcemu topology [--page-size 4K|64K] [FILE]     print the platform a topology describes
  *   tcemu topology --print-default                  print the embedded default topology file
+ *   tcemu exec [--topology FILE] [--trace] [--report FILE] -- PROGRAM [ARGS]
+ *                                                   run a program against the emulated /dev/vfio
  *
  * Logs go to stderr; the level comes from --log LEVEL or the TCEMU_LOG environment variable
  * (error, warn, info, debug, trace; default warn).
@@ -17,7 +19,7 @@
 
 #include <tcemu/platform.h>
 
-#define EXIT_USAGE 2
+#include "cli.h"
 
 static void log_stderr(void *opaque, enum tcemu_log_level level, const char *msg)
 {
@@ -54,13 +56,17 @@ static void usage(FILE *f)
 		"                       topology): PHBs, profiles, PEs (IOMMU groups), devices, windows\n"
 		"  topology --print-default\n"
 		"                       print the embedded default topology file\n"
+		"  exec [--topology FILE] [--trace] [--report FILE] -- PROGRAM [ARGS]\n"
+		"                       run an unmodified VFIO program against the emulated /dev/vfio\n"
+		"                       (LD_PRELOAD shim, fake sysfs) and report what it did\n"
 		"\n"
 		"Options:\n"
 		"  --log LEVEL          error, warn, info, debug or trace (also: TCEMU_LOG); default warn\n"
 		"  -h, --help           this text\n"
 		"  -V, --version        print the version\n"
 		"\n"
-		"Topology file format: docs/topology.md. Architecture: docs/architecture.md.\n");
+		"Topology file format: docs/topology.md. Running programs: docs/exec.md.\n"
+		"Architecture: docs/architecture.md.\n");
 }
 
 static const char *human_size(uint64_t bytes, char *buf, size_t len)
@@ -251,6 +257,8 @@ int main(int argc, char **argv)
 	struct tcemu_logger lg = make_logger(log_level);
 	if (strcmp(argv[i], "topology") == 0)
 		return cmd_topology(argc - i, argv + i, lg);
+	if (strcmp(argv[i], "exec") == 0)
+		return cmd_exec(argc - i, argv + i, lg);
 	fprintf(stderr, "tcemu: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return EXIT_USAGE;

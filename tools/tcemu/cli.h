@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* The command line's pieces, one file per command. */
+#ifndef TCEMU_CLI_H
+#define TCEMU_CLI_H
+
+#include <stdarg.h>
+
+#include <tcemu/platform.h>
+
+#define EXIT_USAGE 2
+
+/* tcemu exec: run a program against the emulated /dev/vfio (exec.c). */
+int cmd_exec(int argc, char **argv, struct tcemu_logger lg);
+/* The fake sysfs tree of a platform under root (exec.c). 0 or a negative errno. */
+int build_sysfs(struct tcemu_platform *p, const char *root);
+/* Removes a directory tree (exec.c). */
+void remove_tree(const char *root);
+
+#endif
