@@ -75,35 +75,23 @@ int copy_to_client(struct tcemu_host *h, void *dst, const void *src, size_t len)
 	return -EFAULT;
 }
 
-/* The page shift of a hugetlb mapping: from its file system, or from smaps for anonymous ones. */
-static uint32_t hugetlb_shift(uint64_t start, const char *path)
+/*
+ * The page shift of a hugetlbfs mapping, or 0 for anything else: statfs() of the mapping's
+ * /proc/self/map_files entry gives the backing file system and its page size in one call, for
+ * hugetlbfs files, anonymous MAP_HUGETLB and MFD_HUGETLB memfds alike. Without map_files (an old
+ * kernel or no permission), a file that still exists is asked directly.
+ */
+static uint32_t hugetlb_shift(uint64_t start, uint64_t end, const char *path)
 {
+	char mf[64];
 	struct statfs sf;
-	char line[256], want[32];
-	FILE *f;
-	bool in = false;
-	uint32_t shift = 0;
 
-	if (path[0] == '/' && statfs(path, &sf) == 0 && (uint64_t)sf.f_type == HUGETLBFS_MAGIC_NUMBER &&
-	    TCEMU_IS_POW2((uint64_t)sf.f_bsize))
-		return tcemu_log2_u64((uint64_t)sf.f_bsize);
-	f = fopen("/proc/self/smaps", "re");
-	if (!f)
+	snprintf(mf, sizeof(mf), "/proc/self/map_files/%llx-%llx", (unsigned long long)start, (unsigned long long)end);
+	if (statfs(mf, &sf) != 0 && (path[0] != '/' || statfs(path, &sf) != 0))
 		return 0;
-	snprintf(want, sizeof(want), "%llx-", (unsigned long long)start);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long kb;
-
-		if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
-			in = strncmp(line, want, strlen(want)) == 0;
-		else if (in && sscanf(line, "KernelPageSize: %lu kB", &kb) == 1) {
-			if (TCEMU_IS_POW2((uint64_t)kb))
-				shift = tcemu_log2_u64((uint64_t)kb) + 10;
-			break;
-		}
-	}
-	fclose(f);
-	return shift;
+	if ((uint64_t)sf.f_type != HUGETLBFS_MAGIC_NUMBER || !TCEMU_IS_POW2((uint64_t)sf.f_bsize))
+		return 0;
+	return tcemu_log2_u64((uint64_t)sf.f_bsize);
 }
 
 int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_shift)
@@ -132,9 +120,9 @@ int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_s
 			break; /* a hole */
 		if (perms[0] != 'r' || (need_write && perms[1] != 'w'))
 			break;
-		if (strstr(path, "anon_hugepage") || (path[0] == '/' && strncmp(path, "/dev/hugepages", 14) == 0) ||
-		    (path[0] == '/' && strstr(path, "huge"))) {
-			uint32_t hs = hugetlb_shift(s, path);
+		/* Only mappings of a file can be hugetlbfs (anonymous MAP_HUGETLB shows as one). */
+		if (path[0] == '/') {
+			uint32_t hs = hugetlb_shift(s, e, path);
 			if (hs)
 				shift = hs;
 		}
