@@ -37,7 +37,7 @@ check: build
 	sh tests/summary.sh $(BUILD)/meson-logs/testlog.txt; exit $$rc
 
 bench: build
-	./$(BUILD)/bench/bench_table
+	meson test -C $(BUILD) --benchmark --verbose
 
 install: build
 	meson install -C $(BUILD)
