@@ -1047,3 +1047,107 @@ int container_entry(struct container *c, uint64_t iova, uint64_t *tce, uint64_t 
 	pthread_rwlock_unlock(&c->lock);
 	return rc;
 }
+
+/* ---- guest acceleration (the in-kernel fast path of guest.c) ---- */
+
+/* Clears the host entries of one guest page. Container lock held shared, mm lock shared. */
+static void guest_clear(struct container *c, struct tcemu_table *t, const struct tcemu_table_params *tp,
+			uint64_t bus, uint32_t gshift, struct release_ctx *rctx)
+{
+	tcemu_table_clear(t, (bus - tp->bus_offset) >> tp->page_shift, 1ull << (gshift - tp->page_shift), release_entry,
+			  rctx);
+	(void)c;
+}
+
+int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint64_t n, const uint64_t *uas,
+			const uint64_t *perms, uint64_t *failed)
+{
+	struct tcemu_host *h = c->host;
+	const struct tcemu_table_params *tp;
+	struct release_ctx rctx = { .c = c };
+	struct tcemu_table *t;
+	uint64_t fan, index, set = 0;
+	size_t hint = SIZE_MAX;
+	int slot, rc = 0;
+
+	*failed = 0;
+	pthread_rwlock_rdlock(&c->lock);
+	slot = c->v2 && c->mm ? find_window(c, bus) : -1;
+	if (slot < 0) {
+		rc = -EAGAIN;
+		goto out;
+	}
+	t = c->windows[slot].table;
+	tp = tcemu_table_params(t);
+	if (tp->page_shift > gshift || (bus & ((1ull << gshift) - 1)) ||
+	    (n << gshift) > tp->window_size - (bus - tp->bus_offset)) {
+		rc = -EAGAIN;
+		goto out;
+	}
+	rctx.page_shift = tp->page_shift;
+	fan = 1ull << (gshift - tp->page_shift);
+	index = (bus - tp->bus_offset) >> tp->page_shift;
+	pthread_rwlock_rdlock(&c->mm->lock);
+	/* Every guest page must lie in one registered region whose page is at least the host page. */
+	for (uint64_t i = 0; i < n; i++) {
+		struct region *r;
+
+		if (!uas[i])
+			continue;
+		r = mm_find_next(c->mm, &hint, uas[i], 1ull << gshift);
+		if (!r || r->page_shift < tp->page_shift) {
+			/* too hard: the host entries of this TCE are cleared, nothing else changes */
+			guest_clear(c, t, tp, bus + (i << gshift), gshift, &rctx);
+			*failed = i;
+			rc = -EAGAIN;
+			goto flush;
+		}
+	}
+	rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, n * fan) : -ENOMEM;
+	if (rc)
+		goto unlock_mm;
+	hint = SIZE_MAX;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t at = index + i * fan;
+
+		if (!uas[i]) {
+			tcemu_table_clear(t, at, fan, release_entry, &rctx);
+			continue;
+		}
+		struct region *r = mm_find_next(c->mm, &hint, uas[i], 1ull << gshift);
+		__atomic_add_fetch(&r->mapped, fan, __ATOMIC_RELAXED);
+		tcemu_table_set_linear(t, at, fan, (r->hpa + (uas[i] - r->ua)) | perms[i], uas[i], release_entry, &rctx);
+		set += fan;
+	}
+flush:
+	release_flush(&rctx);
+	if (set || rctx.released)
+		host_stat_add(h, &h->stats.entries_mapped, (int64_t)set - (int64_t)rctx.released,
+			      &h->stats.entries_mapped_peak);
+	kill_all(c, (unsigned)slot, index, n * fan); /* once per call */
+unlock_mm:
+	pthread_rwlock_unlock(&c->mm->lock);
+out:
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}
+
+int container_window_matches(struct container *c, uint64_t start, uint32_t gshift, uint64_t bytes)
+{
+	int rc = -EINVAL;
+
+	pthread_rwlock_rdlock(&c->lock);
+	if (c->v2) {
+		for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++) {
+			const struct tcemu_table_params *tp;
+
+			if (!c->windows[s].table)
+				continue;
+			tp = tcemu_table_params(c->windows[s].table);
+			if (tp->bus_offset == start && tp->page_shift <= gshift && tp->window_size >= bytes)
+				rc = 0;
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return rc;
+}

@@ -220,6 +220,28 @@ static void container_put(struct tcemu_host *h, struct container *c)
 		container_free(c);
 }
 
+struct container *host_container_get(struct tcemu_host *h, int fd)
+{
+	struct container *c = NULL;
+	struct file *f;
+
+	pthread_mutex_lock(&h->lock);
+	f = fd_file(h, fd);
+	if (f && f->kind == FILE_CONTAINER) {
+		c = f->container;
+		c->users++;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return c;
+}
+
+void host_container_put(struct tcemu_host *h, struct container *c)
+{
+	pthread_mutex_lock(&h->lock);
+	container_put(h, c);
+	pthread_mutex_unlock(&h->lock);
+}
+
 /* Detaches g from its container. host->lock held. */
 static void group_unset(struct tcemu_host *h, struct group *g)
 {

@@ -228,6 +228,21 @@ long spapr_create(struct container *c, struct vfio_iommu_spapr_tce_create *cr);
 long spapr_remove(struct container *c, const struct vfio_iommu_spapr_tce_remove *rm);
 long spapr_eeh(struct container *c, const struct vfio_eeh_pe_op *op, uint32_t argsz);
 
+/*
+ * Guest fast path (container.c): writes n guest TCEs of 2^gshift bytes from bus address bus into
+ * the window containing it, fanning each out to host entries: uas[i] is the process address of
+ * guest page i (0: clear it), perms[i] its hardware permission bits. Checks everything first;
+ * -EAGAIN ("too hard", *failed = the TCE that could not be done, its host entries cleared) or
+ * -ENOMEM change nothing else. Invalidates once.
+ */
+int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint64_t n, const uint64_t *uas,
+			const uint64_t *perms, uint64_t *failed);
+/* 0 if c is v2 and has a window at bus address start with a page <= 2^gshift and >= bytes long. */
+int container_window_matches(struct container *c, uint64_t start, uint32_t gshift, uint64_t bytes);
+/* The container behind descriptor fd with a reference held (host.c); NULL: not a container. */
+struct container *host_container_get(struct tcemu_host *h, int fd);
+void host_container_put(struct tcemu_host *h, struct container *c);
+
 /* vfio.c */
 long vfio_dispatch(struct tcemu_host *h, struct file *f, int fd, unsigned long cmd, void *arg);
 

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest side: windows, RAM, linking conditions, every hypercall rule and return code, fan-out,
+ * H_TOO_HARD behaviour, invalidation per call, and the slow path producing the same hardware
+ * tables as the fast path on random hypercall streams.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+
+#include <tcemu/guest.h>
+
+#include "harness.h"
+
+#define KiB (1ull << 10)
+#define MiB (1ull << 20)
+#define GiB (1ull << 30)
+#define RAM (64 * MiB)
+#define LIOBN 0x80000001u
+
+struct fx {
+	struct tcemu_host *h;
+	struct tcemu_guest *g;
+	int c, grp;
+	uint8_t *ram;
+};
+
+static int host_container(struct tcemu_host *h, const char *group, uint32_t page_shift, uint64_t window, int *c,
+			  int *g, uint8_t *ram, bool reg)
+{
+	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
+	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = page_shift, .window_size = window,
+						  .levels = 2 };
+	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)ram, .size = RAM };
+
+	if (tcemu_host_open(h, "/dev/vfio/vfio", 2, c) || tcemu_host_open(h, group, 2, g) ||
+	    tcemu_host_ioctl(h, *g, VFIO_GROUP_SET_CONTAINER, c) ||
+	    tcemu_host_ioctl(h, *c, VFIO_SET_IOMMU, (void *)VFIO_SPAPR_TCE_v2_IOMMU) ||
+	    tcemu_host_ioctl(h, *c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm) ||
+	    tcemu_host_ioctl(h, *c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr))
+		return -1;
+	return reg ? (int)tcemu_host_ioctl(h, *c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r) : 0;
+}
+
+/* A host, a v2 container (window 0: 1 GiB at 0 with host pages of 2^hshift), 64 MiB of guest RAM
+ * at guest physical 0 registered with it, and a guest window LIOBN of guest pages 2^gshift linked. */
+static uint32_t fx_sys_shift; /* the emulated host's page size: 0 = this machine's */
+
+static int fx_open(struct fx *f, uint32_t hshift, uint32_t gshift)
+{
+	struct tcemu_host_opts o = { .platform.sys_page_shift = fx_sys_shift };
+
+	memset(f, 0, sizeof(*f));
+	f->ram = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (f->ram == MAP_FAILED || tcemu_host_create(&o, &f->h) ||
+	    host_container(f->h, "/dev/vfio/0", hshift, GiB, &f->c, &f->grp, f->ram, true) ||
+	    tcemu_guest_create(f->h, &f->g) || tcemu_guest_add_ram(f->g, 0, RAM, f->ram) ||
+	    tcemu_guest_create_window(f->g, LIOBN, gshift, 0, GiB >> gshift) || tcemu_guest_link(f->g, LIOBN, f->c))
+		return -1;
+	return 0;
+}
+
+static void fx_close(struct fx *f)
+{
+	tcemu_guest_destroy(f->g);
+	tcemu_host_destroy(f->h);
+	munmap(f->ram, RAM);
+}
+
+static long put(struct fx *f, long (*fn)(struct tcemu_guest *, unsigned long, const uint64_t *, uint64_t *),
+		uint64_t liobn, uint64_t ioba, uint64_t tce)
+{
+	uint64_t a[3] = { liobn, ioba, tce };
+	return fn(f->g, TCEMU_H_PUT_TCE, a, NULL);
+}
+
+static uint64_t get(struct fx *f, uint64_t ioba)
+{
+	uint64_t a[2] = { LIOBN, ioba }, tce = ~0ull;
+	if (tcemu_guest_hcall(f->g, TCEMU_H_GET_TCE, a, &tce) != TCEMU_H_SUCCESS)
+		return ~0ull;
+	return tce;
+}
+
+static uint64_t hw(struct fx *f, uint64_t iova, uint64_t *ua)
+{
+	uint64_t tce = ~0ull;
+	tcemu_host_container_entry(f->h, f->c, iova, &tce, ua);
+	return tce;
+}
+
+static uint64_t region_hpa(struct fx *f)
+{
+	struct tcemu_region_info ri;
+	return tcemu_host_regions(f->h, getpid(), &ri, 1) == 1 ? ri.hpa : 0;
+}
+
+TEST(window_creation_rules)
+{
+	struct fx f;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	CHECK_EQ(tcemu_guest_create_window(f.g, 7, 12, 0, 0), -EINVAL);          /* size 0 */
+	CHECK_EQ(tcemu_guest_create_window(f.g, 7, 11, 0, 16), -EINVAL);         /* page shift below 12 */
+	CHECK_EQ(tcemu_guest_create_window(f.g, 7, 35, 0, 16), -EINVAL);         /* above 34 */
+	CHECK_EQ(tcemu_guest_create_window(f.g, 7, 12, UINT64_MAX - 4, 16), -EINVAL); /* offset + size wraps */
+	CHECK_EQ(tcemu_guest_create_window(f.g, 7, 30, 1ull << 40, 1), -EINVAL);  /* bus address overflows */
+	CHECK_EQ(tcemu_guest_create_window(f.g, LIOBN, 12, 0, 16), -EBUSY);      /* duplicate LIOBN */
+	CHECK_EQ(tcemu_guest_create_window(f.g, 7, 34, 0, 1), 0);                 /* 16 GiB pages */
+	CHECK_EQ(tcemu_guest_remove_window(f.g, 7), 0);
+	CHECK_EQ(tcemu_guest_remove_window(f.g, 7), -ENOENT);
+	fx_close(&f);
+}
+
+TEST(window_accounting_enomem)
+{
+	struct tcemu_host_opts o = { .memlock_set = true, .memlock = 64 * KiB };
+	struct tcemu_host *h;
+	struct tcemu_guest *g;
+	uint64_t locked;
+
+	CHECK_EQ(tcemu_host_create(&o, &h), 0);
+	CHECK_EQ(tcemu_guest_create(h, &g), 0);
+	CHECK_EQ(tcemu_guest_create_window(g, 1, 12, 0, 4096), 0); /* 32 KiB of TCEs */
+	CHECK_EQ(tcemu_host_locked(h, getpid(), &locked, NULL), 0);
+	CHECK_U64(locked, 32 * KiB);
+	CHECK_EQ(tcemu_guest_create_window(g, 2, 12, 1 << 20, 8192), -ENOMEM); /* 64 KiB more: over */
+	CHECK_EQ(tcemu_guest_create_window(g, 2, 12, 1 << 20, 4096), 0);
+	tcemu_guest_destroy(g);
+	CHECK_EQ(tcemu_host_locked(h, getpid(), &locked, NULL), 0);
+	CHECK_U64(locked, 0);
+	tcemu_host_destroy(h);
+}
+
+TEST(ram_rules)
+{
+	struct fx f;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	CHECK_EQ(tcemu_guest_add_ram(f.g, RAM / 2, MiB, f.ram), -EINVAL);      /* overlaps */
+	CHECK_EQ(tcemu_guest_add_ram(f.g, RAM + 100, MiB, f.ram), -EINVAL);    /* not aligned */
+	CHECK_EQ(tcemu_guest_add_ram(f.g, RAM, 0, f.ram), -EINVAL);            /* empty */
+	CHECK(tcemu_guest_gpa_to_hva(f.g, 4096, 8) == f.ram + 4096);
+	CHECK(tcemu_guest_gpa_to_hva(f.g, RAM - 4, 8) == NULL);                  /* runs past RAM */
+	fx_close(&f);
+}
+
+TEST(link_conditions)
+{
+	struct fx f;
+	int c1, g1, nofd = 4321;
+	struct vfio_iommu_spapr_tce_create cr2 = { .argsz = sizeof(cr2), .page_shift = 16, .window_size = 1ull << 36,
+						   .levels = 2 };
+
+	CHECK_EQ(fx_open(&f, 12, 16), 0);
+	CHECK_EQ(tcemu_guest_link(f.g, 99, f.c), -ENOENT);
+	CHECK_EQ(tcemu_guest_link(f.g, LIOBN, nofd), -EBADF);
+	CHECK_EQ(tcemu_guest_link(f.g, LIOBN, f.grp), -EINVAL); /* not a container */
+	/* a guest window larger than the host window */
+	CHECK_EQ(tcemu_guest_create_window(f.g, 2, 16, 0, (2 * GiB) >> 16), 0);
+	CHECK_EQ(tcemu_guest_link(f.g, 2, f.c), -EINVAL);
+	/* not at the same bus start */
+	CHECK_EQ(tcemu_guest_create_window(f.g, 3, 16, 1, 16), 0);
+	CHECK_EQ(tcemu_guest_link(f.g, 3, f.c), -EINVAL);
+	/* host page larger than the guest page: window 1 (64K pages) for a 4K guest window at 1 << 59 */
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr2), 0);
+	CHECK_U64(cr2.start_addr, 1ull << 59);
+	CHECK_EQ(tcemu_guest_create_window(f.g, 4, 12, (1ull << 59) >> 12, 16), 0);
+	CHECK_EQ(tcemu_guest_link(f.g, 4, f.c), -EINVAL);
+	CHECK_EQ(tcemu_guest_create_window(f.g, 5, 16, (1ull << 59) >> 16, 16), 0);
+	CHECK_EQ(tcemu_guest_link(f.g, 5, f.c), 0);
+	/* a v1 container cannot be linked */
+	CHECK_EQ(tcemu_host_open(f.h, "/dev/vfio/vfio", 2, &c1), 0);
+	CHECK_EQ(tcemu_host_open(f.h, "/dev/vfio/1", 2, &g1), 0);
+	CHECK_EQ(tcemu_host_ioctl(f.h, g1, VFIO_GROUP_SET_CONTAINER, &c1), 0);
+	CHECK_EQ(tcemu_host_ioctl(f.h, c1, VFIO_SET_IOMMU, (void *)VFIO_SPAPR_TCE_IOMMU), 0);
+	CHECK_EQ(tcemu_host_ioctl(f.h, c1, VFIO_IOMMU_ENABLE, NULL), 0);
+	CHECK_EQ(tcemu_guest_create_window(f.g, 6, 12, 0, 16), 0);
+	CHECK_EQ(tcemu_guest_link(f.g, 6, c1), -EINVAL);
+	/* references: link twice, unlink twice, the third unlink finds nothing */
+	CHECK_EQ(tcemu_guest_link(f.g, LIOBN, f.c), 0);
+	CHECK_EQ(tcemu_guest_unlink(f.g, LIOBN, f.c), 0);
+	CHECK_EQ(tcemu_guest_unlink(f.g, LIOBN, f.c), 0);
+	CHECK_EQ(tcemu_guest_unlink(f.g, LIOBN, f.c), -ENOENT);
+	fx_close(&f);
+}
+
+TEST(put_tce_fast_path_and_view)
+{
+	struct fx f;
+	uint64_t ua, hpa;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	hpa = region_hpa(&f);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x5000, 0x3000 | 3), TCEMU_H_SUCCESS);
+	CHECK_U64(hw(&f, 0x5000, &ua), (hpa + 0x3000) | 3);
+	CHECK_U64(ua, (uintptr_t)f.ram + 0x3000);
+	CHECK_U64(get(&f, 0x5000), 0x3000 | 3);
+	/* write-only guest TCE: the host adds READ; the view keeps what the guest wrote */
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x6000, 0x4000 | TCEMU_TCE_WRITE), TCEMU_H_SUCCESS);
+	CHECK_U64(hw(&f, 0x6000, NULL), (hpa + 0x4000) | 3);
+	CHECK_U64(get(&f, 0x6000), 0x4000 | TCEMU_TCE_WRITE);
+	/* read-only */
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x7000, 0x4000 | TCEMU_TCE_READ), TCEMU_H_SUCCESS);
+	CHECK_U64(hw(&f, 0x7000, NULL), (hpa + 0x4000) | TCEMU_TCE_READ);
+	/* no permission bits: a clear */
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x5000, 0x3000), TCEMU_H_SUCCESS);
+	CHECK_U64(hw(&f, 0x5000, NULL), 0);
+	CHECK_U64(get(&f, 0x5000), 0);
+	struct tcemu_region_info ri;
+	CHECK_EQ(tcemu_host_regions(f.h, getpid(), &ri, 1), 1);
+	CHECK_EQ(ri.mapped, 2); /* 0x6000 and 0x7000 */
+	fx_close(&f);
+}
+
+TEST(put_tce_parameter_errors)
+{
+	struct fx f;
+
+	CHECK_EQ(fx_open(&f, 12, 16), 0);
+	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, 0x1000, 0x10000 | 3), TCEMU_H_PARAMETER);  /* ioba not 64K aligned */
+	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, GiB, 0x10000 | 3), TCEMU_H_PARAMETER);     /* past the window */
+	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, 0, 0x11000 | 3), TCEMU_H_PARAMETER);      /* gpa not 64K aligned */
+	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, 0, RAM | 3), TCEMU_H_PARAMETER);          /* gpa outside RAM */
+	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, 0, (RAM - 0x10000) | 3), TCEMU_H_SUCCESS); /* the last page */
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, 0x1234, 0, 0x10000 | 3), TCEMU_H_TOO_HARD); /* unknown LIOBN */
+	CHECK_EQ(put(&f, tcemu_guest_hcall, 0x1234, 0, 0x10000 | 3), TCEMU_H_PARAMETER);
+	uint64_t a[2] = { LIOBN, 0 };
+	CHECK_EQ(tcemu_guest_hcall(f.g, 0x999, a, NULL), TCEMU_H_FUNCTION);
+	fx_close(&f);
+}
+
+/* 64 KiB guest pages on a 4 KiB host window: one guest TCE is 16 host entries. */
+TEST(fan_out_64k_guest_on_4k_host)
+{
+	struct fx f;
+	uint64_t hpa, ua;
+
+	CHECK_EQ(fx_open(&f, 12, 16), 0);
+	hpa = region_hpa(&f);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x30000, 0x50000 | 3), TCEMU_H_SUCCESS);
+	for (uint64_t k = 0; k < 16; k++) {
+		CHECK_U64(hw(&f, 0x30000 + k * 4096, &ua), (hpa + 0x50000 + k * 4096) | 3);
+		CHECK_U64(ua, (uintptr_t)f.ram + 0x50000 + k * 4096);
+	}
+	CHECK_U64(hw(&f, 0x40000, NULL), 0);
+	CHECK_U64(hw(&f, 0x2f000, NULL), 0);
+	struct tcemu_container_info ci;
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK_EQ(ci.windows[0].valid_entries, 16);
+	fx_close(&f);
+}
+
+/* Equal page sizes: one host entry per guest TCE (64K pages need a 64K-page host to back them). */
+TEST(equal_page_sizes_one_entry)
+{
+	struct fx f;
+
+	fx_sys_shift = 16;
+	int rc = fx_open(&f, 16, 16);
+	fx_sys_shift = 0;
+	CHECK_EQ(rc, 0);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x30000, 0x50000 | 3), TCEMU_H_SUCCESS);
+	struct tcemu_container_info ci;
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK_EQ(ci.windows[0].valid_entries, 1);
+	CHECK_U64(hw(&f, 0x30000, NULL), (region_hpa(&f) + 0x50000) | 3);
+	fx_close(&f);
+}
+
+/* A 64K host window over memory backed by 4K pages: the fast path cannot, the VMM cannot either. */
+TEST(host_page_larger_than_backing_is_too_hard)
+{
+	struct fx f;
+
+	CHECK_EQ(fx_open(&f, 16, 16), 0);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x30000, 0x50000 | 3), TCEMU_H_TOO_HARD);
+	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, 0x30000, 0x50000 | 3), TCEMU_H_HARDWARE);
+	CHECK_U64(hw(&f, 0x30000, NULL), 0);
+	fx_close(&f);
+}
+
+/* Writes a big-endian TCE list into guest RAM at gpa. */
+static void tce_list(struct fx *f, uint64_t gpa, const uint64_t *tces, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t be = htobe64(tces[i]);
+		memcpy(f->ram + gpa + i * 8, &be, 8);
+	}
+}
+
+TEST(put_tce_indirect_rules)
+{
+	struct fx f;
+	uint64_t tces[512], a[4], hpa;
+	const uint64_t list = 32 * MiB;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	hpa = region_hpa(&f);
+	for (unsigned i = 0; i < 512; i++)
+		tces[i] = ((uint64_t)i * 4096) | 3;
+	tce_list(&f, list, tces, 512);
+	a[0] = LIOBN, a[1] = 0x100000, a[2] = list, a[3] = 513;
+	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER); /* > 512 */
+	a[3] = 512, a[2] = list + 8;
+	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER); /* list not 4K aligned */
+	a[2] = RAM;
+	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER); /* list outside RAM */
+	a[2] = list, a[1] = GiB - 511 * 4096ull;
+	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER); /* runs past the end */
+	/* one bad entry (the 300th points outside RAM): nothing is applied */
+	tces[300] = RAM | 3;
+	tce_list(&f, list, tces, 512);
+	a[1] = 0x100000;
+	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER);
+	CHECK_U64(hw(&f, 0x100000, NULL), 0);
+	CHECK_U64(get(&f, 0x100000), 0);
+	/* all good: 512 entries, one call, one invalidation of the PE */
+	tces[300] = (300ull * 4096) | 3;
+	tce_list(&f, list, tces, 512);
+	struct tcemu_pe *pe = tcemu_platform_pe_by_group(tcemu_host_platform(f.h), 0);
+	uint64_t kills = tcemu_pe_invalidations(pe);
+	CHECK_EQ(tcemu_guest_hcall_fast(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_SUCCESS);
+	CHECK_EQ(tcemu_pe_invalidations(pe), kills + 1);
+	for (unsigned i = 0; i < 512; i += 73) {
+		CHECK_U64(hw(&f, 0x100000 + i * 4096ull, NULL), (hpa + i * 4096ull) | 3);
+		CHECK_U64(get(&f, 0x100000 + i * 4096ull), tces[i]);
+	}
+	/* count 0: nothing */
+	a[3] = 0;
+	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_SUCCESS);
+	fx_close(&f);
+}
+
+TEST(stuff_tce_rules)
+{
+	struct fx f;
+	uint64_t tces[512], a[4];
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	for (unsigned i = 0; i < 512; i++)
+		tces[i] = ((uint64_t)i * 4096) | 3;
+	tce_list(&f, 32 * MiB, tces, 512);
+	for (unsigned k = 0; k < 3; k++) {
+		a[0] = LIOBN, a[1] = k * 512 * 4096ull, a[2] = 32 * MiB, a[3] = 512;
+		CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_SUCCESS);
+	}
+	a[0] = LIOBN, a[1] = 0, a[2] = 0x1000 | 3, a[3] = 4;
+	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_STUFF_TCE, a, NULL), TCEMU_H_PARAMETER); /* permission bits */
+	a[2] = 0, a[1] = GiB - 4096, a[3] = 2;
+	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_STUFF_TCE, a, NULL), TCEMU_H_PARAMETER); /* past the end */
+	a[1] = 4096, a[3] = 1000; /* more than 512 at once: accepted (KVM, QEMU) */
+	CHECK_EQ(tcemu_guest_hcall_fast(f.g, TCEMU_H_STUFF_TCE, a, NULL), TCEMU_H_SUCCESS);
+	CHECK(hw(&f, 0, NULL) != 0);
+	CHECK_U64(hw(&f, 4096, NULL), 0);
+	CHECK_U64(hw(&f, 1000 * 4096ull, NULL), 0);
+	CHECK(hw(&f, 1001 * 4096ull, NULL) != 0);
+	CHECK_U64(get(&f, 500 * 4096ull), 0);
+	struct tcemu_container_info ci;
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK_EQ(ci.windows[0].valid_entries, 1536 - 1000);
+	fx_close(&f);
+}
+
+/* Guest RAM that is not registered with the container: too hard for the fast path. */
+TEST(too_hard_clears_the_entry_and_keeps_the_view)
+{
+	struct fx f;
+	uint8_t *extra = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(extra != MAP_FAILED);
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	CHECK_EQ(tcemu_guest_add_ram(f.g, GiB, 4 * MiB, extra), 0); /* RAM, but not registered */
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x8000, 0x2000 | 3), TCEMU_H_SUCCESS);
+	CHECK(hw(&f, 0x8000, NULL) != 0);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x8000, GiB | 3), TCEMU_H_TOO_HARD);
+	CHECK_U64(hw(&f, 0x8000, NULL), 0);         /* the hardware entry is cleared */
+	CHECK_U64(get(&f, 0x8000), 0x2000 | 3);     /* the guest view is unchanged */
+	/* the whole stack: the VMM cannot map unregistered memory either */
+	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, 0x8000, GiB | 3), TCEMU_H_HARDWARE);
+	struct tcemu_guest_stats st;
+	tcemu_guest_stats(f.g, &st);
+	CHECK(st.too_hard >= 2);
+	fx_close(&f);
+	munmap(extra, 4 * MiB);
+}
+
+/* An unlinked window is the VMM's: the fast path says too hard, the whole stack succeeds. */
+TEST(unlinked_window_goes_to_the_vmm)
+{
+	struct fx f;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	CHECK_EQ(tcemu_guest_create_window(f.g, 9, 12, 0x10000000 >> 12, 256), 0);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, 9, 0x10000000, 0x1000 | 3), TCEMU_H_TOO_HARD);
+	CHECK_EQ(put(&f, tcemu_guest_hcall, 9, 0x10000000, 0x1000 | 3), TCEMU_H_SUCCESS);
+	uint64_t a[2] = { 9, 0x10000000 }, tce = 0;
+	CHECK_EQ(tcemu_guest_hcall_slow(f.g, TCEMU_H_GET_TCE, a, &tce), TCEMU_H_SUCCESS);
+	CHECK_U64(tce, 0x1000 | 3);
+	fx_close(&f);
+}
+
+/* Removing a window clears what it mapped; unregistering then works. */
+TEST(remove_window_clears_hardware)
+{
+	struct fx f;
+	struct vfio_iommu_spapr_register_memory r;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	r = (struct vfio_iommu_spapr_register_memory){ .argsz = sizeof(r), .vaddr = (uintptr_t)f.ram, .size = RAM };
+	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, 0x9000, 0x9000 | 3), TCEMU_H_SUCCESS);
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), -EBUSY);
+	CHECK_EQ(tcemu_guest_remove_window(f.g, LIOBN), 0);
+	CHECK_U64(hw(&f, 0x9000, NULL), 0);
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), 0);
+	fx_close(&f);
+}
+
+/*
+ * The fast path (tcemu_guest_hcall, falling back to the slow path) and the slow path alone must
+ * leave identical hardware tables, guest views and return codes, over random hypercall streams.
+ * Two containers of one process share the registered RAM, so their frames are the same.
+ */
+static void random_equivalence(uint32_t hshift, uint32_t gshift)
+{
+	struct fx f;
+	struct tcemu_guest *slow;
+	int c2, g2;
+	uint64_t seed = 0x1234567 + hshift * 7 + gshift;
+	const uint64_t gp = 1ull << gshift, pages = 4096, list = 48 * MiB;
+	unsigned mismatches = 0;
+
+	if (fx_open(&f, hshift, gshift) || host_container(f.h, "/dev/vfio/1", hshift, GiB, &c2, &g2, f.ram, true) ||
+	    tcemu_guest_create(f.h, &slow) || tcemu_guest_add_ram(slow, 0, RAM, f.ram) ||
+	    tcemu_guest_create_window(slow, LIOBN, gshift, 0, GiB >> gshift) || tcemu_guest_link(slow, LIOBN, c2)) {
+		HARNESS_FAIL("set-up failed");
+		return;
+	}
+	for (unsigned op = 0; op < 3000; op++) {
+		uint64_t a[4], r1, r2, rnd[4];
+		for (int k = 0; k < 4; k++) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			rnd[k] = seed;
+		}
+		unsigned kind = (unsigned)(rnd[0] % 8);
+		uint64_t ioba = (rnd[1] % pages) * gp;
+		/* mostly valid guest TCEs, sometimes clears, out-of-RAM or misaligned ones */
+		uint64_t gpa = (rnd[2] % (list / gp)) * gp;
+		uint64_t tce = gpa | (rnd[3] % 4);
+		if (rnd[3] % 17 == 0)
+			tce = RAM | 3;
+		if (rnd[3] % 23 == 0 && gshift > 12)
+			tce |= 4096;
+		unsigned long opc;
+		a[0] = LIOBN, a[1] = ioba;
+		if (kind < 4) {
+			opc = TCEMU_H_PUT_TCE, a[2] = tce;
+		} else if (kind < 6) {
+			unsigned n = 1 + (unsigned)(rnd[3] % 512);
+			uint64_t tces[512];
+			for (unsigned i = 0; i < n; i++)
+				tces[i] = ((gpa + i * gp) % (list - gp)) | ((rnd[2] >> i) & 3);
+			tce_list(&f, list, tces, n);
+			opc = TCEMU_H_PUT_TCE_INDIRECT, a[2] = list, a[3] = n;
+		} else {
+			opc = TCEMU_H_STUFF_TCE, a[2] = 0, a[3] = 1 + rnd[3] % 700;
+		}
+		r1 = (uint64_t)tcemu_guest_hcall(f.g, opc, a, NULL);
+		r2 = (uint64_t)tcemu_guest_hcall_slow(slow, opc, a, NULL);
+		if (r1 != r2 && mismatches++ < 5)
+			HARNESS_FAIL("op %u (hcall 0x%lx): fast+fallback %ld, slow %ld", op, opc, (long)r1, (long)r2);
+	}
+	/* every host entry and every guest view entry */
+	uint64_t hentries = GiB >> hshift;
+	for (uint64_t i = 0; i < hentries && mismatches < 5; i += (hentries > 65536 ? 7 : 1)) {
+		uint64_t t1 = 0, u1 = 0, t2 = 0, u2 = 0;
+		tcemu_host_container_entry(f.h, f.c, i << hshift, &t1, &u1);
+		tcemu_host_container_entry(f.h, c2, i << hshift, &t2, &u2);
+		if (t1 != t2 || u1 != u2) {
+			mismatches++;
+			HARNESS_FAIL("host entry %llu: fast 0x%llx/0x%llx, slow 0x%llx/0x%llx", (unsigned long long)i,
+				     (unsigned long long)t1, (unsigned long long)u1, (unsigned long long)t2, (unsigned long long)u2);
+		}
+	}
+	for (uint64_t p = 0; p < pages && mismatches < 5; p++) {
+		uint64_t a[2] = { LIOBN, p * gp }, v1 = 1, v2 = 2;
+		tcemu_guest_hcall(f.g, TCEMU_H_GET_TCE, a, &v1);
+		tcemu_guest_hcall(slow, TCEMU_H_GET_TCE, a, &v2);
+		if (v1 != v2) {
+			mismatches++;
+			HARNESS_FAIL("view entry %llu: 0x%llx vs 0x%llx", (unsigned long long)p, (unsigned long long)v1,
+				     (unsigned long long)v2);
+		}
+	}
+	struct tcemu_guest_stats st;
+	tcemu_guest_stats(f.g, &st);
+	if (st.fast == 0)
+		HARNESS_FAIL("the fast path never completed a call");
+	tcemu_guest_destroy(slow);
+	fx_close(&f);
+}
+
+TEST(slow_and_fast_paths_make_the_same_tables_4k)
+{
+	random_equivalence(12, 12);
+}
+
+TEST(slow_and_fast_paths_make_the_same_tables_64k_on_4k)
+{
+	random_equivalence(12, 16);
+}
+
+struct th {
+	struct tcemu_guest *g;
+	uint32_t liobn;
+	uint64_t base;
+	int errors;
+};
+
+static void *hcaller(void *arg)
+{
+	struct th *t = arg;
+
+	for (unsigned i = 0; i < 2000; i++) {
+		uint64_t a[4] = { t->liobn, t->base + (i % 256) * 4096ull, ((i % 512) * 4096ull) | 3, 1 };
+		if (tcemu_guest_hcall(t->g, TCEMU_H_PUT_TCE, a, NULL) != TCEMU_H_SUCCESS)
+			t->errors++;
+		a[2] = 0;
+		if (tcemu_guest_hcall(t->g, TCEMU_H_STUFF_TCE, a, NULL) != TCEMU_H_SUCCESS)
+			t->errors++;
+	}
+	return NULL;
+}
+
+/* Hypercalls from several vCPUs on two LIOBNs of one guest, and on one LIOBN (TSan in CI). */
+TEST(concurrent_hypercalls)
+{
+	struct fx f;
+	struct th t[4];
+	pthread_t th[4];
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		t[i] = (struct th){ .g = f.g, .liobn = LIOBN, .base = i * MiB };
+		CHECK_EQ(pthread_create(&th[i], NULL, hcaller, &t[i]), 0);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ(t[i].errors, 0);
+	}
+	struct tcemu_container_info ci;
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK_EQ(ci.windows[0].valid_entries, 0);
+	struct tcemu_region_info ri;
+	CHECK_EQ(tcemu_host_regions(f.h, getpid(), &ri, 1), 1);
+	CHECK_EQ(ri.mapped, 0);
+	fx_close(&f);
+}
+
+HARNESS_MAIN(T(window_creation_rules), T(window_accounting_enomem), T(ram_rules), T(link_conditions),
+	     T(put_tce_fast_path_and_view), T(put_tce_parameter_errors), T(fan_out_64k_guest_on_4k_host),
+	     T(equal_page_sizes_one_entry), T(host_page_larger_than_backing_is_too_hard), T(put_tce_indirect_rules), T(stuff_tce_rules),
+	     T(too_hard_clears_the_entry_and_keeps_the_view), T(unlinked_window_goes_to_the_vmm),
+	     T(remove_window_clears_hardware), T(slow_and_fast_paths_make_the_same_tables_4k),
+	     T(slow_and_fast_paths_make_the_same_tables_64k_on_4k), T(concurrent_hypercalls))
