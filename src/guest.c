@@ -613,6 +613,12 @@ TCEMU_EXPORT void tcemu_guest_stats(struct tcemu_guest *g, struct tcemu_guest_st
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
+/* The host a guest belongs to (for rtas.c). */
+struct tcemu_host *guest_host(struct tcemu_guest *g)
+{
+	return g->h;
+}
+
 /* ---- life ---- */
 
 TCEMU_EXPORT int tcemu_guest_create(struct tcemu_host *h, struct tcemu_guest **out)

@@ -243,6 +243,10 @@ int container_window_matches(struct container *c, uint64_t start, uint32_t gshif
 struct container *host_container_get(struct tcemu_host *h, int fd);
 void host_container_put(struct tcemu_host *h, struct container *c);
 
+/* guest.c */
+struct tcemu_guest;
+struct tcemu_host *guest_host(struct tcemu_guest *g);
+
 /* vfio.c */
 long vfio_dispatch(struct tcemu_host *h, struct file *f, int fd, unsigned long cmd, void *arg);
 
