@@ -40,6 +40,12 @@ struct tcemu_guest_phb_params {
 	uint64_t max_ram;         /* the guest's largest RAM address: bounds the largest block */
 	uint32_t ddw_liobn_base;  /* LIOBNs of created windows: base, base + 1 */
 	int container_fd;         /* the v2 container of the device's group (type set, group attached) */
+	/*
+	 * The page size backing guest RAM (0: the system page). A host window's IOMMU page is the
+	 * largest page size the host offers that is no larger than min(guest page, RAM page), as
+	 * QEMU chooses: each guest TCE then fans out to several host entries.
+	 */
+	uint32_t ram_page_shift;
 };
 
 /*
