@@ -1089,13 +1089,17 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint
 	index = (bus - tp->bus_offset) >> tp->page_shift;
 	pthread_rwlock_rdlock(&c->mm->lock);
 	/* Every guest page must lie in one registered region whose page is at least the host page. */
+	struct region *last = NULL;
 	for (uint64_t i = 0; i < n; i++) {
 		struct region *r;
 
 		if (!uas[i])
 			continue;
+		if (last && uas[i] >= last->ua && uas[i] - last->ua <= last->size - (1ull << gshift))
+			continue; /* in the region of the previous page: checked already */
 		r = mm_find_next(c->mm, &hint, uas[i], 1ull << gshift);
-		if (!r || r->page_shift < tp->page_shift) {
+		last = r && r->page_shift >= tp->page_shift ? r : NULL;
+		if (!last) {
 			/* too hard: the host entries of this TCE are cleared, nothing else changes */
 			guest_clear(c, t, tp, bus + (i << gshift), gshift, &rctx);
 			*failed = i;
@@ -1107,17 +1111,28 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint
 	if (rc)
 		goto unlock_mm;
 	hint = SIZE_MAX;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t at = index + i * fan;
+	for (uint64_t i = 0; i < n;) {
+		uint64_t at = index + i * fan, j = i + 1;
 
 		if (!uas[i]) {
-			tcemu_table_clear(t, at, fan, release_entry, &rctx);
+			/* a run of clears */
+			while (j < n && !uas[j])
+				j++;
+			tcemu_table_clear(t, at, (j - i) * fan, release_entry, &rctx);
+			i = j;
 			continue;
 		}
+		/* a run of guest pages that follow each other in one region with one permission (a
+		 * direct map is one run per 512 TCEs): one table call, one count update */
 		struct region *r = mm_find_next(c->mm, &hint, uas[i], 1ull << gshift);
-		__atomic_add_fetch(&r->mapped, fan, __ATOMIC_RELAXED);
-		tcemu_table_set_linear(t, at, fan, (r->hpa + (uas[i] - r->ua)) | perms[i], uas[i], release_entry, &rctx);
-		set += fan;
+		while (j < n && uas[j] == uas[j - 1] + (1ull << gshift) && perms[j] == perms[i] &&
+		       uas[j] + (1ull << gshift) <= r->ua + r->size)
+			j++;
+		__atomic_add_fetch(&r->mapped, (j - i) * fan, __ATOMIC_RELAXED);
+		tcemu_table_set_linear(t, at, (j - i) * fan, (r->hpa + (uas[i] - r->ua)) | perms[i], uas[i], release_entry,
+				       &rctx);
+		set += (j - i) * fan;
+		i = j;
 	}
 flush:
 	release_flush(&rctx);

@@ -19,21 +19,24 @@
  *   and fills the cache only if it has not moved, so a translation read before a kill is never
  *   cached after it.
  * - The counters of struct tcemu_dma_stats.
- * All of the above is protected by `lock`, a spin lock (internal.h) held only for lookups, fills
- * and counter updates, never across a copy, a table walk or another lock.
+ * All of the above is protected by `lock`, a spin lock (internal.h) held for lookups, fills,
+ * counter updates and fast-path copies (see below), never across a table walk or another lock.
  *
  * Kills (the PE's kill hook, set on every PE at create and removed at destroy): count 0, a slot
  * out of range or a range above KILL_RANGE_MAX entries flush the whole PE (gen++); a smaller
  * range drops exactly the entries of (slot, index .. index + count - 1). A window set, unset or
  * ownership change always arrives as a count-0 kill, which is what keeps the slot geometry right.
  *
- * Kill as a barrier: an access enters the current epoch parity (entered[epoch]++, under `lock`,
- * in the same critical section as its first lookup) and leaves it (left[epoch]++, an atomic add)
- * when its copy is done. A kill flips the epoch under `lock` and then waits until left[old]
- * reaches entered[old] (kills of one PE are serialised by kill_lock, so the previous kill already
- * drained the other parity). Both counters only grow; the hot path pays one atomic add for this. So when
- * tcemu_pe_tce_kill returns, no access is still using a translation it removed: the caller may
- * unpin and unmap the memory. New accesses (in the new epoch) never delay a kill.
+ * Kill as a barrier: when tcemu_pe_tce_kill returns, no access is still using a translation it
+ * removed, so the caller may unpin and unmap the memory. A short access that hits in one page
+ * (at most LOCKED_COPY_MAX bytes: the fast path) does its lookup and its copy in one critical
+ * section of `lock`, so a kill (which takes `lock`) comes entirely before or after it: the hot
+ * path costs a single atomic operation, at the price of serialising the short copies of one PE.
+ * Every other access enters the current epoch parity (entered[epoch]++, under `lock` with its
+ * first lookup) and leaves it (left[epoch]++, an atomic add) when its copy is done. A kill flips
+ * the epoch under `lock` and waits until left[old] reaches entered[old]; kills of one PE are
+ * serialised by kill_lock, so the previous kill already drained the other parity. Both counters
+ * only grow. Accesses that start after the flip never delay a kill.
  *
  * Atomicity of an access: every page is translated (and its permission checked) before anything
  * is copied, into a list of segments; a fault therefore transfers nothing, and each page's bytes
@@ -63,6 +66,7 @@
 #define CACHE_SETS 128u /* 512 entries: a ring of 256 4 KiB buffers stays warm */
 #define KILL_RANGE_MAX 64u
 #define SEGS_INLINE 16u
+#define LOCKED_COPY_MAX 16384u /* fast-path copies up to this size run under the PE's lock */
 
 struct cache_entry {
 	uint64_t tag; /* (index << 1) | slot */
@@ -461,11 +465,13 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 		return -EIO;
 	}
 
-	/* Fast path: the whole access inside one cached page and its pinned run. */
+	/*
+	 * Fast path: the whole access inside one cached page and its pinned run, and short: copied
+	 * under the PE's lock, which makes it atomic against kills at the price of one lock.
+	 */
 	slot = (unsigned)(bus >> 59);
 	tcemu_spin_lock(&s->lock);
-	ep = inflight_enter(s);
-	if (TCEMU_LIKELY(slot < TCEMU_PE_WINDOWS)) {
+	if (TCEMU_LIKELY(slot < TCEMU_PE_WINDOWS && len <= LOCKED_COPY_MAX)) {
 		const struct slot_geo *g = &s->geo[slot];
 		uint64_t off = bus - g->start;
 
@@ -480,20 +486,18 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 				if (write) {
 					s->st.writes++;
 					s->st.bytes_written += len;
+					memcpy(ua, buf, len);
 				} else {
 					s->st.reads++;
 					s->st.bytes_read += len;
+					memcpy(buf, ua, len);
 				}
 				tcemu_spin_unlock(&s->lock);
-				if (write)
-					memcpy(ua, buf, len);
-				else
-					memcpy(buf, ua, len);
-				inflight_exit(s, ep);
 				return 0;
 			}
 		}
 	}
+	ep = inflight_enter(s);
 	tcemu_spin_unlock(&s->lock);
 
 	/* Slow path: page by page, every page resolved before anything is copied. */

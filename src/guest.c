@@ -24,6 +24,8 @@
 #define GUEST_MIN_SHIFT 12
 #define GUEST_MAX_SHIFT 34
 
+static const uint64_t zeros[TCEMU_TCE_LIST_MAX]; /* a list of cleared TCEs */
+
 struct ram {
 	uint64_t gpa, size;
 	uint8_t *hva;
@@ -228,12 +230,12 @@ err_unlock:
 /* Clears what the fast path mapped through w's links (the whole window). Window lock held. */
 static void win_clear_links(struct gwin *w)
 {
-	uint64_t zero[TCEMU_TCE_LIST_MAX] = { 0 }, failed;
+	uint64_t failed;
 
 	for (size_t l = 0; l < w->nlinks; l++)
 		for (uint64_t i = 0; i < w->size; i += TCEMU_TCE_LIST_MAX) {
 			uint64_t n = tcemu_min_u64(TCEMU_TCE_LIST_MAX, w->size - i);
-			container_guest_put(w->links[l].c, w->start + (i << w->page_shift), w->page_shift, n, zero, zero,
+			container_guest_put(w->links[l].c, w->start + (i << w->page_shift), w->page_shift, n, zeros, zeros,
 					    &failed);
 		}
 }
@@ -351,17 +353,20 @@ static bool ioba_ok(const struct gwin *w, uint64_t ioba, uint64_t n)
 }
 
 /* A guest TCE is valid if its address bits are page aligned and, with permissions, inside RAM. */
-static long tce_check(struct tcemu_guest *g, const struct gwin *w, uint64_t tce, uint64_t *ua)
+static long tce_check(struct tcemu_guest *g, const struct gwin *w, uint64_t tce, uint64_t *ua,
+		      const struct ram **hint)
 {
-	uint64_t gpa = tce & ~TCEMU_TCE_PERM_MASK;
-	const struct ram *r;
+	uint64_t gpa = tce & ~TCEMU_TCE_PERM_MASK, len = 1ull << w->page_shift;
+	const struct ram *r = *hint;
 
 	*ua = 0;
-	if (gpa & ((1ull << w->page_shift) - 1) & ~TCEMU_TCE_PERM_MASK)
+	if (gpa & (len - 1) & ~TCEMU_TCE_PERM_MASK)
 		return TCEMU_H_PARAMETER;
 	if (!(tce & TCEMU_TCE_PERM_MASK))
 		return TCEMU_H_SUCCESS;
-	r = ram_find(g, gpa, 1ull << w->page_shift);
+	/* a list usually stays in one RAM range: try the previous one first */
+	if (!r || gpa < r->gpa || gpa - r->gpa >= r->size || len > r->size - (gpa - r->gpa))
+		r = *hint = ram_find(g, gpa, len);
 	if (!r)
 		return TCEMU_H_PARAMETER;
 	*ua = (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa));
@@ -380,11 +385,16 @@ static void view_put(struct tcemu_guest *g, struct gwin *w, uint64_t ioba, uint6
 	uint64_t base = (ioba >> w->page_shift) - (tcemu_table_params(w->view)->bus_offset >> w->page_shift);
 	uint64_t set = 0;
 
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t t = tces[i] & TCEMU_TCE_PERM_MASK ? tces[i] : 0;
-		tcemu_table_xchg(w->view, base + i, &t, NULL);
-		set += (tces[i] & TCEMU_TCE_PERM_MASK) != 0;
+	/* One batch: the view's levels were checked when the window was made; an allocation failure
+	 * here could only come from a new level, and then entry by entry is the fallback. */
+	if (tcemu_table_set(w->view, base, n, tces, NULL, NULL, NULL) != 0) {
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t t = tces[i];
+			tcemu_table_xchg(w->view, base + i, &t, NULL);
+		}
 	}
+	for (uint64_t i = 0; i < n; i++)
+		set += (tces[i] & TCEMU_TCE_PERM_MASK) != 0;
 	count(&g->stats.tces_set, set);
 	count(&g->stats.tces_cleared, n - set);
 }
@@ -464,9 +474,11 @@ static long h_put_tce(struct tcemu_guest *g, struct gwin *w, enum path path, con
 	uint64_t ua, tce = a[2];
 	long rc;
 
+	const struct ram *hint = NULL;
+
 	if (!ioba_ok(w, a[1], 1))
 		return TCEMU_H_PARAMETER;
-	rc = tce_check(g, w, tce, &ua);
+	rc = tce_check(g, w, tce, &ua, &hint);
 	if (rc)
 		return rc;
 	return update(g, w, path, a[1], 1, &tce, &ua);
@@ -489,9 +501,10 @@ static long h_put_tce_indirect(struct tcemu_guest *g, struct gwin *w, enum path 
 		return TCEMU_H_PARAMETER;
 	/* Copy the list first: the guest must not change it while it is validated. */
 	memcpy(tces, r->hva + (a[2] - r->gpa), n * 8);
+	const struct ram *hint = NULL;
 	for (uint64_t i = 0; i < n; i++) {
 		tces[i] = be64toh(tces[i]);
-		rc = tce_check(g, w, tces[i], &uas[i]);
+		rc = tce_check(g, w, tces[i], &uas[i], &hint);
 		if (rc)
 			return rc; /* all entries are validated before any is applied */
 	}
@@ -500,7 +513,7 @@ static long h_put_tce_indirect(struct tcemu_guest *g, struct gwin *w, enum path 
 
 static long h_stuff_tce(struct tcemu_guest *g, struct gwin *w, enum path path, const uint64_t *a)
 {
-	uint64_t zero[TCEMU_TCE_LIST_MAX] = { 0 }, n = a[3];
+	uint64_t n = a[3];
 	long rc = TCEMU_H_SUCCESS;
 
 	/* KVM's rule: stuffing is for clearing; a value with permission bits is refused. */
@@ -510,7 +523,7 @@ static long h_stuff_tce(struct tcemu_guest *g, struct gwin *w, enum path path, c
 		return TCEMU_H_PARAMETER;
 	for (uint64_t done = 0; done < n && rc == TCEMU_H_SUCCESS; done += TCEMU_TCE_LIST_MAX) {
 		uint64_t k = tcemu_min_u64(TCEMU_TCE_LIST_MAX, n - done);
-		rc = update(g, w, path, a[1] + (done << w->page_shift), k, zero, zero);
+		rc = update(g, w, path, a[1] + (done << w->page_shift), k, zeros, zeros);
 	}
 	return rc;
 }

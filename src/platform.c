@@ -92,6 +92,12 @@ static void pe_free(struct tcemu_pe *pe)
 {
 	if (!pe)
 		return;
+	free(pe->hook);
+	while (pe->retired) {
+		struct kill_hook *k = pe->retired;
+		pe->retired = k->next;
+		free(k);
+	}
 	for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++)
 		tcemu_table_unref(pe->windows[s]);
 	pthread_mutex_destroy(&pe->lock);
@@ -396,12 +402,14 @@ TCEMU_EXPORT int tcemu_window_slot(uint64_t bus_addr)
 	return -ERANGE;
 }
 
-/* Counts an invalidation and returns the hook to call once the lock is dropped. Lock held. */
+/* Counts an invalidation and returns the hook to call once the lock is dropped. */
 static void kill_locked(struct tcemu_pe *pe, tcemu_tce_kill_fn *fn, void **opaque)
 {
+	struct kill_hook *k = __atomic_load_n(&pe->hook, __ATOMIC_ACQUIRE);
+
 	__atomic_add_fetch(&pe->invalidations, 1, __ATOMIC_RELAXED);
-	*fn = pe->kill_fn;
-	*opaque = pe->kill_opaque;
+	*fn = k ? k->fn : NULL;
+	*opaque = k ? k->opaque : NULL;
 }
 
 /* Checks that table t may be programmed into slot of pe (geometry against profile and slot). */
@@ -569,19 +577,29 @@ TCEMU_EXPORT void tcemu_pe_tce_kill(struct tcemu_pe *pe, unsigned slot, uint64_t
 	tcemu_tce_kill_fn fn;
 	void *opaque;
 
-	pthread_mutex_lock(&pe->lock);
-	kill_locked(pe, &fn, &opaque);
-	pthread_mutex_unlock(&pe->lock);
+	kill_locked(pe, &fn, &opaque); /* no lock needed: the hook is published atomically */
 	if (fn)
 		fn(opaque, pe, slot, index, count);
 }
 
-TCEMU_EXPORT void tcemu_pe_set_kill_hook(struct tcemu_pe *pe, tcemu_tce_kill_fn fn, void *opaque)
+TCEMU_EXPORT int tcemu_pe_set_kill_hook(struct tcemu_pe *pe, tcemu_tce_kill_fn fn, void *opaque)
 {
+	struct kill_hook *k = NULL, *old;
+
+	if (fn) {
+		k = malloc(sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		*k = (struct kill_hook){ .fn = fn, .opaque = opaque };
+	}
 	pthread_mutex_lock(&pe->lock);
-	pe->kill_fn = fn;
-	pe->kill_opaque = opaque;
+	old = __atomic_exchange_n(&pe->hook, k, __ATOMIC_ACQ_REL);
+	if (old) {
+		old->next = pe->retired;
+		pe->retired = old;
+	}
 	pthread_mutex_unlock(&pe->lock);
+	return 0;
 }
 
 TCEMU_EXPORT uint64_t tcemu_pe_invalidations(const struct tcemu_pe *pe)

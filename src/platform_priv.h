@@ -12,6 +12,13 @@
 
 #include <tcemu/platform.h>
 
+/* A kill hook is immutable once published; replacing it publishes a new one. */
+struct kill_hook {
+	tcemu_tce_kill_fn fn;
+	void *opaque;
+	struct kill_hook *next; /* on the retired list */
+};
+
 struct tcemu_pe {
 	struct tcemu_platform *plat;
 	struct tcemu_phb *phb;
@@ -24,8 +31,8 @@ struct tcemu_pe {
 	struct tcemu_table *windows[TCEMU_PE_WINDOWS];
 	bool owned;  /* by an external owner (a VFIO container) */
 	bool bypass; /* host-owned: 64-bit bypass window on */
-	tcemu_tce_kill_fn kill_fn;
-	void *kill_opaque;
+	struct kill_hook *hook;    /* atomic: read without the lock by every TCE kill */
+	struct kill_hook *retired; /* replaced hooks, freed with the PE (a kill may still use one) */
 	uint64_t invalidations; /* atomic */
 	/* EEH (eeh.c), under lock */
 	bool eeh_enabled;

@@ -194,7 +194,8 @@ TCEMU_EXPORT size_t tcemu_host_summary(struct tcemu_host *h, char *buf, size_t l
 /*
  * Failure injection: the n-th allocation (1-based) made from now on by container, registration
  * and window code fails with -ENOMEM; 0 turns it off. Returns how many allocations were counted
- * since the last call, so a test can loop over every allocation point of an operation.
+ * since the last call (they are counted only while injection is armed), so a test can loop over
+ * every allocation point of an operation.
  */
 TCEMU_EXPORT uint64_t tcemu_host_fail_alloc(struct tcemu_host *h, uint64_t nth);
 

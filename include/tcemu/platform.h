@@ -16,8 +16,8 @@
  *
  * Thread safety: the platform's shape (PHBs, PEs, devices) is immutable after creation and may be
  * read from any thread. Window slots, ownership and the hook of one PE are protected by that PE's
- * mutex; the invalidation counter is atomic. tcemu_pe_tce_kill takes no lock except to read the
- * hook. Lock order: PE mutex before any table-internal lock (tables never call back into a PE).
+ * mutex; the invalidation counter is atomic. tcemu_pe_tce_kill takes no lock: the hook is an
+ * immutable object published atomically. Lock order: PE mutex before any table-internal lock (tables never call back into a PE).
  */
 #ifndef TCEMU_PLATFORM_H
 #define TCEMU_PLATFORM_H
@@ -164,7 +164,8 @@ TCEMU_EXPORT bool tcemu_pe_bypass(struct tcemu_pe *pe);
  */
 typedef void (*tcemu_tce_kill_fn)(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count);
 TCEMU_EXPORT void tcemu_pe_tce_kill(struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count);
-TCEMU_EXPORT void tcemu_pe_set_kill_hook(struct tcemu_pe *pe, tcemu_tce_kill_fn fn, void *opaque);
+/* Sets (fn NULL: removes) the PE's hook. -ENOMEM. A kill running concurrently may still call the old one. */
+TCEMU_EXPORT int tcemu_pe_set_kill_hook(struct tcemu_pe *pe, tcemu_tce_kill_fn fn, void *opaque);
 TCEMU_EXPORT uint64_t tcemu_pe_invalidations(const struct tcemu_pe *pe);
 
 /*
