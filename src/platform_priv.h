@@ -39,6 +39,7 @@ struct tcemu_pe {
 	bool mmio_frozen, dma_frozen;
 	bool in_reset;
 	uint64_t eeh_freezes; /* times the PE was frozen */
+	uint32_t dma_stop;    /* atomic mirror of dma_frozen || in_reset, read without the lock */
 };
 
 struct tcemu_phb {

@@ -26,7 +26,8 @@
  *    DDW over 4 KiB-backed RAM gets a 4 KiB host window and each guest TCE fans out to 16 host
  *    entries. The default window always uses 4 KiB host pages.
  *  - Host table levels: the smallest of 1..4 that TCE_CREATE accepts; a level count is retried
- *    with the next one on -EINVAL (geometry) or -ENOMEM (a deeper table charges less up front).
+ *    with the next one on -EINVAL (geometry) or -ENOMEM (a deeper table is made of smaller
+ *    allocations, though it charges slightly more locked memory); other errors are final.
  *  - Status of failures that are not parameter errors (host or guest refusing, no memory, a slot
  *    other than the one expected): -1, hardware error. -2 (busy) is never returned: calls on a
  *    PHB are serialized by its mutex instead.
