@@ -30,7 +30,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
-	./$(BUILD)/tools/tcemu/tcemu topology
+	./$(BUILD)/tools/tcemu/tcemu run
 
 check: build
 	@rc=0; meson test -C $(BUILD) --print-errorlogs --num-processes 2 || rc=$$?; \

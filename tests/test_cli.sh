@@ -79,7 +79,29 @@ t_exec_trace() {
 	"$tcemu" exec --trace -- "$client" map_through >/dev/null 2>"$tmp/err" && contains "$tmp/err" "VFIO_MAP_DMA"
 }
 
+t_run_default() {
+	"$tcemu" run --no-progress --json "$tmp/run.json" >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/out" "$tmp/err" >&2; return 1; }
+	contains "$tmp/out" "scenario passed" && contains "$tmp/out" "boot      pass" && contains "$tmp/out" "stream    pass" &&
+	contains "$tmp/out" "fault     pass" && contains "$tmp/out" "teardown  pass" &&
+	contains "$tmp/out" "1048576" && # 4 GiB direct-mapped: 2048 guest TCEs of 2 MiB fan out to 4 KiB host entries
+	contains "$tmp/run.json" '"passed": true' && contains "$tmp/run.json" '"name": "teardown"'
+}
+t_run_scenario() {
+	printf '# small\nram = 256M\nbuffers = 2000\nbuffer-size = 1500\ndefault-window = 128M\ngroup = 1\nseed = 7\n' >"$tmp/s.scn"
+	"$tcemu" run --no-progress "$tmp/s.scn" >"$tmp/out" 2>&1 && contains "$tmp/out" "scenario passed" &&
+	contains "$tmp/out" "guest RAM 256 MiB" && contains "$tmp/out" "group 1"
+}
+t_run_bad_scenario() {
+	printf 'ram = 3G\n' >"$tmp/b.scn"
+	"$tcemu" run --no-progress "$tmp/b.scn" 2>"$tmp/err"; [ $? -eq 1 ] && contains "$tmp/err" "b.scn:1:" &&
+	printf 'colour = blue\n' >"$tmp/c.scn" && { "$tcemu" run "$tmp/c.scn" 2>"$tmp/err"; [ $? -eq 1 ]; } &&
+	contains "$tmp/err" "c.scn:1:"
+}
+
 check help t_help
+check run_default_scenario t_run_default
+check run_scenario_file t_run_scenario
+check run_bad_scenario t_run_bad_scenario
 if [ "$exec_checks" = yes ]; then
 	check exec_status t_exec_status
 	check exec_missing_program t_exec_missing

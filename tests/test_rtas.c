@@ -432,13 +432,15 @@ TEST(create_parameter_errors_leave_nothing)
 	fx_close(&f);
 }
 
-/* Every allocation point of a create failing in turn: a failed create leaves nothing. */
+/*
+ * Every host allocation point of a create failing in turn: the call either succeeds (a failed
+ * table allocation is retried with one more level) or fails with -1 leaving nothing.
+ */
 TEST(create_allocation_failures_leave_nothing)
 {
 	struct fx f;
 	struct snap s0, s1;
 	uint32_t liobn;
-	int failures = 0;
 
 	CHECK_EQ(fx_open(&f), 0);
 	take(&f, &s0);
@@ -446,17 +448,31 @@ TEST(create_allocation_failures_leave_nothing)
 		tcemu_host_fail_alloc(f.h, nth);
 		int32_t st = create(&f, 16, 30, &liobn, NULL);
 		tcemu_host_fail_alloc(f.h, 0);
-		if (st == 0) {
+		if (st == 0)
 			CHECK_EQ(remove_win(&f, liobn), 0);
-		} else {
+		else
 			CHECK_EQ(st, TCEMU_RTAS_HARDWARE_ERROR);
-			failures++;
-		}
 		take(&f, &s1);
 		CHECK(same(&s0, &s1));
 	}
-	(void)failures;
 	CHECK_EQ(default_only(&f), 0);
+	fx_close(&f);
+}
+
+/* The guest refusing the window (its LIOBN taken behind the PHB's back): -1, the host window is gone. */
+TEST(create_guest_failure_leaves_nothing)
+{
+	struct fx f;
+	struct snap s0, s1;
+
+	CHECK_EQ(fx_open(&f), 0);
+	CHECK_EQ(tcemu_guest_create_window(f.g, DDW_BASE + 1, 12, 1 << 20, 16), 0);
+	take(&f, &s0);
+	CHECK_EQ(create(&f, 16, 30, NULL, NULL), TCEMU_RTAS_HARDWARE_ERROR);
+	take(&f, &s1);
+	CHECK(same(&s0, &s1));
+	CHECK_EQ(tcemu_guest_remove_window(f.g, DDW_BASE + 1), 0);
+	CHECK_EQ(create(&f, 16, 30, NULL, NULL), 0);
 	fx_close(&f);
 }
 
@@ -470,8 +486,8 @@ TEST(create_over_memlock_leaves_nothing)
 	CHECK_EQ(fx_setup(&f), 0);
 	tcemu_guest_destroy(f.g);
 	tcemu_host_destroy(f.h);
-	/* room for the RAM, the default window's host table and guest view (2 MiB each), a little more */
-	o.memlock = RAM + 4 * MiB + 512 * KiB;
+	/* room for the RAM, the default window (4 MiB of host table with its address cache, 2 MiB of guest view), a little more */
+	o.memlock = RAM + 6 * MiB + 512 * KiB;
 	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)f.ram, .size = RAM };
 	CHECK_EQ(tcemu_host_create(&o, &f.h), 0);
 	CHECK_EQ(tcemu_host_open(f.h, "/dev/vfio/vfio", 2, &f.c), 0);
@@ -807,6 +823,7 @@ TEST(concurrent_calls)
 
 HARNESS_MAIN(T(boot_default_window), T(query_values), T(query_largest_block_rounding_and_saturation),
 	     T(create_ddw_at_window1), T(create_parameter_errors_leave_nothing),
-	     T(create_allocation_failures_leave_nothing), T(create_over_memlock_leaves_nothing), T(linux_guest_flow),
+	     T(create_allocation_failures_leave_nothing), T(create_guest_failure_leaves_nothing),
+	     T(create_over_memlock_leaves_nothing), T(linux_guest_flow),
 	     T(two_ddws_and_restore), T(remove_uncleared_window), T(reset_restores_default),
 	     T(remove_unknown_and_bad_calls), T(destroy_leaves_nothing), T(phb_create_rules), T(concurrent_calls))

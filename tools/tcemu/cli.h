@@ -11,6 +11,8 @@
 
 /* tcemu exec: run a program against the emulated /dev/vfio (exec.c). */
 int cmd_exec(int argc, char **argv, struct tcemu_logger lg);
+/* tcemu run: the whole stack end to end (run.c). */
+int cmd_run(int argc, char **argv, struct tcemu_logger lg);
 /* The fake sysfs tree of a platform under root (exec.c). 0 or a negative errno. */
 int build_sysfs(struct tcemu_platform *p, const char *root);
 /* Removes a directory tree (exec.c). */

@@ -5,6 +5,7 @@
  *   tcemu --help | --version
  *   tcemu topology [--page-size 4K|64K] [FILE]     print the platform a topology describes
  *   tcemu topology --print-default                  print the embedded default topology file
+ *   tcemu run [--json FILE] [--no-progress] [SCENARIO]   the whole stack end to end
  *   tcemu exec [--topology FILE] [--trace] [--report FILE] -- PROGRAM [ARGS]
  *                                                   run a program against the emulated /dev/vfio
  *
@@ -51,6 +52,9 @@ static void usage(FILE *f)
 		"tcemu emulates the POWER (sPAPR) TCE IOMMU and its Linux VFIO interface in userspace.\n"
 		"\n"
 		"Commands:\n"
+		"  run [--json FILE] [--no-progress] [SCENARIO]\n"
+		"                       simulate a POWER9 host, a guest and a passed-through device end\n"
+		"                       to end (DDW, hypercalls, DMA, EEH) and report each phase\n"
 		"  topology [--page-size 4K|64K] [FILE]\n"
 		"                       print the platform described by FILE (default: the embedded\n"
 		"                       topology): PHBs, profiles, PEs (IOMMU groups), devices, windows\n"
@@ -66,6 +70,7 @@ static void usage(FILE *f)
 		"  -V, --version        print the version\n"
 		"\n"
 		"Topology file format: docs/topology.md. Running programs: docs/exec.md.\n"
+		"The main job: docs/run.md.\n"
 		"Architecture: docs/architecture.md.\n");
 }
 
@@ -259,6 +264,8 @@ int main(int argc, char **argv)
 		return cmd_topology(argc - i, argv + i, lg);
 	if (strcmp(argv[i], "exec") == 0)
 		return cmd_exec(argc - i, argv + i, lg);
+	if (strcmp(argv[i], "run") == 0)
+		return cmd_run(argc - i, argv + i, lg);
 	fprintf(stderr, "tcemu: unknown command '%s'\n", argv[i]);
 	usage(stderr);
 	return EXIT_USAGE;
