@@ -465,7 +465,7 @@ static void random_equivalence(uint32_t hshift, uint32_t gshift)
 			unsigned n = 1 + (unsigned)(rnd[3] % 512);
 			uint64_t tces[512];
 			for (unsigned i = 0; i < n; i++)
-				tces[i] = ((gpa + i * gp) % (list - gp)) | ((rnd[2] >> i) & 3);
+				tces[i] = ((gpa + i * gp) % (list - gp)) | ((rnd[2] >> (i % 63)) & 3);
 			tce_list(&f, list, tces, n);
 			opc = TCEMU_H_PUT_TCE_INDIRECT, a[2] = list, a[3] = n;
 		} else {
