@@ -43,19 +43,6 @@ static size_t lower_bound(const struct mm *mm, uint64_t ua)
 	return base + (ends[base] <= ua);
 }
 
-struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
-{
-	size_t i = lower_bound(mm, ua);
-	struct region *r;
-
-	if (i == mm->nregions)
-		return NULL;
-	r = &mm->regions[i];
-	if (ua < r->ua || size > r->size - (ua - r->ua))
-		return NULL;
-	return r;
-}
-
 struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
 {
 	size_t i = *hint + 1;
@@ -71,6 +58,13 @@ struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t s
 		return NULL;
 	*hint = i;
 	return r;
+}
+
+struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
+{
+	size_t hint = SIZE_MAX;
+
+	return mm_find_next(mm, &hint, ua, size);
 }
 
 static size_t cref_lower_bound(const struct container *c, uint64_t ua)
