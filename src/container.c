@@ -499,17 +499,6 @@ out:
 
 /* ---- the sPAPR backend ---- */
 
-int spapr_owner_check(struct container *c, pid_t caller)
-{
-	int rc = 0;
-
-	pthread_rwlock_rdlock(&c->lock);
-	if (c->mm && c->mm->pid != caller)
-		rc = -EPERM;
-	pthread_rwlock_unlock(&c->lock);
-	return rc;
-}
-
 /* Records the calling process as the owner (v1 ENABLE; v2 REGISTER, TCE_CREATE, TCE_REMOVE). */
 int spapr_record_owner(struct container *c, pid_t caller)
 {

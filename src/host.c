@@ -165,39 +165,44 @@ struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create)
 	return mm;
 }
 
+/* Makes the descriptor table hold descriptor fd. host->lock held. */
+static int fdtab_reserve(struct tcemu_host *h, int fd)
+{
+	size_t cap = h->fdcap ? h->fdcap : 64;
+	struct file **n;
+
+	if ((size_t)fd < h->fdcap)
+		return 0;
+	while (cap <= (size_t)fd)
+		cap *= 2;
+	n = host_realloc(h, h->fdtab, cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	memset(n + h->fdcap, 0, (cap - h->fdcap) * sizeof(*n));
+	h->fdtab = n;
+	h->fdcap = cap;
+	return 0;
+}
+
 int host_new_fd(struct tcemu_host *h, struct file *f, int *out)
 {
 	int fd = h->ops.fd_alloc ? h->ops.fd_alloc(h->ops.opaque) : h->next_own_fd++;
+	int rc;
 
 	if (fd < 0)
 		return fd;
-	if (fd >= TCEMU_MAX_FD)
-		goto err_release;
-	if ((size_t)fd >= h->fdcap) {
-		size_t cap = h->fdcap ? h->fdcap : 64;
-		struct file **n;
-
-		while (cap <= (size_t)fd)
-			cap *= 2;
-		n = host_realloc(h, h->fdtab, cap * sizeof(*n));
-		if (!n)
-			goto err_release;
-		memset(n + h->fdcap, 0, (cap - h->fdcap) * sizeof(*n));
-		h->fdtab = n;
-		h->fdcap = cap;
+	rc = fd >= TCEMU_MAX_FD ? -EMFILE : fdtab_reserve(h, fd);
+	if (!rc && h->fdtab[fd])
+		rc = -ENOMEM; /* the allocator handed out a number still in use */
+	if (rc) {
+		if (h->ops.fd_release)
+			h->ops.fd_release(h->ops.opaque, fd);
+		return rc;
 	}
-	if (h->fdtab[fd])
-		goto err_release; /* the allocator handed out a number still in use */
 	h->fdtab[fd] = f;
-	f->fds++;
 	f->refs++;
 	*out = fd;
 	return 0;
-
-err_release:
-	if (h->ops.fd_release)
-		h->ops.fd_release(h->ops.opaque, fd);
-	return fd >= TCEMU_MAX_FD ? -EMFILE : -ENOMEM;
 }
 
 static struct file *fd_file(struct tcemu_host *h, int fd)
@@ -439,7 +444,6 @@ TCEMU_EXPORT int tcemu_host_open(struct tcemu_host *h, const char *path, int fla
 	}
 	if (g) {
 		g->open = true;
-		g->fd = *fd;
 	} else {
 		f->container->users = 1;
 		f->container->first_fd = *fd;
@@ -466,8 +470,6 @@ TCEMU_EXPORT int tcemu_host_close(struct tcemu_host *h, int fd)
 		return -EBADF;
 	}
 	h->fdtab[fd] = NULL;
-	if (--f->fds == 0 && f->kind == FILE_GROUP)
-		f->group->fd = -1;
 	file_put(h, f);
 	pthread_mutex_unlock(&h->lock);
 	if (h->ops.fd_release)
@@ -486,31 +488,16 @@ TCEMU_EXPORT int tcemu_host_dup(struct tcemu_host *h, int fd, int newfd)
 		return -EBADF;
 	pthread_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
-	if (!f) {
+	if (!f)
 		rc = -EBADF;
-	} else if (fd_file(h, newfd)) {
+	else if (fd_file(h, newfd))
 		rc = -EBUSY;
-	} else {
-		if ((size_t)newfd >= h->fdcap) {
-			size_t cap = h->fdcap ? h->fdcap : 64;
-			struct file **n;
-
-			while (cap <= (size_t)newfd)
-				cap *= 2;
-			n = realloc(h->fdtab, cap * sizeof(*n));
-			if (!n) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			memset(n + h->fdcap, 0, (cap - h->fdcap) * sizeof(*n));
-			h->fdtab = n;
-			h->fdcap = cap;
-		}
+	else
+		rc = fdtab_reserve(h, newfd);
+	if (rc == 0) {
 		h->fdtab[newfd] = f;
-		f->fds++;
 		f->refs++;
 	}
-out:
 	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
@@ -629,7 +616,6 @@ static int groups_build(struct tcemu_host *h)
 
 		g->host = h;
 		g->pe = tcemu_platform_pe(h->plat, i);
-		g->fd = -1;
 		tcemu_pe_info(g->pe, &pi);
 		g->number = pi.group;
 		g->devs = calloc(pi.ndevices ? pi.ndevices : 1, sizeof(*g->devs));

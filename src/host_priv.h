@@ -102,7 +102,6 @@ struct group {
 	struct tcemu_pe *pe;
 	uint32_t number;
 	bool open;
-	int fd;                  /* a descriptor of the open group, for messages */
 	struct container *container; /* under host->lock */
 	unsigned device_fds;     /* open device descriptors (under host->lock) */
 	bool attached_to_backend;  /* the backend took the PE's ownership */
@@ -115,8 +114,7 @@ enum file_kind { FILE_CONTAINER = TCEMU_FD_CONTAINER, FILE_GROUP = TCEMU_FD_GROU
 /* An open file description: what one or more descriptors (dup) refer to. */
 struct file {
 	enum file_kind kind;
-	unsigned fds;   /* descriptors pointing here (under host->lock) */
-	unsigned refs;  /* fds + ioctls in flight (under host->lock) */
+	unsigned refs;  /* descriptors pointing here + ioctls in flight (under host->lock) */
 	union {
 		struct container *container;
 		struct group *group;
@@ -212,7 +210,6 @@ long container_check_extension(struct container *c, unsigned long ext);
 long container_set_iommu(struct container *c, unsigned long type); /* host->lock held */
 void container_info(struct container *c, struct tcemu_container_info *ci);
 int container_entry(struct container *c, uint64_t iova, uint64_t *tce, uint64_t *ua);
-int spapr_owner_check(struct container *c, pid_t caller);
 int spapr_record_owner(struct container *c, pid_t caller);
 int spapr_need_groups(struct container *c);
 int spapr_need_enabled(struct container *c);
