@@ -65,6 +65,7 @@ struct ioctl_desc {
 	uint32_t flags_ok;
 	enum mode mode;
 	bool copy_out;
+	bool payload;      /* data follows the struct, up to argsz (copied into call.data) */
 	handler_fn precheck;
 	handler_fn handler;
 };
@@ -234,46 +235,46 @@ static long h_dev_reset(struct call *x)
 #define ROW_STRUCT(type, last) OFFSETOFEND(type, last), sizeof(type)
 
 static const struct ioctl_desc table[TCEMU_IOCTL_SLOTS] = {
-	[0] = { "GET_API_VERSION", FILE_CONTAINER, ARG_NONE, 0, 0, 0, CORE, false, NULL, h_api_version },
-	[1] = { "CHECK_EXTENSION", FILE_CONTAINER, ARG_VALUE, 0, 0, 0, CORE, false, NULL, h_check_extension },
-	[2] = { "SET_IOMMU", FILE_CONTAINER, ARG_VALUE, 0, 0, 0, CORE, false, NULL, h_set_iommu },
+	[0] = { "GET_API_VERSION", FILE_CONTAINER, ARG_NONE, 0, 0, 0, CORE, false, false, NULL, h_api_version },
+	[1] = { "CHECK_EXTENSION", FILE_CONTAINER, ARG_VALUE, 0, 0, 0, CORE, false, false, NULL, h_check_extension },
+	[2] = { "SET_IOMMU", FILE_CONTAINER, ARG_VALUE, 0, 0, 0, CORE, false, false, NULL, h_set_iommu },
 	[3] = { "GROUP_GET_STATUS", FILE_GROUP, ARG_STRUCT, ROW_STRUCT(struct vfio_group_status, flags), FLAGS_ANY,
-		CORE, true, NULL, h_group_status },
-	[4] = { "GROUP_SET_CONTAINER", FILE_GROUP, ARG_INTPTR, 0, 0, 0, CORE, false, NULL, h_group_set },
-	[5] = { "GROUP_UNSET_CONTAINER", FILE_GROUP, ARG_NONE, 0, 0, 0, CORE, false, NULL, h_group_unset },
-	[6] = { "GROUP_GET_DEVICE_FD", FILE_GROUP, ARG_STRING, 0, 0, 0, CORE, false, NULL, h_group_device },
+		CORE, true, false, NULL, h_group_status },
+	[4] = { "GROUP_SET_CONTAINER", FILE_GROUP, ARG_INTPTR, 0, 0, 0, CORE, false, false, NULL, h_group_set },
+	[5] = { "GROUP_UNSET_CONTAINER", FILE_GROUP, ARG_NONE, 0, 0, 0, CORE, false, false, NULL, h_group_unset },
+	[6] = { "GROUP_GET_DEVICE_FD", FILE_GROUP, ARG_STRING, 0, 0, 0, CORE, false, false, NULL, h_group_device },
 	[7] = { "DEVICE_GET_INFO", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_device_info, num_irqs), FLAGS_ANY,
-		CORE, true, NULL, h_dev_info },
+		CORE, true, false, NULL, h_dev_info },
 	[8] = { "DEVICE_GET_REGION_INFO", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_region_info, offset),
-		FLAGS_ANY, CORE, true, NULL, h_dev_region },
+		FLAGS_ANY, CORE, true, false, NULL, h_dev_region },
 	[9] = { "DEVICE_GET_IRQ_INFO", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_irq_info, count), FLAGS_ANY,
-		CORE, true, NULL, h_dev_irq },
+		CORE, true, false, NULL, h_dev_irq },
 	[10] = { "DEVICE_SET_IRQS", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_irq_set, count), FLAGS_ANY,
-		 CORE, false, NULL, h_dev_set_irqs },
-	[11] = { "DEVICE_RESET", FILE_DEVICE, ARG_NONE, 0, 0, 0, CORE, false, NULL, h_dev_reset },
+		 CORE, false, true, NULL, h_dev_set_irqs },
+	[11] = { "DEVICE_RESET", FILE_DEVICE, ARG_NONE, 0, 0, 0, CORE, false, false, NULL, h_dev_reset },
 	[12] = { "SPAPR_TCE_GET_INFO", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_tce_info, dma32_window_size), FLAGS_ANY, BACKEND, true, p_groups,
+		 ROW_STRUCT(struct vfio_iommu_spapr_tce_info, dma32_window_size), FLAGS_ANY, BACKEND, true, false, p_groups,
 		 h_get_info },
 	[13] = { "MAP_DMA", FILE_CONTAINER, ARG_STRUCT, ROW_STRUCT(struct vfio_iommu_type1_dma_map, size),
-		 VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, BACKEND, false, p_enabled, h_map },
+		 VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, BACKEND, false, false, p_enabled, h_map },
 	[14] = { "UNMAP_DMA", FILE_CONTAINER, ARG_STRUCT, ROW_STRUCT(struct vfio_iommu_type1_dma_unmap, size), 0,
-		 BACKEND, false, p_enabled, h_unmap },
-	[15] = { "ENABLE", FILE_CONTAINER, ARG_NONE, 0, 0, 0, V1_ONLY, false, NULL, h_enable },
-	[16] = { "DISABLE", FILE_CONTAINER, ARG_NONE, 0, 0, 0, V1_ONLY, false, NULL, h_disable },
+		 BACKEND, false, false, p_enabled, h_unmap },
+	[15] = { "ENABLE", FILE_CONTAINER, ARG_NONE, 0, 0, 0, V1_ONLY, false, false, NULL, h_enable },
+	[16] = { "DISABLE", FILE_CONTAINER, ARG_NONE, 0, 0, 0, V1_ONLY, false, false, NULL, h_disable },
 	[17] = { "SPAPR_REGISTER_MEMORY", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_register_memory, size), 0, V2_ONLY, false, p_record_owner,
+		 ROW_STRUCT(struct vfio_iommu_spapr_register_memory, size), 0, V2_ONLY, false, false, p_record_owner,
 		 h_register },
 	[18] = { "SPAPR_UNREGISTER_MEMORY", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_register_memory, size), 0, V2_ONLY, false, p_owner_known,
+		 ROW_STRUCT(struct vfio_iommu_spapr_register_memory, size), 0, V2_ONLY, false, false, p_owner_known,
 		 h_unregister },
 	[19] = { "SPAPR_TCE_CREATE", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_tce_create, start_addr), 0, V2_ONLY, true, p_record_owner_groups,
+		 ROW_STRUCT(struct vfio_iommu_spapr_tce_create, start_addr), 0, V2_ONLY, true, false, p_record_owner_groups,
 		 h_create },
 	[20] = { "SPAPR_TCE_REMOVE", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_tce_remove, start_addr), 0, V2_ONLY, false, p_record_owner_groups,
+		 ROW_STRUCT(struct vfio_iommu_spapr_tce_remove, start_addr), 0, V2_ONLY, false, false, p_record_owner_groups,
 		 h_remove },
 	[21] = { "EEH_PE_OP", FILE_CONTAINER, ARG_STRUCT, OFFSETOFEND(struct vfio_eeh_pe_op, op),
-		 sizeof(struct vfio_eeh_pe_op), 0, BACKEND, false, NULL, h_eeh },
+		 sizeof(struct vfio_eeh_pe_op), 0, BACKEND, false, false, NULL, h_eeh },
 };
 
 TCEMU_EXPORT const char *tcemu_ioctl_name(unsigned slot)
@@ -372,7 +373,7 @@ static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d
 			if (copy_from_client(h, x->in.buf + d->minsz, (const uint8_t *)x->uarg + d->minsz, more))
 				return -EFAULT;
 		}
-		if (d->handler == h_dev_set_irqs && x->in.hdr.argsz > d->maxsz) {
+		if (d->payload && x->in.hdr.argsz > d->maxsz) {
 			uint32_t n = x->in.hdr.argsz - d->maxsz;
 			if (x->in.hdr.argsz > MAX_ARGSZ)
 				return -EINVAL;
