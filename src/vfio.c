@@ -2,10 +2,10 @@
 /*
  * The VFIO ioctl table. Every command is one row: {number, descriptor kind, argument form,
  * minimum size, accepted input flags, mode, copy-out, payload, precheck, handler}.
- * vfio_dispatch() is the one place that checks the command (ENOTTY), the backend's owner rule (EPERM), the v1/v2 mode (ENOTTY), the
- * argsz minimum (EINVAL) and the flags (EINVAL), copies the argument in and out safely (EFAULT),
- * counts and traces. Prechecks are the rules the spec orders before the argsz check (for example
- * MAP_DMA's EPERM when the container is not enabled).
+ * vfio_dispatch() is the one place that checks the command (ENOTTY), the backend's owner rule
+ * (EPERM), the v1/v2 mode (ENOTTY), the argsz minimum (EINVAL) and the flags (EINVAL), copies the
+ * argument in and out safely (EFAULT), counts and traces. Prechecks are the rules the spec orders
+ * before the argsz check (for example MAP_DMA's EPERM when the container is not enabled).
  */
 #include <errno.h>
 #include <stddef.h>
