@@ -1039,13 +1039,33 @@ int container_entry(struct container *c, uint64_t iova, uint64_t *tce, uint64_t 
 
 /* ---- guest acceleration (the in-kernel fast path of guest.c) ---- */
 
-/* Clears the host entries of one guest page. Container lock held shared, mm lock shared. */
-static void guest_clear(struct container *c, struct tcemu_table *t, const struct tcemu_table_params *tp,
-			uint64_t bus, uint32_t gshift, struct release_ctx *rctx)
+/* Clears [bus, bus + bytes) of the window containing bus, clipped to it: one call, one kill. */
+void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes)
 {
-	tcemu_table_clear(t, (bus - tp->bus_offset) >> tp->page_shift, 1ull << (gshift - tp->page_shift), release_entry,
-			  rctx);
-	(void)c;
+	struct release_ctx rctx = { .c = c };
+	const struct tcemu_table_params *tp;
+	uint64_t index, count;
+	int64_t n;
+	int slot;
+
+	pthread_rwlock_rdlock(&c->lock);
+	slot = c->v2 && c->mm ? find_window(c, bus) : -1;
+	if (slot < 0)
+		goto out;
+	tp = tcemu_table_params(c->windows[slot].table);
+	rctx.page_shift = tp->page_shift;
+	index = (bus - tp->bus_offset) >> tp->page_shift;
+	count = tcemu_min_u64(bytes, tp->window_size - (bus - tp->bus_offset)) >> tp->page_shift;
+	pthread_rwlock_rdlock(&c->mm->lock);
+	n = tcemu_table_clear(c->windows[slot].table, index, count, release_entry, &rctx);
+	release_flush(&rctx);
+	pthread_rwlock_unlock(&c->mm->lock);
+	if (n > 0) {
+		host_stat_add(c->host, &c->host->stats.entries_mapped, -n, NULL);
+		kill_all(c, (unsigned)slot, index, count);
+	}
+out:
+	pthread_rwlock_unlock(&c->lock);
 }
 
 int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint64_t n, const uint64_t *uas,
@@ -1090,7 +1110,7 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint
 		last = r && r->page_shift >= tp->page_shift ? r : NULL;
 		if (!last) {
 			/* too hard: the host entries of this TCE are cleared, nothing else changes */
-			guest_clear(c, t, tp, bus + (i << gshift), gshift, &rctx);
+			tcemu_table_clear(t, index + i * fan, fan, release_entry, &rctx);
 			*failed = i;
 			rc = -EAGAIN;
 			goto flush;

@@ -230,14 +230,8 @@ err_unlock:
 /* Clears what the fast path mapped through w's links (the whole window). Window lock held. */
 static void win_clear_links(struct gwin *w)
 {
-	uint64_t failed;
-
 	for (size_t l = 0; l < w->nlinks; l++)
-		for (uint64_t i = 0; i < w->size; i += TCEMU_TCE_LIST_MAX) {
-			uint64_t n = tcemu_min_u64(TCEMU_TCE_LIST_MAX, w->size - i);
-			container_guest_put(w->links[l].c, w->start + (i << w->page_shift), w->page_shift, n, zeros, zeros,
-					    &failed);
-		}
+		container_guest_clear(w->links[l].c, w->start, w->size << w->page_shift);
 }
 
 TCEMU_EXPORT int tcemu_guest_remove_window(struct tcemu_guest *g, uint32_t liobn)

@@ -234,6 +234,8 @@ long spapr_eeh(struct container *c, const struct vfio_eeh_pe_op *op, uint32_t ar
  */
 int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint64_t n, const uint64_t *uas,
 			const uint64_t *perms, uint64_t *failed);
+/* Clears what maps [bus, bus + bytes) in the window containing bus (a guest window removed). */
+void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes);
 /* 0 if c is v2 and has a window at bus address start with a page <= 2^gshift and >= bytes long. */
 int container_window_matches(struct container *c, uint64_t start, uint32_t gshift, uint64_t bytes);
 /* The container behind descriptor fd with a reference held (host.c); NULL: not a container. */
