@@ -74,16 +74,21 @@ static void usage(FILE *f)
 		"Architecture: docs/architecture.md.\n");
 }
 
-static const char *human_size(uint64_t bytes, char *buf, size_t len)
+const char *human_size(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	unsigned u = 0;
+	double v = (double)bytes;
 
-	while (u + 1 < sizeof(units) / sizeof(units[0]) && bytes >= 1024 && bytes % 1024 == 0) {
-		bytes /= 1024;
+	/* exact while the size divides evenly (16 KiB), one decimal beyond that (20.0 MiB) */
+	while (u + 1 < sizeof(units) / sizeof(units[0]) && v >= 1024) {
+		v /= 1024;
 		u++;
 	}
-	snprintf(buf, len, "%llu %s", (unsigned long long)bytes, units[u]);
+	if (v == (double)(uint64_t)v)
+		snprintf(buf, len, "%llu %s", (unsigned long long)v, units[u]);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
 	return buf;
 }
 

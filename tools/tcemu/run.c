@@ -500,17 +500,6 @@ static void teardown(struct run *r)
 		munmap(r->ram, r->sc.ram);
 }
 
-static void human(char *buf, size_t len, uint64_t b)
-{
-	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	unsigned i = 0;
-
-	while (v >= 1024 && i < 4)
-		v /= 1024, i++;
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
-}
-
 static void report_text(struct run *r, FILE *f)
 {
 	char tb[32], lb[32];
@@ -526,8 +515,8 @@ static void report_text(struct run *r, FILE *f)
 	for (unsigned i = 0; i < r->nph; i++) {
 		const struct phase *p = &r->ph[i];
 		double ops = (double)(p->hcalls + p->dmas);
-		human(tb, sizeof(tb), p->table_bytes);
-		human(lb, sizeof(lb), p->locked_bytes);
+		human_size(p->table_bytes, tb, sizeof(tb));
+		human_size(p->locked_bytes, lb, sizeof(lb));
 		fprintf(f, "  %-9s %-6s %9" PRIu64 " %8" PRIu64 " %10" PRIu64 " %10" PRIu64 " %8.3fs %12.0f %10s %10s %7" PRIu64
 			   "%s\n",
 			p->name, p->passed ? "pass" : "FAIL", p->hcalls, p->dmas, p->tces, p->host_entries, p->seconds,
