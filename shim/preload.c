@@ -522,33 +522,19 @@ EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
 	return get_fstatat64()(dirfd, p ? p : path, st, flags);
 }
 
-EXPORT int __xstat(int ver, const char *path, struct stat *st)
-{
-	char buf[4096];
-	const char *p = module_path(path, buf, sizeof(buf));
-	return get___xstat()(ver, p ? p : path, st);
-}
+/* The old stat ABI (a version argument first), for programs built against older glibc. */
+#define XSTAT_WRAPPER(name, stype)                                                                 \
+	EXPORT int name(int ver, const char *path, struct stype *st)                               \
+	{                                                                                          \
+		char buf[4096];                                                                    \
+		const char *p = module_path(path, buf, sizeof(buf));                               \
+		return get_##name()(ver, p ? p : path, st);                                        \
+	}
 
-EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
-{
-	char buf[4096];
-	const char *p = module_path(path, buf, sizeof(buf));
-	return get___xstat64()(ver, p ? p : path, st);
-}
-
-EXPORT int __lxstat(int ver, const char *path, struct stat *st)
-{
-	char buf[4096];
-	const char *p = module_path(path, buf, sizeof(buf));
-	return get___lxstat()(ver, p ? p : path, st);
-}
-
-EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
-{
-	char buf[4096];
-	const char *p = module_path(path, buf, sizeof(buf));
-	return get___lxstat64()(ver, p ? p : path, st);
-}
+XSTAT_WRAPPER(__xstat, stat)
+XSTAT_WRAPPER(__xstat64, stat64)
+XSTAT_WRAPPER(__lxstat, stat)
+XSTAT_WRAPPER(__lxstat64, stat64)
 
 EXPORT int access(const char *path, int mode)
 {
