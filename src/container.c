@@ -76,6 +76,7 @@ struct release_ctx {
 	uint64_t released;
 	struct region *r;  /* v2: the region of the run being released */
 	uint64_t pending;  /* entries of r released but not yet subtracted */
+	size_t next;       /* v2: index after r's, the region tried first for the next run */
 };
 
 static void release_flush(struct release_ctx *rc)
@@ -94,8 +95,17 @@ static void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64
 	rc->released++;
 	if (c->v2) {
 		if (!rc->r || old_ua < rc->r->ua || old_ua - rc->r->ua >= rc->r->size) {
+			struct mm *mm = c->mm;
+			struct region *n = mm && rc->next < mm->nregions ? &mm->regions[rc->next] : NULL;
+
 			release_flush(rc);
-			rc->r = c->mm ? mm_find(c->mm, old_ua, 1ull << rc->page_shift) : NULL;
+			/* Entries are released in index order: usually the next region holds the next run. */
+			if (n && old_ua >= n->ua && old_ua - n->ua < n->size)
+				rc->r = n;
+			else
+				rc->r = mm ? mm_find(mm, old_ua, 1ull << rc->page_shift) : NULL;
+			if (rc->r)
+				rc->next = (size_t)(rc->r - mm->regions) + 1;
 		}
 		if (rc->r) /* always: regions with mappings cannot go */
 			rc->pending++;
@@ -630,71 +640,98 @@ long spapr_disable(struct container *c)
 
 /*
  * v2 map: every IOMMU page must lie in one registered region whose page is at least the IOMMU
- * page. Pass 1 walks the regions the range meets (in order: O(1) per region) and checks them;
- * then every table level is reserved; pass 2 walks them again and writes, one table call per run
- * of physically contiguous frames. Nothing is written unless everything can be.
+ * page. Nothing is written unless everything can be.
+ *
+ * A map inside one region (the common case: DPDK and QEMU register what they map) holds the
+ * process lock shared and counts with one atomic add. A map crossing regions takes the process
+ * lock exclusive: then the mapped counts are plain adds, and the regions it crosses, which follow
+ * each other in the sorted array, are walked twice (check, then count) in index order, O(1) each.
+ * An atomic add per region would cost more than the table writes of a small region.
  */
 static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint64_t index, uint64_t npages,
 		   uint64_t vaddr, uint64_t perm, unsigned slot)
 {
 	struct tcemu_host *h = c->host;
-	const uint64_t pg = 1ull << ps;
+	struct mm *mm = c->mm;
 	struct release_ctx rctx = { .c = c, .page_shift = ps };
-	size_t hint = SIZE_MAX;
+	const uint64_t end = vaddr + (npages << ps);
+	size_t first, last;
+	bool linear = true;
+	struct region *r;
 	long rc = 0;
 
-	pthread_rwlock_rdlock(&c->mm->lock);
-	for (uint64_t done = 0; done < npages;) {
-		uint64_t ua = vaddr + done * pg;
-		struct region *r = mm_find_next(c->mm, &hint, ua, pg);
-
-		if (!r) {
-			rc = -EINVAL;
-			goto out;
-		}
+	pthread_rwlock_rdlock(&mm->lock);
+	r = mm_find(mm, vaddr, 1ull << ps);
+	if (r && end - r->ua <= r->size) {
 		if (r->page_shift < ps) {
 			rc = -EPERM; /* the IOMMU page may never exceed the pinned page */
 			goto out;
 		}
-		done += tcemu_min_u64(npages - done, (r->ua + r->size - ua) >> ps);
+		rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, npages) : -ENOMEM;
+		if (rc)
+			goto out;
+		__atomic_add_fetch(&r->mapped, npages, __ATOMIC_RELAXED);
+		tcemu_table_set_linear(t, index, npages, (r->hpa + (vaddr - r->ua)) | perm, vaddr, release_entry, &rctx);
+		goto done;
 	}
-	if (!host_alloc_ok(h)) {
-		rc = -ENOMEM;
+	if (!r) {
+		rc = -EINVAL;
 		goto out;
 	}
-	rc = tcemu_table_reserve(t, index, npages);
+	pthread_rwlock_unlock(&mm->lock);
+	pthread_rwlock_wrlock(&mm->lock);
+	/* Check: regions without a gap from vaddr to end, each with a large enough page. */
+	r = mm_find(mm, vaddr, 1ull << ps);
+	if (!r) {
+		rc = -EINVAL;
+		goto out;
+	}
+	first = last = (size_t)(r - mm->regions);
+	for (;;) {
+		r = &mm->regions[last];
+		if (r->page_shift < ps) {
+			rc = -EPERM;
+			goto out;
+		}
+		if (end - r->ua <= r->size)
+			break;
+		/* The next IOMMU page starts at this region's end: in the next region or nowhere. */
+		const struct region *next = last + 1 < mm->nregions ? &mm->regions[last + 1] : NULL;
+		if (!next || next->ua != r->ua + r->size || (next->size >> ps) == 0) {
+			rc = -EINVAL;
+			goto out;
+		}
+		linear &= next->hpa == r->hpa + r->size;
+		last++;
+	}
+	rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, npages) : -ENOMEM;
 	if (rc)
 		goto out;
-	/* From here on nothing can fail. */
-	hint = SIZE_MAX;
-	for (uint64_t done = 0; done < npages;) {
-		uint64_t ua = vaddr + done * pg, run = 0;
-		struct region *r = mm_find_next(c->mm, &hint, ua, pg);
-		uint64_t hpa = r->hpa + (ua - r->ua);
-
-		/* Regions whose frames follow each other (pinned one after another) make one run. */
-		for (;;) {
-			uint64_t n = tcemu_min_u64(npages - done - run, (r->ua + r->size - (ua + (run << ps))) >> ps);
-
-			__atomic_add_fetch(&r->mapped, n, __ATOMIC_RELAXED);
-			run += n;
-			if (done + run == npages)
-				break;
-			size_t peek = hint;
-			struct region *next = mm_find_next(c->mm, &peek, ua + (run << ps), pg);
-			if (next->hpa + (ua + (run << ps) - next->ua) != hpa + (run << ps))
-				break;
-			hint = peek;
-			r = next;
-		}
-		tcemu_table_set_linear(t, index + done, run, hpa | perm, ua, release_entry, &rctx);
-		done += run;
+	/* From here on nothing can fail. Count, then write: one call per run of contiguous frames. */
+	for (size_t i = first; i <= last; i++) {
+		r = &mm->regions[i];
+		r->mapped += (tcemu_min_u64(end, r->ua + r->size) - (r->ua > vaddr ? r->ua : vaddr)) >> ps;
 	}
+	r = &mm->regions[first];
+	if (linear) {
+		tcemu_table_set_linear(t, index, npages, (r->hpa + (vaddr - r->ua)) | perm, vaddr, release_entry, &rctx);
+	} else {
+		for (uint64_t ua = vaddr, at = index; ua < end; r++) {
+			uint64_t run_end = tcemu_min_u64(end, r->ua + r->size), hpa = r->hpa + (ua - r->ua);
+
+			while (run_end < end && r[1].hpa == r->hpa + r->size)
+				r++, run_end = tcemu_min_u64(end, r->ua + r->size);
+			tcemu_table_set_linear(t, at, (run_end - ua) >> ps, hpa | perm, ua, release_entry, &rctx);
+			at += (run_end - ua) >> ps;
+			ua = run_end;
+		}
+	}
+done:
 	release_flush(&rctx);
 	host_stat_add(h, &h->stats.entries_mapped, (int64_t)(npages - rctx.released), &h->stats.entries_mapped_peak);
 	kill_all(c, slot, index, npages);
 out:
-	pthread_rwlock_unlock(&c->mm->lock);
+	pthread_rwlock_unlock(&mm->lock);
 	return rc;
 }
 

@@ -1690,6 +1690,72 @@ TEST(prereg_map_spanning_adjacent_regions)
 	host_done(f.h);
 }
 
+/*
+ * A map over many regions: pinned out of order, so their frames are not all contiguous (one table
+ * run per contiguous group), and the failures in a later region leave everything unchanged.
+ */
+TEST(prereg_map_spanning_many_regions_runs_and_failures)
+{
+	struct fx f;
+	uint8_t *mem = umem(8 * MiB);
+	static const unsigned order[4] = { 1, 0, 2, 3 }; /* B pinned first: A->B and B->C are not contiguous */
+	struct tcemu_region_info ri[4];
+	uint64_t ua;
+
+	CHECK_EQ(fx_open(&f, 0, V2), 0);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(reg(&f, mem + order[i] * MiB, MiB), 0);
+	for (unsigned i = 0; i < 4; i++)
+		ri[i] = region_at(f.h, mem + i * MiB);
+	CHECK(ri[1].hpa != ri[0].hpa + MiB);
+	CHECK(ri[2].hpa != ri[1].hpa + MiB);
+	CHECK_U64(ri[3].hpa, ri[2].hpa + MiB);
+	/* Two pages of A, all of B and C, two pages of D. */
+	CHECK_EQ(map_rw(&f, mem + MiB - 2 * 4096, 0x40000000, 2 * MiB + 4 * 4096), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 2);
+	CHECK_EQ(region_at(f.h, mem + MiB).mapped, 256);
+	CHECK_EQ(region_at(f.h, mem + 2 * MiB).mapped, 256);
+	CHECK_EQ(region_at(f.h, mem + 3 * MiB).mapped, 2);
+	for (uint64_t i = 0; i < 512 + 4; i++) {
+		uint64_t off = MiB - 2 * 4096 + i * 4096, tce = tce_at(&f, 0x40000000 + i * 4096, &ua);
+
+		CHECK_U64(tce, (ri[off / MiB].hpa + off % MiB) | TR | TW);
+		CHECK_U64(ua, (uintptr_t)mem + off);
+	}
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 516);
+	/* A gap after D (E registered one MiB further): EINVAL, nothing written or counted. */
+	CHECK_EQ(reg(&f, mem + 5 * MiB, MiB), 0);
+	CHECK_EQ(map_rw(&f, mem + 2 * MiB, 0x50000000, 4 * MiB), -EINVAL);
+	/* 64 KiB IOMMU pages over E (4 KiB pages) and past it: EPERM from the first region. */
+	uint64_t start = 1;
+	CHECK_EQ(create(&f, 16, GiB, 1, &start), 0);
+	CHECK_EQ(map_rw(&f, mem + 5 * MiB, start, 2 * MiB), -EPERM);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 516);
+	CHECK_EQ(cinfo(&f).windows[1].valid_entries, 0);
+	CHECK_EQ(region_at(f.h, mem + 2 * MiB).mapped, 256);
+	CHECK_EQ(region_at(f.h, mem + 3 * MiB).mapped, 2);
+	CHECK_EQ(region_at(f.h, mem + 5 * MiB).mapped, 0);
+	CHECK_U64(tce_at(&f, 0x50000000, NULL), 0);
+	CHECK_U64(tce_at(&f, start, NULL), 0);
+	/* Remapping over existing entries replaces them: the counts move, they do not grow. */
+	CHECK_EQ(map_rw(&f, mem + MiB - 2 * 4096, 0x40000000, 2 * MiB + 4 * 4096), 0);
+	CHECK_EQ(region_at(f.h, mem + MiB).mapped, 256);
+	CHECK_EQ(region_at(f.h, mem + 3 * MiB).mapped, 2);
+	CHECK_EQ(map_rw(&f, mem + 2 * MiB, 0x40000000, 2 * MiB), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 0);
+	/* Entries 512-515 still hold C's last two pages and D's first two. */
+	CHECK_EQ(region_at(f.h, mem + MiB).mapped, 0);
+	CHECK_EQ(region_at(f.h, mem + 2 * MiB).mapped, 256 + 2);
+	CHECK_EQ(region_at(f.h, mem + 3 * MiB).mapped, 256 + 2);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 516);
+	CHECK_EQ(unmap(&f, 0x40000000, 2 * MiB + 4 * 4096), 0);
+	for (unsigned i = 0; i < 7; i++)
+		CHECK_EQ(region_at(f.h, mem + i * MiB).mapped, 0);
+	fx_close(&f);
+	CHECK(host_is_clean(f.h));
+	host_done(f.h);
+}
+
 TEST(prereg_map_unregistered_memory_einval)
 {
 	struct fx f;
@@ -2732,6 +2798,7 @@ HARNESS_MAIN(T(generic_argsz_below_minsz_einval), T(generic_argsz_exactly_minsz_
 	     T(prereg_shared_between_containers_refcounted), T(prereg_overlap_einval_adjacent_ok),
 	     T(prereg_enomem_over_limit), T(prereg_efault_unmapped_hole), T(prereg_efault_readonly_memory),
 	     T(prereg_iommu_page_larger_than_region_page_eperm), T(prereg_map_spanning_adjacent_regions),
+	     T(prereg_map_spanning_many_regions_runs_and_failures),
 	     T(prereg_map_unregistered_memory_einval), T(prereg_unregister_enoent),
 	     T(prereg_unregister_ebusy_while_mapped), T(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere),
 	     T(prereg_mapped_counts), T(default_window_pending_after_attach), T(default_window_built_by_first_map),
