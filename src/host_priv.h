@@ -61,8 +61,10 @@ struct mm {
 	pid_t pid;
 	pthread_rwlock_t lock;
 	struct region *regions;  /* sorted by ua, non-overlapping, inline */
-	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous */
-	size_t nregions, cap;
+	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous;
+	                            UINT64_MAX from nregions to cap */
+	uint64_t *tops;          /* tops[b]: the last key of block b of ends[] (prereg.c) */
+	size_t nregions, cap;    /* cap: a multiple of the block size */
 	uint64_t locked;         /* bytes charged; under lock */
 	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
 	struct mm *next;         /* host->mms list, under host->lock */

@@ -3,13 +3,14 @@
  * Memory pre-registration (sPAPR v2) and locked-memory accounting, per process.
  *
  * A process (struct mm) has one list of regions, shared by all its containers, kept sorted by
- * address in an array: lookup is a binary search, O(log n) (the kernel walks a list). Regions never
- * overlap. Each container that registered a region holds one reference (struct cref in the
- * container, sorted the same way); region->mapped counts the IOMMU entries pointing into it.
+ * address in an array: lookup is a search of a two-level index, O(log n) (the kernel walks a list).
+ * Regions never overlap. Each container that registered a region holds one reference (struct cref
+ * in the container, sorted the same way); region->mapped counts the IOMMU entries pointing into it.
  *
- * Locking: mm->lock (rwlock) protects the region array, each region's users and the accounting;
- * region->mapped is an atomic bumped under mm->lock held shared (MAP) and read under it held
- * exclusive (UNREGISTER), so an unregister never races a map of the same memory.
+ * Locking: mm->lock (rwlock) protects the region array, its index, each region's users and the
+ * accounting. region->mapped changes by atomic adds under mm->lock held shared (a map inside one
+ * region, releases), by plain adds under it held exclusive (a map across regions), and is read
+ * under it held exclusive (UNREGISTER), so an unregister never races a map of the same memory.
  * The caller holds container->lock exclusive for register/unregister/drop (the container's crefs).
  */
 #include <errno.h>
@@ -24,23 +25,73 @@
 #include "host_priv.h"
 
 /*
- * Index of the first region whose end is above ua (the only candidate to contain ua). Branchless:
- * the compare selects with a conditional move, so no step mispredicts.
+ * The search: ends[] is cut into blocks of KEYS_PER_BLOCK keys (two cache lines), and tops[b] is
+ * the last key of block b. A lookup searches tops[] (small: it stays in the near caches), then
+ * counts the keys of one block below ua, which the compiler turns into vector compares. Both steps
+ * are branchless. ends[] is padded with UINT64_MAX to a whole block.
  */
+#define KEYS_PER_BLOCK 16
+
+/* Index of the first region whose end is above ua (the only candidate to contain ua). */
 static size_t lower_bound(const struct mm *mm, uint64_t ua)
 {
-	const uint64_t *ends = mm->ends;
-	size_t base = 0, n = mm->nregions;
+	const uint64_t *tops = mm->tops, *keys;
+	size_t base = 0, n = (mm->nregions + KEYS_PER_BLOCK - 1) / KEYS_PER_BLOCK, count = 0;
 
 	if (n == 0)
 		return 0;
 	while (n > 1) {
 		size_t half = n / 2;
 
-		base = ends[base + half] <= ua ? base + half : base;
+		base = tops[base + half] <= ua ? base + half : base;
 		n -= half;
 	}
-	return base + (ends[base] <= ua);
+	base += tops[base] <= ua;
+	if (base * KEYS_PER_BLOCK >= mm->nregions)
+		return mm->nregions;
+	keys = &mm->ends[base * KEYS_PER_BLOCK];
+	for (unsigned k = 0; k < KEYS_PER_BLOCK; k++)
+		count += keys[k] <= ua;
+	return base * KEYS_PER_BLOCK + count;
+}
+
+/* Rebuilds tops[] from the block holding region `from` on. */
+static void tops_update(struct mm *mm, size_t from)
+{
+	size_t nblocks = (mm->nregions + KEYS_PER_BLOCK - 1) / KEYS_PER_BLOCK;
+
+	for (size_t b = from / KEYS_PER_BLOCK; b < nblocks; b++)
+		mm->tops[b] = mm->ends[tcemu_min_u64((b + 1) * KEYS_PER_BLOCK, mm->nregions) - 1];
+}
+
+/*
+ * Makes room for one more region. Every array is grown before any is used at the new size, so a
+ * failed allocation leaves the index as it was.
+ */
+static int regions_reserve(struct tcemu_host *h, struct mm *mm)
+{
+	size_t cap = mm->cap ? mm->cap * 2 : KEYS_PER_BLOCK;
+	struct region *r;
+	uint64_t *e, *t;
+
+	if (mm->nregions < mm->cap)
+		return 0;
+	r = host_realloc(h, mm->regions, cap * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	mm->regions = r;
+	e = host_realloc(h, mm->ends, cap * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	mm->ends = e;
+	t = host_realloc(h, mm->tops, cap / KEYS_PER_BLOCK * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	mm->tops = t;
+	for (size_t i = mm->cap; i < cap; i++)
+		mm->ends[i] = UINT64_MAX; /* the padding of the last block */
+	mm->cap = cap;
+	return 0;
 }
 
 struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
@@ -168,6 +219,8 @@ static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
 	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
 	mm->nregions--;
+	mm->ends[mm->nregions] = UINT64_MAX;
+	tops_update(mm, i);
 	mm->locked -= tcemu_min_u64(mm->locked, (size + pg - 1) & ~(pg - 1));
 	host_stat_add(h, &h->stats.locked_bytes, -(int64_t)size, NULL);
 	host_stat_add(h, &h->stats.regions_registered, -1, NULL);
@@ -219,24 +272,9 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	/* An emulated 64K-page host backs ordinary memory with 64K pages. */
 	backing = backing > h->page_shift ? backing : h->page_shift;
 	natural = (uint32_t)__builtin_ctzll(ua | size);
-	if (mm->nregions == mm->cap) {
-		size_t cap = mm->cap ? mm->cap * 2 : 16;
-		struct region *n = host_realloc(h, mm->regions, cap * sizeof(*n));
-		uint64_t *e;
-
-		if (!n) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		mm->regions = n;
-		e = host_realloc(h, mm->ends, cap * sizeof(*e));
-		if (!e) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		mm->ends = e;
-		mm->cap = cap;
-	}
+	rc = regions_reserve(h, mm);
+	if (rc)
+		goto out;
 	struct region nr = {
 		.ua = ua,
 		.size = size,
@@ -259,6 +297,7 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	mm->regions[at] = nr;
 	mm->ends[at] = ua + size;
 	mm->nregions++;
+	tops_update(mm, at);
 	mm->locked += size;
 	cref_insert(c, &mm->regions[at]);
 	host_stat_add(h, &h->stats.locked_bytes, (int64_t)size, &h->stats.locked_peak);
@@ -323,6 +362,7 @@ void mm_free(struct tcemu_host *h, struct mm *mm)
 	(void)h;
 	free(mm->regions);
 	free(mm->ends);
+	free(mm->tops);
 	pthread_rwlock_destroy(&mm->lock);
 	free(mm);
 }

@@ -1756,6 +1756,74 @@ TEST(prereg_map_spanning_many_regions_runs_and_failures)
 	host_done(f.h);
 }
 
+/*
+ * The region index against a model: 512 slots of 32 pages, each holding a region of random start
+ * and length or nothing, registered in random order, a third unregistered again. Every page of the
+ * memory is then looked up through a one-page MAP: it succeeds exactly inside a region, with that
+ * region's frame.
+ */
+TEST(prereg_lookup_matches_model)
+{
+	enum { SLOTS = 512, SLOT_PAGES = 32 };
+	static struct { uint32_t first, len; bool live; } slot[SLOTS];
+	static unsigned order[SLOTS];
+	struct tcemu_region_info *ri = calloc(SLOTS, sizeof(*ri));
+	uint8_t *mem = umem(SLOTS * SLOT_PAGES * 4096ull);
+	uint64_t seed = 0x9e3779b97f4a7c15ull, tce, ua;
+	struct fx f;
+
+	CHECK(ri && mem);
+	CHECK_EQ(fx_open(&f, 0, V2), 0);
+	for (unsigned i = 0; i < SLOTS; i++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		slot[i].first = (uint32_t)(seed % SLOT_PAGES);
+		slot[i].len = 1 + (uint32_t)((seed >> 8) % (SLOT_PAGES - slot[i].first));
+		slot[i].live = (seed >> 20) % 8 != 0;
+		order[i] = i;
+	}
+	for (unsigned i = SLOTS - 1; i > 0; i--) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		unsigned j = (unsigned)(seed % (i + 1)), t = order[i];
+		order[i] = order[j], order[j] = t;
+	}
+	for (unsigned i = 0; i < SLOTS; i++) {
+		unsigned k = order[i];
+		if (slot[k].live)
+			CHECK_EQ(reg(&f, mem + (k * SLOT_PAGES + slot[k].first) * 4096ull, slot[k].len * 4096ull), 0);
+	}
+	for (unsigned i = 0; i < SLOTS; i += 3) {
+		unsigned k = order[i];
+		if (slot[k].live) {
+			CHECK_EQ(unreg(&f, mem + (k * SLOT_PAGES + slot[k].first) * 4096ull, slot[k].len * 4096ull), 0);
+			slot[k].live = false;
+		}
+	}
+	ssize_t n = tcemu_host_regions(f.h, getpid(), ri, SLOTS);
+	unsigned live = 0;
+	for (unsigned k = 0; k < SLOTS; k++)
+		live += slot[k].live;
+	CHECK_EQ(n, (ssize_t)live);
+	for (unsigned k = 0, r = 0; k < SLOTS; k++) {
+		for (unsigned p = 0; p < SLOT_PAGES; p++) {
+			uint8_t *va = mem + (k * SLOT_PAGES + p) * 4096ull;
+			bool inside = slot[k].live && p >= slot[k].first && p < slot[k].first + slot[k].len;
+
+			CHECK_EQ(map_rw(&f, va, 0, 4096), inside ? 0 : -EINVAL);
+			if (!inside)
+				continue;
+			tce = tce_at(&f, 0, &ua);
+			CHECK_U64(ua, (uintptr_t)va);
+			CHECK_U64(tce, (ri[r].hpa + (uint64_t)(uintptr_t)va - ri[r].ua) | TR | TW);
+			CHECK_EQ(unmap(&f, 0, 4096), 0);
+		}
+		r += slot[k].live;
+	}
+	fx_close(&f);
+	CHECK(host_is_clean(f.h));
+	host_done(f.h);
+	free(ri);
+}
+
 TEST(prereg_map_unregistered_memory_einval)
 {
 	struct fx f;
@@ -2798,7 +2866,7 @@ HARNESS_MAIN(T(generic_argsz_below_minsz_einval), T(generic_argsz_exactly_minsz_
 	     T(prereg_shared_between_containers_refcounted), T(prereg_overlap_einval_adjacent_ok),
 	     T(prereg_enomem_over_limit), T(prereg_efault_unmapped_hole), T(prereg_efault_readonly_memory),
 	     T(prereg_iommu_page_larger_than_region_page_eperm), T(prereg_map_spanning_adjacent_regions),
-	     T(prereg_map_spanning_many_regions_runs_and_failures),
+	     T(prereg_map_spanning_many_regions_runs_and_failures), T(prereg_lookup_matches_model),
 	     T(prereg_map_unregistered_memory_einval), T(prereg_unregister_enoent),
 	     T(prereg_unregister_ebusy_while_mapped), T(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere),
 	     T(prereg_mapped_counts), T(default_window_pending_after_attach), T(default_window_built_by_first_map),
