@@ -1105,18 +1105,48 @@ out:
 	pthread_rwlock_unlock(&c->lock);
 }
 
-int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint64_t n, const uint64_t *uas,
-			const uint64_t *perms, uint64_t *failed)
+/*
+ * Maps the guest pages of one run region by region (t non-NULL), or only checks them (t NULL).
+ * Every page must lie in one registered region whose page is at least the host page. Returns how
+ * many pages from the run's start qualify (run->n: all). mm->lock held.
+ */
+static uint64_t guest_run_pieces(struct container *c, size_t *hint, const struct guest_run *run, uint32_t gshift,
+				 uint32_t hshift, struct tcemu_table *t, uint64_t index, struct release_ctx *rctx)
+{
+	const uint64_t fan = 1ull << (gshift - hshift);
+	uint64_t done = 0;
+
+	while (done < run->n) {
+		uint64_t ua = run->ua + (done << gshift);
+		struct region *r = mm_find_next(c->mm, hint, ua, 1ull << gshift);
+		uint64_t k;
+
+		if (!r || r->page_shift < hshift)
+			return done;
+		k = tcemu_min_u64(run->n - done, (r->ua + r->size - ua) >> gshift);
+		if (t) {
+			__atomic_add_fetch(&r->mapped, k * fan, __ATOMIC_RELAXED);
+			tcemu_table_set_linear(t, index + (run->at + done) * fan, k * fan, (r->hpa + (ua - r->ua)) | run->perm, ua,
+					       release_entry, rctx);
+		}
+		done += k;
+	}
+	return done;
+}
+
+int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, const struct guest_run *runs, size_t nruns,
+			uint64_t *failed)
 {
 	struct tcemu_host *h = c->host;
 	const struct tcemu_table_params *tp;
 	struct release_ctx rctx = { .c = c };
 	struct tcemu_table *t;
-	uint64_t fan, index, set = 0;
+	uint64_t fan, index, n, set = 0;
 	size_t hint = SIZE_MAX;
 	int slot, rc = 0;
 
 	*failed = 0;
+	n = nruns ? runs[nruns - 1].at + runs[nruns - 1].n : 0;
 	pthread_rwlock_rdlock(&c->lock);
 	slot = c->v2 && c->mm ? find_window(c, bus) : -1;
 	if (slot < 0) {
@@ -1126,7 +1156,7 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint
 	t = c->windows[slot].table;
 	tp = tcemu_table_params(t);
 	if (tp->page_shift > gshift || (bus & ((1ull << gshift) - 1)) ||
-	    (n << gshift) > tp->window_size - (bus - tp->bus_offset)) {
+	    n > (tp->window_size - (bus - tp->bus_offset)) >> gshift) {
 		rc = -EAGAIN;
 		goto out;
 	}
@@ -1134,21 +1164,16 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint
 	fan = 1ull << (gshift - tp->page_shift);
 	index = (bus - tp->bus_offset) >> tp->page_shift;
 	pthread_rwlock_rdlock(&c->mm->lock);
-	/* Every guest page must lie in one registered region whose page is at least the host page. */
-	struct region *last = NULL;
-	for (uint64_t i = 0; i < n; i++) {
-		struct region *r;
+	for (size_t i = 0; i < nruns; i++) {
+		uint64_t ok;
 
-		if (!uas[i])
+		if (!runs[i].ua)
 			continue;
-		if (last && uas[i] >= last->ua && uas[i] - last->ua <= last->size - (1ull << gshift))
-			continue; /* in the region of the previous page: checked already */
-		r = mm_find_next(c->mm, &hint, uas[i], 1ull << gshift);
-		last = r && r->page_shift >= tp->page_shift ? r : NULL;
-		if (!last) {
+		ok = guest_run_pieces(c, &hint, &runs[i], gshift, tp->page_shift, NULL, 0, NULL);
+		if (ok < runs[i].n) {
 			/* too hard: the host entries of this TCE are cleared, nothing else changes */
-			tcemu_table_clear(t, index + i * fan, fan, release_entry, &rctx);
-			*failed = i;
+			*failed = runs[i].at + ok;
+			tcemu_table_clear(t, index + *failed * fan, fan, release_entry, &rctx);
 			rc = -EAGAIN;
 			goto flush;
 		}
@@ -1157,28 +1182,13 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint
 	if (rc)
 		goto unlock_mm;
 	hint = SIZE_MAX;
-	for (uint64_t i = 0; i < n;) {
-		uint64_t at = index + i * fan, j = i + 1;
-
-		if (!uas[i]) {
-			/* a run of clears */
-			while (j < n && !uas[j])
-				j++;
-			tcemu_table_clear(t, at, (j - i) * fan, release_entry, &rctx);
-			i = j;
-			continue;
+	for (size_t i = 0; i < nruns; i++) {
+		if (runs[i].ua) {
+			guest_run_pieces(c, &hint, &runs[i], gshift, tp->page_shift, t, index, &rctx);
+			set += runs[i].n * fan;
+		} else {
+			tcemu_table_clear(t, index + runs[i].at * fan, runs[i].n * fan, release_entry, &rctx);
 		}
-		/* a run of guest pages that follow each other in one region with one permission (a
-		 * direct map is one run per 512 TCEs): one table call, one count update */
-		struct region *r = mm_find_next(c->mm, &hint, uas[i], 1ull << gshift);
-		while (j < n && uas[j] == uas[j - 1] + (1ull << gshift) && perms[j] == perms[i] &&
-		       uas[j] + (1ull << gshift) <= r->ua + r->size)
-			j++;
-		__atomic_add_fetch(&r->mapped, (j - i) * fan, __ATOMIC_RELAXED);
-		tcemu_table_set_linear(t, at, (j - i) * fan, (r->hpa + (uas[i] - r->ua)) | perms[i], uas[i], release_entry,
-				       &rctx);
-		set += (j - i) * fan;
-		i = j;
 	}
 flush:
 	release_flush(&rctx);

@@ -4,10 +4,14 @@
  * PAPR TCE hypercalls on the fast (in-kernel), slow (VMM) and combined paths. See tcemu/guest.h
  * and docs/guest.md (where tcemu follows LoPAR, KVM or QEMU).
  *
- * Locking: g->lock (rwlock) protects the RAM map and the window list: hypercalls take it shared,
- * add_ram/create/remove/link exclusive. Each window has a mutex that serializes hypercalls on it
- * (a guest's hcall is atomic to it) and protects its links. Order: g->lock, then a window's mutex,
- * then (through the container calls) the container and process locks of host_priv.h.
+ * Locking: g->lock (rwlock) serializes the changes of the RAM map and of the window list (add_ram,
+ * create/remove/link/unlink, exclusive) and the statistics readers (shared). Hypercalls do not
+ * take it: the RAM map and the window list are published as immutable snapshots by an atomic
+ * pointer, and a snapshot, like a removed window's struct, is kept until the guest is destroyed
+ * (a hypercall may still be reading it). Each window has a mutex that serializes hypercalls on it
+ * (a guest's hcall is atomic to it) and protects its links, its view and its statistics; a
+ * removed window is marked dead under it. Order: g->lock, then a window's mutex, then (through
+ * the container calls) the container and process locks of host_priv.h.
  */
 #include <endian.h>
 #include <errno.h>
@@ -24,11 +28,23 @@
 #define GUEST_MIN_SHIFT 12
 #define GUEST_MAX_SHIFT 34
 
-static const uint64_t zeros[TCEMU_TCE_LIST_MAX]; /* a list of cleared TCEs */
 
 struct ram {
 	uint64_t gpa, size;
 	uint8_t *hva;
+};
+
+/* Snapshots: immutable once published; replaced ones go on the guest's retired list. */
+struct ram_map {
+	struct ram_map *retired;
+	size_t n;
+	struct ram r[];
+};
+
+struct win_list {
+	struct win_list *retired;
+	size_t n;
+	struct gwin *w[];
 };
 
 struct link {
@@ -44,19 +60,23 @@ struct gwin {
 	struct tcemu_table *view;
 	uint64_t charged;
 	pthread_mutex_t lock;
+	bool dead;             /* removed (under lock) */
 	struct link *links;
 	size_t nlinks;
+	struct tcemu_guest_stats stats; /* written under lock, read with atomic loads */
+	struct gwin *retired;  /* removed windows, kept until the guest goes */
 };
 
 struct tcemu_guest {
 	struct tcemu_host *h;
 	struct mm *mm; /* charged for the guest views */
 	pthread_rwlock_t lock;
-	struct ram *ram;
-	size_t nram;
-	struct gwin **wins;
-	size_t nwins;
-	struct tcemu_guest_stats stats; /* atomics */
+	struct ram_map *ram;    /* published snapshot (atomic pointer) */
+	struct win_list *wins;  /* published snapshot (atomic pointer) */
+	struct win_list *old_lists;
+	struct ram_map *old_maps;
+	struct gwin *removed;
+	struct tcemu_guest_stats stats; /* atomics: calls that found no window */
 };
 
 static void count(uint64_t *field, uint64_t n)
@@ -64,12 +84,28 @@ static void count(uint64_t *field, uint64_t n)
 	__atomic_add_fetch(field, n, __ATOMIC_RELAXED);
 }
 
+/* A window's counter: one writer (the window's lock holder), readers load atomically. */
+static void bump(uint64_t *field, uint64_t n)
+{
+	__atomic_store_n(field, *field + n, __ATOMIC_RELAXED);
+}
+
+static const struct ram_map *ram_snapshot(const struct tcemu_guest *g)
+{
+	return __atomic_load_n(&g->ram, __ATOMIC_ACQUIRE);
+}
+
+static const struct win_list *win_snapshot(const struct tcemu_guest *g)
+{
+	return __atomic_load_n(&g->wins, __ATOMIC_ACQUIRE);
+}
+
 /* ---- guest RAM ---- */
 
-static const struct ram *ram_find(const struct tcemu_guest *g, uint64_t gpa, uint64_t len)
+static const struct ram *ram_find(const struct ram_map *m, uint64_t gpa, uint64_t len)
 {
-	for (size_t i = 0; i < g->nram; i++) {
-		const struct ram *r = &g->ram[i];
+	for (size_t i = 0; m && i < m->n; i++) {
+		const struct ram *r = &m->r[i];
 
 		if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
 			return r;
@@ -79,39 +115,44 @@ static const struct ram *ram_find(const struct tcemu_guest *g, uint64_t gpa, uin
 
 TCEMU_EXPORT void *tcemu_guest_gpa_to_hva(struct tcemu_guest *g, uint64_t gpa, uint64_t len)
 {
-	const struct ram *r;
-	void *p = NULL;
+	const struct ram *r = ram_find(ram_snapshot(g), gpa, len ? len : 1);
 
-	pthread_rwlock_rdlock(&g->lock);
-	r = ram_find(g, gpa, len ? len : 1);
-	if (r)
-		p = r->hva + (gpa - r->gpa);
-	pthread_rwlock_unlock(&g->lock);
-	return p;
+	return r ? r->hva + (gpa - r->gpa) : NULL;
 }
 
 TCEMU_EXPORT int tcemu_guest_add_ram(struct tcemu_guest *g, uint64_t gpa, uint64_t size, void *hva)
 {
 	uint64_t pg = 1ull << g->h->page_shift;
-	struct ram *n;
+	struct ram_map *old, *n;
+	size_t count;
 	int rc = 0;
 
 	if (!hva || !size || ((gpa | size | (uintptr_t)hva) & (pg - 1)) || gpa + size < gpa)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&g->lock);
-	for (size_t i = 0; i < g->nram; i++) {
-		if (gpa < g->ram[i].gpa + g->ram[i].size && g->ram[i].gpa < gpa + size) {
+	old = g->ram;
+	count = old ? old->n : 0;
+	for (size_t i = 0; i < count; i++) {
+		if (gpa < old->r[i].gpa + old->r[i].size && old->r[i].gpa < gpa + size) {
 			rc = -EINVAL;
 			goto out;
 		}
 	}
-	n = realloc(g->ram, (g->nram + 1) * sizeof(*n));
+	n = malloc(sizeof(*n) + (count + 1) * sizeof(n->r[0]));
 	if (!n) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	g->ram = n;
-	g->ram[g->nram++] = (struct ram){ .gpa = gpa, .size = size, .hva = hva };
+	n->retired = NULL;
+	n->n = count + 1;
+	if (count)
+		memcpy(n->r, old->r, count * sizeof(n->r[0]));
+	n->r[count] = (struct ram){ .gpa = gpa, .size = size, .hva = hva };
+	__atomic_store_n(&g->ram, n, __ATOMIC_RELEASE);
+	if (old) {
+		old->retired = g->old_maps;
+		g->old_maps = old;
+	}
 out:
 	pthread_rwlock_unlock(&g->lock);
 	return rc;
@@ -119,12 +160,36 @@ out:
 
 /* ---- windows ---- */
 
-static struct gwin *win_find(const struct tcemu_guest *g, uint32_t liobn)
+static struct gwin *win_find(const struct win_list *l, uint32_t liobn)
 {
-	for (size_t i = 0; i < g->nwins; i++)
-		if (g->wins[i]->liobn == liobn)
-			return g->wins[i];
+	for (size_t i = 0; l && i < l->n; i++)
+		if (l->w[i]->liobn == liobn)
+			return l->w[i];
 	return NULL;
+}
+
+/* Publishes the window list with add added or drop dropped. g->lock exclusive. -ENOMEM. */
+static int win_publish(struct tcemu_guest *g, struct gwin *add, struct gwin *drop)
+{
+	struct win_list *old = g->wins, *n;
+	size_t count = old ? old->n : 0, k = 0;
+
+	n = malloc(sizeof(*n) + (count + 1) * sizeof(n->w[0]));
+	if (!n)
+		return -ENOMEM;
+	n->retired = NULL;
+	for (size_t i = 0; i < count; i++)
+		if (old->w[i] != drop)
+			n->w[k++] = old->w[i];
+	if (add)
+		n->w[k++] = add;
+	n->n = k;
+	__atomic_store_n(&g->wins, n, __ATOMIC_RELEASE);
+	if (old) {
+		old->retired = g->old_lists;
+		g->old_lists = old;
+	}
+	return 0;
 }
 
 /*
@@ -157,22 +222,25 @@ static int view_create(uint64_t start, uint32_t shift, uint64_t pages, uint32_t 
 	return tcemu_table_create(&p, out);
 }
 
-static void win_free(struct tcemu_guest *g, struct gwin *w)
+/* Drops what a window holds (links, view, charge); the struct stays for late readers. */
+static void win_release(struct tcemu_guest *g, struct gwin *w)
 {
 	for (size_t i = 0; i < w->nlinks; i++)
 		host_container_put(g->h, w->links[i].c);
 	free(w->links);
+	w->links = NULL;
+	w->nlinks = 0;
 	tcemu_table_unref(w->view);
+	w->view = NULL;
 	if (w->charged && g->mm)
 		mm_account(g->h, g->mm, w->charged, false);
-	pthread_mutex_destroy(&w->lock);
-	free(w);
+	w->charged = 0;
 }
 
 TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn, uint32_t page_shift,
 					   uint64_t offset, uint64_t size)
 {
-	struct gwin *w = NULL, **n;
+	struct gwin *w = NULL;
 	uint64_t charge;
 	int rc;
 
@@ -180,7 +248,7 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 	    ((offset + size) >> (64 - page_shift)) != 0)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&g->lock);
-	if (win_find(g, liobn)) {
+	if (win_find(g->wins, liobn)) {
 		rc = -EBUSY;
 		goto err_unlock;
 	}
@@ -198,10 +266,7 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 	if (rc)
 		goto err_unlock;
 	w = calloc(1, sizeof(*w));
-	n = realloc(g->wins, (g->nwins + 1) * sizeof(*n));
-	if (n)
-		g->wins = n;
-	if (!w || !n) {
+	if (!w) {
 		rc = -ENOMEM;
 		goto err_unaccount;
 	}
@@ -213,14 +278,20 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 	w->charged = charge;
 	rc = view_create(w->start, page_shift, size, g->h->page_shift, &w->view);
 	if (rc)
-		goto err_unaccount;
+		goto err_free;
 	pthread_mutex_init(&w->lock, NULL);
-	g->wins[g->nwins++] = w;
+	rc = win_publish(g, w, NULL);
+	if (rc)
+		goto err_destroy;
 	pthread_rwlock_unlock(&g->lock);
 	return 0;
 
-err_unaccount:
+err_destroy:
+	pthread_mutex_destroy(&w->lock);
+	tcemu_table_unref(w->view);
+err_free:
 	free(w);
+err_unaccount:
 	mm_account(g->h, g->mm, charge, false);
 err_unlock:
 	pthread_rwlock_unlock(&g->lock);
@@ -237,24 +308,24 @@ static void win_clear_links(struct gwin *w)
 TCEMU_EXPORT int tcemu_guest_remove_window(struct tcemu_guest *g, uint32_t liobn)
 {
 	struct gwin *w;
+	int rc;
 
 	pthread_rwlock_wrlock(&g->lock);
-	w = win_find(g, liobn);
-	if (!w) {
+	w = win_find(g->wins, liobn);
+	rc = w ? win_publish(g, NULL, w) : -ENOENT;
+	if (rc) {
 		pthread_rwlock_unlock(&g->lock);
-		return -ENOENT;
+		return rc;
 	}
-	for (size_t i = 0; i < g->nwins; i++) {
-		if (g->wins[i] == w) {
-			g->wins[i] = g->wins[--g->nwins];
-			break;
-		}
-	}
-	pthread_rwlock_unlock(&g->lock);
+	/* Hypercalls that found w before it left the list see it dead once they hold its lock. */
 	pthread_mutex_lock(&w->lock);
+	w->dead = true;
 	win_clear_links(w);
+	win_release(g, w);
 	pthread_mutex_unlock(&w->lock);
-	win_free(g, w);
+	w->retired = g->removed;
+	g->removed = w;
+	pthread_rwlock_unlock(&g->lock);
 	return 0;
 }
 
@@ -268,7 +339,7 @@ TCEMU_EXPORT int tcemu_guest_link(struct tcemu_guest *g, uint32_t liobn, int con
 	if (!c)
 		return tcemu_host_is_fd(g->h, container_fd) ? -EINVAL : -EBADF;
 	pthread_rwlock_wrlock(&g->lock);
-	w = win_find(g, liobn);
+	w = win_find(g->wins, liobn);
 	if (!w) {
 		rc = -ENOENT;
 		goto out;
@@ -309,19 +380,16 @@ TCEMU_EXPORT int tcemu_guest_unlink(struct tcemu_guest *g, uint32_t liobn, int c
 	if (!c)
 		return -EBADF;
 	pthread_rwlock_rdlock(&g->lock);
-	w = win_find(g, liobn);
+	w = win_find(g->wins, liobn);
 	if (w) {
 		pthread_mutex_lock(&w->lock);
 		for (size_t i = 0; i < w->nlinks; i++) {
 			if (w->links[i].c != c)
 				continue;
 			rc = 0;
-			if (--w->links[i].refs == 0) {
-				drop = c;
+			drop = c; /* each link reference held one container reference */
+			if (--w->links[i].refs == 0)
 				w->links[i] = w->links[--w->nlinks];
-			} else {
-				drop = c; /* each link reference held one container reference */
-			}
 			break;
 		}
 		pthread_mutex_unlock(&w->lock);
@@ -346,62 +414,101 @@ static bool ioba_ok(const struct gwin *w, uint64_t ioba, uint64_t n)
 	       n <= w->size - (first - w->offset);
 }
 
-/* A guest TCE is valid if its address bits are page aligned and, with permissions, inside RAM. */
-static long tce_check(struct tcemu_guest *g, const struct gwin *w, uint64_t tce, uint64_t *ua,
-		      const struct ram **hint)
-{
-	uint64_t gpa = tce & ~TCEMU_TCE_PERM_MASK, len = 1ull << w->page_shift;
-	const struct ram *r = *hint;
-
-	*ua = 0;
-	if (gpa & (len - 1) & ~TCEMU_TCE_PERM_MASK)
-		return TCEMU_H_PARAMETER;
-	if (!(tce & TCEMU_TCE_PERM_MASK))
-		return TCEMU_H_SUCCESS;
-	/* a list usually stays in one RAM range: try the previous one first */
-	if (!r || gpa < r->gpa || gpa - r->gpa >= r->size || len > r->size - (gpa - r->gpa))
-		r = *hint = ram_find(g, gpa, len);
-	if (!r)
-		return TCEMU_H_PARAMETER;
-	*ua = (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa));
-	return TCEMU_H_SUCCESS;
-}
-
 /* Hardware permission of a guest TCE: READ, and WRITE with READ (the host adds READ to WRITE). */
 static uint64_t hw_perm(uint64_t tce)
 {
 	return (tce & TCEMU_TCE_WRITE) ? (TCEMU_TCE_READ | TCEMU_TCE_WRITE) : (tce & TCEMU_TCE_READ);
 }
 
-/* The guest view, written last. */
-static void view_put(struct tcemu_guest *g, struct gwin *w, uint64_t ioba, uint64_t n, const uint64_t *tces)
+/*
+ * Validates n guest TCEs (host byte order) and cuts them into runs (struct guest_run): a run maps
+ * guest pages that follow each other in one RAM range with the same permission bits, or clears.
+ * A TCE is valid if its address bits are page aligned and, with permissions, inside RAM. Every
+ * entry is checked before any is applied: H_PARAMETER, nothing done.
+ */
+static long tces_to_runs(const struct ram_map *m, const struct gwin *w, const uint64_t *tces, uint64_t n, bool be,
+			 struct guest_run *runs, size_t *nruns)
 {
-	uint64_t base = (ioba >> w->page_shift) - (tcemu_table_params(w->view)->bus_offset >> w->page_shift);
-	uint64_t set = 0;
+	const uint64_t pg = 1ull << w->page_shift;
+	const struct ram *r = NULL;
+	size_t k = 0;
 
-	/* One batch: the view's levels were checked when the window was made; an allocation failure
-	 * here could only come from a new level, and then entry by entry is the fallback. */
-	if (tcemu_table_set(w->view, base, n, tces, NULL, NULL, NULL) != 0) {
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t t = tces[i];
-			tcemu_table_xchg(w->view, base + i, &t, NULL);
+#define TCE(x) (be ? be64toh(x) : (x))
+	for (uint64_t i = 0, j; i < n; i = j) {
+		uint64_t tce = TCE(tces[i]), gpa = tce & ~TCEMU_TCE_PERM_MASK;
+
+		if (!(tce & TCEMU_TCE_PERM_MASK)) {
+			/* a run of clears (the view keeps no address bits: docs/guest.md) */
+			for (j = i; j < n && !(TCE(tces[j]) & TCEMU_TCE_PERM_MASK); j++)
+				if (TCE(tces[j]) & (pg - 1))
+					return TCEMU_H_PARAMETER;
+			runs[k++] = (struct guest_run){ .at = i, .n = j - i };
+			continue;
 		}
+		if (gpa & (pg - 1))
+			return TCEMU_H_PARAMETER;
+		/* a list usually stays in one RAM range: try the previous one first */
+		if (!r || gpa < r->gpa || gpa - r->gpa >= r->size || pg > r->size - (gpa - r->gpa))
+			r = ram_find(m, gpa, pg);
+		if (!r)
+			return TCEMU_H_PARAMETER;
+		/* the following TCEs that continue it: same bits, next page, still in this RAM range */
+		uint64_t next = tce + pg, last = r->gpa + (r->size - pg); /* the last page's address */
+		for (j = i + 1; j < n && TCE(tces[j]) == next && (next & ~TCEMU_TCE_PERM_MASK) <= last; j++)
+			next += pg;
+#undef TCE
+		runs[k++] = (struct guest_run){ .at = i, .n = j - i, .ua = (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa)),
+						.perm = hw_perm(tce), .tce = tce };
 	}
-	for (uint64_t i = 0; i < n; i++)
-		set += (tces[i] & TCEMU_TCE_PERM_MASK) != 0;
-	count(&g->stats.tces_set, set);
-	count(&g->stats.tces_cleared, n - set);
+	*nruns = k;
+	return TCEMU_H_SUCCESS;
+}
+
+/*
+ * The guest view: each run as one table call. Levels were reserved by view_reserve, so nothing
+ * here can fail.
+ */
+static void view_put(struct gwin *w, uint64_t ioba, const struct guest_run *runs, size_t nruns)
+{
+	uint64_t base = (ioba - w->start) >> w->page_shift, set = 0, n = 0;
+
+	for (size_t i = 0; i < nruns; i++) {
+		const struct guest_run *r = &runs[i];
+
+		if (r->ua) {
+			tcemu_table_set_linear(w->view, base + r->at, r->n, r->tce, 0, NULL, NULL);
+			set += r->n;
+		} else {
+			tcemu_table_clear(w->view, base + r->at, r->n, NULL, NULL);
+		}
+		n += r->n;
+	}
+	bump(&w->stats.tces_set, set);
+	bump(&w->stats.tces_cleared, n - set);
+}
+
+/* Allocates the view levels the runs need (a run of clears needs none). -ENOMEM. */
+static int view_reserve(struct gwin *w, uint64_t ioba, const struct guest_run *runs, size_t nruns)
+{
+	uint64_t base = (ioba - w->start) >> w->page_shift;
+
+	for (size_t i = 0; i < nruns; i++) {
+		int rc = runs[i].ua ? tcemu_table_reserve(w->view, base + runs[i].at, runs[i].n) : 0;
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* Fast: every linked table through the container fast path. Window lock held. */
-static long apply_fast(struct gwin *w, uint64_t ioba, uint64_t n, const uint64_t *uas, const uint64_t *perms)
+static long apply_fast(struct gwin *w, uint64_t ioba, const struct guest_run *runs, size_t nruns)
 {
 	uint64_t failed;
 
 	if (!w->nlinks)
 		return TCEMU_H_TOO_HARD; /* an unlinked window belongs to the VMM */
 	for (size_t l = 0; l < w->nlinks; l++) {
-		int rc = container_guest_put(w->links[l].c, ioba, w->page_shift, n, uas, perms, &failed);
+		int rc = container_guest_put(w->links[l].c, ioba, w->page_shift, runs, nruns, &failed);
 		if (rc)
 			return TCEMU_H_TOO_HARD;
 	}
@@ -409,78 +516,84 @@ static long apply_fast(struct gwin *w, uint64_t ioba, uint64_t n, const uint64_t
 }
 
 /* Slow: what a VMM does, one MAP_DMA or UNMAP_DMA per guest TCE on each linked container. */
-static long apply_slow(struct tcemu_guest *g, struct gwin *w, uint64_t ioba, uint64_t n, const uint64_t *uas,
-		       const uint64_t *perms)
+static long apply_slow(struct tcemu_guest *g, struct gwin *w, uint64_t ioba, const struct guest_run *runs,
+		       size_t nruns)
 {
+	const uint64_t pg = 1ull << w->page_shift;
 	long rc = TCEMU_H_SUCCESS;
 
 	for (size_t l = 0; l < w->nlinks; l++) {
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t bus = ioba + (i << w->page_shift);
-			long r;
+		for (size_t i = 0; i < nruns; i++) {
+			const struct guest_run *run = &runs[i];
 
-			if (uas[i]) {
-				struct vfio_iommu_type1_dma_map m = {
-					.argsz = sizeof(m),
-					.flags = ((perms[i] & TCEMU_TCE_READ) ? VFIO_DMA_MAP_FLAG_READ : 0) |
-						 ((perms[i] & TCEMU_TCE_WRITE) ? VFIO_DMA_MAP_FLAG_WRITE : 0),
-					.vaddr = uas[i],
-					.iova = bus,
-					.size = 1ull << w->page_shift,
-				};
-				r = tcemu_host_ioctl(g->h, w->links[l].fd, VFIO_IOMMU_MAP_DMA, &m);
-			} else {
-				struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = bus,
-									.size = 1ull << w->page_shift };
-				r = tcemu_host_ioctl(g->h, w->links[l].fd, VFIO_IOMMU_UNMAP_DMA, &u);
+			for (uint64_t k = 0; k < run->n; k++) {
+				uint64_t bus = ioba + ((run->at + k) << w->page_shift);
+				long r;
+
+				if (run->ua) {
+					struct vfio_iommu_type1_dma_map m = {
+						.argsz = sizeof(m),
+						.flags = ((run->perm & TCEMU_TCE_READ) ? VFIO_DMA_MAP_FLAG_READ : 0) |
+							 ((run->perm & TCEMU_TCE_WRITE) ? VFIO_DMA_MAP_FLAG_WRITE : 0),
+						.vaddr = run->ua + k * pg,
+						.iova = bus,
+						.size = pg,
+					};
+					r = tcemu_host_ioctl(g->h, w->links[l].fd, VFIO_IOMMU_MAP_DMA, &m);
+				} else {
+					struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = bus, .size = pg };
+					r = tcemu_host_ioctl(g->h, w->links[l].fd, VFIO_IOMMU_UNMAP_DMA, &u);
+				}
+				if (r < 0)
+					rc = TCEMU_H_HARDWARE;
 			}
-			if (r < 0)
-				rc = TCEMU_H_HARDWARE;
 		}
 	}
 	return rc;
 }
 
 /*
- * One update of n guest TCEs at ioba (already validated): on the fast path, the hardware first,
- * then the view; on the slow path, the view first (the VMM's own table), then MAP/UNMAP.
+ * One update of validated TCEs at ioba: on the fast path, the hardware first, then the view; on
+ * the slow path, the view first (the VMM's own table), then MAP/UNMAP.
  */
-static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64_t ioba, uint64_t n,
-		   const uint64_t *tces, const uint64_t *uas)
+static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64_t ioba, const struct guest_run *runs,
+		   size_t nruns)
 {
-	uint64_t perms[TCEMU_TCE_LIST_MAX];
 	long rc;
 
-	for (uint64_t i = 0; i < n; i++)
-		perms[i] = hw_perm(tces[i]);
+	if (view_reserve(w, ioba, runs, nruns))
+		return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
 	if (path == FAST) {
-		rc = apply_fast(w, ioba, n, uas, perms);
+		rc = apply_fast(w, ioba, runs, nruns);
 		if (rc == TCEMU_H_SUCCESS)
-			view_put(g, w, ioba, n, tces);
+			view_put(w, ioba, runs, nruns);
 		return rc;
 	}
-	view_put(g, w, ioba, n, tces);
-	return apply_slow(g, w, ioba, n, uas, perms);
+	view_put(w, ioba, runs, nruns);
+	return apply_slow(g, w, ioba, runs, nruns);
 }
 
-static long h_put_tce(struct tcemu_guest *g, struct gwin *w, enum path path, const uint64_t *a)
+static long h_put_tce(struct gwin *w, enum path path, const struct ram_map *m, struct tcemu_guest *g,
+		      const uint64_t *a)
 {
-	uint64_t ua, tce = a[2];
+	struct guest_run run;
+	size_t nruns = 0;
 	long rc;
-
-	const struct ram *hint = NULL;
 
 	if (!ioba_ok(w, a[1], 1))
 		return TCEMU_H_PARAMETER;
-	rc = tce_check(g, w, tce, &ua, &hint);
+	rc = tces_to_runs(m, w, &a[2], 1, false, &run, &nruns);
 	if (rc)
 		return rc;
-	return update(g, w, path, a[1], 1, &tce, &ua);
+	return update(g, w, path, a[1], &run, nruns);
 }
 
-static long h_put_tce_indirect(struct tcemu_guest *g, struct gwin *w, enum path path, const uint64_t *a)
+static long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_map *m, struct tcemu_guest *g,
+			       const uint64_t *a)
 {
-	uint64_t tces[TCEMU_TCE_LIST_MAX], uas[TCEMU_TCE_LIST_MAX], n = a[3];
+	uint64_t tces[TCEMU_TCE_LIST_MAX], n = a[3];
+	struct guest_run runs[TCEMU_TCE_LIST_MAX];
+	size_t nruns = 0;
 	const struct ram *r;
 	long rc;
 
@@ -490,36 +603,30 @@ static long h_put_tce_indirect(struct tcemu_guest *g, struct gwin *w, enum path 
 		return TCEMU_H_PARAMETER;
 	if (n == 0)
 		return TCEMU_H_SUCCESS;
-	r = ram_find(g, a[2], n * 8);
+	r = ram_find(m, a[2], n * 8);
 	if (!r)
 		return TCEMU_H_PARAMETER;
 	/* Copy the list first: the guest must not change it while it is validated. */
 	memcpy(tces, r->hva + (a[2] - r->gpa), n * 8);
-	const struct ram *hint = NULL;
-	for (uint64_t i = 0; i < n; i++) {
-		tces[i] = be64toh(tces[i]);
-		rc = tce_check(g, w, tces[i], &uas[i], &hint);
-		if (rc)
-			return rc; /* all entries are validated before any is applied */
-	}
-	return update(g, w, path, a[1], n, tces, uas);
+	rc = tces_to_runs(m, w, tces, n, true, runs, &nruns);
+	if (rc)
+		return rc; /* all entries are validated before any is applied */
+	return update(g, w, path, a[1], runs, nruns);
 }
 
-static long h_stuff_tce(struct tcemu_guest *g, struct gwin *w, enum path path, const uint64_t *a)
+static long h_stuff_tce(struct gwin *w, enum path path, struct tcemu_guest *g, const uint64_t *a)
 {
-	uint64_t n = a[3];
-	long rc = TCEMU_H_SUCCESS;
+	struct guest_run run = { .n = a[3] };
 
 	/* KVM's rule: stuffing is for clearing; a value with permission bits is refused. */
 	if (a[2] & TCEMU_TCE_PERM_MASK)
 		return TCEMU_H_PARAMETER;
-	if (!ioba_ok(w, a[1], n))
+	if (!ioba_ok(w, a[1], a[3]))
 		return TCEMU_H_PARAMETER;
-	for (uint64_t done = 0; done < n && rc == TCEMU_H_SUCCESS; done += TCEMU_TCE_LIST_MAX) {
-		uint64_t k = tcemu_min_u64(TCEMU_TCE_LIST_MAX, n - done);
-		rc = update(g, w, path, a[1] + (done << w->page_shift), k, zeros, zeros);
-	}
-	return rc;
+	if (a[3] == 0)
+		return TCEMU_H_SUCCESS;
+	/* The whole range in one run of zeros: one clear per table, one invalidation. */
+	return update(g, w, path, a[1], &run, 1);
 }
 
 static long h_get_tce(struct gwin *w, const uint64_t *a, uint64_t *ret)
@@ -528,96 +635,112 @@ static long h_get_tce(struct gwin *w, const uint64_t *a, uint64_t *ret)
 
 	if (!ioba_ok(w, a[1], 1))
 		return TCEMU_H_PARAMETER;
-	tcemu_table_get(w->view, (a[1] - tcemu_table_params(w->view)->bus_offset) >> w->page_shift, &tce, NULL);
+	tcemu_table_get(w->view, (a[1] - w->start) >> w->page_shift, &tce, NULL);
 	if (ret)
 		*ret = tce;
 	return TCEMU_H_SUCCESS;
 }
 
-static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const uint64_t *a, uint64_t *ret)
+/* Counts a call's outcome in st: bump (window, under its lock) or count (guest, atomic). */
+#define TALLY(st, add, path, rc, first)                                                          \
+	do {                                                                                     \
+		if (first)                                                                       \
+			add(&(st)->hcalls, 1);                                                   \
+		if ((rc) == TCEMU_H_TOO_HARD)                                                    \
+			add(&(st)->too_hard, 1);                                                 \
+		else if ((rc) != TCEMU_H_SUCCESS)                                                \
+			add(&(st)->errors, 1);                                                   \
+		else                                                                             \
+			add((path) == FAST ? &(st)->fast : &(st)->slow, 1);                      \
+	} while (0)
+
+/* One hypercall on one path; first: the call's first path (it counts the call). */
+static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const uint64_t *a, uint64_t *ret, bool first)
 {
-	struct gwin *w;
+	struct gwin *w = NULL;
 	long rc;
 
-	if (op != TCEMU_H_PUT_TCE && op != TCEMU_H_PUT_TCE_INDIRECT && op != TCEMU_H_STUFF_TCE && op != TCEMU_H_GET_TCE)
-		return TCEMU_H_FUNCTION;
-	if (!a)
-		return TCEMU_H_PARAMETER;
-	pthread_rwlock_rdlock(&g->lock);
-	w = win_find(g, (uint32_t)a[0]);
-	if (!w || a[0] > UINT32_MAX) {
-		pthread_rwlock_unlock(&g->lock);
-		/* the fast path does not know every window; the VMM does */
-		return path == FAST ? TCEMU_H_TOO_HARD : TCEMU_H_PARAMETER;
+	if (op != TCEMU_H_PUT_TCE && op != TCEMU_H_PUT_TCE_INDIRECT && op != TCEMU_H_STUFF_TCE && op != TCEMU_H_GET_TCE) {
+		rc = TCEMU_H_FUNCTION;
+		goto no_window;
 	}
-	pthread_mutex_lock(&w->lock);
+	if (!a) {
+		rc = TCEMU_H_PARAMETER;
+		goto no_window;
+	}
+	if (a[0] <= UINT32_MAX)
+		w = win_find(win_snapshot(g), (uint32_t)a[0]);
+	if (w) {
+		pthread_mutex_lock(&w->lock);
+		if (w->dead) {
+			pthread_mutex_unlock(&w->lock);
+			w = NULL;
+		}
+	}
+	if (!w) {
+		/* the fast path does not know every window; the VMM does */
+		rc = path == FAST ? TCEMU_H_TOO_HARD : TCEMU_H_PARAMETER;
+		goto no_window;
+	}
 	switch (op) {
 	case TCEMU_H_PUT_TCE:
-		rc = h_put_tce(g, w, path, a);
+		rc = h_put_tce(w, path, ram_snapshot(g), g, a);
 		break;
 	case TCEMU_H_PUT_TCE_INDIRECT:
-		rc = h_put_tce_indirect(g, w, path, a);
+		rc = h_put_tce_indirect(w, path, ram_snapshot(g), g, a);
 		break;
 	case TCEMU_H_STUFF_TCE:
-		rc = h_stuff_tce(g, w, path, a);
+		rc = h_stuff_tce(w, path, g, a);
 		break;
 	default:
 		rc = path == FAST && !w->nlinks ? TCEMU_H_TOO_HARD : h_get_tce(w, a, ret);
 		break;
 	}
+	TALLY(&w->stats, bump, path, rc, first);
 	pthread_mutex_unlock(&w->lock);
-	pthread_rwlock_unlock(&g->lock);
 	return rc;
-}
 
-static void tally(struct tcemu_guest *g, enum path path, long rc)
-{
-	if (rc == TCEMU_H_TOO_HARD)
-		count(&g->stats.too_hard, 1);
-	else if (rc != TCEMU_H_SUCCESS)
-		count(&g->stats.errors, 1);
-	else
-		count(path == FAST ? &g->stats.fast : &g->stats.slow, 1);
+no_window:
+	TALLY(&g->stats, count, path, rc, first);
+	return rc;
 }
 
 TCEMU_EXPORT long tcemu_guest_hcall_fast(struct tcemu_guest *g, unsigned long opcode, const uint64_t *args, uint64_t *ret)
 {
-	long rc = hcall(g, FAST, opcode, args, ret);
-
-	count(&g->stats.hcalls, 1);
-	tally(g, FAST, rc);
-	return rc;
+	return hcall(g, FAST, opcode, args, ret, true);
 }
 
 TCEMU_EXPORT long tcemu_guest_hcall_slow(struct tcemu_guest *g, unsigned long opcode, const uint64_t *args, uint64_t *ret)
 {
-	long rc = hcall(g, SLOW, opcode, args, ret);
-
-	count(&g->stats.hcalls, 1);
-	tally(g, SLOW, rc);
-	return rc;
+	return hcall(g, SLOW, opcode, args, ret, true);
 }
 
 TCEMU_EXPORT long tcemu_guest_hcall(struct tcemu_guest *g, unsigned long opcode, const uint64_t *args, uint64_t *ret)
 {
-	long rc = hcall(g, FAST, opcode, args, ret);
+	long rc = hcall(g, FAST, opcode, args, ret, true);
 
-	count(&g->stats.hcalls, 1);
-	tally(g, FAST, rc);
-	if (rc != TCEMU_H_TOO_HARD)
-		return rc;
-	rc = hcall(g, SLOW, opcode, args, ret);
-	tally(g, SLOW, rc);
-	return rc;
+	return rc == TCEMU_H_TOO_HARD ? hcall(g, SLOW, opcode, args, ret, false) : rc;
+}
+
+static void stats_add(struct tcemu_guest_stats *to, const struct tcemu_guest_stats *from)
+{
+	const uint64_t *src = (const uint64_t *)from;
+	uint64_t *dst = (uint64_t *)to;
+
+	for (size_t i = 0; i < sizeof(*to) / sizeof(uint64_t); i++)
+		dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
 TCEMU_EXPORT void tcemu_guest_stats(struct tcemu_guest *g, struct tcemu_guest_stats *st)
 {
-	const uint64_t *src = (const uint64_t *)&g->stats;
-	uint64_t *dst = (uint64_t *)st;
-
-	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
-		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	memset(st, 0, sizeof(*st));
+	pthread_rwlock_rdlock(&g->lock);
+	stats_add(st, &g->stats);
+	for (size_t i = 0; g->wins && i < g->wins->n; i++)
+		stats_add(st, &g->wins->w[i]->stats);
+	for (const struct gwin *w = g->removed; w; w = w->retired)
+		stats_add(st, &w->stats);
+	pthread_rwlock_unlock(&g->lock);
 }
 
 /* The host a guest belongs to (for rtas.c). */
@@ -650,10 +773,23 @@ TCEMU_EXPORT void tcemu_guest_destroy(struct tcemu_guest *g)
 {
 	if (!g)
 		return;
-	while (g->nwins)
-		tcemu_guest_remove_window(g, g->wins[0]->liobn);
+	while (g->wins && g->wins->n)
+		tcemu_guest_remove_window(g, g->wins->w[0]->liobn);
 	free(g->wins);
 	free(g->ram);
+	for (struct win_list *l = g->old_lists, *next; l; l = next) {
+		next = l->retired;
+		free(l);
+	}
+	for (struct ram_map *m = g->old_maps, *next; m; m = next) {
+		next = m->retired;
+		free(m);
+	}
+	for (struct gwin *w = g->removed, *next; w; w = next) {
+		next = w->retired;
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+	}
 	pthread_rwlock_destroy(&g->lock);
 	free(g);
 }

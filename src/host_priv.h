@@ -228,14 +228,24 @@ long spapr_remove(struct container *c, const struct vfio_iommu_spapr_tce_remove 
 long spapr_eeh(struct container *c, const struct vfio_eeh_pe_op *op, uint32_t argsz);
 
 /*
- * Guest fast path (container.c): writes n guest TCEs of 2^gshift bytes from bus address bus into
- * the window containing it, fanning each out to host entries: uas[i] is the process address of
- * guest page i (0: clear it), perms[i] its hardware permission bits. Checks everything first;
- * -EAGAIN ("too hard", *failed = the TCE that could not be done, its host entries cleared) or
- * -ENOMEM change nothing else. Invalidates once.
+ * A run of guest TCEs for the guest fast path: entries [at, at + n) of a call, guest pages that
+ * follow each other in process memory (ua: the first one's address; 0: the run clears) with
+ * hardware permission perm. tce (guest.c's) is the first guest TCE of a run that maps.
  */
-int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, uint64_t n, const uint64_t *uas,
-			const uint64_t *perms, uint64_t *failed);
+struct guest_run {
+	uint64_t at, n;
+	uint64_t ua, perm;
+	uint64_t tce;
+};
+
+/*
+ * Guest fast path (container.c): writes the runs (together, the TCEs [0, total)) of 2^gshift-byte
+ * guest pages from bus address bus into the window containing it, fanning each guest page out to
+ * host entries. Checks everything first: -EAGAIN ("too hard", *failed = the TCE that could not be
+ * done, its host entries cleared) or -ENOMEM change nothing else. Invalidates once.
+ */
+int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, const struct guest_run *runs, size_t nruns,
+			uint64_t *failed);
 /* Clears what maps [bus, bus + bytes) in the window containing bus (a guest window removed). */
 void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes);
 /* 0 if c is v2 and has a window at bus address start with a page <= 2^gshift and >= bytes long. */

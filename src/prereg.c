@@ -99,7 +99,7 @@ struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t s
 	size_t i = *hint + 1;
 	struct region *r;
 
-	if (*hint == SIZE_MAX || i >= mm->nregions || ua < mm->regions[i].ua) {
+	if (*hint == SIZE_MAX || i >= mm->nregions || ua < mm->regions[i].ua || ua - mm->regions[i].ua >= mm->regions[i].size) {
 		i = lower_bound(mm, ua);
 		if (i == mm->nregions)
 			return NULL;

@@ -422,6 +422,119 @@ TEST(remove_window_clears_hardware)
 	fx_close(&f);
 }
 
+/* The host frame behind process address ua, from the registered regions. */
+static uint64_t frame_of(struct tcemu_host *h, uint64_t ua)
+{
+	struct tcemu_region_info ri[16];
+	ssize_t n = tcemu_host_regions(h, getpid(), ri, 16);
+
+	for (ssize_t i = 0; i < n && i < 16; i++)
+		if (ua >= ri[i].ua && ua - ri[i].ua < ri[i].size)
+			return ri[i].hpa + (ua - ri[i].ua);
+	return ~0ull;
+}
+
+/*
+ * One H_PUT_TCE_INDIRECT whose list crosses from one RAM range into another (contiguous guest
+ * addresses, unrelated process memory), walks over regions pinned out of order, jumps back to an
+ * earlier region, holds clears with address bits and changes permission mid-way: the fast path
+ * does it all (no H_TOO_HARD), every host entry has its region's frame, the view the guest TCEs.
+ */
+TEST(indirect_list_across_ram_ranges_and_regions)
+{
+	struct tcemu_host *h;
+	struct tcemu_guest *g;
+	int c, grp;
+	uint8_t *a = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *b = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	static const unsigned order[4] = { 2, 0, 3, 1 };
+	uint64_t tces[512], args[4], ua;
+	const uint64_t list = 5 * MiB, ioba = 0x200000;
+
+	CHECK(a != MAP_FAILED && b != MAP_FAILED);
+	CHECK_EQ(tcemu_host_create(&(struct tcemu_host_opts){ 0 }, &h), 0);
+	CHECK_EQ(host_container(h, "/dev/vfio/0", 12, GiB, &c, &grp, NULL, false), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)a + order[i] * MiB, .size = MiB };
+		CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
+	}
+	struct vfio_iommu_spapr_register_memory rb = { .argsz = sizeof(rb), .vaddr = (uintptr_t)b, .size = 2 * MiB };
+	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &rb), 0);
+	CHECK_EQ(tcemu_guest_create(h, &g), 0);
+	CHECK_EQ(tcemu_guest_add_ram(g, 0, 4 * MiB, a), 0);
+	CHECK_EQ(tcemu_guest_add_ram(g, 4 * MiB, 2 * MiB, b), 0);
+	CHECK_EQ(tcemu_guest_create_window(g, LIOBN, 12, 0, GiB >> 12), 0);
+	CHECK_EQ(tcemu_guest_link(g, LIOBN, c), 0);
+	for (unsigned i = 0; i < 512; i++) {
+		if (i < 300)
+			tces[i] = (3 * MiB + 512 * KiB + i * 4096ull) | 3; /* regions 3 and 1's successor, then RAM b */
+		else if (i < 350)
+			tces[i] = ((i - 300) * 4096ull) | 3; /* back to the first region */
+		else if (i < 400)
+			tces[i] = (3 * MiB + (i - 350) * 4096ull) | 3; /* and forward, skipping two */
+		else if (i < 450)
+			tces[i] = 0x5000; /* clears with address bits: the view reads 0 (docs/guest.md) */
+		else
+			tces[i] = (2 * MiB - 31 * 4096ull + (i - 450) * 4096ull) | (i < 480 ? 3 : 1); /* a region edge, then read-only */
+	}
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t be = htobe64(tces[i]);
+		memcpy(b + (list - 4 * MiB) + i * 8, &be, 8);
+	}
+	args[0] = LIOBN, args[1] = ioba, args[2] = list, args[3] = 512;
+	CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_PUT_TCE_INDIRECT, args, NULL), TCEMU_H_SUCCESS);
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t gpa = tces[i] & ~3ull, want_ua = 0, want = 0, view = ~0ull, tce = ~0ull;
+		uint64_t get[2] = { LIOBN, ioba + i * 4096ull };
+
+		if (tces[i] & 3) {
+			want_ua = gpa < 4 * MiB ? (uintptr_t)a + gpa : (uintptr_t)b + gpa - 4 * MiB;
+			want = frame_of(h, want_ua) | ((tces[i] & 2) ? 3 : 1);
+		}
+		CHECK_EQ(tcemu_host_container_entry(h, c, ioba + i * 4096ull, &tce, &ua), 0);
+		CHECK_U64(tce, want);
+		CHECK_U64(ua, want_ua);
+		CHECK_EQ(tcemu_guest_hcall(g, TCEMU_H_GET_TCE, get, &view), TCEMU_H_SUCCESS);
+		CHECK_U64(view, (tces[i] & 3) ? tces[i] : 0);
+	}
+	args[2] = 0, args[3] = 512;
+	CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_STUFF_TCE, args, NULL), TCEMU_H_SUCCESS);
+	tcemu_guest_destroy(g);
+	tcemu_host_destroy(h);
+	munmap(a, 4 * MiB);
+	munmap(b, 2 * MiB);
+}
+
+/* A removed window: calls that name it go to the VMM (fast) or fail (slow); its counts stay. */
+TEST(removed_window_calls_and_statistics)
+{
+	struct fx f;
+	struct tcemu_guest_stats st;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x3000, 0x3000 | 3), TCEMU_H_SUCCESS);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x3001, 0x3000 | 3), TCEMU_H_PARAMETER);
+	CHECK_EQ(tcemu_guest_remove_window(f.g, LIOBN), 0);
+	CHECK_EQ(tcemu_guest_remove_window(f.g, LIOBN), -ENOENT);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x3000, 0x3000 | 3), TCEMU_H_TOO_HARD);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_slow, LIOBN, 0x3000, 0x3000 | 3), TCEMU_H_PARAMETER);
+	tcemu_guest_stats(f.g, &st);
+	CHECK_U64(st.hcalls, 4);
+	CHECK_U64(st.fast, 1);
+	CHECK_U64(st.tces_set, 1);
+	CHECK_U64(st.errors, 2);
+	CHECK_U64(st.too_hard, 1);
+	/* The LIOBN can be made again, and works. */
+	CHECK_EQ(tcemu_guest_create_window(f.g, LIOBN, 12, 0, GiB >> 12), 0);
+	CHECK_EQ(tcemu_guest_link(f.g, LIOBN, f.c), 0);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x3000, 0x3000 | 3), TCEMU_H_SUCCESS);
+	CHECK_U64(get(&f, 0x3000), 0x3000 | 3);
+	tcemu_guest_stats(f.g, &st);
+	CHECK_U64(st.hcalls, 6);
+	CHECK_U64(st.fast, 3);
+	fx_close(&f);
+}
+
 /*
  * The fast path (tcemu_guest_hcall, falling back to the slow path) and the slow path alone must
  * leave identical hardware tables, guest views and return codes, over random hypercall streams.
@@ -568,4 +681,5 @@ HARNESS_MAIN(T(window_creation_rules), T(window_accounting_enomem), T(ram_rules)
 	     T(equal_page_sizes_one_entry), T(host_page_larger_than_backing_is_too_hard), T(put_tce_indirect_rules), T(stuff_tce_rules),
 	     T(too_hard_clears_the_entry_and_keeps_the_view), T(unlinked_window_goes_to_the_vmm),
 	     T(remove_window_clears_hardware), T(slow_and_fast_paths_make_the_same_tables_4k),
-	     T(slow_and_fast_paths_make_the_same_tables_64k_on_4k), T(concurrent_hypercalls))
+	     T(slow_and_fast_paths_make_the_same_tables_64k_on_4k), T(concurrent_hypercalls),
+	     T(indirect_list_across_ram_ranges_and_regions), T(removed_window_calls_and_statistics))
