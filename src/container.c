@@ -40,7 +40,20 @@ struct container *container_new(struct tcemu_host *h)
 		free(c);
 		return NULL;
 	}
+	pthread_mutex_init(&c->guest, NULL);
 	return c;
+}
+
+void container_wrlock(struct container *c)
+{
+	pthread_rwlock_wrlock(&c->lock);
+	pthread_mutex_lock(&c->guest);
+}
+
+void container_wrunlock(struct container *c)
+{
+	pthread_mutex_unlock(&c->guest);
+	pthread_rwlock_unlock(&c->lock);
 }
 
 /* ---- windows ---- */
@@ -239,13 +252,13 @@ static int lock_shared_with_default_window(struct container *c, struct tcemu_tab
 	if (!c->def_window_pending)
 		return 0;
 	pthread_rwlock_unlock(&c->lock);
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (c->def_window_pending) {
 		rc = build_default_window(c);
 		if (rc == 0)
 			*built = c->windows[0].table;
 	}
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	if (rc)
 		return rc;
 	pthread_rwlock_rdlock(&c->lock);
@@ -260,7 +273,7 @@ static void undo_default_window(struct container *c, struct tcemu_table *built)
 {
 	if (!built)
 		return;
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (c->windows[0].table == built) {
 		struct tcemu_table_info ti;
 
@@ -270,7 +283,7 @@ static void undo_default_window(struct container *c, struct tcemu_table *built)
 			c->def_window_pending = true;
 		}
 	}
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 }
 
 /* ---- groups ---- */
@@ -400,7 +413,7 @@ int container_attach_group(struct container *c, struct group *g)
 {
 	int rc = 0;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (c->type)
 		rc = backend_attach(c, g);
 	else if (c->ngroups == c->gcap) {
@@ -415,13 +428,13 @@ int container_attach_group(struct container *c, struct group *g)
 	}
 	if (rc == 0 && !c->type)
 		c->groups[c->ngroups++] = g;
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	return rc;
 }
 
 void container_detach_group(struct container *c, struct group *g)
 {
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (c->type) {
 		backend_detach(c, g);
 	} else {
@@ -433,15 +446,16 @@ void container_detach_group(struct container *c, struct group *g)
 			}
 		}
 	}
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 }
 
 void container_free(struct container *c)
 {
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (c->type)
 		backend_release(c);
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
+	pthread_mutex_destroy(&c->guest);
 	pthread_rwlock_destroy(&c->lock);
 	free(c->groups);
 	free(c->refs);
@@ -469,7 +483,7 @@ long container_set_iommu(struct container *c, unsigned long type)
 	size_t done;
 	long rc = 0;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (!has_groups(c) || c->type) {
 		rc = -EINVAL;
 		goto out;
@@ -503,7 +517,7 @@ long container_set_iommu(struct container *c, unsigned long type)
 		free(pending);
 	}
 out:
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	return rc;
 }
 
@@ -520,12 +534,12 @@ int spapr_record_owner(struct container *c, pid_t caller)
 	pthread_mutex_unlock(&c->host->lock);
 	if (!mm)
 		return -ENOMEM;
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (!c->mm)
 		c->mm = mm;
 	else if (c->mm != mm)
 		rc = -EPERM;
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	return rc;
 }
 
@@ -600,7 +614,7 @@ long spapr_enable(struct container *c, pid_t caller)
 	rc = spapr_record_owner(c, caller);
 	if (rc)
 		return rc;
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (c->enabled) {
 		rc = -EBUSY;
 		goto out;
@@ -621,20 +635,20 @@ long spapr_enable(struct container *c, pid_t caller)
 	c->v1_locked = hi.dma32_size;
 	c->enabled = true;
 out:
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	return rc;
 }
 
 long spapr_disable(struct container *c)
 {
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (c->enabled) {
 		c->enabled = false;
 		if (c->v1_locked && c->mm)
 			mm_account(c->host, c->mm, c->v1_locked, false);
 		c->v1_locked = 0;
 	}
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	return 0;
 }
 
@@ -656,7 +670,7 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	struct release_ctx rctx = { .c = c, .page_shift = ps };
 	const uint64_t end = vaddr + (npages << ps);
 	size_t first, last;
-	bool linear = true;
+	bool linear = true, exclusive = false;
 	struct region *r;
 	long rc = 0;
 
@@ -679,7 +693,8 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 		goto out;
 	}
 	pthread_rwlock_unlock(&mm->lock);
-	pthread_rwlock_wrlock(&mm->lock);
+	mm_wrlock(mm);
+	exclusive = true;
 	/* Check: regions without a gap from vaddr to end, each with a large enough page. */
 	r = mm_find(mm, vaddr, 1ull << ps);
 	if (!r) {
@@ -731,7 +746,10 @@ done:
 	host_stat_add(h, &h->stats.entries_mapped, (int64_t)(npages - rctx.released), &h->stats.entries_mapped_peak);
 	kill_all(c, slot, index, npages);
 out:
-	pthread_rwlock_unlock(&mm->lock);
+	if (exclusive)
+		mm_wrunlock(mm);
+	else
+		pthread_rwlock_unlock(&mm->lock);
 	return rc;
 }
 
@@ -919,11 +937,11 @@ long spapr_register(struct container *c, const struct vfio_iommu_spapr_register_
 {
 	long rc;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	rc = mm_register(c->host, c->mm, c, r->vaddr, r->size);
 	if (rc == 0)
 		c->enabled = true; /* v2: the first registration enables, for good */
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	return rc;
 }
 
@@ -931,9 +949,9 @@ long spapr_unregister(struct container *c, const struct vfio_iommu_spapr_registe
 {
 	long rc;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	rc = mm_unregister(c->host, c->mm, c, r->vaddr, r->size);
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	return rc;
 }
 
@@ -944,7 +962,7 @@ long spapr_create(struct container *c, struct vfio_iommu_spapr_tce_create *cr)
 	unsigned slot;
 	long rc;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (!has_groups(c)) {
 		rc = -ENXIO;
 		goto out;
@@ -977,7 +995,7 @@ out:
 		window_free(c, 0);
 		c->def_window_pending = true;
 	}
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	return rc;
 }
 
@@ -986,7 +1004,7 @@ long spapr_remove(struct container *c, const struct vfio_iommu_spapr_tce_remove 
 	long rc = 0;
 	int slot;
 
-	pthread_rwlock_wrlock(&c->lock);
+	container_wrlock(c);
 	if (!has_groups(c)) {
 		rc = -ENXIO;
 		goto out;
@@ -1002,7 +1020,7 @@ long spapr_remove(struct container *c, const struct vfio_iommu_spapr_tce_remove 
 	}
 	window_free(c, (unsigned)slot);
 out:
-	pthread_rwlock_unlock(&c->lock);
+	container_wrunlock(c);
 	return rc;
 }
 
@@ -1085,7 +1103,7 @@ void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes)
 	int64_t n;
 	int slot;
 
-	pthread_rwlock_rdlock(&c->lock);
+	pthread_mutex_lock(&c->guest);
 	slot = c->v2 && c->mm ? find_window(c, bus) : -1;
 	if (slot < 0)
 		goto out;
@@ -1093,22 +1111,22 @@ void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes)
 	rctx.page_shift = tp->page_shift;
 	index = (bus - tp->bus_offset) >> tp->page_shift;
 	count = tcemu_min_u64(bytes, tp->window_size - (bus - tp->bus_offset)) >> tp->page_shift;
-	pthread_rwlock_rdlock(&c->mm->lock);
+	pthread_mutex_lock(&c->mm->guest);
 	n = tcemu_table_clear(c->windows[slot].table, index, count, release_entry, &rctx);
 	release_flush(&rctx);
-	pthread_rwlock_unlock(&c->mm->lock);
+	pthread_mutex_unlock(&c->mm->guest);
 	if (n > 0) {
 		host_stat_add(c->host, &c->host->stats.entries_mapped, -n, NULL);
 		kill_all(c, (unsigned)slot, index, count);
 	}
 out:
-	pthread_rwlock_unlock(&c->lock);
+	pthread_mutex_unlock(&c->guest);
 }
 
 /*
  * Maps the guest pages of one run region by region (t non-NULL), or only checks them (t NULL).
  * Every page must lie in one registered region whose page is at least the host page. Returns how
- * many pages from the run's start qualify (run->n: all). mm->lock held.
+ * many pages from the run's start qualify (run->n: all). The process's guest gate held.
  */
 static uint64_t guest_run_pieces(struct container *c, size_t *hint, const struct guest_run *run, uint32_t gshift,
 				 uint32_t hshift, struct tcemu_table *t, uint64_t index, struct release_ctx *rctx)
@@ -1147,7 +1165,7 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, cons
 
 	*failed = 0;
 	n = nruns ? runs[nruns - 1].at + runs[nruns - 1].n : 0;
-	pthread_rwlock_rdlock(&c->lock);
+	pthread_mutex_lock(&c->guest);
 	slot = c->v2 && c->mm ? find_window(c, bus) : -1;
 	if (slot < 0) {
 		rc = -EAGAIN;
@@ -1163,7 +1181,7 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, cons
 	rctx.page_shift = tp->page_shift;
 	fan = 1ull << (gshift - tp->page_shift);
 	index = (bus - tp->bus_offset) >> tp->page_shift;
-	pthread_rwlock_rdlock(&c->mm->lock);
+	pthread_mutex_lock(&c->mm->guest);
 	for (size_t i = 0; i < nruns; i++) {
 		uint64_t ok;
 
@@ -1197,9 +1215,9 @@ flush:
 			      &h->stats.entries_mapped_peak);
 	kill_all(c, (unsigned)slot, index, n * fan); /* once per call */
 unlock_mm:
-	pthread_rwlock_unlock(&c->mm->lock);
+	pthread_mutex_unlock(&c->mm->guest);
 out:
-	pthread_rwlock_unlock(&c->lock);
+	pthread_mutex_unlock(&c->guest);
 	return rc;
 }
 

@@ -158,6 +158,7 @@ struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create)
 		free(mm);
 		return NULL;
 	}
+	pthread_mutex_init(&mm->guest, NULL);
 	mm->pid = pid;
 	mm->limit = default_limit(h);
 	mm->next = h->mms;

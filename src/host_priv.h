@@ -13,12 +13,20 @@
  *   2. container->lock (rwlock)  type, owner, enabled, groups, windows, pending flag, the
  *                                container's region references. MAP/UNMAP take it shared (so
  *                                maps run in parallel, entries are protected by the tables' chunk
- *                                locks); everything that changes the container takes it exclusive.
- *   3. mm->lock (rwlock)         a process's regions and accounting. MAP takes it shared to find
- *                                regions and bump their mapped counts (atomics); REGISTER and
- *                                UNREGISTER take it exclusive.
- *   4. pe->lock (platform.c)     window slots, ownership, EEH state.
- *   5. table chunk locks         entries.
+ *                                locks); everything that changes the container takes it exclusive
+ *                                through container_wrlock, which also closes its guest gate.
+ *   3. container->guest (mutex)  the guest gate: the guest fast path (container_guest_put/clear)
+ *                                holds it instead of container->lock shared, which makes a
+ *                                hypercall cheaper (a mutex costs a third of an rwlock read
+ *                                section). Every exclusive holder of container->lock holds it too.
+ *   4. mm->lock (rwlock)         a process's regions and accounting. MAP takes it shared to find
+ *                                regions and bump their mapped counts (atomics); REGISTER,
+ *                                UNREGISTER and a MAP across regions take it exclusive through
+ *                                mm_wrlock, which also closes the process's guest gate.
+ *   5. mm->guest (mutex)         the process's guest gate, held by the guest fast path instead of
+ *                                mm->lock shared; every exclusive holder of mm->lock holds it too.
+ *   6. pe->lock (platform.c)     window slots, ownership, EEH state.
+ *   7. table chunk locks         entries.
  *   host->stats_lock (mutex) is a leaf taken for the defect list, under any of the above; the
  *   counters in host->stats are atomics.
  */
@@ -60,6 +68,7 @@ struct region {
 struct mm {
 	pid_t pid;
 	pthread_rwlock_t lock;
+	pthread_mutex_t guest;   /* the guest gate (see the lock list above) */
 	struct region *regions;  /* sorted by ua, non-overlapping, inline */
 	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous;
 	                            UINT64_MAX from nregions to cap */
@@ -83,6 +92,7 @@ struct window {
 struct container {
 	struct tcemu_host *host;
 	pthread_rwlock_t lock;
+	pthread_mutex_t guest; /* the guest gate (see the lock list above) */
 	int type;         /* 0, VFIO_SPAPR_TCE_IOMMU or VFIO_SPAPR_TCE_v2_IOMMU */
 	bool v2;
 	bool enabled;
@@ -179,6 +189,11 @@ int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint
 void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c);
 /* The region containing [ua, ua + size), or NULL. mm->lock held (shared is enough). */
 struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size);
+/* container->lock and mm->lock exclusive, each with its guest gate. */
+void container_wrlock(struct container *c);
+void container_wrunlock(struct container *c);
+void mm_wrlock(struct mm *mm);
+void mm_wrunlock(struct mm *mm);
 /*
  * Like mm_find, trying first the region after index *hint (SIZE_MAX: none), which makes a walk
  * over adjacent regions O(1) per region; *hint gets the index of the region found.

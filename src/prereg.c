@@ -118,6 +118,18 @@ struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
 	return mm_find_next(mm, &hint, ua, size);
 }
 
+void mm_wrlock(struct mm *mm)
+{
+	pthread_rwlock_wrlock(&mm->lock);
+	pthread_mutex_lock(&mm->guest);
+}
+
+void mm_wrunlock(struct mm *mm)
+{
+	pthread_mutex_unlock(&mm->guest);
+	pthread_rwlock_unlock(&mm->lock);
+}
+
 static size_t cref_lower_bound(const struct container *c, uint64_t ua)
 {
 	size_t lo = 0, hi = c->nrefs;
@@ -147,7 +159,7 @@ int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge)
 	uint64_t amount = (bytes + pg - 1) & ~(pg - 1);
 	int rc = 0;
 
-	pthread_rwlock_wrlock(&mm->lock);
+	mm_wrlock(mm);
 	if (charge) {
 		if (mm->limit != UINT64_MAX && (amount > mm->limit || mm->locked > mm->limit - amount))
 			rc = -ENOMEM;
@@ -156,7 +168,7 @@ int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge)
 	} else {
 		mm->locked -= tcemu_min_u64(amount, mm->locked);
 	}
-	pthread_rwlock_unlock(&mm->lock);
+	mm_wrunlock(mm);
 	if (rc == 0)
 		host_stat_add(h, &h->stats.locked_bytes, charge ? (int64_t)amount : -(int64_t)amount, &h->stats.locked_peak);
 	return rc;
@@ -239,7 +251,7 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	rc = cref_reserve(h, c);
 	if (rc)
 		return rc;
-	pthread_rwlock_wrlock(&mm->lock);
+	mm_wrlock(mm);
 	at = lower_bound(mm, ua);
 	if (at < mm->nregions && mm->regions[at].ua == ua && mm->regions[at].size == size) {
 		/* The exact region exists: EBUSY in this container, shared with another one. */
@@ -303,7 +315,7 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	host_stat_add(h, &h->stats.locked_bytes, (int64_t)size, &h->stats.locked_peak);
 	host_stat_add(h, &h->stats.regions_registered, 1, &h->stats.regions_peak);
 out:
-	pthread_rwlock_unlock(&mm->lock);
+	mm_wrunlock(mm);
 	return rc;
 }
 
@@ -316,7 +328,7 @@ int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint
 
 	if ((ua & (pg - 1)) || (size & (pg - 1)))
 		return -EINVAL;
-	pthread_rwlock_wrlock(&mm->lock);
+	mm_wrlock(mm);
 	r = mm_find(mm, ua, size);
 	cr = r && r->ua == ua && r->size == size ? container_cref(c, r) : NULL;
 	if (!cr) {
@@ -340,13 +352,13 @@ int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint
 	if (--r->users == 0)
 		region_free(h, mm, r);
 out:
-	pthread_rwlock_unlock(&mm->lock);
+	mm_wrunlock(mm);
 	return rc;
 }
 
 void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 {
-	pthread_rwlock_wrlock(&mm->lock);
+	mm_wrlock(mm);
 	for (size_t i = 0; i < c->nrefs; i++) {
 		struct region *r = mm_find(mm, c->refs[i].ua, c->refs[i].size);
 
@@ -354,7 +366,7 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 			region_free(h, mm, r);
 	}
 	c->nrefs = 0;
-	pthread_rwlock_unlock(&mm->lock);
+	mm_wrunlock(mm);
 }
 
 void mm_free(struct tcemu_host *h, struct mm *mm)
@@ -363,6 +375,7 @@ void mm_free(struct tcemu_host *h, struct mm *mm)
 	free(mm->regions);
 	free(mm->ends);
 	free(mm->tops);
+	pthread_mutex_destroy(&mm->guest);
 	pthread_rwlock_destroy(&mm->lock);
 	free(mm);
 }

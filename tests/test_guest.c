@@ -676,10 +676,86 @@ TEST(concurrent_hypercalls)
 	fx_close(&f);
 }
 
+struct vmm {
+	struct fx *f;
+	int c2; /* a second container of the process: its registrations move the same region array */
+	uint8_t *other;
+	int errors;
+	volatile bool stop;
+};
+
+/* The VMM meanwhile: registers and unregisters other memory through a second container (the
+ * process's region array moves), maps across two regions on the first one (the process lock
+ * exclusive), makes and removes a second window there. */
+static void *vmm_churn(void *arg)
+{
+	struct vmm *v = arg;
+	struct tcemu_host *h = v->f->h;
+	int c = v->f->c;
+
+	for (unsigned i = 0; i < 200 && !v->stop; i++) {
+		struct vfio_iommu_spapr_register_memory r1 = { .argsz = sizeof(r1), .vaddr = (uintptr_t)v->other, .size = MiB };
+		struct vfio_iommu_spapr_register_memory r2 = { .argsz = sizeof(r2), .vaddr = (uintptr_t)v->other + MiB, .size = MiB };
+		struct vfio_iommu_type1_dma_map m = { .argsz = sizeof(m), .flags = VFIO_DMA_MAP_FLAG_READ,
+						      .vaddr = (uintptr_t)v->other + MiB - 8192, .iova = 512 * MiB, .size = 16384 };
+		struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = 512 * MiB, .size = 16384 };
+		struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = 16, .window_size = GiB, .levels = 1 };
+		struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
+
+		if (tcemu_host_ioctl(h, v->c2, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r1) ||
+		    tcemu_host_ioctl(h, v->c2, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r2) ||
+		    tcemu_host_ioctl(h, c, VFIO_IOMMU_MAP_DMA, &m) || tcemu_host_ioctl(h, c, VFIO_IOMMU_UNMAP_DMA, &u) ||
+		    tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr))
+			v->errors++;
+		rm.start_addr = cr.start_addr;
+		if (tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm) ||
+		    tcemu_host_ioctl(h, v->c2, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r2) ||
+		    tcemu_host_ioctl(h, v->c2, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r1))
+			v->errors++;
+	}
+	return NULL;
+}
+
+/* Hypercalls while the VMM changes the container and the process's regions (TSan in CI). */
+TEST(hypercalls_while_the_vmm_changes_the_container)
+{
+	struct fx f;
+	struct th t[2];
+	pthread_t th[2], vt;
+	struct vmm v = { .f = &f };
+
+	int g2;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	CHECK_EQ(host_container(f.h, "/dev/vfio/1", 12, GiB, &v.c2, &g2, NULL, false), 0);
+	v.other = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(v.other != MAP_FAILED);
+	CHECK_EQ(pthread_create(&vt, NULL, vmm_churn, &v), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		t[i] = (struct th){ .g = f.g, .liobn = LIOBN, .base = i * MiB };
+		CHECK_EQ(pthread_create(&th[i], NULL, hcaller, &t[i]), 0);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ(t[i].errors, 0);
+	}
+	pthread_join(vt, NULL);
+	CHECK_EQ(v.errors, 0);
+	struct tcemu_container_info ci;
+	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
+	CHECK_EQ(ci.windows[0].valid_entries, 0);
+	struct tcemu_region_info ri[2];
+	CHECK_EQ(tcemu_host_regions(f.h, getpid(), ri, 2), 1);
+	CHECK_EQ(ri[0].mapped, 0);
+	fx_close(&f);
+	munmap(v.other, 2 * MiB);
+}
+
 HARNESS_MAIN(T(window_creation_rules), T(window_accounting_enomem), T(ram_rules), T(link_conditions),
 	     T(put_tce_fast_path_and_view), T(put_tce_parameter_errors), T(fan_out_64k_guest_on_4k_host),
 	     T(equal_page_sizes_one_entry), T(host_page_larger_than_backing_is_too_hard), T(put_tce_indirect_rules), T(stuff_tce_rules),
 	     T(too_hard_clears_the_entry_and_keeps_the_view), T(unlinked_window_goes_to_the_vmm),
 	     T(remove_window_clears_hardware), T(slow_and_fast_paths_make_the_same_tables_4k),
 	     T(slow_and_fast_paths_make_the_same_tables_64k_on_4k), T(concurrent_hypercalls),
-	     T(indirect_list_across_ram_ranges_and_regions), T(removed_window_calls_and_statistics))
+	     T(indirect_list_across_ram_ranges_and_regions), T(removed_window_calls_and_statistics),
+	     T(hypercalls_while_the_vmm_changes_the_container))
