@@ -22,7 +22,8 @@
  *
  * Thread safety: hypercalls on different LIOBNs run in parallel; calls on one LIOBN are serialized
  * by that window's lock (as a vCPU's hcall is atomic to the guest). Window creation, removal and
- * linking take the guest's lock.
+ * linking take the guest's lock; hypercalls do not (they read published snapshots, and what a
+ * hypercall may still read is kept until tcemu_guest_destroy: docs/guest.md).
  */
 #ifndef TCEMU_GUEST_H
 #define TCEMU_GUEST_H
