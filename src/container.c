@@ -89,7 +89,7 @@ struct release_ctx {
 	uint64_t released;
 	struct region *r;  /* v2: the region of the run being released */
 	uint64_t pending;  /* entries of r released but not yet subtracted */
-	size_t next;       /* v2: index after r's, the region tried first for the next run */
+	size_t hint;       /* v2: mm_find_next's hint: the next run is usually in the next region */
 };
 
 static void release_flush(struct release_ctx *rc)
@@ -108,17 +108,9 @@ static void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64
 	rc->released++;
 	if (c->v2) {
 		if (!rc->r || old_ua < rc->r->ua || old_ua - rc->r->ua >= rc->r->size) {
-			struct mm *mm = c->mm;
-			struct region *n = mm && rc->next < mm->nregions ? &mm->regions[rc->next] : NULL;
-
 			release_flush(rc);
-			/* Entries are released in index order: usually the next region holds the next run. */
-			if (n && old_ua >= n->ua && old_ua - n->ua < n->size)
-				rc->r = n;
-			else
-				rc->r = mm ? mm_find(mm, old_ua, 1ull << rc->page_shift) : NULL;
-			if (rc->r)
-				rc->next = (size_t)(rc->r - mm->regions) + 1;
+			/* Entries are released in index order: the next run is usually in the next region. */
+			rc->r = c->mm ? mm_find_next(c->mm, &rc->hint, old_ua, 1ull << rc->page_shift) : NULL;
 		}
 		if (rc->r) /* always: regions with mappings cannot go */
 			rc->pending++;
@@ -670,7 +662,7 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	struct release_ctx rctx = { .c = c, .page_shift = ps };
 	const uint64_t end = vaddr + (npages << ps);
 	size_t first, last;
-	bool linear = true, exclusive = false;
+	bool exclusive = false;
 	struct region *r;
 	long rc = 0;
 
@@ -716,7 +708,6 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 			rc = -EINVAL;
 			goto out;
 		}
-		linear &= next->hpa == r->hpa + r->size;
 		last++;
 	}
 	rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, npages) : -ENOMEM;
@@ -727,19 +718,16 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 		r = &mm->regions[i];
 		r->mapped += (tcemu_min_u64(end, r->ua + r->size) - (r->ua > vaddr ? r->ua : vaddr)) >> ps;
 	}
+	/* Regions whose frames follow each other (pinned one after another) make one run. */
 	r = &mm->regions[first];
-	if (linear) {
-		tcemu_table_set_linear(t, index, npages, (r->hpa + (vaddr - r->ua)) | perm, vaddr, release_entry, &rctx);
-	} else {
-		for (uint64_t ua = vaddr, at = index; ua < end; r++) {
-			uint64_t run_end = tcemu_min_u64(end, r->ua + r->size), hpa = r->hpa + (ua - r->ua);
+	for (uint64_t ua = vaddr, at = index; ua < end; r++) {
+		uint64_t run_end = tcemu_min_u64(end, r->ua + r->size), hpa = r->hpa + (ua - r->ua);
 
-			while (run_end < end && r[1].hpa == r->hpa + r->size)
-				r++, run_end = tcemu_min_u64(end, r->ua + r->size);
-			tcemu_table_set_linear(t, at, (run_end - ua) >> ps, hpa | perm, ua, release_entry, &rctx);
-			at += (run_end - ua) >> ps;
-			ua = run_end;
-		}
+		while (run_end < end && r[1].hpa == r->hpa + r->size)
+			r++, run_end = tcemu_min_u64(end, r->ua + r->size);
+		tcemu_table_set_linear(t, at, (run_end - ua) >> ps, hpa | perm, ua, release_entry, &rctx);
+		at += (run_end - ua) >> ps;
+		ua = run_end;
 	}
 done:
 	release_flush(&rctx);
