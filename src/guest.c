@@ -641,18 +641,23 @@ static long h_get_tce(struct gwin *w, const uint64_t *a, uint64_t *ret)
 	return TCEMU_H_SUCCESS;
 }
 
-/* Counts a call's outcome in st: bump (window, under its lock) or count (guest, atomic). */
-#define TALLY(st, add, path, rc, first)                                                          \
-	do {                                                                                     \
-		if (first)                                                                       \
-			add(&(st)->hcalls, 1);                                                   \
-		if ((rc) == TCEMU_H_TOO_HARD)                                                    \
-			add(&(st)->too_hard, 1);                                                 \
-		else if ((rc) != TCEMU_H_SUCCESS)                                                \
-			add(&(st)->errors, 1);                                                   \
-		else                                                                             \
-			add((path) == FAST ? &(st)->fast : &(st)->slow, 1);                      \
-	} while (0)
+/*
+ * Counts a call's outcome in st: a window's (shared false: its lock is held, plain stores) or the
+ * guest's (shared true: atomics). first: the call's first path, which counts the call.
+ */
+static inline void tally(struct tcemu_guest_stats *st, bool shared, enum path path, long rc, bool first)
+{
+	void (*add)(uint64_t *, uint64_t) = shared ? count : bump;
+
+	if (first)
+		add(&st->hcalls, 1);
+	if (rc == TCEMU_H_TOO_HARD)
+		add(&st->too_hard, 1);
+	else if (rc != TCEMU_H_SUCCESS)
+		add(&st->errors, 1);
+	else
+		add(path == FAST ? &st->fast : &st->slow, 1);
+}
 
 /* One hypercall on one path; first: the call's first path (it counts the call). */
 static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const uint64_t *a, uint64_t *ret, bool first)
@@ -696,12 +701,12 @@ static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const
 		rc = path == FAST && !w->nlinks ? TCEMU_H_TOO_HARD : h_get_tce(w, a, ret);
 		break;
 	}
-	TALLY(&w->stats, bump, path, rc, first);
+	tally(&w->stats, false, path, rc, first);
 	pthread_mutex_unlock(&w->lock);
 	return rc;
 
 no_window:
-	TALLY(&g->stats, count, path, rc, first);
+	tally(&g->stats, true, path, rc, first);
 	return rc;
 }
 
