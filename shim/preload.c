@@ -226,58 +226,54 @@ static mode_t mode_arg(int flags, va_list ap)
 	return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
 }
 
+/* The one pointer argument after last in a variadic ioctl or fcntl (read whether used or not). */
+#define VA_PTR(last)                                        \
+	({                                                  \
+		va_list ap_;                                \
+		va_start(ap_, last);                        \
+		void *arg_ = va_arg(ap_, void *);           \
+		va_end(ap_);                                \
+		arg_;                                       \
+	})
+
+/* The optional mode argument of a variadic open-family function whose last named one is flags. */
+#define OPEN_MODE(flags)                                    \
+	({                                                  \
+		va_list ap_;                                \
+		va_start(ap_, flags);                       \
+		mode_t mode_ = mode_arg(flags, ap_);        \
+		va_end(ap_);                                \
+		mode_;                                      \
+	})
+
 /* ---- open ---- */
 
 EXPORT int open(const char *path, int flags, ...)
 {
-	va_list ap;
-	mode_t mode;
-
 	if (owned_path(path))
 		return emu_open(path, flags);
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return get_open()(path, flags, mode);
+	return get_open()(path, flags, OPEN_MODE(flags));
 }
 
 EXPORT int open64(const char *path, int flags, ...)
 {
-	va_list ap;
-	mode_t mode;
-
 	if (owned_path(path))
 		return emu_open(path, flags);
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return get_open64()(path, flags, mode);
+	return get_open64()(path, flags, OPEN_MODE(flags));
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
-	va_list ap;
-	mode_t mode;
-
 	if (owned_path(path))
 		return emu_open(path, flags);
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return get_openat()(dirfd, path, flags, mode);
+	return get_openat()(dirfd, path, flags, OPEN_MODE(flags));
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
-	va_list ap;
-	mode_t mode;
-
 	if (owned_path(path))
 		return emu_open(path, flags);
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return get_openat64()(dirfd, path, flags, mode);
+	return get_openat64()(dirfd, path, flags, OPEN_MODE(flags));
 }
 
 EXPORT int __open_2(const char *path, int flags)
@@ -313,12 +309,8 @@ EXPORT int close(int fd)
 
 EXPORT int ioctl(int fd, unsigned long request, ...)
 {
-	va_list ap;
-	void *arg;
+	void *arg = VA_PTR(request);
 
-	va_start(ap, request);
-	arg = va_arg(ap, void *);
-	va_end(ap);
 	if (emulated(fd)) {
 		long rc = tcemu_host_ioctl(host, fd, request, arg);
 		return rc < 0 ? fail(rc) : (int)rc;
@@ -450,31 +442,23 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
 						 : get_dup3()(oldfd, newfd, flags);
 }
 
+/* fcntl through real: a duplicate of an emulated descriptor is emulated too. */
+static int fcntl_via(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && emulated(fd))
+		return adopt(fd, real(fd, cmd, arg));
+	return real(fd, cmd, arg);
+}
+
 EXPORT int fcntl(int fd, int cmd, ...)
 {
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && emulated(fd))
-		return adopt(fd, get_fcntl()(fd, cmd, arg));
-	return get_fcntl()(fd, cmd, arg);
+	return fcntl_via(get_fcntl(), fd, cmd, VA_PTR(cmd));
 }
 
 /* What programs built with _FILE_OFFSET_BITS=64 call for fcntl (glibc 2.28 and later). */
 EXPORT int fcntl64(int fd, int cmd, ...)
 {
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && emulated(fd))
-		return adopt(fd, get_fcntl64()(fd, cmd, arg));
-	return get_fcntl64()(fd, cmd, arg);
+	return fcntl_via(get_fcntl64(), fd, cmd, VA_PTR(cmd));
 }
 
 /* ---- /sys/module/vfio and /sys/module/vfio_pci exist ---- */
