@@ -36,6 +36,15 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Keeps the best time of the measured rounds (round 0 warms up). */
+static void keep_best(double *best, double t0, int round)
+{
+	double s = now() - t0;
+
+	if (round && s < *best)
+		*best = s;
+}
+
 static void die(const char *what, long rc)
 {
 	fprintf(stderr, "bench_vfio: %s failed: %ld\n", what, rc);
@@ -123,9 +132,7 @@ static double store_loop(uint64_t entries, uint32_t shift)
 			hw[i] = htobe64((0x40000000ull + (i << shift)) | 3);
 			ua[i] = 0x7f0000000000ull + (i << shift);
 		}
-		double s = now() - t0;
-		if (r && s < best)
-			best = s;
+		keep_best(&best, t0, r);
 	}
 	free(hw);
 	free(ua);
@@ -150,28 +157,20 @@ static void bench_pages(uint32_t sys_shift, uint32_t shift)
 	reg(&f, 0, bytes, VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
 	double ref = store_loop(entries, shift);
 	for (int r = 0; r < rounds + 1; r++) {
-		double t0 = now(), s;
+		double t0 = now();
 		map(&f, 0, bytes);
-		s = now() - t0;
-		if (r && s < one)
-			one = s;
+		keep_best(&one, t0, r);
 		t0 = now();
 		unmap(&f, 0, bytes);
-		s = now() - t0;
-		if (r && s < un_one)
-			un_one = s;
+		keep_best(&un_one, t0, r);
 		t0 = now();
 		for (uint64_t off = 0; off < bytes; off += 1ull << shift)
 			map(&f, off, 1ull << shift);
-		s = now() - t0;
-		if (r && s < small)
-			small = s;
+		keep_best(&small, t0, r);
 		t0 = now();
 		for (uint64_t off = 0; off < bytes; off += 1ull << shift)
 			unmap(&f, off, 1ull << shift);
-		s = now() - t0;
-		if (r && s < un_small)
-			un_small = s;
+		keep_best(&un_small, t0, r);
 	}
 	printf("\n%u KiB IOMMU pages (%u KiB host pages), 1 GiB = %llu entries:\n", (1u << shift) >> 10,
 	       (1u << sys_shift) >> 10, (unsigned long long)entries);
@@ -209,18 +208,14 @@ static void map_regions(int i, double *span, double *per, double *pages)
 	for (unsigned k = 0; k < counts[i]; k++)
 		reg(&f, k * len, len, VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
 	for (int r = 0; r < 2 * rounds + 1; r++) {
-		double t0 = now(), s;
+		double t0 = now();
 		map(&f, 0, total);
-		s = now() - t0;
-		if (r && s < b_span)
-			b_span = s;
+		keep_best(&b_span, t0, r);
 		unmap(&f, 0, bytes);
 		t0 = now();
 		for (unsigned k = 0; k < counts[i]; k++)
 			map(&f, k * len, len);
-		s = now() - t0;
-		if (r && s < b_per)
-			b_per = s;
+		keep_best(&b_per, t0, r);
 		unmap(&f, 0, bytes);
 		uint64_t seed = 88172645463325252ull;
 		t0 = now();
@@ -228,9 +223,7 @@ static void map_regions(int i, double *span, double *per, double *pages)
 			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
 			map(&f, (seed % (total >> 12)) << 12, 4096);
 		}
-		s = now() - t0;
-		if (r && s < b_pages)
-			b_pages = s;
+		keep_best(&b_pages, t0, r);
 		unmap(&f, 0, bytes);
 	}
 	for (unsigned k = 0; k < counts[i]; k++)
