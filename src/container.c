@@ -40,20 +40,19 @@ struct container *container_new(struct tcemu_host *h)
 		free(c);
 		return NULL;
 	}
-	pthread_mutex_init(&c->guest, NULL);
 	return c;
 }
 
 void container_wrlock(struct container *c)
 {
+	host_gate_close(c->host);
 	pthread_rwlock_wrlock(&c->lock);
-	pthread_mutex_lock(&c->guest);
 }
 
 void container_wrunlock(struct container *c)
 {
-	pthread_mutex_unlock(&c->guest);
 	pthread_rwlock_unlock(&c->lock);
+	host_gate_open(c->host);
 }
 
 /* ---- windows ---- */
@@ -89,13 +88,34 @@ struct release_ctx {
 	uint64_t released;
 	struct region *r;  /* v2: the region of the run being released */
 	uint64_t pending;  /* entries of r released but not yet subtracted */
-	size_t hint;       /* v2: mm_find_next's hint: the next run is usually in the next region */
+	size_t hint;       /* v2: mm_find_near's hint: the next run is usually in this or the next region */
+	struct guest_link *gl; /* the guest fast path with its gate open: count through its cache */
 };
+
+/*
+ * Adds delta to r's mapped count. With a guest link's cache: a plain add to the cache when r is
+ * its region, else the cache is counted into its region and moves to r (the gate is open, so no
+ * one reads the counts but a closer, who first empties every cache).
+ */
+static void mapped_add(struct guest_link *gl, struct region *r, int64_t delta)
+{
+	if (!gl) {
+		__atomic_add_fetch(&r->mapped, (uint64_t)delta, __ATOMIC_RELAXED);
+		return;
+	}
+	if (gl->r != r) {
+		if (gl->r && gl->pending)
+			__atomic_add_fetch(&gl->r->mapped, (uint64_t)gl->pending, __ATOMIC_RELAXED);
+		gl->r = r;
+		gl->pending = 0;
+	}
+	gl->pending += delta;
+}
 
 static void release_flush(struct release_ctx *rc)
 {
 	if (rc->r && rc->pending)
-		__atomic_sub_fetch(&rc->r->mapped, rc->pending, __ATOMIC_RELAXED);
+		mapped_add(rc->gl, rc->r, -(int64_t)rc->pending);
 	rc->pending = 0;
 }
 
@@ -110,7 +130,7 @@ static void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64
 		if (!rc->r || old_ua < rc->r->ua || old_ua - rc->r->ua >= rc->r->size) {
 			release_flush(rc);
 			/* Entries are released in index order: the next run is usually in the next region. */
-			rc->r = c->mm ? mm_find_next(c->mm, &rc->hint, old_ua, 1ull << rc->page_shift) : NULL;
+			rc->r = c->mm ? mm_find_near(c->mm, &rc->hint, old_ua, 1ull << rc->page_shift) : NULL;
 		}
 		if (rc->r) /* always: regions with mappings cannot go */
 			rc->pending++;
@@ -447,7 +467,6 @@ void container_free(struct container *c)
 	if (c->type)
 		backend_release(c);
 	container_wrunlock(c);
-	pthread_mutex_destroy(&c->guest);
 	pthread_rwlock_destroy(&c->lock);
 	free(c->groups);
 	free(c->refs);
@@ -1091,7 +1110,7 @@ void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes)
 	int64_t n;
 	int slot;
 
-	pthread_mutex_lock(&c->guest);
+	pthread_rwlock_rdlock(&c->lock);
 	slot = c->v2 && c->mm ? find_window(c, bus) : -1;
 	if (slot < 0)
 		goto out;
@@ -1099,39 +1118,67 @@ void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes)
 	rctx.page_shift = tp->page_shift;
 	index = (bus - tp->bus_offset) >> tp->page_shift;
 	count = tcemu_min_u64(bytes, tp->window_size - (bus - tp->bus_offset)) >> tp->page_shift;
-	pthread_mutex_lock(&c->mm->guest);
+	pthread_rwlock_rdlock(&c->mm->lock);
 	n = tcemu_table_clear(c->windows[slot].table, index, count, release_entry, &rctx);
 	release_flush(&rctx);
-	pthread_mutex_unlock(&c->mm->guest);
+	pthread_rwlock_unlock(&c->mm->lock);
 	if (n > 0) {
 		host_stat_add(c->host, &c->host->stats.entries_mapped, -n, NULL);
 		kill_all(c, (unsigned)slot, index, count);
 	}
 out:
-	pthread_mutex_unlock(&c->guest);
+	pthread_rwlock_unlock(&c->lock);
+}
+
+void container_guest_flush(struct guest_link *gl)
+{
+	if (gl->r && gl->pending)
+		__atomic_add_fetch(&gl->r->mapped, (uint64_t)gl->pending, __ATOMIC_RELAXED);
+	gl->r = NULL;
+	gl->pending = 0;
+	gl->t = NULL;
+}
+
+/* Finds the window of gl's container containing bus and keeps it in gl: 0 or -EAGAIN. */
+static int guest_window(struct guest_link *gl, uint64_t bus)
+{
+	struct container *c = gl->c;
+	const struct tcemu_table_params *tp;
+	int slot = c->v2 && c->mm ? find_window(c, bus) : -1;
+
+	if (slot < 0)
+		return -EAGAIN;
+	gl->t = c->windows[slot].table;
+	gl->slot = (unsigned)slot;
+	tp = tcemu_table_params(gl->t);
+	gl->page_shift = tp->page_shift;
+	gl->bus_offset = tp->bus_offset;
+	gl->window_size = tp->window_size;
+	return 0;
 }
 
 /*
  * Maps the guest pages of one run region by region (t non-NULL), or only checks them (t NULL).
  * Every page must lie in one registered region whose page is at least the host page. Returns how
- * many pages from the run's start qualify (run->n: all). The process's guest gate held.
+ * many pages from the run's start qualify (run->n: all).
  */
-static uint64_t guest_run_pieces(struct container *c, size_t *hint, const struct guest_run *run, uint32_t gshift,
-				 uint32_t hshift, struct tcemu_table *t, uint64_t index, struct release_ctx *rctx)
+static uint64_t guest_run_pieces(struct guest_link *w, const struct guest_run *run, uint32_t gshift,
+				 struct tcemu_table *t, uint64_t index, struct release_ctx *rctx)
 {
-	const uint64_t fan = 1ull << (gshift - hshift);
+	const uint64_t fan = 1ull << (gshift - w->page_shift);
+	struct mm *mm = w->c->mm;
 	uint64_t done = 0;
 
 	while (done < run->n) {
 		uint64_t ua = run->ua + (done << gshift);
-		struct region *r = mm_find_next(c->mm, hint, ua, 1ull << gshift);
+		struct region *r = mm_find_near(mm, &w->hint, ua, 1ull << gshift);
 		uint64_t k;
 
-		if (!r || r->page_shift < hshift)
+		if (!r || r->page_shift < w->page_shift)
 			return done;
 		k = tcemu_min_u64(run->n - done, (r->ua + r->size - ua) >> gshift);
 		if (t) {
-			__atomic_add_fetch(&r->mapped, k * fan, __ATOMIC_RELAXED);
+			mapped_add(rctx->gl, r, (int64_t)(k * fan));
 			tcemu_table_set_linear(t, index + (run->at + done) * fan, k * fan, (r->hpa + (ua - r->ua)) | run->perm, ua,
 					       release_entry, rctx);
 		}
@@ -1140,42 +1187,59 @@ static uint64_t guest_run_pieces(struct container *c, size_t *hint, const struct
 	return done;
 }
 
-int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, const struct guest_run *runs, size_t nruns,
-			uint64_t *failed)
+/*
+ * container_guest_put's work, on the window w describes (its cache, or a copy found under the
+ * container lock), counting through gl's cache (NULL: atomics).
+ */
+static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, uint32_t gshift,
+		     const struct guest_run *runs, size_t nruns, uint64_t *failed)
 {
+	struct container *c = w->c;
 	struct tcemu_host *h = c->host;
-	const struct tcemu_table_params *tp;
-	struct release_ctx rctx = { .c = c };
-	struct tcemu_table *t;
-	uint64_t fan, index, n, set = 0;
-	size_t hint = SIZE_MAX;
-	int slot, rc = 0;
+	struct release_ctx rctx = { .c = c, .page_shift = w->page_shift, .hint = w->hint, .gl = gl };
+	struct tcemu_table *t = w->t;
+	const uint64_t n = nruns ? runs[nruns - 1].at + runs[nruns - 1].n : 0;
+	uint64_t fan, index, set = 0;
+	int rc = 0;
 
-	*failed = 0;
-	n = nruns ? runs[nruns - 1].at + runs[nruns - 1].n : 0;
-	pthread_mutex_lock(&c->guest);
-	slot = c->v2 && c->mm ? find_window(c, bus) : -1;
-	if (slot < 0) {
-		rc = -EAGAIN;
-		goto out;
+	if (w->page_shift > gshift || (bus & ((1ull << gshift) - 1)) ||
+	    n > (w->window_size - (bus - w->bus_offset)) >> gshift)
+		return -EAGAIN;
+	fan = 1ull << (gshift - w->page_shift);
+	index = (bus - w->bus_offset) >> w->page_shift;
+	if (n == 1 && fan == 1) {
+		/* one entry (H_PUT_TCE, a stuff of one): an exchange */
+		uint64_t tce = 0, ua = runs[0].ua;
+		struct region *r = NULL;
+
+		if (ua) {
+			r = mm_find_near(c->mm, &w->hint, ua, 1ull << gshift);
+			if (!r || r->page_shift < w->page_shift) {
+				ua = 0; /* too hard: the entry is cleared */
+				rc = -EAGAIN;
+			} else if (!host_alloc_ok(h)) {
+				return -ENOMEM;
+			} else {
+				tce = (r->hpa + (ua - r->ua)) | runs[0].perm;
+			}
+		}
+		rc = tcemu_table_xchg(t, index, &tce, &ua) ?: rc;
+		if (rc == -ENOMEM)
+			return rc; /* nothing changed */
+		if (r && !rc) {
+			mapped_add(gl, r, 1);
+			set = 1;
+		}
+		if (tce)
+			release_entry(&rctx, index, tce, ua);
+		goto flush;
 	}
-	t = c->windows[slot].table;
-	tp = tcemu_table_params(t);
-	if (tp->page_shift > gshift || (bus & ((1ull << gshift) - 1)) ||
-	    n > (tp->window_size - (bus - tp->bus_offset)) >> gshift) {
-		rc = -EAGAIN;
-		goto out;
-	}
-	rctx.page_shift = tp->page_shift;
-	fan = 1ull << (gshift - tp->page_shift);
-	index = (bus - tp->bus_offset) >> tp->page_shift;
-	pthread_mutex_lock(&c->mm->guest);
 	for (size_t i = 0; i < nruns; i++) {
 		uint64_t ok;
 
 		if (!runs[i].ua)
 			continue;
-		ok = guest_run_pieces(c, &hint, &runs[i], gshift, tp->page_shift, NULL, 0, NULL);
+		ok = guest_run_pieces(w, &runs[i], gshift, NULL, 0, NULL);
 		if (ok < runs[i].n) {
 			/* too hard: the host entries of this TCE are cleared, nothing else changes */
 			*failed = runs[i].at + ok;
@@ -1186,11 +1250,10 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, cons
 	}
 	rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, n * fan) : -ENOMEM;
 	if (rc)
-		goto unlock_mm;
-	hint = SIZE_MAX;
+		return rc;
 	for (size_t i = 0; i < nruns; i++) {
 		if (runs[i].ua) {
-			guest_run_pieces(c, &hint, &runs[i], gshift, tp->page_shift, t, index, &rctx);
+			guest_run_pieces(w, &runs[i], gshift, t, index, &rctx);
 			set += runs[i].n * fan;
 		} else {
 			tcemu_table_clear(t, index + runs[i].at * fan, runs[i].n * fan, release_entry, &rctx);
@@ -1198,14 +1261,42 @@ int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, cons
 	}
 flush:
 	release_flush(&rctx);
-	if (set || rctx.released)
+	if (set != rctx.released)
 		host_stat_add(h, &h->stats.entries_mapped, (int64_t)set - (int64_t)rctx.released,
 			      &h->stats.entries_mapped_peak);
-	kill_all(c, (unsigned)slot, index, n * fan); /* once per call */
-unlock_mm:
-	pthread_mutex_unlock(&c->mm->guest);
-out:
-	pthread_mutex_unlock(&c->guest);
+	kill_all(c, w->slot, index, n * fan); /* once per call */
+	return rc;
+}
+
+int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, const struct guest_run *runs,
+			size_t nruns, uint64_t *failed)
+{
+	struct container *c = gl->c;
+	struct guest_link w = { .c = c, .hint = SIZE_MAX };
+	int rc;
+
+	*failed = 0;
+	/*
+	 * The gate (host_priv.h): the caller announced itself when it took its window's lock (FAST),
+	 * now it looks. A caller that finds the gate closed stops announcing before it waits for a lock.
+	 */
+	if (__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST) {
+		if (TCEMU_LIKELY(!__atomic_load_n(&c->host->gate_closed, __ATOMIC_SEQ_CST))) {
+			if (gl->t && bus - gl->bus_offset < gl->window_size)
+				return guest_put(gl, gl, bus, gshift, runs, nruns, failed);
+			return guest_window(gl, bus) ?: guest_put(gl, gl, bus, gshift, runs, nruns, failed);
+		}
+		__atomic_store_n(gl->lock, GUEST_LOCK_HELD, __ATOMIC_RELEASE);
+	}
+	/* The gate is closed: as a MAP does, under the container and process locks held shared. */
+	pthread_rwlock_rdlock(&c->lock);
+	rc = guest_window(&w, bus);
+	if (!rc) {
+		pthread_rwlock_rdlock(&c->mm->lock);
+		rc = guest_put(&w, NULL, bus, gshift, runs, nruns, failed);
+		pthread_rwlock_unlock(&c->mm->lock);
+	}
+	pthread_rwlock_unlock(&c->lock);
 	return rc;
 }
 

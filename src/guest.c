@@ -47,8 +47,9 @@ struct win_list {
 	struct gwin *w[];
 };
 
+/* A link to a container: the fast path's view of it (host_priv.h), on the host's link list. */
 struct link {
-	struct container *c;
+	struct guest_link gl;
 	int fd;
 	unsigned refs;
 };
@@ -59,9 +60,9 @@ struct gwin {
 	uint64_t start;        /* bus address of entry 0 */
 	struct tcemu_table *view;
 	uint64_t charged;
-	pthread_mutex_t lock;
+	uint32_t lock;         /* GUEST_LOCK_* (host_priv.h): a spin lock that yields */
 	bool dead;             /* removed (under lock) */
-	struct link *links;
+	struct link **links;
 	size_t nlinks;
 	struct tcemu_guest_stats stats; /* written under lock, read with atomic loads */
 	struct gwin *retired;  /* removed windows, kept until the guest goes */
@@ -160,6 +161,20 @@ out:
 
 /* ---- windows ---- */
 
+/*
+ * A window's lock serializes its hypercalls, which are short, so it spins (then yields); a
+ * fast-path hypercall takes it with GUEST_LOCK_FAST, its announcement to the guest gate.
+ */
+static void wlock(struct gwin *w, uint32_t how)
+{
+	tcemu_spin_lock_as(&w->lock, how);
+}
+
+static void wunlock(struct gwin *w)
+{
+	tcemu_spin_unlock(&w->lock);
+}
+
 static struct gwin *win_find(const struct win_list *l, uint32_t liobn)
 {
 	for (size_t i = 0; l && i < l->n; i++)
@@ -222,11 +237,19 @@ static int view_create(uint64_t start, uint32_t shift, uint64_t pages, uint32_t 
 	return tcemu_table_create(&p, out);
 }
 
+/* Takes a link off the host's list and frees it with its container reference. Window lock held. */
+static void link_free(struct tcemu_guest *g, struct link *l)
+{
+	host_glink_del(g->h, &l->gl);
+	host_container_put(g->h, l->gl.c);
+	free(l);
+}
+
 /* Drops what a window holds (links, view, charge); the struct stays for late readers. */
 static void win_release(struct tcemu_guest *g, struct gwin *w)
 {
 	for (size_t i = 0; i < w->nlinks; i++)
-		host_container_put(g->h, w->links[i].c);
+		link_free(g, w->links[i]);
 	free(w->links);
 	w->links = NULL;
 	w->nlinks = 0;
@@ -279,7 +302,6 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 	rc = view_create(w->start, page_shift, size, g->h->page_shift, &w->view);
 	if (rc)
 		goto err_free;
-	pthread_mutex_init(&w->lock, NULL);
 	rc = win_publish(g, w, NULL);
 	if (rc)
 		goto err_destroy;
@@ -287,7 +309,6 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 	return 0;
 
 err_destroy:
-	pthread_mutex_destroy(&w->lock);
 	tcemu_table_unref(w->view);
 err_free:
 	free(w);
@@ -302,7 +323,7 @@ err_unlock:
 static void win_clear_links(struct gwin *w)
 {
 	for (size_t l = 0; l < w->nlinks; l++)
-		container_guest_clear(w->links[l].c, w->start, w->size << w->page_shift);
+		container_guest_clear(w->links[l]->gl.c, w->start, w->size << w->page_shift);
 }
 
 TCEMU_EXPORT int tcemu_guest_remove_window(struct tcemu_guest *g, uint32_t liobn)
@@ -318,11 +339,11 @@ TCEMU_EXPORT int tcemu_guest_remove_window(struct tcemu_guest *g, uint32_t liobn
 		return rc;
 	}
 	/* Hypercalls that found w before it left the list see it dead once they hold its lock. */
-	pthread_mutex_lock(&w->lock);
+	wlock(w, GUEST_LOCK_HELD);
 	w->dead = true;
 	win_clear_links(w);
 	win_release(g, w);
-	pthread_mutex_unlock(&w->lock);
+	wunlock(w);
 	w->retired = g->removed;
 	g->removed = w;
 	pthread_rwlock_unlock(&g->lock);
@@ -347,23 +368,27 @@ TCEMU_EXPORT int tcemu_guest_link(struct tcemu_guest *g, uint32_t liobn, int con
 	rc = container_window_matches(c, w->start, w->page_shift, w->size << w->page_shift);
 	if (rc)
 		goto out;
-	pthread_mutex_lock(&w->lock);
+	wlock(w, GUEST_LOCK_HELD);
 	for (size_t i = 0; i < w->nlinks; i++) {
-		if (w->links[i].c == c) {
-			w->links[i].refs++;
-			pthread_mutex_unlock(&w->lock);
+		if (w->links[i]->gl.c == c) {
+			w->links[i]->refs++;
+			wunlock(w);
 			goto out; /* the container reference taken above stays with the link */
 		}
 	}
-	struct link *n = realloc(w->links, (w->nlinks + 1) * sizeof(*n));
-	if (!n) {
+	struct link **n = realloc(w->links, (w->nlinks + 1) * sizeof(*n)), *l = calloc(1, sizeof(*l));
+	if (n)
+		w->links = n;
+	if (!n || !l) {
+		free(l);
 		rc = -ENOMEM;
 	} else {
-		w->links = n;
-		w->links[w->nlinks++] = (struct link){ .c = c, .fd = container_fd, .refs = 1 };
+		*l = (struct link){ .gl = { .c = c, .lock = &w->lock, .hint = SIZE_MAX }, .fd = container_fd, .refs = 1 };
+		host_glink_add(g->h, &l->gl);
+		w->links[w->nlinks++] = l;
 		c = NULL; /* owned by the link */
 	}
-	pthread_mutex_unlock(&w->lock);
+	wunlock(w);
 out:
 	pthread_rwlock_unlock(&g->lock);
 	if (rc && c)
@@ -382,17 +407,22 @@ TCEMU_EXPORT int tcemu_guest_unlink(struct tcemu_guest *g, uint32_t liobn, int c
 	pthread_rwlock_rdlock(&g->lock);
 	w = win_find(g->wins, liobn);
 	if (w) {
-		pthread_mutex_lock(&w->lock);
+		wlock(w, GUEST_LOCK_HELD);
 		for (size_t i = 0; i < w->nlinks; i++) {
-			if (w->links[i].c != c)
+			struct link *l = w->links[i];
+
+			if (l->gl.c != c)
 				continue;
 			rc = 0;
-			drop = c; /* each link reference held one container reference */
-			if (--w->links[i].refs == 0)
+			if (--l->refs == 0) {
 				w->links[i] = w->links[--w->nlinks];
+				link_free(g, l); /* puts the link's first container reference */
+			} else {
+				drop = c; /* each further link reference held one container reference */
+			}
 			break;
 		}
-		pthread_mutex_unlock(&w->lock);
+		wunlock(w);
 	}
 	pthread_rwlock_unlock(&g->lock);
 	host_container_put(g->h, c);
@@ -475,7 +505,12 @@ static void view_put(struct gwin *w, uint64_t ioba, const struct guest_run *runs
 	for (size_t i = 0; i < nruns; i++) {
 		const struct guest_run *r = &runs[i];
 
-		if (r->ua) {
+		if (r->n == 1) {
+			uint64_t tce = r->ua ? r->tce : 0;
+
+			tcemu_table_xchg(w->view, base + r->at, &tce, NULL); /* one entry: an exchange */
+			set += r->ua != 0;
+		} else if (r->ua) {
 			tcemu_table_set_linear(w->view, base + r->at, r->n, r->tce, 0, NULL, NULL);
 			set += r->n;
 		} else {
@@ -508,7 +543,7 @@ static long apply_fast(struct gwin *w, uint64_t ioba, const struct guest_run *ru
 	if (!w->nlinks)
 		return TCEMU_H_TOO_HARD; /* an unlinked window belongs to the VMM */
 	for (size_t l = 0; l < w->nlinks; l++) {
-		int rc = container_guest_put(w->links[l].c, ioba, w->page_shift, runs, nruns, &failed);
+		int rc = container_guest_put(&w->links[l]->gl, ioba, w->page_shift, runs, nruns, &failed);
 		if (rc)
 			return TCEMU_H_TOO_HARD;
 	}
@@ -539,10 +574,10 @@ static long apply_slow(struct tcemu_guest *g, struct gwin *w, uint64_t ioba, con
 						.iova = bus,
 						.size = pg,
 					};
-					r = tcemu_host_ioctl(g->h, w->links[l].fd, VFIO_IOMMU_MAP_DMA, &m);
+					r = tcemu_host_ioctl(g->h, w->links[l]->fd, VFIO_IOMMU_MAP_DMA, &m);
 				} else {
 					struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = bus, .size = pg };
-					r = tcemu_host_ioctl(g->h, w->links[l].fd, VFIO_IOMMU_UNMAP_DMA, &u);
+					r = tcemu_host_ioctl(g->h, w->links[l]->fd, VFIO_IOMMU_UNMAP_DMA, &u);
 				}
 				if (r < 0)
 					rc = TCEMU_H_HARDWARE;
@@ -676,9 +711,9 @@ static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const
 	if (a[0] <= UINT32_MAX)
 		w = win_find(win_snapshot(g), (uint32_t)a[0]);
 	if (w) {
-		pthread_mutex_lock(&w->lock);
+		wlock(w, path == FAST ? GUEST_LOCK_HELD | GUEST_LOCK_FAST : GUEST_LOCK_HELD);
 		if (w->dead) {
-			pthread_mutex_unlock(&w->lock);
+			wunlock(w);
 			w = NULL;
 		}
 	}
@@ -702,7 +737,7 @@ static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const
 		break;
 	}
 	tally(&w->stats, false, path, rc, first);
-	pthread_mutex_unlock(&w->lock);
+	wunlock(w);
 	return rc;
 
 no_window:
@@ -792,7 +827,6 @@ TCEMU_EXPORT void tcemu_guest_destroy(struct tcemu_guest *g)
 	}
 	for (struct gwin *w = g->removed, *next; w; w = next) {
 		next = w->retired;
-		pthread_mutex_destroy(&w->lock);
 		free(w);
 	}
 	pthread_rwlock_destroy(&g->lock);

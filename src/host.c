@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,54 @@ void host_stat_add(struct tcemu_host *h, uint64_t *field, int64_t delta, uint64_
 	}
 }
 
+/* ---- the guest gate (host_priv.h) ---- */
+
+void host_gate_close(struct tcemu_host *h)
+{
+	__atomic_add_fetch(&h->gate_closed, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&h->glink_lock);
+	for (struct guest_link *gl = h->glinks; gl; gl = gl->next) {
+		/* a hypercall that set busy before seeing the gate closed finishes; none starts */
+		for (unsigned spins = 0; __atomic_load_n(gl->lock, __ATOMIC_SEQ_CST) & GUEST_LOCK_FAST; spins++) {
+			if (spins < 1000)
+				tcemu_cpu_relax();
+			else
+				sched_yield();
+		}
+		container_guest_flush(gl);
+	}
+	pthread_mutex_unlock(&h->glink_lock);
+}
+
+void host_gate_open(struct tcemu_host *h)
+{
+	__atomic_sub_fetch(&h->gate_closed, 1, __ATOMIC_RELEASE);
+}
+
+void host_glink_add(struct tcemu_host *h, struct guest_link *gl)
+{
+	pthread_mutex_lock(&h->glink_lock);
+	gl->next = h->glinks;
+	h->glinks = gl;
+	gl->listed = true;
+	pthread_mutex_unlock(&h->glink_lock);
+}
+
+void host_glink_del(struct tcemu_host *h, struct guest_link *gl)
+{
+	pthread_mutex_lock(&h->glink_lock);
+	for (struct guest_link **p = &h->glinks; *p; p = &(*p)->next) {
+		if (*p == gl) {
+			*p = gl->next;
+			break;
+		}
+	}
+	gl->listed = false;
+	/* Not busy (its window's mutex is held); under the list lock no closer changes the regions. */
+	container_guest_flush(gl);
+	pthread_mutex_unlock(&h->glink_lock);
+}
+
 void host_defect(struct tcemu_host *h, const char *fmt, ...)
 {
 	char buf[512];
@@ -158,7 +207,7 @@ struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create)
 		free(mm);
 		return NULL;
 	}
-	pthread_mutex_init(&mm->guest, NULL);
+	mm->host = h;
 	mm->pid = pid;
 	mm->limit = default_limit(h);
 	mm->next = h->mms;
@@ -686,6 +735,9 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 	rc = -pthread_mutex_init(&h->stats_lock, NULL);
 	if (rc)
 		goto err_destroy_lock;
+	rc = -pthread_mutex_init(&h->glink_lock, NULL);
+	if (rc)
+		goto err_destroy_stats_lock;
 	rc = groups_build(h);
 	if (rc)
 		goto err_free_groups;
@@ -694,6 +746,8 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 
 err_free_groups:
 	groups_free(h);
+	pthread_mutex_destroy(&h->glink_lock);
+err_destroy_stats_lock:
 	pthread_mutex_destroy(&h->stats_lock);
 err_destroy_lock:
 	pthread_mutex_destroy(&h->lock);
@@ -815,6 +869,7 @@ TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
 		free(h->defects[i]);
 	free(h->defects);
 	free(h->fdtab);
+	pthread_mutex_destroy(&h->glink_lock);
 	pthread_mutex_destroy(&h->stats_lock);
 	pthread_mutex_destroy(&h->lock);
 	tcemu_memory_destroy(h->mem);
@@ -871,6 +926,7 @@ TCEMU_EXPORT ssize_t tcemu_host_regions(struct tcemu_host *h, pid_t pid, struct 
 	pthread_mutex_unlock(&h->lock);
 	if (!mm)
 		return 0;
+	host_gate_close(h); /* the guest fast path's uncounted entries go into the counts */
 	pthread_rwlock_rdlock(&mm->lock);
 	n = (ssize_t)mm->nregions;
 	for (size_t i = 0; i < mm->nregions && i < max; i++) {
@@ -886,6 +942,7 @@ TCEMU_EXPORT ssize_t tcemu_host_regions(struct tcemu_host *h, pid_t pid, struct 
 		};
 	}
 	pthread_rwlock_unlock(&mm->lock);
+	host_gate_open(h);
 	return n;
 }
 

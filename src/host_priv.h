@@ -14,21 +14,26 @@
  *                                container's region references. MAP/UNMAP take it shared (so
  *                                maps run in parallel, entries are protected by the tables' chunk
  *                                locks); everything that changes the container takes it exclusive
- *                                through container_wrlock, which also closes its guest gate.
- *   3. container->guest (mutex)  the guest gate: the guest fast path (container_guest_put/clear)
- *                                holds it instead of container->lock shared, which makes a
- *                                hypercall cheaper (a mutex costs a third of an rwlock read
- *                                section). Every exclusive holder of container->lock holds it too.
- *   4. mm->lock (rwlock)         a process's regions and accounting. MAP takes it shared to find
+ *                                through container_wrlock, which first closes the guest gate.
+ *   3. mm->lock (rwlock)         a process's regions and accounting. MAP takes it shared to find
  *                                regions and bump their mapped counts (atomics); REGISTER,
  *                                UNREGISTER and a MAP across regions take it exclusive through
- *                                mm_wrlock, which also closes the process's guest gate.
- *   5. mm->guest (mutex)         the process's guest gate, held by the guest fast path instead of
- *                                mm->lock shared; every exclusive holder of mm->lock holds it too.
- *   6. pe->lock (platform.c)     window slots, ownership, EEH state.
- *   7. table chunk locks         entries.
+ *                                mm_wrlock, which first closes the guest gate.
+ *   4. pe->lock (platform.c)     window slots, ownership, EEH state.
+ *   5. table chunk locks         entries.
  *   host->stats_lock (mutex) is a leaf taken for the defect list, under any of the above; the
- *   counters in host->stats are atomics.
+ *   counters in host->stats are atomics. host->glink_lock (mutex) is a leaf too: the list of
+ *   guest links, taken under any of the above (and while a guest window's mutex is held).
+ *
+ * The guest gate (host_gate_close/host_gate_open): the guest fast path (a hypercall on a window
+ * linked to a container, container_guest_put) takes neither the container's lock nor its process's
+ * lock while no exclusive holder of either exists anywhere in the host ("the gate is open"). It
+ * announces itself when it takes its window's lock (GUEST_LOCK_FAST in the lock word, by a
+ * sequentially consistent compare-and-swap), then checks the gate; whoever closes the gate counts
+ * itself in host->gate_closed, waits until no linked window's lock word holds GUEST_LOCK_FAST,
+ * then empties every link's cache (container_guest_flush). A busy hypercall never waits for any lock but the table chunk spin locks
+ * and the kill hooks' own, so closing the gate is allowed with any lock held. A hypercall that finds
+ * the gate closed takes the container and process locks shared, as a MAP does.
  */
 #ifndef TCEMU_SRC_HOST_PRIV_H
 #define TCEMU_SRC_HOST_PRIV_H
@@ -66,9 +71,9 @@ struct region {
 
 /* A process (the kernel's mm): its regions, sorted by ua, and its locked-memory accounting. */
 struct mm {
+	struct tcemu_host *host;
 	pid_t pid;
 	pthread_rwlock_t lock;
-	pthread_mutex_t guest;   /* the guest gate (see the lock list above) */
 	struct region *regions;  /* sorted by ua, non-overlapping, inline */
 	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous;
 	                            UINT64_MAX from nregions to cap */
@@ -92,7 +97,6 @@ struct window {
 struct container {
 	struct tcemu_host *host;
 	pthread_rwlock_t lock;
-	pthread_mutex_t guest; /* the guest gate (see the lock list above) */
 	int type;         /* 0, VFIO_SPAPR_TCE_IOMMU or VFIO_SPAPR_TCE_v2_IOMMU */
 	bool v2;
 	bool enabled;
@@ -158,6 +162,10 @@ struct tcemu_host {
 	size_t ngroups;
 	struct mm *mms;
 
+	uint32_t gate_closed;          /* atomic: closers of the guest gate (see the top) */
+	pthread_mutex_t glink_lock;    /* the guest link list */
+	struct guest_link *glinks;
+
 	pthread_mutex_t stats_lock; /* defects list */
 	struct tcemu_host_stats stats; /* every field is an atomic counter */
 	char **defects;
@@ -189,7 +197,7 @@ int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint
 void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c);
 /* The region containing [ua, ua + size), or NULL. mm->lock held (shared is enough). */
 struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size);
-/* container->lock and mm->lock exclusive, each with its guest gate. */
+/* container->lock and mm->lock exclusive, each after closing the guest gate. */
 void container_wrlock(struct container *c);
 void container_wrunlock(struct container *c);
 void mm_wrlock(struct mm *mm);
@@ -199,6 +207,8 @@ void mm_wrunlock(struct mm *mm);
  * over adjacent regions O(1) per region; *hint gets the index of the region found.
  */
 struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size);
+/* Like mm_find_next, trying the region at index *hint itself first (a cached lookup). */
+struct region *mm_find_near(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size);
 
 /* The container's reference to r (container->lock held, shared is enough), or NULL. */
 struct cref *container_cref(struct container *c, const struct region *r);
@@ -254,13 +264,46 @@ struct guest_run {
 };
 
 /*
- * Guest fast path (container.c): writes the runs (together, the TCEs [0, total)) of 2^gshift-byte
- * guest pages from bus address bus into the window containing it, fanning each guest page out to
- * host entries. Checks everything first: -EAGAIN ("too hard", *failed = the TCE that could not be
- * done, its host entries cleared) or -ENOMEM change nothing else. Invalidates once.
+ * A guest window's link to a container, for the guest fast path (see the guest gate at the top).
+ * guest.c owns it; its window's mutex serializes the hypercalls that use it. The cache is written
+ * by a hypercall while busy with the gate open, or under host->glink_lock while not busy.
  */
-int container_guest_put(struct container *c, uint64_t bus, uint32_t gshift, const struct guest_run *runs, size_t nruns,
-			uint64_t *failed);
+#define GUEST_LOCK_HELD 1u /* a guest window's lock word: held */
+#define GUEST_LOCK_FAST 2u /* held by a fast-path hypercall that may use the gate: busy */
+
+struct guest_link {
+	struct container *c;
+	uint32_t *lock;           /* its window's lock word (atomic), GUEST_LOCK_FAST: busy */
+	bool listed;              /* on host->glinks */
+	struct guest_link *next;  /* host->glinks, under host->glink_lock */
+	/* the cache: c's window found last (t NULL: none) */
+	struct tcemu_table *t;
+	unsigned slot;
+	uint32_t page_shift;
+	uint64_t bus_offset, window_size;
+	/* the region of the last translation, and entries counted to it here but not yet in it */
+	struct region *r;
+	size_t hint;              /* r's index (mm_find_near) */
+	int64_t pending;
+};
+
+/* host.c: the guest gate */
+void host_gate_close(struct tcemu_host *h);
+void host_gate_open(struct tcemu_host *h);
+/* Puts gl on the host's list (gl->c set, the rest zero) / takes it off, counting its cache. */
+void host_glink_add(struct tcemu_host *h, struct guest_link *gl);
+void host_glink_del(struct tcemu_host *h, struct guest_link *gl);
+
+/*
+ * Guest fast path (container.c): writes the runs (together, the TCEs [0, total)) of 2^gshift-byte
+ * guest pages from bus address bus into the window of gl's container containing it, fanning each
+ * guest page out to host entries. Checks everything first: -EAGAIN ("too hard", *failed = the TCE
+ * that could not be done, its host entries cleared) or -ENOMEM change nothing else. Invalidates once.
+ */
+int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, const struct guest_run *runs,
+			size_t nruns, uint64_t *failed);
+/* Counts what gl's cache holds into its region and empties the cache. Gate closed or gl unused. */
+void container_guest_flush(struct guest_link *gl);
 /* Clears what maps [bus, bus + bytes) in the window containing bus (a guest window removed). */
 void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes);
 /* 0 if c is v2 and has a window at bus address start with a page <= 2^gshift and >= bytes long. */

@@ -58,6 +58,28 @@ static inline void tcemu_spin_lock(uint32_t *l)
 	}
 }
 
+/*
+ * tcemu_spin_lock storing value (non-zero) in the free lock word with a sequentially consistent
+ * compare-and-swap, so that the holder can announce something in it and then read another flag
+ * (Dekker's pattern: see the guest gate in host_priv.h). The holder may change the word's other
+ * bits; tcemu_spin_unlock frees it.
+ */
+static inline void tcemu_spin_lock_as(uint32_t *l, uint32_t value)
+{
+	unsigned spins = 0;
+	uint32_t free_word = 0;
+
+	while (!__atomic_compare_exchange_n(l, &free_word, value, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+		free_word = 0;
+		while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+			if (++spins < 64)
+				tcemu_cpu_relax();
+			else
+				sched_yield();
+		}
+	}
+}
+
 static inline void tcemu_spin_unlock(uint32_t *l)
 {
 	__atomic_store_n(l, 0u, __ATOMIC_RELEASE);

@@ -111,6 +111,16 @@ struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t s
 	return r;
 }
 
+struct region *mm_find_near(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
+{
+	size_t i = *hint;
+
+	if (i < mm->nregions && ua >= mm->regions[i].ua && size <= mm->regions[i].size &&
+	    ua - mm->regions[i].ua <= mm->regions[i].size - size)
+		return &mm->regions[i];
+	return mm_find_next(mm, hint, ua, size);
+}
+
 struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
 {
 	size_t hint = SIZE_MAX;
@@ -120,14 +130,14 @@ struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
 
 void mm_wrlock(struct mm *mm)
 {
+	host_gate_close(mm->host);
 	pthread_rwlock_wrlock(&mm->lock);
-	pthread_mutex_lock(&mm->guest);
 }
 
 void mm_wrunlock(struct mm *mm)
 {
-	pthread_mutex_unlock(&mm->guest);
 	pthread_rwlock_unlock(&mm->lock);
+	host_gate_open(mm->host);
 }
 
 static size_t cref_lower_bound(const struct container *c, uint64_t ua)
@@ -375,7 +385,6 @@ void mm_free(struct tcemu_host *h, struct mm *mm)
 	free(mm->regions);
 	free(mm->ends);
 	free(mm->tops);
-	pthread_mutex_destroy(&mm->guest);
 	pthread_rwlock_destroy(&mm->lock);
 	free(mm);
 }
