@@ -1130,6 +1130,41 @@ out:
 	pthread_rwlock_unlock(&c->lock);
 }
 
+/*
+ * Counts a link's entries into the host's entries_mapped, and its highest value since the last
+ * count into the peak (exact when no other change came in between; the peak of concurrent
+ * changes is a sample anyway).
+ */
+static void entries_flush(struct guest_link *gl)
+{
+	struct tcemu_host *h = gl->c->host;
+	uint64_t v, p;
+
+	if (!gl->entries && !gl->entries_high)
+		return;
+	v = __atomic_add_fetch(&h->stats.entries_mapped, (uint64_t)gl->entries, __ATOMIC_RELAXED);
+	p = v - (uint64_t)gl->entries + (uint64_t)gl->entries_high;
+	for (uint64_t cur = __atomic_load_n(&h->stats.entries_mapped_peak, __ATOMIC_RELAXED);
+	     p > cur && !__atomic_compare_exchange_n(&h->stats.entries_mapped_peak, &cur, p, true, __ATOMIC_RELAXED,
+						     __ATOMIC_RELAXED);)
+		;
+	gl->entries = gl->entries_high = 0;
+}
+
+/* Adds delta to the host's entries_mapped: through gl (the fast path, gate open) or at once. */
+static void entries_add(struct tcemu_host *h, struct guest_link *gl, int64_t delta)
+{
+	if (!gl) {
+		host_stat_add(h, &h->stats.entries_mapped, delta, &h->stats.entries_mapped_peak);
+		return;
+	}
+	gl->entries += delta;
+	if (gl->entries > gl->entries_high)
+		gl->entries_high = gl->entries;
+	if (gl->entries > 256 || gl->entries < -256)
+		entries_flush(gl);
+}
+
 void container_guest_flush(struct guest_link *gl)
 {
 	if (gl->r && gl->pending)
@@ -1137,6 +1172,7 @@ void container_guest_flush(struct guest_link *gl)
 	gl->r = NULL;
 	gl->pending = 0;
 	gl->t = NULL;
+	entries_flush(gl);
 }
 
 /* Finds the window of gl's container containing bus and keeps it in gl: 0 or -EAGAIN. */
@@ -1262,8 +1298,7 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 flush:
 	release_flush(&rctx);
 	if (set != rctx.released)
-		host_stat_add(h, &h->stats.entries_mapped, (int64_t)set - (int64_t)rctx.released,
-			      &h->stats.entries_mapped_peak);
+		entries_add(h, gl, (int64_t)set - (int64_t)rctx.released);
 	kill_all(c, w->slot, index, n * fan); /* once per call */
 	return rc;
 }

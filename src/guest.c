@@ -506,9 +506,8 @@ static void view_put(struct gwin *w, uint64_t ioba, const struct guest_run *runs
 		const struct guest_run *r = &runs[i];
 
 		if (r->n == 1) {
-			uint64_t tce = r->ua ? r->tce : 0;
-
-			tcemu_table_xchg(w->view, base + r->at, &tce, NULL); /* one entry: an exchange */
+			/* one entry: a plain store (every writer of the view holds the window's lock) */
+			table_store_owned(w->view, base + r->at, r->ua ? r->tce : 0);
 			set += r->ua != 0;
 		} else if (r->ua) {
 			tcemu_table_set_linear(w->view, base + r->at, r->n, r->tce, 0, NULL, NULL);

@@ -974,6 +974,9 @@ TCEMU_EXPORT void tcemu_host_stats(struct tcemu_host *h, struct tcemu_host_stats
 	const uint64_t *src = (const uint64_t *)&h->stats;
 	uint64_t *dst = (uint64_t *)st;
 
+	/* The guest fast path's uncounted entries go in first (host_priv.h: the gate). */
+	host_gate_close(h);
+	host_gate_open(h);
 	/* The counters are independent atomics: read each one atomically. */
 	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);

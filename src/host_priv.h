@@ -285,6 +285,8 @@ struct guest_link {
 	struct region *r;
 	size_t hint;              /* r's index (mm_find_near) */
 	int64_t pending;
+	/* entries mapped (host stats) but not yet counted there, and their highest value since */
+	int64_t entries, entries_high;
 };
 
 /* host.c: the guest gate */

@@ -85,6 +85,16 @@ static inline void tcemu_spin_unlock(uint32_t *l)
 	__atomic_store_n(l, 0u, __ATOMIC_RELEASE);
 }
 
+struct tcemu_table;
+
+/*
+ * table.c, for a table whose writers the caller serializes with a lock of its own (a guest view):
+ * stores one entry (no permission bits: a clear) without the chunk lock, allocating its levels.
+ * Lock-free readers see the old or the new entry. 0, -ERANGE, -EINVAL (address bits below the
+ * page) or -ENOMEM (nothing changed).
+ */
+int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce);
+
 /* Formats and delivers one message if the logger accepts the level. */
 void tcemu_logf(const struct tcemu_logger *lg, enum tcemu_log_level level, const char *fmt, ...) TCEMU_PRINTF(3, 4);
 

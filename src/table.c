@@ -511,6 +511,32 @@ TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_
 	return 0;
 }
 
+int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce)
+{
+	const bool valid = (tce & TCEMU_TCE_PERM_MASK) != 0;
+	uint64_t *leaf, pos, old;
+	int err = 0;
+
+	if (index >= t->geo.entries)
+		return -ERANGE;
+	if (tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+		return -EINVAL;
+	leaf = walk(t, index, valid, &err);
+	if (!leaf)
+		return err; /* 0: clearing below an absent level */
+	pos = index & t->level_mask;
+	old = ld(&leaf[pos]);
+	st(&leaf[pos], valid ? htobe64(tce) : 0);
+	if (t->userspace)
+		st(&leaf_ua(t, leaf)[pos], 0);
+	if (valid != (old != 0)) {
+		struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+
+		__atomic_store_n(&c->nvalid, c->nvalid + (valid ? 1 : -1), __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
 /* Clears [first, last] below a level whose entry 0 is entry `base` and which is `height` above the leaves. */
 static int64_t clear_level(struct tcemu_table *t, uint64_t *level, uint32_t height, uint64_t base, uint64_t first,
 			   uint64_t last, tcemu_tce_release_fn release, void *opaque)
