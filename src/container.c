@@ -1167,6 +1167,15 @@ static void entries_add(struct tcemu_host *h, struct guest_link *gl, int64_t del
 
 void container_guest_flush(struct guest_link *gl)
 {
+	/*
+	 * The container's groups change only after a closer flushed every link, with the gate closed
+	 * until done, so a link that holds kills belongs to a container whose groups are not changing.
+	 */
+	if (gl->kills) {
+		for (size_t i = 0; i < gl->c->ngroups; i++)
+			pe_add_invalidations(gl->c->groups[i]->pe, gl->kills);
+		gl->kills = 0;
+	}
 	if (gl->r && gl->pending)
 		__atomic_add_fetch(&gl->r->mapped, (uint64_t)gl->pending, __ATOMIC_RELAXED);
 	gl->r = NULL;
@@ -1223,6 +1232,63 @@ static uint64_t guest_run_pieces(struct guest_link *w, const struct guest_run *r
 	return done;
 }
 
+/* The invalidation of a guest call, counted through gl's cache (NULL: at once). */
+static void guest_kill(struct guest_link *w, struct guest_link *gl, uint64_t index, uint64_t count)
+{
+	struct container *c = w->c;
+
+	if (!gl) {
+		kill_all(c, w->slot, index, count);
+		return;
+	}
+	for (size_t i = 0; i < c->ngroups; i++)
+		pe_tce_kill_uncounted(c->groups[i]->pe, w->slot, index, count);
+	gl->kills++;
+}
+
+/* guest_put of a single entry of the host's page size (H_PUT_TCE, a stuff of one): an exchange. */
+static int guest_put_one(struct guest_link *w, struct guest_link *gl, uint64_t index, uint32_t gshift,
+			 const struct guest_run *run)
+{
+	struct container *c = w->c;
+	uint64_t tce = 0, ua = run->ua;
+	struct region *r = NULL;
+	int64_t delta = 0;
+	int rc = 0;
+
+	if (ua) {
+		r = mm_find_near(c->mm, &w->hint, ua, 1ull << gshift);
+		if (!r || r->page_shift < w->page_shift) {
+			r = NULL;
+			ua = 0; /* too hard: the entry is cleared */
+			rc = -EAGAIN;
+		} else if (!host_alloc_ok(c->host)) {
+			return -ENOMEM;
+		} else {
+			tce = (r->hpa + (ua - r->ua)) | run->perm;
+		}
+	}
+	if (tcemu_table_xchg(w->t, index, &tce, &ua))
+		return -ENOMEM; /* nothing changed */
+	if (r) {
+		mapped_add(gl, r, 1);
+		delta++;
+	}
+	if (tce) {
+		/* the old entry's region: usually the one just used */
+		size_t hint = w->hint;
+		struct region *o = r && ua - r->ua < r->size ? r : mm_find_near(c->mm, &hint, ua, 1ull << w->page_shift);
+
+		if (o) /* always: regions with mappings cannot go */
+			mapped_add(gl, o, -1);
+		delta--;
+	}
+	if (delta)
+		entries_add(c->host, gl, delta);
+	guest_kill(w, gl, index, 1);
+	return rc;
+}
+
 /*
  * container_guest_put's work, on the window w describes (its cache, or a copy found under the
  * container lock), counting through gl's cache (NULL: atomics).
@@ -1243,33 +1309,8 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 		return -EAGAIN;
 	fan = 1ull << (gshift - w->page_shift);
 	index = (bus - w->bus_offset) >> w->page_shift;
-	if (n == 1 && fan == 1) {
-		/* one entry (H_PUT_TCE, a stuff of one): an exchange */
-		uint64_t tce = 0, ua = runs[0].ua;
-		struct region *r = NULL;
-
-		if (ua) {
-			r = mm_find_near(c->mm, &w->hint, ua, 1ull << gshift);
-			if (!r || r->page_shift < w->page_shift) {
-				ua = 0; /* too hard: the entry is cleared */
-				rc = -EAGAIN;
-			} else if (!host_alloc_ok(h)) {
-				return -ENOMEM;
-			} else {
-				tce = (r->hpa + (ua - r->ua)) | runs[0].perm;
-			}
-		}
-		rc = tcemu_table_xchg(t, index, &tce, &ua) ?: rc;
-		if (rc == -ENOMEM)
-			return rc; /* nothing changed */
-		if (r && !rc) {
-			mapped_add(gl, r, 1);
-			set = 1;
-		}
-		if (tce)
-			release_entry(&rctx, index, tce, ua);
-		goto flush;
-	}
+	if (n == 1 && fan == 1)
+		return guest_put_one(w, gl, index, gshift, &runs[0]);
 	for (size_t i = 0; i < nruns; i++) {
 		uint64_t ok;
 
@@ -1299,7 +1340,7 @@ flush:
 	release_flush(&rctx);
 	if (set != rctx.released)
 		entries_add(h, gl, (int64_t)set - (int64_t)rctx.released);
-	kill_all(c, w->slot, index, n * fan); /* once per call */
+	guest_kill(w, gl, index, n * fan); /* once per call */
 	return rc;
 }
 
@@ -1307,7 +1348,7 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 			size_t nruns, uint64_t *failed)
 {
 	struct container *c = gl->c;
-	struct guest_link w = { .c = c, .hint = SIZE_MAX };
+	struct guest_link w;
 	int rc;
 
 	*failed = 0;
@@ -1324,6 +1365,7 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 		__atomic_store_n(gl->lock, GUEST_LOCK_HELD, __ATOMIC_RELEASE);
 	}
 	/* The gate is closed: as a MAP does, under the container and process locks held shared. */
+	w = (struct guest_link){ .c = c, .hint = SIZE_MAX };
 	pthread_rwlock_rdlock(&c->lock);
 	rc = guest_window(&w, bus);
 	if (!rc) {

@@ -593,8 +593,22 @@ static long apply_slow(struct tcemu_guest *g, struct gwin *w, uint64_t ioba, con
 static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64_t ioba, const struct guest_run *runs,
 		   size_t nruns)
 {
+	struct table_slot one;
 	long rc;
 
+	if (nruns == 1 && runs[0].n == 1) {
+		/* one entry (H_PUT_TCE, a stuff of one): find its place in the view once */
+		uint64_t tce = runs[0].ua ? runs[0].tce : 0;
+
+		if (table_owned_slot(w->view, (ioba - w->start) >> w->page_shift, tce != 0, &one))
+			return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
+		rc = path == FAST ? apply_fast(w, ioba, runs, nruns) : TCEMU_H_SUCCESS;
+		if (rc != TCEMU_H_SUCCESS)
+			return rc;
+		table_owned_store(w->view, &one, tce);
+		bump(tce ? &w->stats.tces_set : &w->stats.tces_cleared, 1);
+		return path == FAST ? rc : apply_slow(g, w, ioba, runs, nruns);
+	}
 	if (view_reserve(w, ioba, runs, nruns))
 		return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
 	if (path == FAST) {

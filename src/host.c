@@ -17,6 +17,7 @@
 #include <tcemu/host.h>
 
 #include "host_priv.h"
+#include "platform_priv.h"
 
 #define OWN_FD_BASE 1000
 #define CAP_IPC_LOCK_BIT 14
@@ -652,6 +653,15 @@ TCEMU_EXPORT int tcemu_host_region_fd(struct tcemu_host *h, int fd, uint64_t off
 
 /* ---- creation ---- */
 
+/* A PE's invalidation count is read: the kills the guest links keep go to their PEs first. */
+static void host_sync_kills(void *opaque)
+{
+	struct tcemu_host *h = opaque;
+
+	host_gate_close(h);
+	host_gate_open(h);
+}
+
 static int groups_build(struct tcemu_host *h)
 {
 	size_t n = tcemu_platform_pe_count(h->plat);
@@ -666,6 +676,8 @@ static int groups_build(struct tcemu_host *h)
 
 		g->host = h;
 		g->pe = tcemu_platform_pe(h->plat, i);
+		g->pe->sync_kills = host_sync_kills;
+		g->pe->sync_opaque = h;
 		tcemu_pe_info(g->pe, &pi);
 		g->number = pi.group;
 		g->devs = calloc(pi.ndevices ? pi.ndevices : 1, sizeof(*g->devs));

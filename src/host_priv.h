@@ -287,6 +287,8 @@ struct guest_link {
 	int64_t pending;
 	/* entries mapped (host stats) but not yet counted there, and their highest value since */
 	int64_t entries, entries_high;
+	/* TCE kills made on every PE of the container and not yet counted there */
+	uint64_t kills;
 };
 
 /* host.c: the guest gate */

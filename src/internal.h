@@ -94,6 +94,14 @@ struct tcemu_table;
  * page) or -ENOMEM (nothing changed).
  */
 int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce);
+/* The same in two steps: find (alloc: allocating) the entry's place, store there later. */
+struct table_slot {
+	uint64_t *leaf; /* NULL: below an absent level (only a clear may be stored) */
+	uint64_t pos;
+};
+int table_owned_slot(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot);
+/* tce's address bits are page aligned (the caller checked). */
+void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uint64_t tce);
 
 /* Formats and delivers one message if the logger accepts the level. */
 void tcemu_logf(const struct tcemu_logger *lg, enum tcemu_log_level level, const char *fmt, ...) TCEMU_PRINTF(3, 4);

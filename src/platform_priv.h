@@ -34,6 +34,9 @@ struct tcemu_pe {
 	struct kill_hook *hook;    /* atomic: read without the lock by every TCE kill */
 	struct kill_hook *retired; /* replaced hooks, freed with the PE (a kill may still use one) */
 	uint64_t invalidations; /* atomic */
+	/* Set by the owner (a host) before use: counts into invalidations what it kept elsewhere. */
+	void (*sync_kills)(void *opaque);
+	void *sync_opaque;
 	/* EEH (eeh.c), under lock */
 	bool eeh_enabled;
 	bool mmio_frozen, dma_frozen;
@@ -62,5 +65,9 @@ struct tcemu_platform {
 	size_t npes;
 	struct tcemu_pe **pes;
 };
+
+/* A TCE kill counted by the caller (pe_add_invalidations later): calls the kill hook only. */
+void pe_tce_kill_uncounted(struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count);
+void pe_add_invalidations(struct tcemu_pe *pe, uint64_t n);
 
 #endif

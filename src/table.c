@@ -511,20 +511,24 @@ TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_
 	return 0;
 }
 
-int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce)
+int table_owned_slot(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
 {
-	const bool valid = (tce & TCEMU_TCE_PERM_MASK) != 0;
-	uint64_t *leaf, pos, old;
 	int err = 0;
 
 	if (index >= t->geo.entries)
 		return -ERANGE;
-	if (tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
-		return -EINVAL;
-	leaf = walk(t, index, valid, &err);
+	slot->leaf = walk(t, index, alloc, &err);
+	slot->pos = index & t->level_mask;
+	return err;
+}
+
+void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uint64_t tce)
+{
+	const bool valid = (tce & TCEMU_TCE_PERM_MASK) != 0;
+	uint64_t *leaf = slot->leaf, pos = slot->pos, old;
+
 	if (!leaf)
-		return err; /* 0: clearing below an absent level */
-	pos = index & t->level_mask;
+		return; /* a clear below an absent level */
 	old = ld(&leaf[pos]);
 	st(&leaf[pos], valid ? htobe64(tce) : 0);
 	if (t->userspace)
@@ -534,7 +538,19 @@ int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce)
 
 		__atomic_store_n(&c->nvalid, c->nvalid + (valid ? 1 : -1), __ATOMIC_RELAXED);
 	}
-	return 0;
+}
+
+int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce)
+{
+	struct table_slot slot;
+	int rc;
+
+	if (tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+		return -EINVAL;
+	rc = table_owned_slot(t, index, (tce & TCEMU_TCE_PERM_MASK) != 0, &slot);
+	if (!rc)
+		table_owned_store(t, &slot, tce);
+	return rc;
 }
 
 /* Clears [first, last] below a level whose entry 0 is entry `base` and which is `height` above the leaves. */
