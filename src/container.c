@@ -1181,6 +1181,7 @@ void container_guest_flush(struct guest_link *gl)
 	gl->r = NULL;
 	gl->pending = 0;
 	gl->t = NULL;
+	gl->leaf.leaf = NULL;
 	entries_flush(gl);
 }
 
@@ -1257,7 +1258,9 @@ static int guest_put_one(struct guest_link *w, struct guest_link *gl, uint64_t i
 	int rc = 0;
 
 	if (ua) {
-		r = mm_find_near(c->mm, &w->hint, ua, 1ull << gshift);
+		r = w->r;
+		if (!r || ua < r->ua || (ua - r->ua) + (1ull << gshift) > r->size) /* not the region used last */
+			r = mm_find_near(c->mm, &w->hint, ua, 1ull << gshift);
 		if (!r || r->page_shift < w->page_shift) {
 			r = NULL;
 			ua = 0; /* too hard: the entry is cleared */
@@ -1375,6 +1378,49 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 	}
 	pthread_rwlock_unlock(&c->lock);
 	return rc;
+}
+
+int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, uint64_t ua, uint64_t perm)
+{
+	struct guest_run run = { .n = 1, .ua = ua, .perm = perm };
+	struct container *c = gl->c;
+	struct region *r = gl->r;
+	uint64_t failed, index, tce = 0;
+	int64_t delta = 0;
+
+	/*
+	 * The common case: the gate open (see container_guest_put), the cached window, the guest page
+	 * the host page, the region used last, no failure injection. Anything else: the long way.
+	 */
+	if (!(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST) ||
+	    __atomic_load_n(&c->host->gate_closed, __ATOMIC_SEQ_CST) || !gl->t ||
+	    bus - gl->bus_offset >= gl->window_size || gl->page_shift != gshift || (bus & ((1ull << gshift) - 1)) ||
+	    (ua && (!r || ua < r->ua || (ua - r->ua) + (1ull << gshift) > r->size || r->page_shift < gshift)) ||
+	    __atomic_load_n(&c->host->fail_nth, __ATOMIC_RELAXED))
+		return container_guest_put(gl, bus, gshift, &run, 1, &failed);
+	index = (bus - gl->bus_offset) >> gshift;
+	if (table_slot_find(gl->t, index, ua != 0, &gl->leaf))
+		return -ENOMEM; /* nothing changed */
+	if (ua) {
+		tce = (r->hpa + (ua - r->ua)) | perm;
+		gl->pending++; /* r is the cache's region */
+		delta++;
+	}
+	if (gl->leaf.leaf)
+		table_slot_xchg(gl->t, &gl->leaf, &tce, &ua);
+	if (tce) {
+		/* the old entry's region: usually the cache's */
+		size_t hint = gl->hint;
+		struct region *o = r && ua - r->ua < r->size ? r : mm_find_near(c->mm, &hint, ua, 1ull << gshift);
+
+		if (o) /* always: regions with mappings cannot go */
+			mapped_add(gl, o, -1);
+		delta--;
+	}
+	if (delta)
+		entries_add(c->host, gl, delta);
+	guest_kill(gl, gl, index, 1);
+	return 0;
 }
 
 int container_window_matches(struct container *c, uint64_t start, uint32_t gshift, uint64_t bytes)

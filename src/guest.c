@@ -59,6 +59,7 @@ struct gwin {
 	uint64_t offset, size; /* in guest pages */
 	uint64_t start;        /* bus address of entry 0 */
 	struct tcemu_table *view;
+	struct table_slot view_slot; /* the view's leaf used last (under lock) */
 	uint64_t charged;
 	uint32_t lock;         /* GUEST_LOCK_* (host_priv.h): a spin lock that yields */
 	bool dead;             /* removed (under lock) */
@@ -593,21 +594,24 @@ static long apply_slow(struct tcemu_guest *g, struct gwin *w, uint64_t ioba, con
 static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64_t ioba, const struct guest_run *runs,
 		   size_t nruns)
 {
-	struct table_slot one;
 	long rc;
 
 	if (nruns == 1 && runs[0].n == 1) {
 		/* one entry (H_PUT_TCE, a stuff of one): find its place in the view once */
 		uint64_t tce = runs[0].ua ? runs[0].tce : 0;
 
-		if (table_owned_slot(w->view, (ioba - w->start) >> w->page_shift, tce != 0, &one))
+		if (table_slot_find(w->view, (ioba - w->start) >> w->page_shift, tce != 0, &w->view_slot))
 			return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
-		rc = path == FAST ? apply_fast(w, ioba, runs, nruns) : TCEMU_H_SUCCESS;
-		if (rc != TCEMU_H_SUCCESS)
-			return rc;
-		table_owned_store(w->view, &one, tce);
+		if (path == FAST) {
+			if (!w->nlinks)
+				return TCEMU_H_TOO_HARD; /* an unlinked window belongs to the VMM */
+			for (size_t l = 0; l < w->nlinks; l++)
+				if (container_guest_put1(&w->links[l]->gl, ioba, w->page_shift, runs[0].ua, runs[0].perm))
+					return TCEMU_H_TOO_HARD;
+		}
+		table_owned_store(w->view, &w->view_slot, tce);
 		bump(tce ? &w->stats.tces_set : &w->stats.tces_cleared, 1);
-		return path == FAST ? rc : apply_slow(g, w, ioba, runs, nruns);
+		return path == FAST ? TCEMU_H_SUCCESS : apply_slow(g, w, ioba, runs, nruns);
 	}
 	if (view_reserve(w, ioba, runs, nruns))
 		return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */

@@ -55,15 +55,6 @@ pid_t host_caller(struct tcemu_host *h)
 	return h->ops.caller_pid ? h->ops.caller_pid(h->ops.opaque) : tcemu_self_pid();
 }
 
-bool host_alloc_ok(struct tcemu_host *h)
-{
-	uint64_t nth = __atomic_load_n(&h->fail_nth, __ATOMIC_RELAXED);
-
-	/* Allocation points are counted only while failure injection is armed (tests). */
-	if (TCEMU_LIKELY(!nth))
-		return true;
-	return __atomic_add_fetch(&h->alloc_count, 1, __ATOMIC_RELAXED) != nth;
-}
 
 void *host_alloc(struct tcemu_host *h, size_t size)
 {

@@ -183,7 +183,15 @@ struct tcemu_host {
 /* host.c */
 pid_t tcemu_self_pid(void); /* getpid(), cached, reset in a forked child */
 pid_t host_caller(struct tcemu_host *h);
-bool host_alloc_ok(struct tcemu_host *h); /* counts an allocation point; false: inject a failure */
+/* Counts an allocation point; false: inject a failure. Counted only while injection is armed (tests). */
+static inline bool host_alloc_ok(struct tcemu_host *h)
+{
+	uint64_t nth = __atomic_load_n(&h->fail_nth, __ATOMIC_RELAXED);
+
+	if (TCEMU_LIKELY(!nth))
+		return true;
+	return __atomic_add_fetch(&h->alloc_count, 1, __ATOMIC_RELAXED) != nth;
+}
 void *host_alloc(struct tcemu_host *h, size_t size);      /* calloc with failure injection */
 void *host_realloc(struct tcemu_host *h, void *p, size_t size);
 void host_defect(struct tcemu_host *h, const char *fmt, ...) TCEMU_PRINTF(2, 3);
@@ -276,8 +284,9 @@ struct guest_link {
 	uint32_t *lock;           /* its window's lock word (atomic), GUEST_LOCK_FAST: busy */
 	bool listed;              /* on host->glinks */
 	struct guest_link *next;  /* host->glinks, under host->glink_lock */
-	/* the cache: c's window found last (t NULL: none) */
+	/* the cache: c's window found last (t NULL: none), and the leaf of t used last */
 	struct tcemu_table *t;
+	struct table_slot leaf;
 	unsigned slot;
 	uint32_t page_shift;
 	uint64_t bus_offset, window_size;
@@ -306,6 +315,11 @@ void host_glink_del(struct tcemu_host *h, struct guest_link *gl);
  */
 int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, const struct guest_run *runs,
 			size_t nruns, uint64_t *failed);
+/*
+ * container_guest_put of one TCE (ua: its process address, 0: a clear; perm: its hardware
+ * permission), with a shorter way for the common case.
+ */
+int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, uint64_t ua, uint64_t perm);
 /* Counts what gl's cache holds into its region and empties the cache. Gate closed or gl unused. */
 void container_guest_flush(struct guest_link *gl);
 /* Clears what maps [bus, bus + bytes) in the window containing bus (a guest window removed). */

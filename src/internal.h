@@ -94,14 +94,24 @@ struct tcemu_table;
  * page) or -ENOMEM (nothing changed).
  */
 int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce);
-/* The same in two steps: find (alloc: allocating) the entry's place, store there later. */
+/*
+ * The same in two steps: find (alloc: allocating) the entry's place, store there later. Finding
+ * is safe with concurrent writers of any kind. A slot kept from an earlier call on the same table
+ * is a cache: an entry in the same leaf needs no walk (start with leaf NULL).
+ */
 struct table_slot {
 	uint64_t *leaf; /* NULL: below an absent level (only a clear may be stored) */
+	uint64_t first; /* the leaf's first entry */
 	uint64_t pos;
 };
-int table_owned_slot(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot);
+int table_slot_find(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot);
 /* tce's address bits are page aligned (the caller checked). */
 void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uint64_t tce);
+/*
+ * tcemu_table_xchg at a slot found by table_slot_find (leaf not NULL), under the chunk lock as
+ * usual (any writer may share the table); tce and ua valid (the caller checked).
+ */
+void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint64_t *tce, uint64_t *ua);
 
 /* Formats and delivers one message if the logger accepts the level. */
 void tcemu_logf(const struct tcemu_logger *lg, enum tcemu_log_level level, const char *fmt, ...) TCEMU_PRINTF(3, 4);

@@ -511,14 +511,17 @@ TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_
 	return 0;
 }
 
-int table_owned_slot(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
+int table_slot_find(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
 {
 	int err = 0;
 
 	if (index >= t->geo.entries)
 		return -ERANGE;
-	slot->leaf = walk(t, index, alloc, &err);
 	slot->pos = index & t->level_mask;
+	if (slot->leaf && (index & ~t->level_mask) == slot->first)
+		return 0; /* the same leaf as last time: levels stay until the table goes */
+	slot->leaf = walk(t, index, alloc, &err);
+	slot->first = index & ~t->level_mask;
 	return err;
 }
 
@@ -540,14 +543,35 @@ void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uin
 	}
 }
 
+void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint64_t *tce, uint64_t *ua)
+{
+	uint64_t *leaf = slot->leaf, pos = slot->pos;
+	uint64_t *uap = t->userspace ? leaf_ua(t, leaf) + pos : NULL;
+	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+	uint64_t nt = (*tce & TCEMU_TCE_PERM_MASK) ? *tce : 0, nu = nt ? *ua : 0, old, oua = 0;
+
+	tcemu_spin_lock(&c->lock);
+	old = be64toh(ld(&leaf[pos]));
+	st(&leaf[pos], htobe64(nt));
+	if (uap) {
+		oua = ld(uap);
+		st(uap, nu);
+	}
+	if ((nt != 0) != (old != 0))
+		__atomic_store_n(&c->nvalid, c->nvalid + (nt ? 1 : -1), __ATOMIC_RELAXED);
+	tcemu_spin_unlock(&c->lock);
+	*tce = old;
+	*ua = oua;
+}
+
 int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce)
 {
-	struct table_slot slot;
+	struct table_slot slot = { .leaf = NULL };
 	int rc;
 
 	if (tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
 		return -EINVAL;
-	rc = table_owned_slot(t, index, (tce & TCEMU_TCE_PERM_MASK) != 0, &slot);
+	rc = table_slot_find(t, index, (tce & TCEMU_TCE_PERM_MASK) != 0, &slot);
 	if (!rc)
 		table_owned_store(t, &slot, tce);
 	return rc;
