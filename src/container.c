@@ -1382,7 +1382,6 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 
 int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, uint64_t ua, uint64_t perm)
 {
-	struct guest_run run = { .n = 1, .ua = ua, .perm = perm };
 	struct container *c = gl->c;
 	struct region *r = gl->r;
 	uint64_t failed, index, tce = 0;
@@ -1396,8 +1395,11 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 	    __atomic_load_n(&c->host->gate_closed, __ATOMIC_SEQ_CST) || !gl->t ||
 	    bus - gl->bus_offset >= gl->window_size || gl->page_shift != gshift || (bus & ((1ull << gshift) - 1)) ||
 	    (ua && (!r || ua < r->ua || (ua - r->ua) + (1ull << gshift) > r->size || r->page_shift < gshift)) ||
-	    __atomic_load_n(&c->host->fail_nth, __ATOMIC_RELAXED))
+	    __atomic_load_n(&c->host->fail_nth, __ATOMIC_RELAXED)) {
+		struct guest_run run = { .n = 1, .ua = ua, .perm = perm };
+
 		return container_guest_put(gl, bus, gshift, &run, 1, &failed);
+	}
 	index = (bus - gl->bus_offset) >> gshift;
 	if (table_slot_find(gl->t, index, ua != 0, &gl->leaf))
 		return -ENOMEM; /* nothing changed */

@@ -81,13 +81,13 @@ struct tcemu_guest {
 	struct tcemu_guest_stats stats; /* atomics: calls that found no window */
 };
 
-static void count(uint64_t *field, uint64_t n)
+static inline void count(uint64_t *field, uint64_t n)
 {
 	__atomic_add_fetch(field, n, __ATOMIC_RELAXED);
 }
 
 /* A window's counter: one writer (the window's lock holder), readers load atomically. */
-static void bump(uint64_t *field, uint64_t n)
+static inline void bump(uint64_t *field, uint64_t n)
 {
 	__atomic_store_n(field, *field + n, __ATOMIC_RELAXED);
 }
@@ -699,16 +699,20 @@ static long h_get_tce(struct gwin *w, const uint64_t *a, uint64_t *ret)
  */
 static inline void tally(struct tcemu_guest_stats *st, bool shared, enum path path, long rc, bool first)
 {
-	void (*add)(uint64_t *, uint64_t) = shared ? count : bump;
+	uint64_t *outcome = rc == TCEMU_H_TOO_HARD ? &st->too_hard
+			    : rc != TCEMU_H_SUCCESS  ? &st->errors
+			    : path == FAST           ? &st->fast
+						     : &st->slow;
 
-	if (first)
-		add(&st->hcalls, 1);
-	if (rc == TCEMU_H_TOO_HARD)
-		add(&st->too_hard, 1);
-	else if (rc != TCEMU_H_SUCCESS)
-		add(&st->errors, 1);
-	else
-		add(path == FAST ? &st->fast : &st->slow, 1);
+	if (shared) {
+		if (first)
+			count(&st->hcalls, 1);
+		count(outcome, 1);
+	} else {
+		if (first)
+			bump(&st->hcalls, 1);
+		bump(outcome, 1);
+	}
 }
 
 /* One hypercall on one path; first: the call's first path (it counts the call). */

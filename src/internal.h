@@ -100,11 +100,20 @@ int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce);
  * is a cache: an entry in the same leaf needs no walk (start with leaf NULL).
  */
 struct table_slot {
-	uint64_t *leaf; /* NULL: below an absent level (only a clear may be stored) */
-	uint64_t first; /* the leaf's first entry */
+	uint64_t *leaf;  /* NULL: below an absent level (only a clear may be stored) */
+	uint64_t first;  /* the leaf's first entry */
+	uint64_t count;  /* entries of the table in the leaf */
 	uint64_t pos;
 };
-int table_slot_find(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot);
+int table_slot_walk(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot);
+static inline int table_slot_find(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
+{
+	if (slot->leaf && index - slot->first < slot->count) {
+		slot->pos = index - slot->first; /* the same leaf as last time: levels stay with the table */
+		return 0;
+	}
+	return table_slot_walk(t, index, alloc, slot);
+}
 /* tce's address bits are page aligned (the caller checked). */
 void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uint64_t tce);
 /*

@@ -602,14 +602,6 @@ TCEMU_EXPORT int tcemu_pe_set_kill_hook(struct tcemu_pe *pe, tcemu_tce_kill_fn f
 	return 0;
 }
 
-void pe_tce_kill_uncounted(struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count)
-{
-	struct kill_hook *k = __atomic_load_n(&pe->hook, __ATOMIC_ACQUIRE);
-
-	if (k)
-		k->fn(k->opaque, pe, slot, index, count);
-}
-
 void pe_add_invalidations(struct tcemu_pe *pe, uint64_t n)
 {
 	__atomic_add_fetch(&pe->invalidations, n, __ATOMIC_RELAXED);

@@ -67,7 +67,13 @@ struct tcemu_platform {
 };
 
 /* A TCE kill counted by the caller (pe_add_invalidations later): calls the kill hook only. */
-void pe_tce_kill_uncounted(struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count);
+static inline void pe_tce_kill_uncounted(struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count)
+{
+	struct kill_hook *k = __atomic_load_n(&pe->hook, __ATOMIC_ACQUIRE);
+
+	if (k)
+		k->fn(k->opaque, pe, slot, index, count);
+}
 void pe_add_invalidations(struct tcemu_pe *pe, uint64_t n);
 
 #endif

@@ -511,17 +511,16 @@ TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_
 	return 0;
 }
 
-int table_slot_find(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
+int table_slot_walk(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
 {
 	int err = 0;
 
 	if (index >= t->geo.entries)
 		return -ERANGE;
 	slot->pos = index & t->level_mask;
-	if (slot->leaf && (index & ~t->level_mask) == slot->first)
-		return 0; /* the same leaf as last time: levels stay until the table goes */
 	slot->leaf = walk(t, index, alloc, &err);
 	slot->first = index & ~t->level_mask;
+	slot->count = tcemu_min_u64(t->level_mask + 1, t->geo.entries - slot->first);
 	return err;
 }
 
