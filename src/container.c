@@ -1383,23 +1383,25 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, uint64_t ua, uint64_t perm)
 {
 	struct container *c = gl->c;
-	struct region *r = gl->r;
+	struct guest_run run = { .n = 1, .ua = ua, .perm = perm };
+	struct region *r;
 	uint64_t failed, index, tce = 0;
 	int64_t delta = 0;
 
 	/*
-	 * The common case: the gate open (see container_guest_put), the cached window, the guest page
-	 * the host page, the region used last, no failure injection. Anything else: the long way.
+	 * The common case: the gate open (see container_guest_put; only then may the cache be read),
+	 * the cached window, the guest page the host page, the region used last, no failure
+	 * injection. Anything else: the long way.
 	 */
 	if (!(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST) ||
-	    __atomic_load_n(&c->host->gate_closed, __ATOMIC_SEQ_CST) || !gl->t ||
-	    bus - gl->bus_offset >= gl->window_size || gl->page_shift != gshift || (bus & ((1ull << gshift) - 1)) ||
+	    __atomic_load_n(&c->host->gate_closed, __ATOMIC_SEQ_CST))
+		goto long_way;
+	r = gl->r;
+	if (!gl->t || bus - gl->bus_offset >= gl->window_size || gl->page_shift != gshift ||
+	    (bus & ((1ull << gshift) - 1)) ||
 	    (ua && (!r || ua < r->ua || (ua - r->ua) + (1ull << gshift) > r->size || r->page_shift < gshift)) ||
-	    __atomic_load_n(&c->host->fail_nth, __ATOMIC_RELAXED)) {
-		struct guest_run run = { .n = 1, .ua = ua, .perm = perm };
-
-		return container_guest_put(gl, bus, gshift, &run, 1, &failed);
-	}
+	    __atomic_load_n(&c->host->fail_nth, __ATOMIC_RELAXED))
+		goto long_way;
 	index = (bus - gl->bus_offset) >> gshift;
 	if (table_slot_find(gl->t, index, ua != 0, &gl->leaf))
 		return -ENOMEM; /* nothing changed */
@@ -1423,6 +1425,9 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 		entries_add(c->host, gl, delta);
 	guest_kill(gl, gl, index, 1);
 	return 0;
+
+long_way:
+	return container_guest_put(gl, bus, gshift, &run, 1, &failed);
 }
 
 int container_window_matches(struct container *c, uint64_t start, uint32_t gshift, uint64_t bytes)
