@@ -7,6 +7,9 @@
  *  - an H_PUT_TCE + H_STUFF_TCE(count 1) pair, the cost of one streaming DMA buffer, against two
  *    single-entry tcemu_table_xchg calls (map and clear) (goal: at most 3 times).
  *
+ * Each figure is the best of 20 rounds, the subject and its reference measured in turn in each
+ * round, so a noisy neighbour slows both alike.
+ *
  * Usage: bench_guest [--quick]
  */
 #include <endian.h>
@@ -26,7 +29,7 @@
 #define LIOBN 0x80000000u
 
 static uint64_t ram_size = 256 * MiB;
-static int rounds = 5;
+static int rounds = 20; /* best of: the machine may be shared (each round takes a few ms) */
 
 static double now(void)
 {

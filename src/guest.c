@@ -451,27 +451,44 @@ static uint64_t hw_perm(uint64_t tce)
 	return (tce & TCEMU_TCE_WRITE) ? (TCEMU_TCE_READ | TCEMU_TCE_WRITE) : (tce & TCEMU_TCE_READ);
 }
 
+/* How many of tces[0, max) continue first page by page: first, first + pg, ... (8 at a time). */
+static uint64_t count_linear(const uint64_t *tces, uint64_t max, uint64_t first, uint64_t pg)
+{
+	uint64_t k = 0;
+
+	for (; k + 8 <= max; k += 8) {
+		uint64_t diff = 0;
+
+		for (unsigned i = 0; i < 8; i++)
+			diff |= tces[k + i] ^ (first + (k + i) * pg);
+		if (diff)
+			break;
+	}
+	while (k < max && tces[k] == first + k * pg)
+		k++;
+	return k;
+}
+
 /*
  * Validates n guest TCEs (host byte order) and cuts them into runs (struct guest_run): a run maps
  * guest pages that follow each other in one RAM range with the same permission bits, or clears.
  * A TCE is valid if its address bits are page aligned and, with permissions, inside RAM. Every
  * entry is checked before any is applied: H_PARAMETER, nothing done.
  */
-static long tces_to_runs(const struct ram_map *m, const struct gwin *w, const uint64_t *tces, uint64_t n, bool be,
+static long tces_to_runs(const struct ram_map *m, const struct gwin *w, const uint64_t *tces, uint64_t n,
 			 struct guest_run *runs, size_t *nruns)
 {
 	const uint64_t pg = 1ull << w->page_shift;
 	const struct ram *r = NULL;
 	size_t k = 0;
 
-#define TCE(x) (be ? be64toh(x) : (x))
 	for (uint64_t i = 0, j; i < n; i = j) {
-		uint64_t tce = TCE(tces[i]), gpa = tce & ~TCEMU_TCE_PERM_MASK;
+		uint64_t tce = tces[i], gpa = tce & ~TCEMU_TCE_PERM_MASK;
 
 		if (!(tce & TCEMU_TCE_PERM_MASK)) {
 			/* a run of clears (the view keeps no address bits: docs/guest.md) */
-			for (j = i; j < n && !(TCE(tces[j]) & TCEMU_TCE_PERM_MASK); j++)
-				if (TCE(tces[j]) & (pg - 1))
+			for (j = i; j < n && !(tces[j] & TCEMU_TCE_PERM_MASK); j++)
+				if (tces[j] & (pg - 1))
 					return TCEMU_H_PARAMETER;
 			runs[k++] = (struct guest_run){ .at = i, .n = j - i };
 			continue;
@@ -484,10 +501,8 @@ static long tces_to_runs(const struct ram_map *m, const struct gwin *w, const ui
 		if (!r)
 			return TCEMU_H_PARAMETER;
 		/* the following TCEs that continue it: same bits, next page, still in this RAM range */
-		uint64_t next = tce + pg, last = r->gpa + (r->size - pg); /* the last page's address */
-		for (j = i + 1; j < n && TCE(tces[j]) == next && (next & ~TCEMU_TCE_PERM_MASK) <= last; j++)
-			next += pg;
-#undef TCE
+		uint64_t in_ram = (r->size - (gpa - r->gpa)) / pg;
+		j = i + count_linear(&tces[i], tcemu_min_u64(n - i, in_ram), tce, pg);
 		runs[k++] = (struct guest_run){ .at = i, .n = j - i, .ua = (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa)),
 						.perm = hw_perm(tce), .tce = tce };
 	}
@@ -634,7 +649,7 @@ static long h_put_tce(struct gwin *w, enum path path, const struct ram_map *m, s
 
 	if (!ioba_ok(w, a[1], 1))
 		return TCEMU_H_PARAMETER;
-	rc = tces_to_runs(m, w, &a[2], 1, false, &run, &nruns);
+	rc = tces_to_runs(m, w, &a[2], 1, &run, &nruns);
 	if (rc)
 		return rc;
 	return update(g, w, path, a[1], &run, nruns);
@@ -658,9 +673,11 @@ static long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_
 	r = ram_find(m, a[2], n * 8);
 	if (!r)
 		return TCEMU_H_PARAMETER;
-	/* Copy the list first: the guest must not change it while it is validated. */
-	memcpy(tces, r->hva + (a[2] - r->gpa), n * 8);
-	rc = tces_to_runs(m, w, tces, n, true, runs, &nruns);
+	/* Copy the list first (the guest must not change it while it is validated), in host order. */
+	const uint64_t *list = (const uint64_t *)(r->hva + (a[2] - r->gpa));
+	for (uint64_t k = 0; k < n; k++)
+		tces[k] = be64toh(list[k]);
+	rc = tces_to_runs(m, w, tces, n, runs, &nruns);
 	if (rc)
 		return rc; /* all entries are validated before any is applied */
 	return update(g, w, path, a[1], runs, nruns);
