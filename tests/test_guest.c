@@ -219,6 +219,77 @@ TEST(put_tce_fast_path_and_view)
 	fx_close(&f);
 }
 
+/*
+ * The fast path counts region references, host entries and PE invalidations in its link and
+ * hands them over whenever someone looks (the guest gate): every reader sees exact figures, and
+ * an unregister sees the guest's mappings.
+ */
+TEST(fast_path_counts_are_exact_when_read)
+{
+	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r) };
+	struct tcemu_host_stats st0, st;
+	struct tcemu_region_info ri;
+	struct fx f;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	struct tcemu_pe *pe = tcemu_platform_pe_by_group(tcemu_host_platform(f.h), 0);
+	uint64_t kills = tcemu_pe_invalidations(pe);
+	tcemu_host_stats(f.h, &st0);
+	for (unsigned i = 0; i < 300; i++) /* more than the link keeps before it counts on its own */
+		CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, i * 4096ull, (i * 4096ull) | 3), TCEMU_H_SUCCESS);
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x1000, 0x1000 | 1), TCEMU_H_SUCCESS); /* a replacement */
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x2000, 0), TCEMU_H_SUCCESS);          /* a clear */
+	CHECK_EQ(tcemu_pe_invalidations(pe), kills + 302); /* once per call */
+	CHECK_EQ(tcemu_host_regions(f.h, getpid(), &ri, 1), 1);
+	CHECK_EQ(ri.mapped, 299);
+	tcemu_host_stats(f.h, &st);
+	CHECK_EQ(st.entries_mapped, st0.entries_mapped + 299);
+	CHECK(st.entries_mapped_peak >= st0.entries_mapped + 300);
+	/* the process's region is in use by the guest's mappings */
+	r.vaddr = (uintptr_t)f.ram;
+	r.size = RAM;
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), -EBUSY);
+	/* more calls after the gate closed and opened again, then a clear of everything */
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x2000, 0x2000 | 3), TCEMU_H_SUCCESS);
+	uint64_t a[4] = { LIOBN, 0, 0, 300 };
+	CHECK_EQ(tcemu_guest_hcall_fast(f.g, TCEMU_H_STUFF_TCE, a, NULL), TCEMU_H_SUCCESS);
+	CHECK_EQ(tcemu_pe_invalidations(pe), kills + 304);
+	CHECK_EQ(tcemu_host_regions(f.h, getpid(), &ri, 1), 1);
+	CHECK_EQ(ri.mapped, 0);
+	tcemu_host_stats(f.h, &st);
+	CHECK_EQ(st.entries_mapped, st0.entries_mapped);
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), 0);
+	/* without the region the fast path cannot translate: too hard, the entry stays clear */
+	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x5000, 0x5000 | 3), TCEMU_H_TOO_HARD);
+	CHECK_U64(hw(&f, 0x5000, NULL), 0);
+	fx_close(&f);
+}
+
+/* Counts a link keeps go to the container when the link goes. */
+TEST(unlink_hands_over_the_counts)
+{
+	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r) };
+	struct tcemu_region_info ri;
+	struct fx f;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	struct tcemu_pe *pe = tcemu_platform_pe_by_group(tcemu_host_platform(f.h), 0);
+	uint64_t kills = tcemu_pe_invalidations(pe);
+	for (unsigned i = 0; i < 5; i++)
+		CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, i * 4096ull, (i * 4096ull) | 3), TCEMU_H_SUCCESS);
+	CHECK_EQ(tcemu_guest_unlink(f.g, LIOBN, f.c), 0);
+	CHECK_EQ(tcemu_pe_invalidations(pe), kills + 5);
+	CHECK_EQ(tcemu_host_regions(f.h, getpid(), &ri, 1), 1);
+	CHECK_EQ(ri.mapped, 5); /* the entries stay in the container (the VMM owns them now) */
+	r.vaddr = (uintptr_t)f.ram;
+	r.size = RAM;
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), -EBUSY);
+	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = 0, .size = 5 * 4096 };
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_UNMAP_DMA, &u), 0);
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), 0);
+	fx_close(&f);
+}
+
 TEST(put_tce_parameter_errors)
 {
 	struct fx f;
@@ -752,7 +823,8 @@ TEST(hypercalls_while_the_vmm_changes_the_container)
 }
 
 HARNESS_MAIN(T(window_creation_rules), T(window_accounting_enomem), T(ram_rules), T(link_conditions),
-	     T(put_tce_fast_path_and_view), T(put_tce_parameter_errors), T(fan_out_64k_guest_on_4k_host),
+	     T(put_tce_fast_path_and_view), T(fast_path_counts_are_exact_when_read), T(unlink_hands_over_the_counts),
+	     T(put_tce_parameter_errors), T(fan_out_64k_guest_on_4k_host),
 	     T(equal_page_sizes_one_entry), T(host_page_larger_than_backing_is_too_hard), T(put_tce_indirect_rules), T(stuff_tce_rules),
 	     T(too_hard_clears_the_entry_and_keeps_the_view), T(unlinked_window_goes_to_the_vmm),
 	     T(remove_window_clears_hardware), T(slow_and_fast_paths_make_the_same_tables_4k),
