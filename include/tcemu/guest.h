@@ -23,7 +23,9 @@
  * Thread safety: hypercalls on different LIOBNs run in parallel; calls on one LIOBN are serialized
  * by that window's lock (as a vCPU's hcall is atomic to the guest). Window creation, removal and
  * linking take the guest's lock; hypercalls do not (they read published snapshots, and what a
- * hypercall may still read is kept until tcemu_guest_destroy: docs/guest.md).
+ * hypercall may still read is kept until tcemu_guest_destroy: docs/guest.md). On the fast path a
+ * hypercall takes no container or process lock either while none is held exclusive (the guest
+ * gate: docs/architecture.md). Destroy a guest before its host.
  */
 #ifndef TCEMU_GUEST_H
 #define TCEMU_GUEST_H

@@ -164,8 +164,13 @@ TCEMU_EXPORT bool tcemu_pe_bypass(struct tcemu_pe *pe);
  */
 typedef void (*tcemu_tce_kill_fn)(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count);
 TCEMU_EXPORT void tcemu_pe_tce_kill(struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count);
-/* Sets (fn NULL: removes) the PE's hook. -ENOMEM. A kill running concurrently may still call the old one. */
+/*
+ * Sets (fn NULL: removes) the PE's hook. -ENOMEM. A kill running concurrently may still call the old
+ * one. A hook must not call tcemu_pe_invalidations (on a host's PE, that waits for hypercalls in
+ * flight, one of which may be the hook's caller).
+ */
 TCEMU_EXPORT int tcemu_pe_set_kill_hook(struct tcemu_pe *pe, tcemu_tce_kill_fn fn, void *opaque);
+/* Kills so far. On a host's PE this includes those the guest fast path keeps back (it counts them first). */
 TCEMU_EXPORT uint64_t tcemu_pe_invalidations(const struct tcemu_pe *pe);
 
 /*
