@@ -8,9 +8,9 @@
  * create/remove/link/unlink, exclusive) and the statistics readers (shared). Hypercalls do not
  * take it: the RAM map and the window list are published as immutable snapshots by an atomic
  * pointer, and a snapshot, like a removed window's struct, is kept until the guest is destroyed
- * (a hypercall may still be reading it). Each window has a mutex that serializes hypercalls on it
+ * (a hypercall may still be reading it). Each window has a lock (a spin lock that yields) that serializes hypercalls on it
  * (a guest's hcall is atomic to it) and protects its links, its view and its statistics; a
- * removed window is marked dead under it. Order: g->lock, then a window's mutex, then (through
+ * removed window is marked dead under it. Order: g->lock, then a window's lock, then (through
  * the container calls) the container and process locks of host_priv.h.
  */
 #include <endian.h>

@@ -23,7 +23,7 @@
  *   5. table chunk locks         entries.
  *   host->stats_lock (mutex) is a leaf taken for the defect list, under any of the above; the
  *   counters in host->stats are atomics. host->glink_lock (mutex) is a leaf too: the list of
- *   guest links, taken under any of the above (and while a guest window's mutex is held).
+ *   guest links, taken under any of the above (and while a guest window's lock is held).
  *
  * The guest gate (host_gate_close/host_gate_open): the guest fast path (a hypercall on a window
  * linked to a container, container_guest_put) takes neither the container's lock nor its process's
@@ -273,7 +273,7 @@ struct guest_run {
 
 /*
  * A guest window's link to a container, for the guest fast path (see the guest gate at the top).
- * guest.c owns it; its window's mutex serializes the hypercalls that use it. The cache is written
+ * guest.c owns it; its window's lock serializes the hypercalls that use it. The cache is written
  * by a hypercall while busy with the gate open, or under host->glink_lock while not busy.
  */
 #define GUEST_LOCK_HELD 1u /* a guest window's lock word: held */
