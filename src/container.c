@@ -1138,16 +1138,12 @@ out:
 static void entries_flush(struct guest_link *gl)
 {
 	struct tcemu_host *h = gl->c->host;
-	uint64_t v, p;
+	uint64_t v;
 
 	if (!gl->entries && !gl->entries_high)
 		return;
 	v = __atomic_add_fetch(&h->stats.entries_mapped, (uint64_t)gl->entries, __ATOMIC_RELAXED);
-	p = v - (uint64_t)gl->entries + (uint64_t)gl->entries_high;
-	for (uint64_t cur = __atomic_load_n(&h->stats.entries_mapped_peak, __ATOMIC_RELAXED);
-	     p > cur && !__atomic_compare_exchange_n(&h->stats.entries_mapped_peak, &cur, p, true, __ATOMIC_RELAXED,
-						     __ATOMIC_RELAXED);)
-		;
+	host_stat_peak(&h->stats.entries_mapped_peak, v - (uint64_t)gl->entries + (uint64_t)gl->entries_high);
 	gl->entries = gl->entries_high = 0;
 }
 
@@ -1234,7 +1230,7 @@ static uint64_t guest_run_pieces(struct guest_link *w, const struct guest_run *r
 }
 
 /* The invalidation of a guest call, counted through gl's cache (NULL: at once). */
-static void guest_kill(struct guest_link *w, struct guest_link *gl, uint64_t index, uint64_t count)
+static inline void guest_kill(struct guest_link *w, struct guest_link *gl, uint64_t index, uint64_t count)
 {
 	struct container *c = w->c;
 
@@ -1247,6 +1243,36 @@ static void guest_kill(struct guest_link *w, struct guest_link *gl, uint64_t ind
 	gl->kills++;
 }
 
+/*
+ * The end of a one-entry guest put at index: counts the new entry in r if added, releases the old
+ * one (old_tce 0: none; r, if any, is tried first) through gl's cache (NULL: atomics), invalidates.
+ */
+static inline __attribute__((always_inline)) void
+guest_one_done(struct guest_link *w, struct guest_link *gl, struct region *r, bool added, uint64_t index, uint64_t old_tce,
+	       uint64_t old_ua)
+{
+	struct container *c = w->c;
+	int64_t delta = 0;
+
+	if (added) {
+		mapped_add(gl, r, 1);
+		delta++;
+	}
+	if (old_tce) {
+		/* the old entry's region: usually the one just used */
+		size_t hint = w->hint;
+		struct region *o = r && old_ua - r->ua < r->size ? r
+				   : mm_find_near(c->mm, &hint, old_ua, 1ull << w->page_shift);
+
+		if (o) /* always: regions with mappings cannot go */
+			mapped_add(gl, o, -1);
+		delta--;
+	}
+	if (delta)
+		entries_add(c->host, gl, delta);
+	guest_kill(w, gl, index, 1);
+}
+
 /* guest_put of a single entry of the host's page size (H_PUT_TCE, a stuff of one): an exchange. */
 static int guest_put_one(struct guest_link *w, struct guest_link *gl, uint64_t index, uint32_t gshift,
 			 const struct guest_run *run)
@@ -1254,7 +1280,6 @@ static int guest_put_one(struct guest_link *w, struct guest_link *gl, uint64_t i
 	struct container *c = w->c;
 	uint64_t tce = 0, ua = run->ua;
 	struct region *r = NULL;
-	int64_t delta = 0;
 	int rc = 0;
 
 	if (ua) {
@@ -1273,22 +1298,7 @@ static int guest_put_one(struct guest_link *w, struct guest_link *gl, uint64_t i
 	}
 	if (tcemu_table_xchg(w->t, index, &tce, &ua))
 		return -ENOMEM; /* nothing changed */
-	if (r) {
-		mapped_add(gl, r, 1);
-		delta++;
-	}
-	if (tce) {
-		/* the old entry's region: usually the one just used */
-		size_t hint = w->hint;
-		struct region *o = r && ua - r->ua < r->size ? r : mm_find_near(c->mm, &hint, ua, 1ull << w->page_shift);
-
-		if (o) /* always: regions with mappings cannot go */
-			mapped_add(gl, o, -1);
-		delta--;
-	}
-	if (delta)
-		entries_add(c->host, gl, delta);
-	guest_kill(w, gl, index, 1);
+	guest_one_done(w, gl, r, r != NULL, index, tce, ua);
 	return rc;
 }
 
@@ -1384,9 +1394,9 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 {
 	struct container *c = gl->c;
 	struct guest_run run = { .n = 1, .ua = ua, .perm = perm };
+	const bool added = ua != 0;
 	struct region *r;
 	uint64_t failed, index, tce = 0;
-	int64_t delta = 0;
 
 	/*
 	 * The common case: the gate open (see container_guest_put; only then may the cache be read),
@@ -1403,27 +1413,13 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 	    __atomic_load_n(&c->host->fail_nth, __ATOMIC_RELAXED))
 		goto long_way;
 	index = (bus - gl->bus_offset) >> gshift;
-	if (table_slot_find(gl->t, index, ua != 0, &gl->leaf))
+	if (table_slot_find(gl->t, index, added, &gl->leaf))
 		return -ENOMEM; /* nothing changed */
-	if (ua) {
+	if (added)
 		tce = (r->hpa + (ua - r->ua)) | perm;
-		gl->pending++; /* r is the cache's region */
-		delta++;
-	}
 	if (gl->leaf.leaf)
 		table_slot_xchg(gl->t, &gl->leaf, &tce, &ua);
-	if (tce) {
-		/* the old entry's region: usually the cache's */
-		size_t hint = gl->hint;
-		struct region *o = r && ua - r->ua < r->size ? r : mm_find_near(c->mm, &hint, ua, 1ull << gshift);
-
-		if (o) /* always: regions with mappings cannot go */
-			mapped_add(gl, o, -1);
-		delta--;
-	}
-	if (delta)
-		entries_add(c->host, gl, delta);
-	guest_kill(gl, gl, index, 1);
+	guest_one_done(gl, gl, r, added, index, tce, ua);
 	return 0;
 
 long_way:

@@ -502,7 +502,7 @@ static long tces_to_runs(const struct ram_map *m, const struct gwin *w, const ui
 			return TCEMU_H_PARAMETER;
 		/* the following TCEs that continue it: same bits, next page, still in this RAM range */
 		uint64_t in_ram = (r->size - (gpa - r->gpa)) / pg;
-		j = i + count_linear(&tces[i], tcemu_min_u64(n - i, in_ram), tce, pg);
+		j = i + 1 == n ? n : i + count_linear(&tces[i], tcemu_min_u64(n - i, in_ram), tce, pg);
 		runs[k++] = (struct guest_run){ .at = i, .n = j - i, .ua = (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa)),
 						.perm = hw_perm(tce), .tce = tce };
 	}
@@ -558,7 +558,10 @@ static long apply_fast(struct gwin *w, uint64_t ioba, const struct guest_run *ru
 	if (!w->nlinks)
 		return TCEMU_H_TOO_HARD; /* an unlinked window belongs to the VMM */
 	for (size_t l = 0; l < w->nlinks; l++) {
-		int rc = container_guest_put(&w->links[l]->gl, ioba, w->page_shift, runs, nruns, &failed);
+		struct guest_link *gl = &w->links[l]->gl;
+		int rc = nruns == 1 && runs[0].n == 1 /* H_PUT_TCE, a stuff of one: the short way */
+				 ? container_guest_put1(gl, ioba, w->page_shift, runs[0].ua, runs[0].perm)
+				 : container_guest_put(gl, ioba, w->page_shift, runs, nruns, &failed);
 		if (rc)
 			return TCEMU_H_TOO_HARD;
 	}
@@ -617,13 +620,8 @@ static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64
 
 		if (table_slot_find(w->view, (ioba - w->start) >> w->page_shift, tce != 0, &w->view_slot))
 			return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
-		if (path == FAST) {
-			if (!w->nlinks)
-				return TCEMU_H_TOO_HARD; /* an unlinked window belongs to the VMM */
-			for (size_t l = 0; l < w->nlinks; l++)
-				if (container_guest_put1(&w->links[l]->gl, ioba, w->page_shift, runs[0].ua, runs[0].perm))
-					return TCEMU_H_TOO_HARD;
-		}
+		if (path == FAST && (rc = apply_fast(w, ioba, runs, nruns)) != TCEMU_H_SUCCESS)
+			return rc;
 		table_owned_store(w->view, &w->view_slot, tce);
 		bump(tce ? &w->stats.tces_set : &w->stats.tces_cleared, 1);
 		return path == FAST ? TCEMU_H_SUCCESS : apply_slow(g, w, ioba, runs, nruns);

@@ -71,11 +71,16 @@ void host_stat_add(struct tcemu_host *h, uint64_t *field, int64_t delta, uint64_
 	uint64_t v = __atomic_add_fetch(field, (uint64_t)delta, __ATOMIC_RELAXED);
 
 	(void)h;
-	if (peak) {
-		uint64_t p = __atomic_load_n(peak, __ATOMIC_RELAXED);
-		while (v > p && !__atomic_compare_exchange_n(peak, &p, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-			;
-	}
+	if (peak)
+		host_stat_peak(peak, v);
+}
+
+void host_stat_peak(uint64_t *peak, uint64_t v)
+{
+	uint64_t p = __atomic_load_n(peak, __ATOMIC_RELAXED);
+
+	while (v > p && !__atomic_compare_exchange_n(peak, &p, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 /* ---- the guest gate (host_priv.h) ---- */
@@ -100,6 +105,12 @@ void host_gate_close(struct tcemu_host *h)
 void host_gate_open(struct tcemu_host *h)
 {
 	__atomic_sub_fetch(&h->gate_closed, 1, __ATOMIC_RELEASE);
+}
+
+void host_gate_flush(struct tcemu_host *h)
+{
+	host_gate_close(h);
+	host_gate_open(h);
 }
 
 void host_glink_add(struct tcemu_host *h, struct guest_link *gl)
@@ -647,10 +658,7 @@ TCEMU_EXPORT int tcemu_host_region_fd(struct tcemu_host *h, int fd, uint64_t off
 /* A PE's invalidation count is read: the kills the guest links keep go to their PEs first. */
 static void host_sync_kills(void *opaque)
 {
-	struct tcemu_host *h = opaque;
-
-	host_gate_close(h);
-	host_gate_open(h);
+	host_gate_flush(opaque);
 }
 
 static int groups_build(struct tcemu_host *h)
@@ -978,8 +986,7 @@ TCEMU_EXPORT void tcemu_host_stats(struct tcemu_host *h, struct tcemu_host_stats
 	uint64_t *dst = (uint64_t *)st;
 
 	/* The guest fast path's uncounted entries go in first (host_priv.h: the gate). */
-	host_gate_close(h);
-	host_gate_open(h);
+	host_gate_flush(h);
 	/* The counters are independent atomics: read each one atomically. */
 	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);

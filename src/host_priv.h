@@ -196,6 +196,7 @@ void *host_alloc(struct tcemu_host *h, size_t size);      /* calloc with failure
 void *host_realloc(struct tcemu_host *h, void *p, size_t size);
 void host_defect(struct tcemu_host *h, const char *fmt, ...) TCEMU_PRINTF(2, 3);
 void host_stat_add(struct tcemu_host *h, uint64_t *field, int64_t delta, uint64_t *peak);
+void host_stat_peak(uint64_t *peak, uint64_t v); /* raises the atomic *peak to v */
 struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create); /* host->lock held */
 int host_new_fd(struct tcemu_host *h, struct file *f, int *fd);     /* host->lock held */
 
@@ -211,11 +212,9 @@ void container_wrunlock(struct container *c);
 void mm_wrlock(struct mm *mm);
 void mm_wrunlock(struct mm *mm);
 /*
- * Like mm_find, trying first the region after index *hint (SIZE_MAX: none), which makes a walk
- * over adjacent regions O(1) per region; *hint gets the index of the region found.
+ * Like mm_find, trying first the region at index *hint, then the one after it (a walk over adjacent
+ * regions is O(1) per region; SIZE_MAX: no hint); *hint gets the index of the region found.
  */
-struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size);
-/* Like mm_find_next, trying the region at index *hint itself first (a cached lookup). */
 struct region *mm_find_near(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size);
 
 /* The container's reference to r (container->lock held, shared is enough), or NULL. */
@@ -303,6 +302,8 @@ struct guest_link {
 /* host.c: the guest gate */
 void host_gate_close(struct tcemu_host *h);
 void host_gate_open(struct tcemu_host *h);
+/* Closes and opens the gate: what the links keep back is counted where it belongs. */
+void host_gate_flush(struct tcemu_host *h);
 /* Puts gl on the host's list (gl->c set, the rest zero) / takes it off, counting its cache. */
 void host_glink_add(struct tcemu_host *h, struct guest_link *gl);
 void host_glink_del(struct tcemu_host *h, struct guest_link *gl);

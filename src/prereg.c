@@ -94,7 +94,7 @@ static int regions_reserve(struct tcemu_host *h, struct mm *mm)
 	return 0;
 }
 
-struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
+static struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
 {
 	size_t i = *hint + 1;
 	struct region *r;
