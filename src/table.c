@@ -292,6 +292,43 @@ struct source {
 	bool all_valid; /* arrays: every entry has permission bits (found while validating) */
 };
 
+/* hw[0, n) = first, first + step, ... in big-endian, four at a time. */
+static inline __attribute__((always_inline)) void fill_linear(uint64_t *hw, uint32_t n, uint64_t tce, uint64_t step)
+{
+	uint32_t i = 0;
+
+	for (; i + 4 <= n; i += 4, tce += 4 * step) {
+		st(&hw[i], htobe64(tce));
+		st(&hw[i + 1], htobe64(tce + step));
+		st(&hw[i + 2], htobe64(tce + 2 * step));
+		st(&hw[i + 3], htobe64(tce + 3 * step));
+	}
+	for (; i < n; i++, tce += step)
+		st(&hw[i], htobe64(tce));
+}
+
+/* fill_linear of hw, with ua[0, n) = u, u + ustep, ... alongside. */
+static inline __attribute__((always_inline)) void fill_linear2(uint64_t *hw, uint64_t *ua, uint32_t n, uint64_t tce,
+							       uint64_t u, uint64_t step, uint64_t ustep)
+{
+	uint32_t i = 0;
+
+	for (; i + 4 <= n; i += 4, tce += 4 * step, u += 4 * ustep) {
+		st(&hw[i], htobe64(tce));
+		st(&ua[i], u);
+		st(&hw[i + 1], htobe64(tce + step));
+		st(&ua[i + 1], u + ustep);
+		st(&hw[i + 2], htobe64(tce + 2 * step));
+		st(&ua[i + 2], u + 2 * ustep);
+		st(&hw[i + 3], htobe64(tce + 3 * step));
+		st(&ua[i + 3], u + 3 * ustep);
+	}
+	for (; i < n; i++, tce += step, u += ustep) {
+		st(&hw[i], htobe64(tce));
+		st(&ua[i], u);
+	}
+}
+
 static inline __attribute__((always_inline)) void
 write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, const struct source *src, uint64_t k0,
 	    bool linear, struct old_entry *olds, unsigned *nold)
@@ -312,15 +349,10 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 
 			if (!(tce & TCEMU_TCE_PERM_MASK))
 				goto unlock; /* clearing an empty chunk */
-			if (ua) {
-				for (uint32_t i = 0; i < n; i++, tce += src->step, u += ustep) {
-					st(&hw[i], htobe64(tce));
-					st(&ua[i], u);
-				}
-			} else {
-				for (uint32_t i = 0; i < n; i++, tce += src->step)
-					st(&hw[i], htobe64(tce));
-			}
+			if (ua)
+				fill_linear2(hw, ua, n, tce, u, src->step, ustep);
+			else
+				fill_linear(hw, n, tce, src->step);
 			delta = (int32_t)n;
 			goto unlock;
 		}

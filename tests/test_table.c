@@ -368,6 +368,45 @@ TEST(no_userspace_table)
 	tcemu_table_unref(t);
 }
 
+/*
+ * A linear run of every length 1..21 at offsets around a chunk boundary (512 entries), in a table
+ * with and one without user addresses: every entry of the run is exactly first + k pages, its
+ * neighbours stay empty, and the count of valid entries follows.
+ */
+TEST(set_linear_every_length_and_offset)
+{
+	static const uint64_t starts[] = { 0, 1, 2, 3, 509, 510, 511, 1021 };
+
+	for (int withua = 0; withua < 2; withua++) {
+		struct tcemu_table *t = mk(16 * MiB, 12, 2, withua ? TCEMU_TABLE_USERSPACE : 0);
+		struct tcemu_table_info info;
+
+		CHECK(t);
+		for (unsigned s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
+			for (uint64_t n = 1; n <= 21; n++) {
+				const uint64_t at = starts[s] + 1, first = 0x40000000ull + n * MiB, ua0 = 0x7f0000000000ull + s * GiB;
+				uint64_t got, gua;
+
+				CHECK_EQ(tcemu_table_set_linear(t, at, n, first | TCEMU_TCE_READ, withua ? ua0 : 0, NULL, NULL), 0);
+				tcemu_table_info(t, &info);
+				CHECK_EQ(info.valid_entries, n);
+				for (uint64_t k = 0; k < n; k++) {
+					CHECK_EQ(tcemu_table_get(t, at + k, &got, withua ? &gua : NULL), 0);
+					CHECK_U64(got, (first + k * 4096) | TCEMU_TCE_READ);
+					if (withua)
+						CHECK_U64(gua, ua0 + k * 4096);
+				}
+				CHECK_EQ(tcemu_table_get(t, at - 1, &got, NULL), 0);
+				CHECK_U64(got, 0);
+				CHECK_EQ(tcemu_table_get(t, at + n, &got, NULL), 0);
+				CHECK_U64(got, 0);
+				CHECK_EQ(tcemu_table_clear(t, 0, 4096, NULL, NULL), (int64_t)n);
+			}
+		}
+		tcemu_table_unref(t);
+	}
+}
+
 TEST(references)
 {
 	struct tcemu_table *t = mk(MiB, 12, 1, 0);
@@ -383,4 +422,4 @@ TEST(references)
 
 HARNESS_MAIN(T(geometry_formulas), T(geometry_einval), T(xchg_semantics), T(xchg_rejects_bad_entries),
 	     T(entries_are_big_endian), T(set_and_clear_ranges), T(sparse_allocation), T(translate_and_permissions),
-	     T(no_userspace_table), T(references))
+	     T(no_userspace_table), T(set_linear_every_length_and_offset), T(references))
