@@ -653,6 +653,40 @@ static long h_put_tce(struct gwin *w, enum path path, const struct ram_map *m, s
 	return update(g, w, path, a[1], &run, nruns);
 }
 
+/* Entry k of a TCE list in guest memory, in host order: read once (the guest may be writing it). */
+static inline uint64_t guest_tce(const uint64_t *list, uint64_t k)
+{
+	return be64toh(__atomic_load_n(&list[k], __ATOMIC_RELAXED));
+}
+
+/*
+ * A list whose TCEs map page after page of one RAM range with the same bits (a direct map, as
+ * Linux guests write) is one run. This checks it while reading the list once, without a copy:
+ * each entry is read once, so the run describes what was read even if the guest writes the list
+ * meanwhile. false: the list is not such a run (or is invalid); then nothing was decided.
+ */
+static bool list_one_run(const struct ram_map *m, const struct gwin *w, const uint64_t *list, uint64_t n,
+			 struct guest_run *run)
+{
+	const uint64_t pg = 1ull << w->page_shift;
+	const uint64_t first = guest_tce(list, 0), gpa = first & ~TCEMU_TCE_PERM_MASK;
+	const struct ram *r;
+	uint64_t k = 1, expect = first + pg;
+
+	if (!(first & TCEMU_TCE_PERM_MASK) || (gpa & (pg - 1)) || !(r = ram_find(m, gpa, n << w->page_shift)))
+		return false;
+	for (; k + 4 <= n; k += 4, expect += 4 * pg)
+		if ((guest_tce(list, k) ^ expect) | (guest_tce(list, k + 1) ^ (expect + pg)) |
+		    (guest_tce(list, k + 2) ^ (expect + 2 * pg)) | (guest_tce(list, k + 3) ^ (expect + 3 * pg)))
+			return false;
+	for (; k < n; k++, expect += pg)
+		if (guest_tce(list, k) != expect)
+			return false;
+	*run = (struct guest_run){ .at = 0, .n = n, .ua = (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa)),
+				   .perm = hw_perm(first), .tce = first };
+	return true;
+}
+
 static long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_map *m, struct tcemu_guest *g,
 			       const uint64_t *a)
 {
@@ -671,10 +705,12 @@ static long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_
 	r = ram_find(m, a[2], n * 8);
 	if (!r)
 		return TCEMU_H_PARAMETER;
-	/* Copy the list first (the guest must not change it while it is validated), in host order. */
 	const uint64_t *list = (const uint64_t *)(r->hva + (a[2] - r->gpa));
+	if (n > 1 && list_one_run(m, w, list, n, &runs[0]))
+		return update(g, w, path, a[1], runs, 1);
+	/* Copy the list first (the guest must not change it while it is validated), in host order. */
 	for (uint64_t k = 0; k < n; k++)
-		tces[k] = be64toh(list[k]);
+		tces[k] = guest_tce(list, k);
 	rc = tces_to_runs(m, w, tces, n, runs, &nruns);
 	if (rc)
 		return rc; /* all entries are validated before any is applied */

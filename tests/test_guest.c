@@ -576,6 +576,59 @@ TEST(indirect_list_across_ram_ranges_and_regions)
 	munmap(b, 2 * MiB);
 }
 
+/*
+ * Lists that map guest pages one after the other (a direct map) of every length, exact or with
+ * one entry off at the start, the middle or the end (the next page skipped, another permission,
+ * a clear): every host entry and every view entry is what that entry asks for. A direct map that
+ * runs past the end of RAM is refused whole.
+ */
+TEST(indirect_direct_map_lists_and_near_misses)
+{
+	static const unsigned lens[] = { 2, 3, 4, 5, 8, 9, 13, 511, 512 };
+	struct fx f;
+	uint64_t tces[512], a[4], hpa;
+	const uint64_t list = 40 * MiB, base = 8 * MiB, ioba = 0x400000;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	hpa = region_hpa(&f);
+	for (unsigned l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		const unsigned n = lens[l], at[4] = { n, 1, n / 2, n - 1 }; /* n: nothing off */
+
+		for (unsigned p = 0; p < 4; p++) {
+			for (unsigned kind = 0; kind < (p ? 3u : 1u); kind++) {
+				for (unsigned i = 0; i < n; i++)
+					tces[i] = (base + i * 4096ull) | 3;
+				if (at[p] < n)
+					tces[at[p]] = kind == 0 ? tces[at[p]] + 4096 : kind == 1 ? (tces[at[p]] & ~3ull) | 1 : 0;
+				tce_list(&f, list, tces, n);
+				a[0] = LIOBN, a[1] = ioba, a[2] = list, a[3] = n;
+				CHECK_EQ(tcemu_guest_hcall_fast(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_SUCCESS);
+				for (unsigned i = 0; i < n; i++) {
+					uint64_t bus = ioba + i * 4096ull, want = 0, ua = 1;
+
+					if (tces[i] & 3)
+						want = (hpa + (tces[i] & ~3ull)) | ((tces[i] & 2) ? 3 : 1);
+					CHECK_U64(hw(&f, bus, &ua), want);
+					CHECK_U64(ua, want ? (uintptr_t)f.ram + (tces[i] & ~3ull) : 0);
+					CHECK_U64(get(&f, bus), tces[i]);
+				}
+				CHECK_U64(hw(&f, ioba + n * 4096ull, NULL), 0);
+				a[2] = 0, a[3] = n;
+				CHECK_EQ(tcemu_guest_hcall_fast(f.g, TCEMU_H_STUFF_TCE, a, NULL), TCEMU_H_SUCCESS);
+			}
+		}
+	}
+	/* the last two pages of RAM and two beyond */
+	for (unsigned i = 0; i < 4; i++)
+		tces[i] = (RAM - 2 * 4096ull + i * 4096ull) | 3;
+	tce_list(&f, list, tces, 4);
+	a[0] = LIOBN, a[1] = ioba, a[2] = list, a[3] = 4;
+	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER);
+	CHECK_U64(hw(&f, ioba, NULL), 0);
+	CHECK_U64(get(&f, ioba), 0);
+	fx_close(&f);
+}
+
 /* A removed window: calls that name it go to the VMM (fast) or fail (slow); its counts stay. */
 TEST(removed_window_calls_and_statistics)
 {
@@ -648,8 +701,16 @@ static void random_equivalence(uint32_t hshift, uint32_t gshift)
 		} else if (kind < 6) {
 			unsigned n = 1 + (unsigned)(rnd[3] % 512);
 			uint64_t tces[512];
-			for (unsigned i = 0; i < n; i++)
-				tces[i] = ((gpa + i * gp) % (list - gp)) | ((rnd[2] >> (i % 63)) & 3);
+			if (kind == 5) {
+				/* a direct map, as Linux guests write, sometimes with one entry off */
+				for (unsigned i = 0; i < n; i++)
+					tces[i] = (gpa + i * gp) | (1 + rnd[2] % 3);
+				if (rnd[1] % 3 == 0)
+					tces[rnd[2] % n] ^= (rnd[1] % 2) ? gp : 2;
+			} else {
+				for (unsigned i = 0; i < n; i++)
+					tces[i] = ((gpa + i * gp) % (list - gp)) | ((rnd[2] >> (i % 63)) & 3);
+			}
 			tce_list(&f, list, tces, n);
 			opc = TCEMU_H_PUT_TCE_INDIRECT, a[2] = list, a[3] = n;
 		} else {
@@ -829,5 +890,5 @@ HARNESS_MAIN(T(window_creation_rules), T(window_accounting_enomem), T(ram_rules)
 	     T(too_hard_clears_the_entry_and_keeps_the_view), T(unlinked_window_goes_to_the_vmm),
 	     T(remove_window_clears_hardware), T(slow_and_fast_paths_make_the_same_tables_4k),
 	     T(slow_and_fast_paths_make_the_same_tables_64k_on_4k), T(concurrent_hypercalls),
-	     T(indirect_list_across_ram_ranges_and_regions), T(removed_window_calls_and_statistics),
+	     T(indirect_list_across_ram_ranges_and_regions), T(indirect_direct_map_lists_and_near_misses), T(removed_window_calls_and_statistics),
 	     T(hypercalls_while_the_vmm_changes_the_container))
