@@ -629,6 +629,10 @@ static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64
 	if (view_reserve(w, ioba, runs, nruns))
 		return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
 	if (path == FAST) {
+		/* the view is written after the hardware: its lines are fetched meanwhile (not for a clear) */
+		if (nruns > 1 || runs[0].ua)
+			table_prefetch_write(w->view, (ioba - w->start) >> w->page_shift,
+					     runs[nruns - 1].at + runs[nruns - 1].n);
 		rc = apply_fast(w, ioba, runs, nruns);
 		if (rc == TCEMU_H_SUCCESS)
 			view_put(w, ioba, runs, nruns);

@@ -105,6 +105,11 @@ struct table_slot {
 	uint64_t count;  /* entries of the table in the leaf */
 	uint64_t pos;
 };
+/*
+ * A hint that entries [index, index + count) will soon be written: fetches their lines (in the
+ * first leaf they fall in) for writing. Changes nothing; an absent leaf is skipped.
+ */
+void table_prefetch_write(struct tcemu_table *t, uint64_t index, uint64_t count);
 int table_slot_walk(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot);
 static inline int table_slot_find(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
 {

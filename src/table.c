@@ -543,6 +543,19 @@ TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_
 	return 0;
 }
 
+void table_prefetch_write(struct tcemu_table *t, uint64_t index, uint64_t count)
+{
+	uint64_t *leaf, pos, n;
+	int err = 0;
+
+	if (index >= t->geo.entries || !(leaf = walk(t, index, false, &err)))
+		return;
+	pos = index & t->level_mask;
+	n = tcemu_min_u64(count, t->level_mask + 1 - pos);
+	for (uint64_t k = 0; k < n; k += 64 / sizeof(*leaf))
+		__builtin_prefetch(&leaf[pos + k], 1);
+}
+
 int table_slot_walk(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
 {
 	int err = 0;
