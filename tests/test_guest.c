@@ -761,6 +761,84 @@ TEST(slow_and_fast_paths_make_the_same_tables_64k_on_4k)
 	random_equivalence(12, 16);
 }
 
+struct flipper {
+	uint64_t *list; /* in guest RAM, big-endian */
+	int stop;
+	unsigned long rounds;
+};
+
+/* Direct map A (read-write at 8 MiB) or B (read-only at 16 MiB), entry i. */
+static uint64_t map_a(unsigned i)
+{
+	return (8 * MiB + i * 4096ull) | 3;
+}
+
+static uint64_t map_b(unsigned i)
+{
+	return (16 * MiB + i * 4096ull) | 1;
+}
+
+/* The guest rewrites its list while the hypercall reads it: all A, all B, or single entries. */
+static void *flip_list(void *arg)
+{
+	struct flipper *fl = arg;
+	uint64_t seed = 99;
+
+	while (!__atomic_load_n(&fl->stop, __ATOMIC_ACQUIRE)) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		unsigned how = (unsigned)(seed % 4);
+		for (unsigned i = 0; i < 512; i++) {
+			uint64_t v = how == 0 ? map_a(i) : how == 1 ? map_b(i) : ((seed >> (i % 61)) & 1) ? map_a(i) : map_b(i);
+			if (how < 2 || i == seed % 512)
+				__atomic_store_n(&fl->list[i], htobe64(v), __ATOMIC_RELAXED);
+		}
+		fl->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * A guest that rewrites its TCE list during H_PUT_TCE_INDIRECT calls: whatever each call read,
+ * every entry's hardware entry matches its view entry (one reading of the entry was validated and
+ * applied to both), and the view holds one of the values the guest wrote.
+ */
+TEST(indirect_list_rewritten_during_the_call)
+{
+	struct fx f;
+	struct flipper fl;
+	pthread_t th;
+	const uint64_t list = 40 * MiB, ioba = 0x800000;
+	uint64_t hpa, a[4];
+	unsigned bad = 0;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	hpa = region_hpa(&f);
+	fl = (struct flipper){ .list = (uint64_t *)(f.ram + list) };
+	for (unsigned i = 0; i < 512; i++)
+		fl.list[i] = htobe64(map_a(i));
+	CHECK_EQ(pthread_create(&th, NULL, flip_list, &fl), 0);
+	for (unsigned call = 0; call < 300 && bad < 5; call++) {
+		a[0] = LIOBN, a[1] = ioba, a[2] = list, a[3] = 512;
+		if (tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL) != TCEMU_H_SUCCESS) {
+			HARNESS_FAIL("call %u failed", call);
+			bad++;
+		}
+		for (unsigned i = 0; i < 512 && bad < 5; i++) {
+			uint64_t v = get(&f, ioba + i * 4096ull), t = hw(&f, ioba + i * 4096ull, NULL);
+			uint64_t want = (hpa + (v & ~3ull)) | ((v & 2) ? 3 : 1);
+			if ((v != map_a(i) && v != map_b(i)) || t != want) {
+				HARNESS_FAIL("call %u entry %u: view 0x%llx, hardware 0x%llx", call, i, (unsigned long long)v,
+					     (unsigned long long)t);
+				bad++;
+			}
+		}
+	}
+	__atomic_store_n(&fl.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	CHECK(fl.rounds > 0);
+	fx_close(&f);
+}
+
 struct th {
 	struct tcemu_guest *g;
 	uint32_t liobn;
@@ -890,5 +968,5 @@ HARNESS_MAIN(T(window_creation_rules), T(window_accounting_enomem), T(ram_rules)
 	     T(too_hard_clears_the_entry_and_keeps_the_view), T(unlinked_window_goes_to_the_vmm),
 	     T(remove_window_clears_hardware), T(slow_and_fast_paths_make_the_same_tables_4k),
 	     T(slow_and_fast_paths_make_the_same_tables_64k_on_4k), T(concurrent_hypercalls),
-	     T(indirect_list_across_ram_ranges_and_regions), T(indirect_direct_map_lists_and_near_misses), T(removed_window_calls_and_statistics),
+	     T(indirect_list_across_ram_ranges_and_regions), T(indirect_direct_map_lists_and_near_misses), T(indirect_list_rewritten_during_the_call), T(removed_window_calls_and_statistics),
 	     T(hypercalls_while_the_vmm_changes_the_container))
