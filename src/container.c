@@ -732,21 +732,25 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, npages) : -ENOMEM;
 	if (rc)
 		goto out;
-	/* From here on nothing can fail. Count, then write: one call per run of contiguous frames. */
-	for (size_t i = first; i <= last; i++) {
-		r = &mm->regions[i];
-		r->mapped += (tcemu_min_u64(end, r->ua + r->size) - (r->ua > vaddr ? r->ua : vaddr)) >> ps;
-	}
-	/* Regions whose frames follow each other (pinned one after another) make one run. */
+	/*
+	 * From here on nothing can fail. One table call per run of regions whose frames follow each
+	 * other (pinned one after another); each region counts its pages as the run passes it.
+	 */
 	r = &mm->regions[first];
 	for (uint64_t ua = vaddr, at = index; ua < end; r++) {
-		uint64_t run_end = tcemu_min_u64(end, r->ua + r->size), hpa = r->hpa + (ua - r->ua);
+		const uint64_t start = ua, hpa = r->hpa + (ua - r->ua);
 
-		while (run_end < end && r[1].hpa == r->hpa + r->size)
-			r++, run_end = tcemu_min_u64(end, r->ua + r->size);
-		tcemu_table_set_linear(t, at, (run_end - ua) >> ps, hpa | perm, ua, release_entry, &rctx);
-		at += (run_end - ua) >> ps;
-		ua = run_end;
+		for (;;) {
+			uint64_t stop = tcemu_min_u64(end, r->ua + r->size);
+
+			r->mapped += (stop - ua) >> ps;
+			ua = stop;
+			if (ua == end || r[1].hpa != r->hpa + r->size)
+				break;
+			r++; /* the next region starts at ua (checked above) */
+		}
+		tcemu_table_set_linear(t, at, (ua - start) >> ps, hpa | perm, start, release_entry, &rctx);
+		at += (ua - start) >> ps;
 	}
 done:
 	release_flush(&rctx);
