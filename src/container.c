@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <tcemu/guest.h>
 #include <tcemu/memory.h>
 
 #include "host_priv.h"
@@ -1306,6 +1307,101 @@ static int guest_put_one(struct guest_link *w, struct guest_link *gl, uint64_t i
 	return rc;
 }
 
+/* The region holding the page of process address ua (2^shift bytes): r if it does, else looked up. */
+static inline struct region *region_of(struct mm *mm, struct region *r, size_t *hint, uint64_t ua, uint32_t shift)
+{
+	if (r && ua - r->ua < r->size && (ua - r->ua) + (1ull << shift) <= r->size)
+		return r;
+	return mm_find_near(mm, hint, ua, 1ull << shift);
+}
+
+/*
+ * guest_put of several runs (a list of scattered guest pages) of n <= TCEMU_TCE_LIST_MAX guest
+ * pages of the host's page size: the entries are gathered into arrays and written by one table
+ * call, as a batch map is, instead of one call per run.
+ */
+static int guest_put_runs(struct guest_link *w, struct guest_link *gl, uint64_t index, const struct guest_run *runs,
+			  size_t nruns, uint64_t n, uint64_t *failed)
+{
+	struct container *c = w->c;
+	struct release_ctx rctx = { .c = c, .page_shift = w->page_shift, .hint = w->hint, .gl = gl };
+	const uint32_t ps = w->page_shift;
+	uint64_t tces[TCEMU_TCE_LIST_MAX], uas[TCEMU_TCE_LIST_MAX], set = 0;
+	struct region *r = gl ? gl->r : NULL;
+	struct {
+		struct region *r;
+		uint64_t pages;
+	} counts[4]; /* the pages to count per region, for up to 4 regions (a list rarely has more) */
+	unsigned ncounts = 0;
+	bool recount = false;
+	int rc = 0;
+
+	/* Check every page and gather the entries; nothing is written or counted yet. */
+	for (size_t i = 0; i < nruns; i++) {
+		const struct guest_run *run = &runs[i];
+
+		if (!run->ua) {
+			memset(&tces[run->at], 0, run->n * sizeof(tces[0]));
+			memset(&uas[run->at], 0, run->n * sizeof(uas[0]));
+			continue;
+		}
+		for (uint64_t k = 0, pages; k < run->n; k += pages) {
+			const uint64_t ua = run->ua + (k << ps);
+			unsigned x = 0;
+
+			r = region_of(c->mm, r, &w->hint, ua, ps);
+			if (!r || r->page_shift < ps) {
+				/* too hard: the host entry of this TCE is cleared, nothing else changes */
+				*failed = run->at + k;
+				tcemu_table_clear(w->t, index + *failed, 1, release_entry, &rctx);
+				set = 0; /* none of the gathered entries is written */
+				rc = -EAGAIN;
+				goto flush;
+			}
+			pages = tcemu_min_u64(run->n - k, (r->ua + r->size - ua) >> ps);
+			for (uint64_t j = 0, e = (r->hpa + (ua - r->ua)) | run->perm; j < pages; j++) {
+				tces[run->at + k + j] = e + (j << ps);
+				uas[run->at + k + j] = ua + (j << ps);
+			}
+			while (x < ncounts && counts[x].r != r)
+				x++;
+			if (x < ncounts)
+				counts[x].pages += pages;
+			else if (ncounts < 4)
+				counts[ncounts++] = (typeof(counts[0])){ r, pages };
+			else
+				recount = true;
+		}
+		set += run->n;
+	}
+	if (!host_alloc_ok(c->host))
+		return -ENOMEM;
+	rc = tcemu_table_set(w->t, index, n, tces, uas, release_entry, &rctx);
+	if (rc)
+		return rc; /* no memory for a level: nothing changed */
+	if (!recount) {
+		for (unsigned x = 0; x < ncounts; x++)
+			mapped_add(gl, counts[x].r, (int64_t)counts[x].pages);
+	} else {
+		/* more regions than counted: count every run's pages again, region by region */
+		for (size_t i = 0; i < nruns; i++) {
+			for (uint64_t k = 0, pages; runs[i].ua && k < runs[i].n; k += pages) {
+				const uint64_t ua = runs[i].ua + (k << ps);
+
+				r = region_of(c->mm, r, &w->hint, ua, ps);
+				pages = tcemu_min_u64(runs[i].n - k, (r->ua + r->size - ua) >> ps);
+				mapped_add(gl, r, (int64_t)pages);
+			}
+		}
+	}
+flush:
+	release_flush(&rctx);
+	if (set != rctx.released)
+		entries_add(c->host, gl, (int64_t)set - (int64_t)rctx.released);
+	guest_kill(w, gl, index, n); /* once per call */
+	return rc;
+}
+
 /*
  * container_guest_put's work, on the window w describes (its cache, or a copy found under the
  * container lock), counting through gl's cache (NULL: atomics).
@@ -1328,6 +1424,8 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 	index = (bus - w->bus_offset) >> w->page_shift;
 	if (n == 1 && fan == 1)
 		return guest_put_one(w, gl, index, gshift, &runs[0]);
+	if (fan == 1 && nruns > 1 && n <= TCEMU_TCE_LIST_MAX)
+		return guest_put_runs(w, gl, index, runs, nruns, n, failed);
 	for (size_t i = 0; i < nruns; i++) {
 		uint64_t ok;
 

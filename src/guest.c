@@ -501,8 +501,10 @@ static long tces_to_runs(const struct ram_map *m, const struct gwin *w, const ui
 		if (!r)
 			return TCEMU_H_PARAMETER;
 		/* the following TCEs that continue it: same bits, next page, still in this RAM range */
-		uint64_t in_ram = (r->size - (gpa - r->gpa)) / pg;
-		j = i + 1 == n ? n : i + count_linear(&tces[i], tcemu_min_u64(n - i, in_ram), tce, pg);
+		if (i + 1 == n || tces[i + 1] != tce + pg)
+			j = i + 1; /* a single (scattered pages) */
+		else
+			j = i + count_linear(&tces[i], tcemu_min_u64(n - i, (r->size - (gpa - r->gpa)) >> w->page_shift), tce, pg);
 		runs[k++] = (struct guest_run){ .at = i, .n = j - i, .ua = (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa)),
 						.perm = hw_perm(tce), .tce = tce };
 	}
@@ -511,13 +513,23 @@ static long tces_to_runs(const struct ram_map *m, const struct gwin *w, const ui
 }
 
 /*
- * The guest view: each run as one table call. Levels were reserved by view_reserve, so nothing
- * here can fail.
+ * The guest view: each run as one table call, or, for a list of several runs (tces: the list as
+ * validated), the list in one call. Levels were reserved by view_reserve, so nothing here can fail.
  */
-static void view_put(struct gwin *w, uint64_t ioba, const struct guest_run *runs, size_t nruns)
+static void view_put(struct gwin *w, uint64_t ioba, const struct guest_run *runs, size_t nruns, const uint64_t *tces)
 {
 	uint64_t base = (ioba - w->start) >> w->page_shift, set = 0, n = 0;
 
+	if (tces && nruns > 1) {
+		/* a TCE without permission bits is a clear: the view keeps no address bits (docs/guest.md) */
+		n = runs[nruns - 1].at + runs[nruns - 1].n;
+		tcemu_table_set(w->view, base, n, tces, NULL, NULL, NULL);
+		for (size_t i = 0; i < nruns; i++)
+			set += runs[i].ua ? runs[i].n : 0;
+		bump(&w->stats.tces_set, set);
+		bump(&w->stats.tces_cleared, n - set);
+		return;
+	}
 	for (size_t i = 0; i < nruns; i++) {
 		const struct guest_run *r = &runs[i];
 
@@ -537,11 +549,16 @@ static void view_put(struct gwin *w, uint64_t ioba, const struct guest_run *runs
 	bump(&w->stats.tces_cleared, n - set);
 }
 
-/* Allocates the view levels the runs need (a run of clears needs none). -ENOMEM. */
-static int view_reserve(struct gwin *w, uint64_t ioba, const struct guest_run *runs, size_t nruns)
+/*
+ * Allocates the view levels the runs need (a run of clears needs none; a list of several runs,
+ * written in one call, those of its whole span). -ENOMEM.
+ */
+static int view_reserve(struct gwin *w, uint64_t ioba, const struct guest_run *runs, size_t nruns, const uint64_t *tces)
 {
 	uint64_t base = (ioba - w->start) >> w->page_shift;
 
+	if (tces && nruns > 1)
+		return tcemu_table_reserve(w->view, base, runs[nruns - 1].at + runs[nruns - 1].n);
 	for (size_t i = 0; i < nruns; i++) {
 		int rc = runs[i].ua ? tcemu_table_reserve(w->view, base + runs[i].at, runs[i].n) : 0;
 		if (rc)
@@ -607,10 +624,11 @@ static long apply_slow(struct tcemu_guest *g, struct gwin *w, uint64_t ioba, con
 
 /*
  * One update of validated TCEs at ioba: on the fast path, the hardware first, then the view; on
- * the slow path, the view first (the VMM's own table), then MAP/UNMAP.
+ * the slow path, the view first (the VMM's own table), then MAP/UNMAP. tces: an INDIRECT list as
+ * validated (host order), or NULL.
  */
 static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64_t ioba, const struct guest_run *runs,
-		   size_t nruns)
+		   size_t nruns, const uint64_t *tces)
 {
 	long rc;
 
@@ -626,7 +644,7 @@ static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64
 		bump(tce ? &w->stats.tces_set : &w->stats.tces_cleared, 1);
 		return path == FAST ? TCEMU_H_SUCCESS : apply_slow(g, w, ioba, runs, nruns);
 	}
-	if (view_reserve(w, ioba, runs, nruns))
+	if (view_reserve(w, ioba, runs, nruns, tces))
 		return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
 	if (path == FAST) {
 		/* the view is written after the hardware: its lines are fetched meanwhile (not for a clear) */
@@ -635,10 +653,10 @@ static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64
 					     runs[nruns - 1].at + runs[nruns - 1].n);
 		rc = apply_fast(w, ioba, runs, nruns);
 		if (rc == TCEMU_H_SUCCESS)
-			view_put(w, ioba, runs, nruns);
+			view_put(w, ioba, runs, nruns, tces);
 		return rc;
 	}
-	view_put(w, ioba, runs, nruns);
+	view_put(w, ioba, runs, nruns, tces);
 	return apply_slow(g, w, ioba, runs, nruns);
 }
 
@@ -654,7 +672,7 @@ static long h_put_tce(struct gwin *w, enum path path, const struct ram_map *m, s
 	rc = tces_to_runs(m, w, &a[2], 1, &run, &nruns);
 	if (rc)
 		return rc;
-	return update(g, w, path, a[1], &run, nruns);
+	return update(g, w, path, a[1], &run, nruns, NULL);
 }
 
 /* Entry k of a TCE list in guest memory, in host order: read once (the guest may be writing it). */
@@ -711,14 +729,14 @@ static long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_
 		return TCEMU_H_PARAMETER;
 	const uint64_t *list = (const uint64_t *)(r->hva + (a[2] - r->gpa));
 	if (n > 1 && list_one_run(m, w, list, n, &runs[0]))
-		return update(g, w, path, a[1], runs, 1);
+		return update(g, w, path, a[1], runs, 1, NULL);
 	/* Copy the list first (the guest must not change it while it is validated), in host order. */
 	for (uint64_t k = 0; k < n; k++)
 		tces[k] = guest_tce(list, k);
 	rc = tces_to_runs(m, w, tces, n, runs, &nruns);
 	if (rc)
 		return rc; /* all entries are validated before any is applied */
-	return update(g, w, path, a[1], runs, nruns);
+	return update(g, w, path, a[1], runs, nruns, tces);
 }
 
 static long h_stuff_tce(struct gwin *w, enum path path, struct tcemu_guest *g, const uint64_t *a)
@@ -733,7 +751,7 @@ static long h_stuff_tce(struct gwin *w, enum path path, struct tcemu_guest *g, c
 	if (a[3] == 0)
 		return TCEMU_H_SUCCESS;
 	/* The whole range in one run of zeros: one clear per table, one invalidation. */
-	return update(g, w, path, a[1], &run, 1);
+	return update(g, w, path, a[1], &run, 1, NULL);
 }
 
 static long h_get_tce(struct gwin *w, const uint64_t *a, uint64_t *ret)

@@ -629,6 +629,121 @@ TEST(indirect_direct_map_lists_and_near_misses)
 	fx_close(&f);
 }
 
+/* Entries of region blk (1 MiB blocks of the RAM at a) that the scattered list l sets. */
+static void check_region_counts(struct tcemu_host *h, const uint8_t *a, const uint64_t *want)
+{
+	struct tcemu_region_info ri[16];
+	ssize_t n = tcemu_host_regions(h, getpid(), ri, 16);
+
+	CHECK_EQ(n, 6);
+	for (ssize_t i = 0; i < n && i < 16; i++) {
+		uint64_t blk = (ri[i].ua - (uintptr_t)a) / MiB;
+		CHECK(blk < 6);
+		if (blk < 6)
+			CHECK_U64(ri[i].mapped, want[blk]);
+	}
+}
+
+/*
+ * INDIRECT lists of scattered guest pages (every entry its own run: a guest mapping a
+ * scatter-gather list) over RAM registered as six regions pinned out of order: every host entry,
+ * user address and view entry is right, and each region's count of mappings is exact, for a list
+ * over more regions than the fast path counts at once, over fewer, and over mappings it replaces.
+ * An entry the fast path cannot translate makes the call too hard: that entry's host entry is
+ * cleared, the view and every other entry and count stay as they were.
+ */
+TEST(indirect_scattered_lists_count_exactly)
+{
+	struct tcemu_host *h;
+	struct tcemu_guest *g;
+	int c, grp;
+	uint8_t *a = mmap(NULL, 6 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *x = mmap(NULL, MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	static const unsigned order[6] = { 4, 1, 5, 0, 3, 2 };
+	const uint64_t ioba = 0x300000, list = 5 * MiB + 512 * KiB;
+	uint64_t tces[512], args[4], want[6] = { 0 };
+	struct tcemu_host_stats st0, st;
+
+	CHECK(a != MAP_FAILED && x != MAP_FAILED);
+	CHECK_EQ(tcemu_host_create(&(struct tcemu_host_opts){ 0 }, &h), 0);
+	CHECK_EQ(host_container(h, "/dev/vfio/0", 12, GiB, &c, &grp, NULL, false), 0);
+	for (unsigned i = 0; i < 6; i++) {
+		struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)a + order[i] * MiB, .size = MiB };
+		CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
+	}
+	CHECK_EQ(tcemu_guest_create(h, &g), 0);
+	CHECK_EQ(tcemu_guest_add_ram(g, 0, 6 * MiB, a), 0);
+	CHECK_EQ(tcemu_guest_add_ram(g, 8 * MiB, MiB, x), 0); /* RAM the container does not know */
+	CHECK_EQ(tcemu_guest_create_window(g, LIOBN, 12, 0, GiB >> 12), 0);
+	CHECK_EQ(tcemu_guest_link(g, LIOBN, c), 0);
+	tcemu_host_stats(h, &st0);
+	/* three lists: all six regions, the first two only, then all six again over the second */
+	for (unsigned pass = 0; pass < 3; pass++) {
+		const unsigned pages = pass == 1 ? 512 : 1280, step = pass == 2 ? 101 : 37;
+		uint64_t sets = 0;
+
+		memset(want, 0, sizeof(want));
+		for (unsigned i = 0; i < 512; i++) {
+			uint64_t gpa = ((i * step + pass) % pages) * 4096ull;
+			tces[i] = i % 50 == 7 ? 0 : gpa | (1 + (i + pass) % 3);
+			if (tces[i]) {
+				want[gpa / MiB]++;
+				sets++;
+			}
+		}
+		for (unsigned i = 0; i < 512; i++) {
+			uint64_t be = htobe64(tces[i]);
+			memcpy(a + list + i * 8, &be, 8);
+		}
+		args[0] = LIOBN, args[1] = ioba, args[2] = list, args[3] = 512;
+		CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_PUT_TCE_INDIRECT, args, NULL), TCEMU_H_SUCCESS);
+		for (unsigned i = 0; i < 512; i++) {
+			uint64_t gpa = tces[i] & ~3ull, want_ua = tces[i] ? (uintptr_t)a + gpa : 0, tce = ~0ull, ua = ~0ull, view = ~0ull;
+			uint64_t get[2] = { LIOBN, ioba + i * 4096ull };
+
+			CHECK_EQ(tcemu_host_container_entry(h, c, ioba + i * 4096ull, &tce, &ua), 0);
+			CHECK_U64(tce, tces[i] ? frame_of(h, want_ua) | ((tces[i] & 2) ? 3 : 1) : 0);
+			CHECK_U64(ua, want_ua);
+			CHECK_EQ(tcemu_guest_hcall(g, TCEMU_H_GET_TCE, get, &view), TCEMU_H_SUCCESS);
+			CHECK_U64(view, tces[i]);
+		}
+		check_region_counts(h, a, want);
+		tcemu_host_stats(h, &st);
+		CHECK_EQ(st.entries_mapped, st0.entries_mapped + sets);
+	}
+	/* entry 200 in RAM no region holds: too hard; only its host entry changes (cleared) */
+	uint64_t before[512], old200 = tces[200], view200 = ~0ull;
+	for (unsigned i = 0; i < 512; i++)
+		CHECK_EQ(tcemu_host_container_entry(h, c, ioba + i * 4096ull, &before[i], NULL), 0);
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t be = htobe64(i == 200 ? (8 * MiB) | 3 : ((i * 13) % 1280) * 4096ull | 3);
+		memcpy(a + list + i * 8, &be, 8);
+	}
+	CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_PUT_TCE_INDIRECT, args, NULL), TCEMU_H_TOO_HARD);
+	for (unsigned i = 0; i < 512; i++) {
+		uint64_t tce = ~0ull;
+		CHECK_EQ(tcemu_host_container_entry(h, c, ioba + i * 4096ull, &tce, NULL), 0);
+		CHECK_U64(tce, i == 200 ? 0 : before[i]);
+	}
+	uint64_t get200[2] = { LIOBN, ioba + 200 * 4096ull };
+	CHECK_EQ(tcemu_guest_hcall(g, TCEMU_H_GET_TCE, get200, &view200), TCEMU_H_SUCCESS);
+	CHECK_U64(view200, old200);
+	if (old200)
+		want[(old200 & ~3ull) / MiB]--;
+	check_region_counts(h, a, want);
+	/* clear all: every count back to zero */
+	args[2] = 0, args[3] = 512;
+	CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_STUFF_TCE, args, NULL), TCEMU_H_SUCCESS);
+	memset(want, 0, sizeof(want));
+	check_region_counts(h, a, want);
+	tcemu_host_stats(h, &st);
+	CHECK_EQ(st.entries_mapped, st0.entries_mapped);
+	tcemu_guest_destroy(g);
+	tcemu_host_destroy(h);
+	munmap(a, 6 * MiB);
+	munmap(x, MiB);
+}
+
 /* A removed window: calls that name it go to the VMM (fast) or fail (slow); its counts stay. */
 TEST(removed_window_calls_and_statistics)
 {
@@ -968,5 +1083,5 @@ HARNESS_MAIN(T(window_creation_rules), T(window_accounting_enomem), T(ram_rules)
 	     T(too_hard_clears_the_entry_and_keeps_the_view), T(unlinked_window_goes_to_the_vmm),
 	     T(remove_window_clears_hardware), T(slow_and_fast_paths_make_the_same_tables_4k),
 	     T(slow_and_fast_paths_make_the_same_tables_64k_on_4k), T(concurrent_hypercalls),
-	     T(indirect_list_across_ram_ranges_and_regions), T(indirect_direct_map_lists_and_near_misses), T(indirect_list_rewritten_during_the_call), T(removed_window_calls_and_statistics),
+	     T(indirect_list_across_ram_ranges_and_regions), T(indirect_direct_map_lists_and_near_misses), T(indirect_list_rewritten_during_the_call), T(indirect_scattered_lists_count_exactly), T(removed_window_calls_and_statistics),
 	     T(hypercalls_while_the_vmm_changes_the_container))
