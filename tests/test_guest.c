@@ -506,6 +506,22 @@ static uint64_t frame_of(struct tcemu_host *h, uint64_t ua)
 }
 
 /*
+ * A host and a v2 container (window 0: 1 GiB at 0, 4 KiB pages) with the 1 MiB blocks of mem
+ * registered as n regions, block order[0] first (pinned out of order: frames not contiguous).
+ */
+static int host_with_regions(struct tcemu_host **h, int *c, int *grp, uint8_t *mem, const unsigned *order, unsigned n)
+{
+	if (tcemu_host_create(&(struct tcemu_host_opts){ 0 }, h) || host_container(*h, "/dev/vfio/0", 12, GiB, c, grp, NULL, false))
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)mem + order[i] * MiB, .size = MiB };
+		if (tcemu_host_ioctl(*h, *c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r))
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * One H_PUT_TCE_INDIRECT whose list crosses from one RAM range into another (contiguous guest
  * addresses, unrelated process memory), walks over regions pinned out of order, jumps back to an
  * earlier region, holds clears with address bits and changes permission mid-way: the fast path
@@ -523,12 +539,7 @@ TEST(indirect_list_across_ram_ranges_and_regions)
 	const uint64_t list = 5 * MiB, ioba = 0x200000;
 
 	CHECK(a != MAP_FAILED && b != MAP_FAILED);
-	CHECK_EQ(tcemu_host_create(&(struct tcemu_host_opts){ 0 }, &h), 0);
-	CHECK_EQ(host_container(h, "/dev/vfio/0", 12, GiB, &c, &grp, NULL, false), 0);
-	for (unsigned i = 0; i < 4; i++) {
-		struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)a + order[i] * MiB, .size = MiB };
-		CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
-	}
+	CHECK_EQ(host_with_regions(&h, &c, &grp, a, order, 4), 0);
 	struct vfio_iommu_spapr_register_memory rb = { .argsz = sizeof(rb), .vaddr = (uintptr_t)b, .size = 2 * MiB };
 	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &rb), 0);
 	CHECK_EQ(tcemu_guest_create(h, &g), 0);
@@ -665,12 +676,7 @@ TEST(indirect_scattered_lists_count_exactly)
 	struct tcemu_host_stats st0, st;
 
 	CHECK(a != MAP_FAILED && x != MAP_FAILED);
-	CHECK_EQ(tcemu_host_create(&(struct tcemu_host_opts){ 0 }, &h), 0);
-	CHECK_EQ(host_container(h, "/dev/vfio/0", 12, GiB, &c, &grp, NULL, false), 0);
-	for (unsigned i = 0; i < 6; i++) {
-		struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)a + order[i] * MiB, .size = MiB };
-		CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
-	}
+	CHECK_EQ(host_with_regions(&h, &c, &grp, a, order, 6), 0);
 	CHECK_EQ(tcemu_guest_create(h, &g), 0);
 	CHECK_EQ(tcemu_guest_add_ram(g, 0, 6 * MiB, a), 0);
 	CHECK_EQ(tcemu_guest_add_ram(g, 8 * MiB, MiB, x), 0); /* RAM the container does not know */
