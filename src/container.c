@@ -128,7 +128,7 @@ static void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64
 	(void)index;
 	rc->released++;
 	if (c->v2) {
-		if (!rc->r || old_ua < rc->r->ua || old_ua - rc->r->ua >= rc->r->size) {
+		if (!region_has(rc->r, old_ua)) {
 			release_flush(rc);
 			/* Entries are released in index order: the next run is usually in the next region. */
 			rc->r = c->mm ? mm_find_near(c->mm, &rc->hint, old_ua, 1ull << rc->page_shift) : NULL;
@@ -1234,6 +1234,14 @@ static uint64_t guest_run_pieces(struct guest_link *w, const struct guest_run *r
 	return done;
 }
 
+/* The region holding the page of process address ua (2^shift bytes): r if it does, else looked up. */
+static inline struct region *region_of(struct mm *mm, struct region *r, size_t *hint, uint64_t ua, uint32_t shift)
+{
+	if (region_holds(r, ua, 1ull << shift))
+		return r;
+	return mm_find_near(mm, hint, ua, 1ull << shift);
+}
+
 /* The invalidation of a guest call, counted through gl's cache (NULL: at once). */
 static inline void guest_kill(struct guest_link *w, struct guest_link *gl, uint64_t index, uint64_t count)
 {
@@ -1266,8 +1274,7 @@ guest_one_done(struct guest_link *w, struct guest_link *gl, struct region *r, bo
 	if (old_tce) {
 		/* the old entry's region: usually the one just used */
 		size_t hint = w->hint;
-		struct region *o = r && old_ua - r->ua < r->size ? r
-				   : mm_find_near(c->mm, &hint, old_ua, 1ull << w->page_shift);
+		struct region *o = region_has(r, old_ua) ? r : mm_find_near(c->mm, &hint, old_ua, 1ull << w->page_shift);
 
 		if (o) /* always: regions with mappings cannot go */
 			mapped_add(gl, o, -1);
@@ -1288,9 +1295,7 @@ static int guest_put_one(struct guest_link *w, struct guest_link *gl, uint64_t i
 	int rc = 0;
 
 	if (ua) {
-		r = w->r;
-		if (!r || ua < r->ua || (ua - r->ua) + (1ull << gshift) > r->size) /* not the region used last */
-			r = mm_find_near(c->mm, &w->hint, ua, 1ull << gshift);
+		r = region_of(c->mm, w->r, &w->hint, ua, gshift); /* usually the region used last */
 		if (!r || r->page_shift < w->page_shift) {
 			r = NULL;
 			ua = 0; /* too hard: the entry is cleared */
@@ -1305,14 +1310,6 @@ static int guest_put_one(struct guest_link *w, struct guest_link *gl, uint64_t i
 		return -ENOMEM; /* nothing changed */
 	guest_one_done(w, gl, r, r != NULL, index, tce, ua);
 	return rc;
-}
-
-/* The region holding the page of process address ua (2^shift bytes): r if it does, else looked up. */
-static inline struct region *region_of(struct mm *mm, struct region *r, size_t *hint, uint64_t ua, uint32_t shift)
-{
-	if (r && ua - r->ua < r->size && (ua - r->ua) + (1ull << shift) <= r->size)
-		return r;
-	return mm_find_near(mm, hint, ua, 1ull << shift);
 }
 
 /*
@@ -1413,7 +1410,7 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 	struct tcemu_host *h = c->host;
 	struct release_ctx rctx = { .c = c, .page_shift = w->page_shift, .hint = w->hint, .gl = gl };
 	struct tcemu_table *t = w->t;
-	const uint64_t n = nruns ? runs[nruns - 1].at + runs[nruns - 1].n : 0;
+	const uint64_t n = runs_span(runs, nruns);
 	uint64_t fan, index, set = 0;
 	int rc = 0;
 
@@ -1511,7 +1508,7 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 	r = gl->r;
 	if (!gl->t || bus - gl->bus_offset >= gl->window_size || gl->page_shift != gshift ||
 	    (bus & ((1ull << gshift) - 1)) ||
-	    (ua && (!r || ua < r->ua || (ua - r->ua) + (1ull << gshift) > r->size || r->page_shift < gshift)) ||
+	    (ua && (!region_holds(r, ua, 1ull << gshift) || r->page_shift < gshift)) ||
 	    __atomic_load_n(&c->host->fail_nth, __ATOMIC_RELAXED))
 		goto long_way;
 	index = (bus - gl->bus_offset) >> gshift;

@@ -518,32 +518,26 @@ static long tces_to_runs(const struct ram_map *m, const struct gwin *w, const ui
  */
 static void view_put(struct gwin *w, uint64_t ioba, const struct guest_run *runs, size_t nruns, const uint64_t *tces)
 {
-	uint64_t base = (ioba - w->start) >> w->page_shift, set = 0, n = 0;
+	const uint64_t base = (ioba - w->start) >> w->page_shift;
+	const bool whole = tces && nruns > 1;
+	uint64_t set = 0, n = 0;
 
-	if (tces && nruns > 1) {
-		/* a TCE without permission bits is a clear: the view keeps no address bits (docs/guest.md) */
-		n = runs[nruns - 1].at + runs[nruns - 1].n;
-		tcemu_table_set(w->view, base, n, tces, NULL, NULL, NULL);
-		for (size_t i = 0; i < nruns; i++)
-			set += runs[i].ua ? runs[i].n : 0;
-		bump(&w->stats.tces_set, set);
-		bump(&w->stats.tces_cleared, n - set);
-		return;
-	}
+	/* a TCE without permission bits is a clear: the view keeps no address bits (docs/guest.md) */
+	if (whole)
+		tcemu_table_set(w->view, base, runs_span(runs, nruns), tces, NULL, NULL, NULL);
 	for (size_t i = 0; i < nruns; i++) {
 		const struct guest_run *r = &runs[i];
 
-		if (r->n == 1) {
-			/* one entry: a plain store (every writer of the view holds the window's lock) */
-			table_store_owned(w->view, base + r->at, r->ua ? r->tce : 0);
-			set += r->ua != 0;
-		} else if (r->ua) {
-			tcemu_table_set_linear(w->view, base + r->at, r->n, r->tce, 0, NULL, NULL);
-			set += r->n;
-		} else {
-			tcemu_table_clear(w->view, base + r->at, r->n, NULL, NULL);
-		}
+		set += r->ua ? r->n : 0;
 		n += r->n;
+		if (whole)
+			continue;
+		if (r->n == 1) /* one entry: a plain store (every writer of the view holds the window's lock) */
+			table_store_owned(w->view, base + r->at, r->ua ? r->tce : 0);
+		else if (r->ua)
+			tcemu_table_set_linear(w->view, base + r->at, r->n, r->tce, 0, NULL, NULL);
+		else
+			tcemu_table_clear(w->view, base + r->at, r->n, NULL, NULL);
 	}
 	bump(&w->stats.tces_set, set);
 	bump(&w->stats.tces_cleared, n - set);
@@ -558,7 +552,7 @@ static int view_reserve(struct gwin *w, uint64_t ioba, const struct guest_run *r
 	uint64_t base = (ioba - w->start) >> w->page_shift;
 
 	if (tces && nruns > 1)
-		return tcemu_table_reserve(w->view, base, runs[nruns - 1].at + runs[nruns - 1].n);
+		return tcemu_table_reserve(w->view, base, runs_span(runs, nruns));
 	for (size_t i = 0; i < nruns; i++) {
 		int rc = runs[i].ua ? tcemu_table_reserve(w->view, base + runs[i].at, runs[i].n) : 0;
 		if (rc)
@@ -649,8 +643,7 @@ static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64
 	if (path == FAST) {
 		/* the view is written after the hardware: its lines are fetched meanwhile (not for a clear) */
 		if (nruns > 1 || runs[0].ua)
-			table_prefetch_write(w->view, (ioba - w->start) >> w->page_shift,
-					     runs[nruns - 1].at + runs[nruns - 1].n);
+			table_prefetch_write(w->view, (ioba - w->start) >> w->page_shift, runs_span(runs, nruns));
 		rc = apply_fast(w, ioba, runs, nruns);
 		if (rc == TCEMU_H_SUCCESS)
 			view_put(w, ioba, runs, nruns, tces);

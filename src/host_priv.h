@@ -216,6 +216,15 @@ void mm_wrunlock(struct mm *mm);
  * regions is O(1) per region; SIZE_MAX: no hint); *hint gets the index of the region found.
  */
 struct region *mm_find_near(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size);
+/* Whether r (may be NULL) holds address ua; and all of [ua, ua + size). */
+static inline bool region_has(const struct region *r, uint64_t ua)
+{
+	return r && ua - r->ua < r->size;
+}
+static inline bool region_holds(const struct region *r, uint64_t ua, uint64_t size)
+{
+	return region_has(r, ua) && size <= r->size - (ua - r->ua);
+}
 
 /* The container's reference to r (container->lock held, shared is enough), or NULL. */
 struct cref *container_cref(struct container *c, const struct region *r);
@@ -269,6 +278,12 @@ struct guest_run {
 	uint64_t ua, perm;
 	uint64_t tce;
 };
+
+/* The entries a call's runs cover (they follow each other from entry 0). */
+static inline uint64_t runs_span(const struct guest_run *runs, size_t nruns)
+{
+	return nruns ? runs[nruns - 1].at + runs[nruns - 1].n : 0;
+}
 
 /*
  * A guest window's link to a container, for the guest fast path (see the guest gate at the top).
