@@ -37,11 +37,17 @@ struct container *container_new(struct tcemu_host *h)
 	if (!c)
 		return NULL;
 	c->host = h;
-	if (pthread_rwlock_init(&c->lock, NULL)) {
-		free(c);
-		return NULL;
-	}
+	if (pthread_rwlock_init(&c->backend_lock, NULL))
+		goto err_free;
+	if (pthread_rwlock_init(&c->lock, NULL))
+		goto err_destroy_backend_lock;
 	return c;
+
+err_destroy_backend_lock:
+	pthread_rwlock_destroy(&c->backend_lock);
+err_free:
+	free(c);
+	return NULL;
 }
 
 void container_wrlock(struct container *c)
@@ -426,6 +432,7 @@ int container_attach_group(struct container *c, struct group *g)
 {
 	int rc = 0;
 
+	pthread_rwlock_wrlock(&c->backend_lock);
 	container_wrlock(c);
 	if (c->type)
 		rc = backend_attach(c, g);
@@ -442,11 +449,13 @@ int container_attach_group(struct container *c, struct group *g)
 	if (rc == 0 && !c->type)
 		c->groups[c->ngroups++] = g;
 	container_wrunlock(c);
+	pthread_rwlock_unlock(&c->backend_lock);
 	return rc;
 }
 
 void container_detach_group(struct container *c, struct group *g)
 {
+	pthread_rwlock_wrlock(&c->backend_lock);
 	container_wrlock(c);
 	if (c->type) {
 		backend_detach(c, g);
@@ -460,15 +469,19 @@ void container_detach_group(struct container *c, struct group *g)
 		}
 	}
 	container_wrunlock(c);
+	pthread_rwlock_unlock(&c->backend_lock);
 }
 
 void container_free(struct container *c)
 {
+	pthread_rwlock_wrlock(&c->backend_lock);
 	container_wrlock(c);
 	if (c->type)
 		backend_release(c);
 	container_wrunlock(c);
+	pthread_rwlock_unlock(&c->backend_lock);
 	pthread_rwlock_destroy(&c->lock);
+	pthread_rwlock_destroy(&c->backend_lock);
 	free(c->groups);
 	free(c->refs);
 	free(c);
@@ -495,6 +508,7 @@ long container_set_iommu(struct container *c, unsigned long type)
 	size_t done;
 	long rc = 0;
 
+	pthread_rwlock_wrlock(&c->backend_lock);
 	container_wrlock(c);
 	if (!has_groups(c) || c->type) {
 		rc = -EINVAL;
@@ -530,6 +544,7 @@ long container_set_iommu(struct container *c, unsigned long type)
 	}
 out:
 	container_wrunlock(c);
+	pthread_rwlock_unlock(&c->backend_lock);
 	return rc;
 }
 
@@ -541,9 +556,7 @@ int spapr_record_owner(struct container *c, pid_t caller)
 	struct mm *mm;
 	int rc = 0;
 
-	pthread_mutex_lock(&c->host->lock);
 	mm = host_mm_get(c->host, caller, true);
-	pthread_mutex_unlock(&c->host->lock);
 	if (!mm)
 		return -ENOMEM;
 	container_wrlock(c);

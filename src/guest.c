@@ -277,9 +277,7 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 		goto err_unlock;
 	}
 	if (!g->mm) {
-		pthread_mutex_lock(&g->h->lock);
 		g->mm = host_mm_get(g->h, host_caller(g->h), true);
-		pthread_mutex_unlock(&g->h->lock);
 		if (!g->mm) {
 			rc = -ENOMEM;
 			goto err_unlock;

@@ -198,23 +198,27 @@ struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create)
 {
 	struct mm *mm;
 
+	pthread_mutex_lock(&h->mms_lock);
 	for (mm = h->mms; mm; mm = mm->next)
 		if (mm->pid == pid)
-			return mm;
+			goto out;
 	if (!create)
-		return NULL;
+		goto out;
 	mm = host_alloc(h, sizeof(*mm));
 	if (!mm)
-		return NULL;
+		goto out;
 	if (pthread_rwlock_init(&mm->lock, NULL)) {
 		free(mm);
-		return NULL;
+		mm = NULL;
+		goto out;
 	}
 	mm->host = h;
 	mm->pid = pid;
 	mm->limit = default_limit(h);
 	mm->next = h->mms;
 	h->mms = mm;
+out:
+	pthread_mutex_unlock(&h->mms_lock);
 	return mm;
 }
 
@@ -749,6 +753,9 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 	rc = -pthread_mutex_init(&h->glink_lock, NULL);
 	if (rc)
 		goto err_destroy_stats_lock;
+	rc = -pthread_mutex_init(&h->mms_lock, NULL);
+	if (rc)
+		goto err_destroy_glink_lock;
 	rc = groups_build(h);
 	if (rc)
 		goto err_free_groups;
@@ -757,6 +764,8 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 
 err_free_groups:
 	groups_free(h);
+	pthread_mutex_destroy(&h->mms_lock);
+err_destroy_glink_lock:
 	pthread_mutex_destroy(&h->glink_lock);
 err_destroy_stats_lock:
 	pthread_mutex_destroy(&h->stats_lock);
@@ -880,6 +889,7 @@ TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
 		free(h->defects[i]);
 	free(h->defects);
 	free(h->fdtab);
+	pthread_mutex_destroy(&h->mms_lock);
 	pthread_mutex_destroy(&h->glink_lock);
 	pthread_mutex_destroy(&h->stats_lock);
 	pthread_mutex_destroy(&h->lock);
@@ -932,9 +942,7 @@ TCEMU_EXPORT ssize_t tcemu_host_regions(struct tcemu_host *h, pid_t pid, struct 
 	struct mm *mm;
 	ssize_t n;
 
-	pthread_mutex_lock(&h->lock);
 	mm = host_mm_get(h, pid, false);
-	pthread_mutex_unlock(&h->lock);
 	if (!mm)
 		return 0;
 	host_gate_close(h); /* the guest fast path's uncounted entries go into the counts */
@@ -961,9 +969,7 @@ TCEMU_EXPORT int tcemu_host_locked(struct tcemu_host *h, pid_t pid, uint64_t *lo
 {
 	struct mm *mm;
 
-	pthread_mutex_lock(&h->lock);
 	mm = host_mm_get(h, pid, false);
-	pthread_mutex_unlock(&h->lock);
 	if (!mm) {
 		if (locked)
 			*locked = 0;

@@ -6,24 +6,31 @@
  *
  * Locks, in the order they are taken (never the other way round):
  *   1. host->lock (mutex)        the descriptor table, group open/attach state, the container
- *                                list, the process list, stats and defects. Held only briefly:
+ *                                list, stats and defects. Held only briefly:
  *                                an ioctl looks its file up and takes a file reference under it,
  *                                then drops it before doing the work (except group attach/detach
  *                                and release, which change the group/container graph under it).
- *   2. container->lock (rwlock)  type, owner, enabled, groups, windows, pending flag, the
+ *   2. container->backend_lock   the backend's shape: its type, its groups, its owner once
+ *      (rwlock)                  recorded. Every backend ioctl holds it shared from its first
+ *                                check (type, owner, v1/v2, precheck) to the end of its handler,
+ *                                so what it checked holds while it acts; SET_IOMMU, attaching or
+ *                                detaching a group and the release take it exclusive (under
+ *                                host->lock). A holder of it shared never takes host->lock.
+ *   3. container->lock (rwlock)  type, owner, enabled, groups, windows, pending flag, the
  *                                container's region references. MAP/UNMAP take it shared (so
  *                                maps run in parallel, entries are protected by the tables' chunk
  *                                locks); everything that changes the container takes it exclusive
  *                                through container_wrlock, which first closes the guest gate.
- *   3. mm->lock (rwlock)         a process's regions and accounting. MAP takes it shared to find
+ *   4. mm->lock (rwlock)         a process's regions and accounting. MAP takes it shared to find
  *                                regions and bump their mapped counts (atomics); REGISTER,
  *                                UNREGISTER and a MAP across regions take it exclusive through
  *                                mm_wrlock, which first closes the guest gate.
- *   4. pe->lock (platform.c)     window slots, ownership, EEH state.
- *   5. table chunk locks         entries.
+ *   5. pe->lock (platform.c)     window slots, ownership, EEH state.
+ *   6. table chunk locks         entries.
  *   host->stats_lock (mutex) is a leaf taken for the defect list, under any of the above; the
  *   counters in host->stats are atomics. host->glink_lock (mutex) is a leaf too: the list of
  *   guest links, taken under any of the above (and while a guest window's lock is held).
+ *   host->mms_lock (mutex) is a leaf: the process list (host_mm_get), under any of the above.
  *
  * The guest gate (host_gate_close/host_gate_open): the guest fast path (a hypercall on a window
  * linked to a container, container_guest_put) takes neither the container's lock nor its process's
@@ -96,13 +103,15 @@ struct window {
 
 struct container {
 	struct tcemu_host *host;
+	pthread_rwlock_t backend_lock; /* held across a backend ioctl: see the top */
 	pthread_rwlock_t lock;
 	int type;         /* 0, VFIO_SPAPR_TCE_IOMMU or VFIO_SPAPR_TCE_v2_IOMMU */
 	bool v2;
 	bool enabled;
 	bool def_window_pending;
 	uint64_t v1_locked; /* bytes charged by ENABLE (v1) */
-	struct mm *mm;      /* the owner process, once recorded */
+	struct mm *mm;      /* the owner process, once recorded; set under lock exclusive, reset
+	                       (release) with backend_lock exclusive too */
 	struct group **groups;
 	size_t ngroups, gcap;
 	struct window windows[TCEMU_PE_WINDOWS];
@@ -160,6 +169,7 @@ struct tcemu_host {
 	int next_own_fd;
 	struct group *groups; /* one per PE */
 	size_t ngroups;
+	pthread_mutex_t mms_lock; /* the process list (a leaf: see the top) */
 	struct mm *mms;
 
 	uint32_t gate_closed;          /* atomic: closers of the guest gate (see the top) */
@@ -197,7 +207,8 @@ void *host_realloc(struct tcemu_host *h, void *p, size_t size);
 void host_defect(struct tcemu_host *h, const char *fmt, ...) TCEMU_PRINTF(2, 3);
 void host_stat_add(struct tcemu_host *h, uint64_t *field, int64_t delta, uint64_t *peak);
 void host_stat_peak(uint64_t *peak, uint64_t v); /* raises the atomic *peak to v */
-struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create); /* host->lock held */
+/* The process pid's state (create: made if missing; NULL: none, or no memory). Takes host->mms_lock. */
+struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create);
 int host_new_fd(struct tcemu_host *h, struct file *f, int *fd);     /* host->lock held */
 
 /* prereg.c (container->lock held exclusive by the caller unless said otherwise) */

@@ -309,33 +309,60 @@ static void trace_call(struct tcemu_host *h, int fd, const struct ioctl_desc *d,
 		   rc < 0 ? " " : "", rc < 0 ? strerror((int)-rc) : "");
 }
 
-static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d, struct call *x)
+/* The container's owner process, 0 if none yet (it can be recorded by another thread any time). */
+static pid_t owner_of(struct container *c)
+{
+	pid_t owner;
+
+	pthread_rwlock_rdlock(&c->lock);
+	owner = c->mm ? c->mm->pid : 0;
+	pthread_rwlock_unlock(&c->lock);
+	return owner;
+}
+
+/*
+ * The backend's rules, checked with c->backend_lock held shared (by run(), until the handler
+ * returns): the type and the groups cannot change, and an owner once recorded stays.
+ */
+static long backend_check(struct tcemu_host *h, struct container *c, const struct ioctl_desc *d)
+{
+	pid_t owner;
+	int type;
+
+	pthread_rwlock_rdlock(&c->lock);
+	type = c->type;
+	owner = c->mm ? c->mm->pid : 0;
+	pthread_rwlock_unlock(&c->lock);
+	/* Backend commands need a backend: the VFIO core answers EINVAL without one. */
+	if (!type)
+		return -EINVAL;
+	/* One process may not manipulate another's container. */
+	if (owner && owner != host_caller(h))
+		return -EPERM;
+	if ((d->mode == V1_ONLY && type != VFIO_SPAPR_TCE_IOMMU) || (d->mode == V2_ONLY && type != VFIO_SPAPR_TCE_v2_IOMMU))
+		return -ENOTTY;
+	return 0;
+}
+
+/* The precheck, the argument copies and the handler (a backend's rules already hold). */
+static long run_checked(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d, struct call *x)
 {
 	long rc;
 
-	if (d->mode != CORE) {
-		struct container *c = f->container;
-		pid_t owner;
-		int type;
-
-		pthread_rwlock_rdlock(&c->lock);
-		type = c->type;
-		owner = c->mm ? c->mm->pid : 0;
-		pthread_rwlock_unlock(&c->lock);
-		/* Backend commands need a backend: the VFIO core answers EINVAL without one. */
-		if (!type)
-			return -EINVAL;
-		/* One process may not manipulate another's container. */
-		if (owner && owner != host_caller(h))
-			return -EPERM;
-		if ((d->mode == V1_ONLY && type != VFIO_SPAPR_TCE_IOMMU) ||
-		    (d->mode == V2_ONLY && type != VFIO_SPAPR_TCE_v2_IOMMU))
-			return -ENOTTY;
-	}
 	if (d->precheck) {
 		rc = d->precheck(x);
 		if (rc)
 			return rc;
+	}
+	/*
+	 * The owner may have been recorded since backend_check looked, by another process's call
+	 * (a precheck of this one records it at the latest): check again, now that it cannot change.
+	 */
+	if (d->mode != CORE) {
+		pid_t owner = owner_of(f->container);
+
+		if (owner && owner != host_caller(h))
+			return -EPERM;
 	}
 	switch (d->form) {
 	case ARG_NONE:
@@ -389,6 +416,22 @@ static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d
 	rc = d->handler(x);
 	if (rc >= 0 && x->out_len && copy_to_client(h, x->uarg, x->in.buf, x->out_len))
 		rc = -EFAULT;
+	return rc;
+}
+
+static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d, struct call *x)
+{
+	struct container *c;
+	long rc;
+
+	if (d->mode == CORE)
+		return run_checked(h, f, d, x);
+	c = f->container;
+	pthread_rwlock_rdlock(&c->backend_lock);
+	rc = backend_check(h, c, d);
+	if (rc == 0)
+		rc = run_checked(h, f, d, x);
+	pthread_rwlock_unlock(&c->backend_lock);
 	return rc;
 }
 
