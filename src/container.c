@@ -848,6 +848,11 @@ long spapr_map(struct container *c, const struct vfio_iommu_type1_dma_map *m)
 	rc = lock_shared_with_default_window(c, &built);
 	if (rc)
 		return rc;
+	/* The precheck saw it enabled; a v1 DISABLE since then (under the lock exclusive) wins. */
+	if (!c->enabled) {
+		rc = -EPERM;
+		goto out;
+	}
 	slot = find_window(c, m->iova);
 	if (slot < 0) {
 		rc = -ENXIO;
@@ -903,6 +908,10 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 	rc = lock_shared_with_default_window(c, &built);
 	if (rc)
 		return rc;
+	if (!c->enabled) { /* as in spapr_map */
+		rc = -EPERM;
+		goto out;
+	}
 	slot = find_window(c, u->iova);
 	if (slot < 0) {
 		rc = -ENXIO;
