@@ -18,6 +18,12 @@
 #define TCEMU_ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
 #define TCEMU_IS_POW2(x) ((x) != 0 && ((x) & ((x) - 1)) == 0)
 #define TCEMU_PRINTF(f, a) __attribute__((format(printf, f, a)))
+/*
+ * 0, as a constant expression of type size_t that does not compile unless cond (an integer
+ * constant expression) holds: for checks inside initializers and row macros, where a
+ * _Static_assert declaration cannot go.
+ */
+#define TCEMU_STATIC_CHECK(cond, msg) (0 * sizeof(struct { _Static_assert(cond, msg); int check_; }))
 
 /*
  * Debug assertions. TCEMU_ASSERT(cond) checks an invariant of the library's own code (never a
