@@ -30,11 +30,11 @@
  * caller's input: that is an errno). When cond is false it writes "file:line: func: assertion
  * 'cond' failed" to stderr and aborts: a broken invariant is a crash, not a message, so this is
  * the one place the library writes anything itself. With NDEBUG (release builds: meson's
- * b_ndebug=if-release) it compiles to nothing: cond is not evaluated, only type-checked, so it
- * must have no side effects.
+ * b_ndebug=if-release) it compiles to nothing: cond is type-checked but never evaluated (0 &&
+ * cond), so it must have no side effects.
  */
 #ifdef NDEBUG
-#define TCEMU_ASSERT(cond) ((void)sizeof(!(cond)))
+#define TCEMU_ASSERT(cond) ((void)(0 && (cond)))
 #else
 #define TCEMU_ASSERT(cond) \
 	(TCEMU_LIKELY(cond) ? (void)0 : tcemu_assert_fail(#cond, __FILE__, __LINE__, __func__))
