@@ -254,6 +254,7 @@ static int build(const struct tcemu_topology *topo, const struct tcemu_platform_
 			p->npes++;
 		}
 	}
+	TCEMU_ASSERT(p->npes == total); /* every PE has its place in p->pes */
 	*out = p;
 	return 0;
 
@@ -454,6 +455,7 @@ TCEMU_EXPORT int tcemu_pe_set_window(struct tcemu_pe *pe, unsigned slot, struct 
 	rc = window_fits(pe, slot, t);
 	if (rc)
 		return rc;
+	TCEMU_ASSERT(slot < TCEMU_PE_WINDOWS); /* the profile's windows are among the PE's slots */
 	pthread_mutex_lock(&pe->lock);
 	if (pe->windows[slot]) {
 		rc = -EBUSY;

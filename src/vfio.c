@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VFIO ioctl table. Every command is one row: {number, descriptor kind, argument form,
- * minimum size, accepted input flags, mode, copy-out, payload, precheck, handler}.
+ * The VFIO ioctl table. Every command is one row at its slot (command number - VFIO_BASE, written
+ * by a macro of the command, never by hand): {name, descriptor kind, argument form, minimum and
+ * maximum size, accepted input flags, mode, copy-out, payload, precheck, handler}. The row macros
+ * check at compile time that the slot exists and that a struct argument fits the rules and the
+ * argument buffer.
  * vfio_dispatch() is the one place that checks the command (ENOTTY), the backend's owner rule
  * (EPERM), the v1/v2 mode (ENOTTY), the argsz minimum (EINVAL) and the flags (EINVAL), copies the
  * argument in and out safely (EFAULT), counts and traces. Prechecks are the rules the spec orders
