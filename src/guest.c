@@ -847,6 +847,8 @@ TCEMU_EXPORT long tcemu_guest_hcall(struct tcemu_guest *g, unsigned long opcode,
 	return rc == TCEMU_H_TOO_HARD ? hcall(g, SLOW, opcode, args, ret, false) : rc;
 }
 
+_Static_assert(sizeof(struct tcemu_guest_stats) % sizeof(uint64_t) == 0, "guest stats are summed as uint64_t words");
+_Static_assert(_Alignof(struct tcemu_guest_stats) == _Alignof(uint64_t), "guest stats are uint64_t counters");
 static void stats_add(struct tcemu_guest_stats *to, const struct tcemu_guest_stats *from)
 {
 	const uint64_t *src = (const uint64_t *)from;

@@ -986,6 +986,8 @@ TCEMU_EXPORT int tcemu_host_locked(struct tcemu_host *h, pid_t pid, uint64_t *lo
 	return 0;
 }
 
+_Static_assert(sizeof(struct tcemu_host_stats) % sizeof(uint64_t) == 0, "host stats are read as uint64_t words");
+_Static_assert(_Alignof(struct tcemu_host_stats) == _Alignof(uint64_t), "host stats are uint64_t counters");
 TCEMU_EXPORT void tcemu_host_stats(struct tcemu_host *h, struct tcemu_host_stats *st)
 {
 	const uint64_t *src = (const uint64_t *)&h->stats;

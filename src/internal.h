@@ -7,6 +7,8 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <tcemu/common.h>
 
@@ -16,6 +18,35 @@
 #define TCEMU_ALIGN_UP(x, a) (((x) + (a) - 1) & ~((__typeof__(x))(a) - 1))
 #define TCEMU_IS_POW2(x) ((x) != 0 && ((x) & ((x) - 1)) == 0)
 #define TCEMU_PRINTF(f, a) __attribute__((format(printf, f, a)))
+/*
+ * 0, as a constant expression of type size_t that does not compile unless cond (an integer
+ * constant expression) holds: for checks inside initializers and row macros, where a
+ * _Static_assert declaration cannot go.
+ */
+#define TCEMU_STATIC_CHECK(cond, msg) (0 * sizeof(struct { _Static_assert(cond, msg); int check_; }))
+
+/*
+ * Debug assertions. TCEMU_ASSERT(cond) checks an invariant of the library's own code (never a
+ * caller's input: that is an errno). When cond is false it writes "file:line: func: assertion
+ * 'cond' failed" to stderr and aborts: a broken invariant is a crash, not a message, so this is
+ * the one place the library writes anything itself. With NDEBUG (release builds: meson's
+ * b_ndebug=if-release) it compiles to nothing: cond is type-checked but never evaluated (0 &&
+ * cond), so it must have no side effects.
+ */
+#ifdef NDEBUG
+#define TCEMU_ASSERT(cond) ((void)(0 && (cond)))
+#else
+#define TCEMU_ASSERT(cond) \
+	(TCEMU_LIKELY(cond) ? (void)0 : tcemu_assert_fail(#cond, __FILE__, __LINE__, __func__))
+#endif
+
+__attribute__((noreturn, cold, noinline, unused)) static void tcemu_assert_fail(const char *cond, const char *file,
+										  int line, const char *func)
+{
+	fprintf(stderr, "%s:%d: %s: assertion '%s' failed\n", file, line, func, cond);
+	fflush(stderr);
+	abort();
+}
 
 static inline unsigned tcemu_log2_u64(uint64_t x)
 {

@@ -25,37 +25,45 @@
 #include "platform_priv.h"
 #include "topology.h"
 
-static const struct tcemu_profile_info profiles[] = {
-	{
+/* A profile's PEs per PHB: at most what the topology parser can number. */
+#define MAX_PES(n) \
+	((uint32_t)((n) + TCEMU_STATIC_CHECK((n) <= TCEMU_PROFILE_MAX_PES, "more PEs than the parser numbers")))
+
+/*
+ * Every generation's facts, in one table indexed by the profile: the platform checks windows
+ * against it, the topology parser reads names and PE limits from it (through tcemu_profile_info).
+ */
+static const struct tcemu_profile_info profiles[TCEMU_PROFILE_LIMIT] = {
+	[TCEMU_PROFILE_IODA1] = {
 		.profile = TCEMU_PROFILE_IODA1,
 		.name = "ioda1",
 		.hardware = "P7IOC (POWER7)",
 		.windows = 1,
 		.pgsizes = 1ull << 12,
 		.max_levels = 1,
-		.max_pes = 128,
+		.max_pes = MAX_PES(128),
 		.dynamic_windows = false,
 		.multi_group = false,
 	},
-	{
+	[TCEMU_PROFILE_IODA2] = {
 		.profile = TCEMU_PROFILE_IODA2,
 		.name = "ioda2",
 		.hardware = "PHB3 (POWER8)",
 		.windows = 2,
 		.pgsizes = (1ull << 12) | (1ull << 16) | (1ull << 24) | (1ull << 28),
 		.max_levels = 5,
-		.max_pes = 256,
+		.max_pes = MAX_PES(256),
 		.dynamic_windows = true,
 		.multi_group = true,
 	},
-	{
+	[TCEMU_PROFILE_IODA3] = {
 		.profile = TCEMU_PROFILE_IODA3,
 		.name = "ioda3",
 		.hardware = "PHB4 (POWER9/10)",
 		.windows = 2,
 		.pgsizes = (1ull << 12) | (1ull << 16) | (1ull << 21) | (1ull << 30),
 		.max_levels = 5,
-		.max_pes = 512,
+		.max_pes = MAX_PES(512),
 		.dynamic_windows = true,
 		.multi_group = true,
 	},
@@ -63,10 +71,10 @@ static const struct tcemu_profile_info profiles[] = {
 
 TCEMU_EXPORT const struct tcemu_profile_info *tcemu_profile_info(enum tcemu_profile p)
 {
-	for (size_t i = 0; i < TCEMU_ARRAY_SIZE(profiles); i++)
-		if (profiles[i].profile == p)
-			return &profiles[i];
-	return NULL;
+	if ((unsigned)p >= TCEMU_ARRAY_SIZE(profiles) || !profiles[p].name)
+		return NULL; /* out of the table, or a hole in it (0) */
+	TCEMU_ASSERT(profiles[p].profile == p && profiles[p].windows <= TCEMU_PE_WINDOWS);
+	return &profiles[p];
 }
 
 TCEMU_EXPORT const char *tcemu_platform_default_topology(void)
@@ -246,6 +254,7 @@ static int build(const struct tcemu_topology *topo, const struct tcemu_platform_
 			p->npes++;
 		}
 	}
+	TCEMU_ASSERT(p->npes == total); /* every PE has its place in p->pes */
 	*out = p;
 	return 0;
 
@@ -446,6 +455,7 @@ TCEMU_EXPORT int tcemu_pe_set_window(struct tcemu_pe *pe, unsigned slot, struct 
 	rc = window_fits(pe, slot, t);
 	if (rc)
 		return rc;
+	TCEMU_ASSERT(slot < TCEMU_PE_WINDOWS); /* the profile's windows are among the PE's slots */
 	pthread_mutex_lock(&pe->lock);
 	if (pe->windows[slot]) {
 		rc = -EBUSY;

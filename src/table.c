@@ -39,6 +39,7 @@ struct chunk {
 	uint32_t lock;
 	uint32_t nvalid;
 };
+_Static_assert(_Alignof(struct chunk) <= _Alignof(uint64_t), "chunks follow a leaf's 64-bit words unpadded");
 
 struct tcemu_table {
 	struct tcemu_table_params params;
@@ -170,6 +171,8 @@ static void level_free(struct tcemu_table *t, uint64_t *l, bool leaf)
 	free(l);
 }
 
+_Static_assert(sizeof(void *) <= sizeof(uint64_t), "an inner entry holds a level's address");
+_Static_assert(INNER_VALID < _Alignof(max_align_t), "the valid bits are below a calloc'd level's alignment");
 static inline uint64_t *inner_target(uint64_t raw)
 {
 	return (uint64_t *)(uintptr_t)(be64toh(raw) & ~INNER_VALID);

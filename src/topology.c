@@ -19,26 +19,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal.h"
+
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
 #define GIB (1024ull * MIB)
 
 #define GROUP_PENDING UINT32_MAX /* pe without group=: numbered once the whole text is parsed */
 #define QUOTE_MAX 64             /* room for a token quoted in a message */
-#define MAX_PES 512              /* the largest max_pes of any profile */
 #define BITMAP_BYTES(bits) (((bits) + 7) / 8)
-
-struct profile_desc {
-	enum tcemu_profile profile;
-	const char *name;
-	uint32_t max_pes;
-};
-
-static const struct profile_desc profiles[] = {
-	{ TCEMU_PROFILE_IODA1, "ioda1", 128 },
-	{ TCEMU_PROFILE_IODA2, "ioda2", 256 },
-	{ TCEMU_PROFILE_IODA3, "ioda3", MAX_PES },
-};
 
 static const char default_text[] =
 	"# tcemu embedded default topology.\n"
@@ -90,7 +79,7 @@ struct parser {
 	uint8_t phb_used[BITMAP_BYTES(65536)];
 	uint8_t domain_used[BITMAP_BYTES(65536)];
 	uint8_t group_used[BITMAP_BYTES(TCEMU_TOPO_MAX_GROUP + 1)];
-	uint8_t pe_used[BITMAP_BYTES(MAX_PES)]; /* pe numbers of the last phb */
+	uint8_t pe_used[BITMAP_BYTES(TCEMU_PROFILE_MAX_PES)]; /* pe numbers of the last phb */
 	uint8_t bdf_used[BITMAP_BYTES(65536)];  /* bus:dev.fn of the last phb's devices */
 };
 
@@ -377,11 +366,15 @@ static struct tcemu_topo_pe *last_pe(struct parser *ps)
 	return phb && phb->npes ? &phb->pes[phb->npes - 1] : NULL;
 }
 
-static const struct profile_desc *find_profile(enum tcemu_profile p)
+/* The profile called tk (case-insensitive), or NULL. */
+static const struct tcemu_profile_info *profile_named(const struct tok *tk)
 {
-	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
-		if (profiles[i].profile == p)
-			return &profiles[i];
+	for (unsigned v = 0; v < TCEMU_PROFILE_LIMIT; v++) {
+		const struct tcemu_profile_info *prof = tcemu_profile_info((enum tcemu_profile)v);
+
+		if (prof && tok_is_nocase(tk, prof->name))
+			return prof;
+	}
 	return NULL;
 }
 
@@ -491,7 +484,7 @@ static int parse_phb(struct parser *ps)
 	static const char *const keys[] = { "domain", "dma32" };
 	struct tcemu_topology *t = ps->t;
 	struct tcemu_topo_phb *phb;
-	const struct profile_desc *prof = NULL;
+	const struct tcemu_profile_info *prof;
 	struct tok tk, val;
 	char q[QUOTE_MAX];
 	uint64_t index, domain, dma32 = 2 * GIB;
@@ -509,9 +502,7 @@ static int parse_phb(struct parser *ps)
 		return rc;
 	if (!next_tok(ps, &tk))
 		return fail(ps, "missing profile for phb %" PRIu64 " (expected ioda1, ioda2 or ioda3)", index);
-	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
-		if (tok_is_nocase(&tk, profiles[i].name))
-			prof = &profiles[i];
+	prof = profile_named(&tk);
 	if (!prof)
 		return fail(ps, "unknown profile '%s' (expected ioda1, ioda2 or ioda3)", quote(&tk, q));
 	domain = index;
@@ -573,7 +564,7 @@ static int parse_pe(struct parser *ps)
 {
 	static const char *const keys[] = { "group" };
 	struct tcemu_topo_phb *phb = last_phb(ps);
-	const struct profile_desc *prof;
+	const struct tcemu_profile_info *prof;
 	struct tcemu_topo_pe *pe;
 	struct tok tk, val;
 	char what[24];
@@ -589,11 +580,13 @@ static int parse_pe(struct parser *ps)
 		return rc;
 	if (!next_tok(ps, &tk))
 		return fail(ps, "missing pe number");
-	prof = find_profile(phb->profile);
+	prof = tcemu_profile_info(phb->profile);
+	TCEMU_ASSERT(prof); /* the phb's profile was found by name */
 	snprintf(what, sizeof(what), "%s pe number", prof->name);
 	rc = get_uint(ps, &tk, what, false, prof->max_pes - 1, &number);
 	if (rc)
 		return rc;
+	TCEMU_ASSERT(number < TCEMU_PROFILE_MAX_PES); /* pe_used has a bit for it */
 	while (next_tok(ps, &tk)) {
 		rc = get_key(ps, &tk, "pe", keys, 1, &seen, &key, &val);
 		if (rc)
@@ -1006,7 +999,7 @@ const char *tcemu_topology_default_text(void)
 
 const char *tcemu_topology_profile_name(enum tcemu_profile p)
 {
-	const struct profile_desc *d = find_profile(p);
+	const struct tcemu_profile_info *prof = tcemu_profile_info(p);
 
-	return d ? d->name : NULL;
+	return prof ? prof->name : NULL;
 }

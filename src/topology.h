@@ -77,7 +77,15 @@ void tcemu_topology_free(struct tcemu_topology *t);
 /* The embedded default topology, as text in the same format. */
 const char *tcemu_topology_default_text(void);
 
-/* Profile name <-> value: "ioda1", "ioda2", "ioda3". */
+/*
+ * The profiles: every generation's facts (name, windows, page sizes, levels, PEs per PHB, ...) are
+ * one table in platform.c indexed by enum tcemu_profile, read with tcemu_profile_info() by the
+ * platform and by this parser. Values from 0 to TCEMU_PROFILE_LIMIT - 1 may name a profile.
+ */
+#define TCEMU_PROFILE_LIMIT (TCEMU_PROFILE_IODA3 + 1)
+#define TCEMU_PROFILE_MAX_PES 512 /* no profile has more PEs per PHB (the table checks it) */
+
+/* Profile value -> name: "ioda1", "ioda2", "ioda3"; NULL for an unknown value. */
 const char *tcemu_topology_profile_name(enum tcemu_profile p);
 
 #endif

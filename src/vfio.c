@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VFIO ioctl table. Every command is one row: {number, descriptor kind, argument form,
- * minimum size, accepted input flags, mode, copy-out, payload, precheck, handler}.
+ * The VFIO ioctl table. Every command is one row at its slot (command number - VFIO_BASE, written
+ * by a macro of the command, never by hand): {name, descriptor kind, argument form, minimum and
+ * maximum size, accepted input flags, mode, copy-out, payload, precheck, handler}. The row macros
+ * check at compile time that the slot exists and that a struct argument fits the rules and the
+ * argument buffer.
  * vfio_dispatch() is the one place that checks the command (ENOTTY), the backend's owner rule
  * (EPERM), the v1/v2 mode (ENOTTY), the argsz minimum (EINVAL) and the flags (EINVAL), copies the
  * argument in and out safely (EFAULT), counts and traces. Prechecks are the rules the spec orders
@@ -15,7 +18,8 @@
 
 #include "host_priv.h"
 
-#define NR(cmd) ((unsigned)((cmd) & 0xff) - VFIO_BASE)
+/* A command's slot in the table and in the statistics: its number less VFIO_BASE. */
+#define SLOT(cmd) ((unsigned)_IOC_NR(cmd) - VFIO_BASE)
 #define OFFSETOFEND(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 #define FLAGS_ANY UINT32_MAX
 #define MAX_ARGSZ (64u << 10) /* SET_IRQS with many eventfds at most */
@@ -53,6 +57,9 @@ struct call {
 	void *data;        /* SET_IRQS payload (argsz bytes copied) */
 	uint32_t out_len;  /* bytes of the struct copied back (0: none) */
 };
+/* The handlers read in.buf as the command's struct (64-bit fields), hdr as its first 8 bytes. */
+_Static_assert(_Alignof(__typeof__(((struct call *)0)->in)) >= _Alignof(uint64_t), "in.buf holds 64-bit fields");
+_Static_assert(sizeof(((struct call *)0)->in.hdr) == 8, "hdr is argsz and flags, unpadded");
 
 typedef long (*handler_fn)(struct call *x);
 
@@ -232,50 +239,92 @@ static long h_dev_reset(struct call *x)
 	return tcemu_vdev_reset(D(x));
 }
 
-#define ROW_STRUCT(type, last) OFFSETOFEND(type, last), sizeof(type)
+/*
+ * The table's rows, each at its command's slot and named after it: VFIO_ROW(GROUP_GET_STATUS, ...)
+ * is VFIO_GROUP_GET_STATUS, IOMMU_ROW(MAP_DMA, ...) is VFIO_IOMMU_MAP_DMA. A row that does not
+ * compile is a command that is not a plain VFIO _IO number or has no slot in the statistics.
+ */
+#define ROW_AT(cmd, row_name, ...)                                                                          \
+	[SLOT(cmd) + TCEMU_STATIC_CHECK(SLOT(cmd) < TCEMU_IOCTL_SLOTS, #cmd " has a slot") +                \
+	 TCEMU_STATIC_CHECK((cmd) == _IO(VFIO_TYPE, VFIO_BASE + SLOT(cmd)), #cmd " is a VFIO _IO command")] = \
+		{ .name = row_name, __VA_ARGS__ }
+#define VFIO_ROW(n, ...) ROW_AT(VFIO_##n, #n, __VA_ARGS__)
+#define IOMMU_ROW(n, ...) ROW_AT(VFIO_IOMMU_##n, #n, __VA_ARGS__)
+
+/*
+ * A struct argument of type: the argsz minimum is the end of field last, the most copied in is the
+ * whole struct. The dispatcher reads argsz and flags at offsets 0 and 4 and copies maxsz bytes
+ * into call.in.buf; each is checked here at compile time.
+ */
+#define STRUCT_ARG(type, last)                                                                              \
+	.form = ARG_STRUCT,                                                                                 \
+	.minsz = (uint32_t)(OFFSETOFEND(type, last) +                                                       \
+			    TCEMU_STATIC_CHECK(offsetof(type, argsz) == 0 && offsetof(type, flags) == 4,       \
+					       #type " starts with argsz and flags") +                         \
+			    TCEMU_STATIC_CHECK(OFFSETOFEND(type, last) >= sizeof(((struct call *)0)->in.hdr),  \
+					       "minsz covers argsz and flags") +                               \
+			    TCEMU_STATIC_CHECK(OFFSETOFEND(type, last) <= sizeof(type), "minsz <= maxsz")),   \
+	.maxsz = (uint32_t)(sizeof(type) + TCEMU_STATIC_CHECK(sizeof(type) <= sizeof(((struct call *)0)->in.buf), \
+							      #type " fits call.in.buf"))
 
 static const struct ioctl_desc table[TCEMU_IOCTL_SLOTS] = {
-	[0] = { "GET_API_VERSION", FILE_CONTAINER, ARG_NONE, 0, 0, 0, CORE, false, false, NULL, h_api_version },
-	[1] = { "CHECK_EXTENSION", FILE_CONTAINER, ARG_VALUE, 0, 0, 0, CORE, false, false, NULL, h_check_extension },
-	[2] = { "SET_IOMMU", FILE_CONTAINER, ARG_VALUE, 0, 0, 0, CORE, false, false, NULL, h_set_iommu },
-	[3] = { "GROUP_GET_STATUS", FILE_GROUP, ARG_STRUCT, ROW_STRUCT(struct vfio_group_status, flags), FLAGS_ANY,
-		CORE, true, false, NULL, h_group_status },
-	[4] = { "GROUP_SET_CONTAINER", FILE_GROUP, ARG_INTPTR, 0, 0, 0, CORE, false, false, NULL, h_group_set },
-	[5] = { "GROUP_UNSET_CONTAINER", FILE_GROUP, ARG_NONE, 0, 0, 0, CORE, false, false, NULL, h_group_unset },
-	[6] = { "GROUP_GET_DEVICE_FD", FILE_GROUP, ARG_STRING, 0, 0, 0, CORE, false, false, NULL, h_group_device },
-	[7] = { "DEVICE_GET_INFO", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_device_info, num_irqs), FLAGS_ANY,
-		CORE, true, false, NULL, h_dev_info },
-	[8] = { "DEVICE_GET_REGION_INFO", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_region_info, offset),
-		FLAGS_ANY, CORE, true, false, NULL, h_dev_region },
-	[9] = { "DEVICE_GET_IRQ_INFO", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_irq_info, count), FLAGS_ANY,
-		CORE, true, false, NULL, h_dev_irq },
-	[10] = { "DEVICE_SET_IRQS", FILE_DEVICE, ARG_STRUCT, ROW_STRUCT(struct vfio_irq_set, count), FLAGS_ANY,
-		 CORE, false, true, NULL, h_dev_set_irqs },
-	[11] = { "DEVICE_RESET", FILE_DEVICE, ARG_NONE, 0, 0, 0, CORE, false, false, NULL, h_dev_reset },
-	[12] = { "SPAPR_TCE_GET_INFO", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_tce_info, dma32_window_size), FLAGS_ANY, BACKEND, true, false, p_groups,
-		 h_get_info },
-	[13] = { "MAP_DMA", FILE_CONTAINER, ARG_STRUCT, ROW_STRUCT(struct vfio_iommu_type1_dma_map, size),
-		 VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, BACKEND, false, false, p_enabled, h_map },
-	[14] = { "UNMAP_DMA", FILE_CONTAINER, ARG_STRUCT, ROW_STRUCT(struct vfio_iommu_type1_dma_unmap, size), 0,
-		 BACKEND, false, false, p_enabled, h_unmap },
-	[15] = { "ENABLE", FILE_CONTAINER, ARG_NONE, 0, 0, 0, V1_ONLY, false, false, NULL, h_enable },
-	[16] = { "DISABLE", FILE_CONTAINER, ARG_NONE, 0, 0, 0, V1_ONLY, false, false, NULL, h_disable },
-	[17] = { "SPAPR_REGISTER_MEMORY", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_register_memory, size), 0, V2_ONLY, false, false, p_record_owner,
-		 h_register },
-	[18] = { "SPAPR_UNREGISTER_MEMORY", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_register_memory, size), 0, V2_ONLY, false, false, p_owner_known,
-		 h_unregister },
-	[19] = { "SPAPR_TCE_CREATE", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_tce_create, start_addr), 0, V2_ONLY, true, false, p_record_owner_groups,
-		 h_create },
-	[20] = { "SPAPR_TCE_REMOVE", FILE_CONTAINER, ARG_STRUCT,
-		 ROW_STRUCT(struct vfio_iommu_spapr_tce_remove, start_addr), 0, V2_ONLY, false, false, p_record_owner_groups,
-		 h_remove },
-	[21] = { "EEH_PE_OP", FILE_CONTAINER, ARG_STRUCT, OFFSETOFEND(struct vfio_eeh_pe_op, op),
-		 sizeof(struct vfio_eeh_pe_op), 0, BACKEND, false, false, NULL, h_eeh },
+	/* container: VFIO core */
+	VFIO_ROW(GET_API_VERSION, .kind = FILE_CONTAINER, .form = ARG_NONE, .mode = CORE, .handler = h_api_version),
+	VFIO_ROW(CHECK_EXTENSION, .kind = FILE_CONTAINER, .form = ARG_VALUE, .mode = CORE,
+		 .handler = h_check_extension),
+	VFIO_ROW(SET_IOMMU, .kind = FILE_CONTAINER, .form = ARG_VALUE, .mode = CORE, .handler = h_set_iommu),
+	/* group */
+	VFIO_ROW(GROUP_GET_STATUS, .kind = FILE_GROUP, STRUCT_ARG(struct vfio_group_status, flags),
+		 .flags_ok = FLAGS_ANY, .mode = CORE, .copy_out = true, .handler = h_group_status),
+	VFIO_ROW(GROUP_SET_CONTAINER, .kind = FILE_GROUP, .form = ARG_INTPTR, .mode = CORE, .handler = h_group_set),
+	VFIO_ROW(GROUP_UNSET_CONTAINER, .kind = FILE_GROUP, .form = ARG_NONE, .mode = CORE, .handler = h_group_unset),
+	VFIO_ROW(GROUP_GET_DEVICE_FD, .kind = FILE_GROUP, .form = ARG_STRING, .mode = CORE, .handler = h_group_device),
+	/* device */
+	VFIO_ROW(DEVICE_GET_INFO, .kind = FILE_DEVICE, STRUCT_ARG(struct vfio_device_info, num_irqs),
+		 .flags_ok = FLAGS_ANY, .mode = CORE, .copy_out = true, .handler = h_dev_info),
+	VFIO_ROW(DEVICE_GET_REGION_INFO, .kind = FILE_DEVICE, STRUCT_ARG(struct vfio_region_info, offset),
+		 .flags_ok = FLAGS_ANY, .mode = CORE, .copy_out = true, .handler = h_dev_region),
+	VFIO_ROW(DEVICE_GET_IRQ_INFO, .kind = FILE_DEVICE, STRUCT_ARG(struct vfio_irq_info, count),
+		 .flags_ok = FLAGS_ANY, .mode = CORE, .copy_out = true, .handler = h_dev_irq),
+	VFIO_ROW(DEVICE_SET_IRQS, .kind = FILE_DEVICE, STRUCT_ARG(struct vfio_irq_set, count), .flags_ok = FLAGS_ANY,
+		 .mode = CORE, .payload = true, .handler = h_dev_set_irqs),
+	VFIO_ROW(DEVICE_RESET, .kind = FILE_DEVICE, .form = ARG_NONE, .mode = CORE, .handler = h_dev_reset),
+	/* container: sPAPR backend */
+	IOMMU_ROW(SPAPR_TCE_GET_INFO, .kind = FILE_CONTAINER,
+		  STRUCT_ARG(struct vfio_iommu_spapr_tce_info, dma32_window_size), .flags_ok = FLAGS_ANY,
+		  .mode = BACKEND, .copy_out = true, .precheck = p_groups, .handler = h_get_info),
+	IOMMU_ROW(MAP_DMA, .kind = FILE_CONTAINER, STRUCT_ARG(struct vfio_iommu_type1_dma_map, size),
+		  .flags_ok = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, .mode = BACKEND, .precheck = p_enabled,
+		  .handler = h_map),
+	IOMMU_ROW(UNMAP_DMA, .kind = FILE_CONTAINER, STRUCT_ARG(struct vfio_iommu_type1_dma_unmap, size),
+		  .flags_ok = 0, .mode = BACKEND, .precheck = p_enabled, .handler = h_unmap),
+	IOMMU_ROW(ENABLE, .kind = FILE_CONTAINER, .form = ARG_NONE, .mode = V1_ONLY, .handler = h_enable),
+	IOMMU_ROW(DISABLE, .kind = FILE_CONTAINER, .form = ARG_NONE, .mode = V1_ONLY, .handler = h_disable),
+	IOMMU_ROW(SPAPR_REGISTER_MEMORY, .kind = FILE_CONTAINER,
+		  STRUCT_ARG(struct vfio_iommu_spapr_register_memory, size), .flags_ok = 0, .mode = V2_ONLY,
+		  .precheck = p_record_owner, .handler = h_register),
+	IOMMU_ROW(SPAPR_UNREGISTER_MEMORY, .kind = FILE_CONTAINER,
+		  STRUCT_ARG(struct vfio_iommu_spapr_register_memory, size), .flags_ok = 0, .mode = V2_ONLY,
+		  .precheck = p_owner_known, .handler = h_unregister),
+	IOMMU_ROW(SPAPR_TCE_CREATE, .kind = FILE_CONTAINER, STRUCT_ARG(struct vfio_iommu_spapr_tce_create, start_addr),
+		  .flags_ok = 0, .mode = V2_ONLY, .copy_out = true, .precheck = p_record_owner_groups,
+		  .handler = h_create),
+	IOMMU_ROW(SPAPR_TCE_REMOVE, .kind = FILE_CONTAINER, STRUCT_ARG(struct vfio_iommu_spapr_tce_remove, start_addr),
+		  .flags_ok = 0, .mode = V2_ONLY, .precheck = p_record_owner_groups, .handler = h_remove),
+	VFIO_ROW(EEH_PE_OP, .kind = FILE_CONTAINER, STRUCT_ARG(struct vfio_eeh_pe_op, op), .flags_ok = 0,
+		 .mode = BACKEND, .handler = h_eeh),
 };
+_Static_assert(TCEMU_ARRAY_SIZE(table) == TCEMU_ARRAY_SIZE(((struct tcemu_host_stats *)0)->ioctls),
+	       "a row's slot is its counter's index in the host stats");
+
+/* A row the dispatcher may run: named, and a struct row's sizes fit the rules and call.in.buf. */
+static inline bool row_sound(const struct ioctl_desc *d)
+{
+	const struct call *x = NULL;
+
+	return d->name && (d->form != ARG_STRUCT || (sizeof(x->in.hdr) <= d->minsz && d->minsz <= d->maxsz &&
+						     d->maxsz <= sizeof(x->in.buf)));
+}
 
 TCEMU_EXPORT const char *tcemu_ioctl_name(unsigned slot)
 {
@@ -287,6 +336,7 @@ static void trace_call(struct tcemu_host *h, int fd, const struct ioctl_desc *d,
 {
 	char args[192] = "";
 	const uint64_t *q = (const uint64_t *)x->in.buf;
+	_Static_assert(sizeof(x->in.buf) >= 4 * sizeof(uint64_t), "the trace shows words 1 to 3 of a struct");
 
 	switch (d->form) {
 	case ARG_VALUE:
@@ -439,7 +489,7 @@ long vfio_dispatch(struct tcemu_host *h, struct file *f, int fd, unsigned long c
 {
 	const struct ioctl_desc *d = NULL;
 	struct call x = { .h = h, .f = f, .fd = fd, .uarg = arg };
-	unsigned slot = NR(cmd);
+	unsigned slot = SLOT(cmd);
 	long rc;
 
 	if (slot < TCEMU_IOCTL_SLOTS && cmd == _IO(VFIO_TYPE, VFIO_BASE + slot) && table[slot].handler &&
@@ -451,6 +501,7 @@ long vfio_dispatch(struct tcemu_host *h, struct file *f, int fd, unsigned long c
 			tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "ioctl(%d, 0x%lx) = -25 unknown command", fd, cmd);
 		return -ENOTTY;
 	}
+	TCEMU_ASSERT(row_sound(d));
 	rc = run(h, f, d, &x);
 	free(x.data);
 	host_stat_add(h, &h->stats.ioctls[slot], 1, NULL);
