@@ -136,6 +136,53 @@ void harness_defer(void (*fn)(void *), void *arg)
 	ncleanups++;
 }
 
+void harness_undefer(void (*fn)(void *), void *arg)
+{
+	for (unsigned i = ncleanups; i-- > 0;)
+		if (cleanups[i].fn == fn && cleanups[i].arg == arg) {
+			memmove(&cleanups[i], &cleanups[i + 1], (ncleanups - i - 1) * sizeof(cleanups[0]));
+			ncleanups--;
+			return;
+		}
+}
+
+static void join_threads(void *arg)
+{
+	struct harness_threads *t = arg;
+
+	if (t->stop)
+		__atomic_store_n(t->stop, 1, __ATOMIC_RELEASE);
+	while (t->n) {
+		int rc = pthread_join(t->id[--t->n], NULL);
+		if (rc)
+			HARNESS_FAIL("pthread_join: %s", strerror(rc));
+	}
+}
+
+void harness_thread_start(struct harness_threads *t, void *(*fn)(void *), void *arg)
+{
+	int rc;
+
+	if (t->n == HARNESS_MAX_THREADS) {
+		HARNESS_FAIL("more than %d threads", HARNESS_MAX_THREADS);
+		harness_abort_test();
+	}
+	if (t->n == 0)
+		harness_defer(join_threads, t);
+	rc = pthread_create(&t->id[t->n], NULL, fn, arg);
+	if (rc) {
+		HARNESS_FAIL("pthread_create: %s", strerror(rc));
+		harness_abort_test();
+	}
+	t->n++;
+}
+
+void harness_threads_join(struct harness_threads *t)
+{
+	harness_undefer(join_threads, t);
+	join_threads(t);
+}
+
 /* Runs one test in this process and records its outcome in *result. */
 static void run_here(const struct harness_test *t)
 {

@@ -33,12 +33,20 @@
  * Cleanups: DEFER(fn, arg) registers fn(arg) (fn takes a void *). The cleanups of a test run last
  * registered first, when the test returns, fails a check or skips: in the failing check's stack
  * frame, so a cleanup may join threads that use the test's local variables. Use them for what
- * outlives the process (host settings, files, child processes) and for threads.
+ * outlives the process (host settings, files, child processes) and for threads. A cleanup runs
+ * after the test function has returned too: its argument must not point into the test's stack,
+ * unless the test cancels it (harness_undefer) before it returns.
+ *
+ * Threads: struct harness_threads ts = { .stop = &flag }; harness_thread_start(&ts, fn, arg)
+ * starts a thread (a failed start fails the test); harness_threads_join(&ts) sets *stop (if
+ * given) and joins them. If the test ends before it joins them (a failed check), a cleanup does
+ * the same, in the failing check's frame, while the threads' arguments still exist.
  */
 #ifndef TCEMU_TESTS_HARNESS_H
 #define TCEMU_TESTS_HARNESS_H
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +73,19 @@ _Noreturn void harness_abort_test(void);
 _Noreturn void harness_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Registers fn(arg) to run when the current test ends (last registered runs first). */
 void harness_defer(void (*fn)(void *), void *arg);
+/* Cancels the last registration of fn(arg), without running it (the test released it itself). */
+void harness_undefer(void (*fn)(void *), void *arg);
+
+#define HARNESS_MAX_THREADS 64
+struct harness_threads {
+	int *stop; /* set to 1 (release order) before the join, if not NULL */
+	unsigned n;
+	pthread_t id[HARNESS_MAX_THREADS];
+};
+/* Starts fn(arg) in a thread of t; the first start registers the cleanup that joins them. */
+void harness_thread_start(struct harness_threads *t, void *(*fn)(void *), void *arg);
+/* Sets *t->stop and joins the threads of t; cancels the cleanup. */
+void harness_threads_join(struct harness_threads *t);
 
 int harness_main(const struct harness_test *tests, size_t n, int argc, char **argv);
 

@@ -642,7 +642,7 @@ TEST(other_pe_and_destroy)
 struct conc {
 	struct fx *f;
 	unsigned char *wmem;
-	volatile int stop; /* accessed atomically */
+	int stop;          /* accessed atomically */
 	int bad;           /* accessed atomically */
 	uint64_t reads;
 	unsigned seed;
@@ -699,7 +699,7 @@ TEST(concurrent_dma_and_kills)
 	struct conc c = { 0 };
 	unsigned char *pa, *pb;
 	uint64_t ha, hb, hw;
-	pthread_t th[NREADERS + 1];
+	struct harness_threads th = { .stop = &c.stop };
 
 	CHECK(fx_init(&f) == 0);
 	c.f = &f;
@@ -720,8 +720,8 @@ TEST(concurrent_dma_and_kills)
 	tcemu_pe_tce_kill(f.pe, 0, 0, 0);
 
 	for (unsigned i = 0; i < NREADERS; i++)
-		CHECK_EQ(pthread_create(&th[i], NULL, conc_reader, &c), 0);
-	CHECK_EQ(pthread_create(&th[NREADERS], NULL, conc_writer, &c), 0);
+		harness_thread_start(&th, conc_reader, &c);
+	harness_thread_start(&th, conc_writer, &c);
 
 	/* at least 4000 flips and 3000 reads (ASan or TSan slow the threads down differently) */
 	unsigned rnd = 12345, it;
@@ -752,9 +752,7 @@ TEST(concurrent_dma_and_kills)
 		if (it % 64 == 0)
 			sched_yield();
 	}
-	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
-	for (unsigned i = 0; i < NREADERS + 1; i++)
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th); /* sets c.stop */
 	CHECK_EQ(__atomic_load_n(&c.bad, __ATOMIC_RELAXED), 0);
 	CHECK(c.reads >= 3000);
 	struct tcemu_dma_stats st = stats(&f);

@@ -927,7 +927,7 @@ TEST(indirect_list_rewritten_during_the_call)
 {
 	struct fx f;
 	struct flipper fl;
-	pthread_t th;
+	struct harness_threads th = { .stop = &fl.stop };
 	const uint64_t list = 40 * MiB, ioba = 0x800000;
 	uint64_t hpa, a[4];
 	unsigned bad = 0;
@@ -937,7 +937,7 @@ TEST(indirect_list_rewritten_during_the_call)
 	fl = (struct flipper){ .list = (uint64_t *)(f.ram + list) };
 	for (unsigned i = 0; i < 512; i++)
 		fl.list[i] = htobe64(map_a(i));
-	CHECK_EQ(pthread_create(&th, NULL, flip_list, &fl), 0);
+	harness_thread_start(&th, flip_list, &fl);
 	for (unsigned call = 0; call < 300 && bad < 5; call++) {
 		a[0] = LIOBN, a[1] = ioba, a[2] = list, a[3] = 512;
 		if (tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL) != TCEMU_H_SUCCESS) {
@@ -954,8 +954,7 @@ TEST(indirect_list_rewritten_during_the_call)
 			}
 		}
 	}
-	__atomic_store_n(&fl.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(th, NULL);
+	harness_threads_join(&th); /* sets fl.stop */
 	CHECK(fl.rounds > 0);
 	fx_close(&f);
 }
@@ -987,17 +986,16 @@ TEST(concurrent_hypercalls)
 {
 	struct fx f;
 	struct th t[4];
-	pthread_t th[4];
+	struct harness_threads th = { 0 };
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
 	for (unsigned i = 0; i < 4; i++) {
 		t[i] = (struct th){ .g = f.g, .liobn = LIOBN, .base = i * MiB };
-		CHECK_EQ(pthread_create(&th[i], NULL, hcaller, &t[i]), 0);
+		harness_thread_start(&th, hcaller, &t[i]);
 	}
-	for (unsigned i = 0; i < 4; i++) {
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th);
+	for (unsigned i = 0; i < 4; i++)
 		CHECK_EQ(t[i].errors, 0);
-	}
 	struct tcemu_container_info ci;
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
 	CHECK_EQ(ci.windows[0].valid_entries, 0);
@@ -1052,7 +1050,7 @@ TEST(hypercalls_while_the_vmm_changes_the_container)
 {
 	struct fx f;
 	struct th t[2];
-	pthread_t th[2], vt;
+	struct harness_threads th = { 0 };
 	struct vmm v = { .f = &f };
 
 	int g2;
@@ -1061,16 +1059,14 @@ TEST(hypercalls_while_the_vmm_changes_the_container)
 	CHECK_EQ(host_container(f.h, "/dev/vfio/1", 12, GiB, &v.c2, &g2, NULL, false), 0);
 	v.other = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(v.other != MAP_FAILED);
-	CHECK_EQ(pthread_create(&vt, NULL, vmm_churn, &v), 0);
+	harness_thread_start(&th, vmm_churn, &v);
 	for (unsigned i = 0; i < 2; i++) {
 		t[i] = (struct th){ .g = f.g, .liobn = LIOBN, .base = i * MiB };
-		CHECK_EQ(pthread_create(&th[i], NULL, hcaller, &t[i]), 0);
+		harness_thread_start(&th, hcaller, &t[i]);
 	}
-	for (unsigned i = 0; i < 2; i++) {
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th);
+	for (unsigned i = 0; i < 2; i++)
 		CHECK_EQ(t[i].errors, 0);
-	}
-	pthread_join(vt, NULL);
 	CHECK_EQ(v.errors, 0);
 	struct tcemu_container_info ci;
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);

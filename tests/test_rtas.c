@@ -805,18 +805,17 @@ static void *race_thread(void *arg)
 TEST(concurrent_calls)
 {
 	struct fx f;
-	pthread_t t[4];
+	struct harness_threads t = { 0 };
 	struct race r[4];
 
 	CHECK_EQ(fx_open(&f), 0);
 	for (int i = 0; i < 4; i++) {
 		r[i] = (struct race){ .f = &f };
-		CHECK_EQ(pthread_create(&t[i], NULL, race_thread, &r[i]), 0);
+		harness_thread_start(&t, race_thread, &r[i]);
 	}
-	for (int i = 0; i < 4; i++) {
-		pthread_join(t[i], NULL);
+	harness_threads_join(&t);
+	for (int i = 0; i < 4; i++)
 		CHECK_EQ(r[i].bad, 0);
-	}
 	CHECK_EQ(default_only(&f), 0);
 	fx_close(&f);
 }

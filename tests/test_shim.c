@@ -245,17 +245,16 @@ TEST(threads_share_the_container)
 {
 	struct client x;
 	struct th t[4];
-	pthread_t th[4];
+	struct harness_threads th = { 0 };
 
 	CHECK_EQ(client_open(&x), 0);
 	for (unsigned i = 0; i < 4; i++) {
 		t[i] = (struct th){ .c = x.c, .mem = x.mem, .id = i + 1 };
-		CHECK_EQ(pthread_create(&th[i], NULL, mapper, &t[i]), 0);
+		harness_thread_start(&th, mapper, &t[i]);
 	}
-	for (unsigned i = 0; i < 4; i++) {
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th);
+	for (unsigned i = 0; i < 4; i++)
 		CHECK_EQ(t[i].errors, 0);
-	}
 	client_close(&x);
 }
 

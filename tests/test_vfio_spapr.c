@@ -2671,12 +2671,12 @@ TEST(diff_v2_map_meeting_teardown_rolls_back)
 	struct fx f;
 	uint8_t *mem = umem(2 * MiB);
 	struct race r = { .f = &f, .b = mem + MiB };
-	pthread_t t;
+	struct harness_threads t = { .stop = &r.stop };
 	long ok = 0, failed = 0, broken = 0;
 
 	CHECK_EQ(fx_open(&f, 0, V2), 0);
 	CHECK_EQ(reg(&f, mem, MiB), 0);
-	CHECK_EQ(pthread_create(&t, NULL, race_toggler, &r), 0);
+	harness_thread_start(&t, race_toggler, &r);
 	for (int it = 0; it < 1500; it++) {
 		long rc = map_rw(&f, mem + MiB - 8 * 4096, 0x100000, 16 * 4096);
 		unsigned set = 0;
@@ -2690,8 +2690,7 @@ TEST(diff_v2_map_meeting_teardown_rolls_back)
 		else
 			broken++;
 	}
-	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(t, NULL);
+	harness_threads_join(&t); /* sets r.stop */
 	if (getenv("TEST_VERBOSE"))
 		fprintf(stderr, "  race: %ld mapped, %ld refused, %ld toggles\n", ok, failed, r.cycles);
 	CHECK_EQ(broken, 0);
