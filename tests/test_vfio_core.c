@@ -22,6 +22,7 @@
 #include <tcemu/platform.h>
 #include <tcemu/table.h>
 
+#include "fixture.h"
 #include "harness.h"
 
 #define PAGE 4096ull
@@ -145,66 +146,17 @@ static inline uint64_t locked_now(struct tcemu_host *h, pid_t pid)
 		return UINT64_MAX;
 	return l;
 }
-static inline void *pages(size_t n)
+/* fx_vfio_v2 on a host of mkhost_opts(NULL, pidcb): group gn attached, SET_IOMMU(v2) and, with
+ * npages, the memory registered and a 1 GiB 4K window at 0 in place of the default one. */
+static int fx_v2(struct fx_vfio *f, unsigned gn, size_t npages, bool pidcb)
 {
-	void *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	memset(p, 0x5a, n * PAGE);
-	return p;
-}
+	struct tcemu_host *h = mkhost_opts(NULL, pidcb);
 
-/*
- * The usual v2 fixture: container c, group g (number gn) attached, SET_IOMMU(7), the default
- * window removed and a 1 GiB 4K window created at 0, mem (npages) registered.
- */
-struct fx {
-	struct tcemu_host *h;
-	int c, g;
-	uint8_t *mem;
-	size_t npages;
-};
-
-static inline int fx_v2(struct fx *f, unsigned gn, size_t npages, bool pidcb)
-{
-	memset(f, 0, sizeof(*f));
-	f->h = mkhost_opts(NULL, pidcb);
-	if (!f->h)
+	if (!h) {
+		memset(f, 0, sizeof(*f));
 		return -1;
-	f->c = open_container(f->h);
-	f->g = open_group(f->h, gn);
-	if (f->c < 0 || f->g < 0)
-		return -2;
-	if (attach(f->h, f->g, f->c) != 0)
-		return -3;
-	if (IOC_VAL(f->h, f->c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU) != 0)
-		return -4;
-	if (npages) {
-		f->npages = npages;
-		f->mem = pages(npages);
-		if (!f->mem)
-			return -5;
-		if (reg_mem(f->h, f->c, f->mem, npages * PAGE) != 0)
-			return -6;
-		struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
-		if (xioctl(f->h, f->c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info) != 0)
-			return -7;
-		if (tce_remove(f->h, f->c, info.dma32_window_start) != 0)
-			return -8;
-		uint64_t start = 1;
-		if (tce_create(f->h, f->c, 12, GiB, 1, &start) != 0 || start != 0)
-			return -9;
 	}
-	return 0;
-}
-static inline void fx_done(struct fx *f)
-{
-	if (f->h)
-		tcemu_host_destroy(f->h);
-	if (f->mem)
-		munmap(f->mem, f->npages * PAGE);
-	f->h = NULL;
-	f->mem = NULL;
+	return (int)fx_vfio_v2(f, h, gn, npages);
 }
 
 /* ---- Section 2: the VFIO core ---- */
@@ -504,7 +456,7 @@ TEST(dup_keeps_file_alive)
 
 TEST(owner_rule_v2_other_process_gets_eperm)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 16, true), 0);
 	struct tcemu_host *h = f.h;
 	pid_t a = getpid();
@@ -537,7 +489,7 @@ TEST(owner_rule_v2_other_process_gets_eperm)
 	fake_pid = a;
 	CHECK_EQ(xioctl(h, f.c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), 0);
 	CHECK_EQ(unmap_dma(h, f.c, 0, PAGE), 0);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(owner_rule_v1_enable_records_owner)
@@ -572,9 +524,9 @@ TEST(owner_rule_v1_enable_records_owner)
 
 TEST(unregister_before_owner_is_eperm)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 0, false), 0);
-	uint8_t *m = pages(4);
+	uint8_t *m = fx_pages(4);
 	CHECK(m);
 	CHECK_EQ(unreg_mem(f.h, f.c, m, 4 * PAGE), -EPERM);
 	struct tcemu_container_info ci;
@@ -585,24 +537,24 @@ TEST(unregister_before_owner_is_eperm)
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
 	CHECK_EQ(ci.owner, getpid());
 	CHECK_EQ(unreg_mem(f.h, f.c, m, 4 * PAGE), 0);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 	munmap(m, 4 * PAGE);
 }
 
 TEST(mode_specific_ioctls_enotty)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 0, false), 0);
 	CHECK_EQ(xioctl(f.h, f.c, VFIO_IOMMU_ENABLE, NULL), -ENOTTY);
 	CHECK_EQ(xioctl(f.h, f.c, VFIO_IOMMU_DISABLE, NULL), -ENOTTY);
 	CHECK_EQ(xioctl(f.h, f.c, _IO(VFIO_TYPE, VFIO_BASE + 23), NULL), -ENOTTY);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 	struct tcemu_host *h = mkhost();
 	CHECK(h);
 	int c = open_container(h), g = open_group(h, 0);
 	CHECK_EQ(attach(h, g, c), 0);
 	CHECK_EQ(IOC_VAL(h, c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_IOMMU), 0);
-	uint8_t *m = pages(1);
+	uint8_t *m = fx_pages(1);
 	CHECK(m);
 	CHECK_EQ(reg_mem(h, c, m, PAGE), -ENOTTY);
 	CHECK_EQ(unreg_mem(h, c, m, PAGE), -ENOTTY);
@@ -614,7 +566,7 @@ TEST(mode_specific_ioctls_enotty)
 
 TEST(forked_child_is_another_process)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 4, false), 0);
 	fflush(NULL);
 	pid_t pid = fork();
@@ -633,7 +585,7 @@ TEST(forked_child_is_another_process)
 	/* the parent is still the owner */
 	CHECK_EQ(map_dma(f.h, f.c, f.mem, 0, PAGE), 0);
 	CHECK_EQ(unmap_dma(f.h, f.c, 0, PAGE), 0);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 /* ---- Section 8: several groups per container ---- */
@@ -741,31 +693,19 @@ TEST(v2_needs_dynamic_windows)
 }
 
 /* Container with groups 0 and 1 on v2, mem registered, default removed, 1 GiB window at 0. */
-static int two_groups(struct fx *f, int *g1)
+static int two_groups(struct fx_vfio *f, int *g1)
 {
 	if (fx_v2(f, 0, 0, false) != 0)
 		return -1;
 	*g1 = open_group(f->h, 1);
 	if (*g1 < 0 || attach(f->h, *g1, f->c) != 0)
 		return -2;
-	f->npages = 16;
-	f->mem = pages(16);
-	if (!f->mem || reg_mem(f->h, f->c, f->mem, 16 * PAGE) != 0)
-		return -3;
-	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
-	if (xioctl(f->h, f->c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info) != 0)
-		return -4;
-	if (tce_remove(f->h, f->c, info.dma32_window_start) != 0)
-		return -5;
-	uint64_t start = 1;
-	if (tce_create(f->h, f->c, 12, GiB, 1, &start) != 0 || start != 0)
-		return -6;
-	return 0;
+	return fx_vfio_window(f, 16) ? -3 : 0;
 }
 
 TEST(v2_windows_are_programmed_into_every_group)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int g1;
 	CHECK_EQ(two_groups(&f, &g1), 0);
 	struct tcemu_table *t0 = tcemu_pe_window(pe_of(f.h, 0), 0), *t1 = tcemu_pe_window(pe_of(f.h, 1), 0);
@@ -783,12 +723,12 @@ TEST(v2_windows_are_programmed_into_every_group)
 	CHECK_EQ(tce_remove(f.h, f.c, start), 0);
 	CHECK(!pe_has_window(f.h, 0, 1));
 	CHECK(!pe_has_window(f.h, 1, 1));
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(v2_map_invalidates_every_group)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int g1;
 	CHECK_EQ(two_groups(&f, &g1), 0);
 	uint64_t i0 = tcemu_pe_invalidations(pe_of(f.h, 0)), i1 = tcemu_pe_invalidations(pe_of(f.h, 1));
@@ -800,12 +740,12 @@ TEST(v2_map_invalidates_every_group)
 	CHECK_EQ(unmap_dma(f.h, f.c, 0x10000, 4 * PAGE), 0);
 	CHECK(tcemu_pe_invalidations(pe_of(f.h, 0)) > i0);
 	CHECK(tcemu_pe_invalidations(pe_of(f.h, 1)) > i1);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(v2_late_group_gets_existing_windows)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int g1;
 	CHECK_EQ(two_groups(&f, &g1), 0);
 	uint64_t start = 0;
@@ -829,12 +769,12 @@ TEST(v2_late_group_gets_existing_windows)
 	uint64_t i2 = tcemu_pe_invalidations(pe_of(f.h, 2));
 	CHECK_EQ(map_dma(f.h, f.c, f.mem + PAGE, PAGE, PAGE), 0);
 	CHECK(tcemu_pe_invalidations(pe_of(f.h, 2)) > i2);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(v2_detach_one_group_keeps_mappings)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int g1;
 	CHECK_EQ(two_groups(&f, &g1), 0);
 	CHECK_EQ(map_dma(f.h, f.c, f.mem, 0x2000, 2 * PAGE), 0);
@@ -867,14 +807,14 @@ TEST(v2_detach_one_group_keeps_mappings)
 	uint64_t i1 = tcemu_pe_invalidations(pe_of(f.h, 1));
 	CHECK_EQ(unmap_dma(f.h, f.c, 0x2000, 2 * PAGE), 0);
 	CHECK_U64(tcemu_pe_invalidations(pe_of(f.h, 1)), i1);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(v2_last_group_leaving_unsets_container)
 {
 	static const unsigned long ext[] = { 1, 2, 3, 5, 7, 8, 12345 };
 	static const long before[] = { 0, 1, 0, 0, 1, 0, 0 };
-	struct fx f;
+	struct fx_vfio f;
 	int g1;
 	CHECK_EQ(two_groups(&f, &g1), 0);
 	CHECK_EQ(map_dma(f.h, f.c, f.mem, 0, 4 * PAGE), 0);
@@ -905,7 +845,7 @@ TEST(v2_last_group_leaving_unsets_container)
 	CHECK_EQ(attach(f.h, f.g, f.c), 0);
 	CHECK_EQ(IOC_VAL(f.h, f.c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_IOMMU), 0);
 	CHECK_EQ(xioctl(f.h, f.c, VFIO_IOMMU_ENABLE, NULL), 0);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 /* ---- Section 9: EEH_PE_OP ---- */
@@ -925,7 +865,7 @@ static long eeh_inject(struct tcemu_host *h, int c, uint32_t argsz, uint32_t typ
 
 TEST(eeh_pe_op_argument_checks)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 0, false), 0);
 	struct vfio_eeh_pe_op o = { .argsz = 11, .op = VFIO_EEH_PE_GET_STATE };
 	CHECK_EQ(xioctl(f.h, f.c, VFIO_EEH_PE_OP, &o), -EINVAL);
@@ -942,12 +882,12 @@ TEST(eeh_pe_op_argument_checks)
 	CHECK_EQ(eeh(f.h, f.c, VFIO_EEH_PE_GET_STATE), VFIO_EEH_PE_STATE_NORMAL);
 	CHECK_EQ(tcemu_pe_eeh_state(pe_of(f.h, 0)), TCEMU_EEH_NORMAL);
 	CHECK_EQ(xioctl(f.h, f.c, VFIO_EEH_PE_OP, (void *)8), -EFAULT);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(eeh_pe_op_state_machine)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 0, false), 0);
 	struct tcemu_host *h = f.h;
 	int c = f.c;
@@ -971,12 +911,12 @@ TEST(eeh_pe_op_state_machine)
 	/* a DMA-only injection (type 1) */
 	CHECK_EQ(eeh_inject(h, c, 40, 1, 0), 0);
 	CHECK(eeh(h, c, VFIO_EEH_PE_GET_STATE) != VFIO_EEH_PE_STATE_NORMAL);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(eeh_inject_freezes_every_group)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int g1;
 	CHECK_EQ(two_groups(&f, &g1), 0);
 	CHECK_EQ(eeh_inject(f.h, f.c, 40, 0, 0), 0);
@@ -987,7 +927,7 @@ TEST(eeh_inject_freezes_every_group)
 	CHECK_EQ(eeh(f.h, f.c, VFIO_EEH_PE_UNFREEZE_DMA), 0);
 	CHECK_EQ(tcemu_pe_eeh_state(pe_of(f.h, 0)), TCEMU_EEH_NORMAL);
 	CHECK_EQ(tcemu_pe_eeh_state(pe_of(f.h, 1)), TCEMU_EEH_NORMAL);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(no_eeh_platform_does_not_offer_vfio_eeh)
@@ -1006,7 +946,7 @@ TEST(no_eeh_platform_does_not_offer_vfio_eeh)
 
 /* ---- Devices ---- */
 
-static int fx_dev(struct fx *f, int *d)
+static int fx_dev(struct fx_vfio *f, int *d)
 {
 	int r = fx_v2(f, 0, 0, false);
 	if (r)
@@ -1018,7 +958,7 @@ static int fx_dev(struct fx *f, int *d)
 
 TEST(device_info_and_regions)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int d;
 	CHECK_EQ(fx_dev(&f, &d), 0);
 	struct vfio_device_info di = { .argsz = sizeof(di) };
@@ -1048,12 +988,12 @@ TEST(device_info_and_regions)
 	CHECK(ii.flags & VFIO_IRQ_INFO_EVENTFD);
 	CHECK(ii.count >= 1);
 	CHECK_EQ(xioctl(f.h, d, VFIO_DEVICE_RESET, NULL), 0);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(device_config_and_bar_access)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int d;
 	CHECK_EQ(fx_dev(&f, &d), 0);
 	uint16_t id[2] = { 0, 0 };
@@ -1088,12 +1028,12 @@ TEST(device_config_and_bar_access)
 	CHECK_EQ(tcemu_host_pread(f.h, f.c, &b, 1, 0), -EINVAL);
 	CHECK_EQ(tcemu_host_pwrite(f.h, f.g, &b, 1, 0), -EINVAL);
 	CHECK_EQ(tcemu_host_region_fd(f.h, f.c, REG_OFF(2), &mfd), -EINVAL);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(device_msix_eventfd_trigger)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int d;
 	CHECK_EQ(fx_dev(&f, &d), 0);
 	int efd = eventfd(0, EFD_NONBLOCK);
@@ -1119,12 +1059,12 @@ TEST(device_msix_eventfd_trigger)
 	CHECK_EQ(pr, 1);
 	CHECK_EQ(n, 8);
 	CHECK_U64(cnt, 1);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(device_bar_reads_ff_while_frozen)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int d;
 	CHECK_EQ(fx_dev(&f, &d), 0);
 	uint32_t v = 0x12345678, back = 0;
@@ -1138,7 +1078,7 @@ TEST(device_bar_reads_ff_while_frozen)
 	CHECK_EQ(eeh(f.h, f.c, VFIO_EEH_PE_UNFREEZE_IO), 0);
 	CHECK_EQ(tcemu_host_pread(f.h, d, &back, 4, REG_OFF(0)), 4);
 	CHECK_U64(back, 0x12345678);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 /* ---- Pre-registered regions shared by two containers of one process ---- */
@@ -1168,7 +1108,7 @@ TEST(shared_region_two_containers)
 	int ca, ga, cb, gb;
 	CHECK_EQ(container_v2(h, 0, &ca, &ga), 0);
 	CHECK_EQ(container_v2(h, 1, &cb, &gb), 0);
-	uint8_t *m = pages(8);
+	uint8_t *m = fx_pages(8);
 	CHECK(m);
 	CHECK_EQ(reg_mem(h, ca, m, 8 * PAGE), 0);
 	CHECK_EQ(reg_mem(h, cb, m, 8 * PAGE), 0);
@@ -1230,7 +1170,7 @@ static bool defect_contains(struct tcemu_host *h, size_t from, const char *needl
 
 TEST(defect_unmap_of_nothing)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 4, false), 0);
 	size_t n0 = tcemu_host_defect_count(f.h);
 	CHECK_EQ(unmap_dma(f.h, f.c, 0x40000, 4 * PAGE), 0);
@@ -1246,12 +1186,12 @@ TEST(defect_unmap_of_nothing)
 	CHECK_EQ(map_dma(f.h, f.c, f.mem, 0, PAGE), 0);
 	CHECK_EQ(unmap_dma(f.h, f.c, 0, PAGE), 0);
 	CHECK_EQ(tcemu_host_defect_count(f.h), n0 + 1);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(defect_unregister_refused)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 4, false), 0);
 	CHECK_EQ(map_dma(f.h, f.c, f.mem, 0, PAGE), 0);
 	size_t n0 = tcemu_host_defect_count(f.h);
@@ -1263,12 +1203,12 @@ TEST(defect_unregister_refused)
 	CHECK_EQ(tcemu_host_regions(f.h, getpid(), &ri, 1), 1);
 	CHECK_EQ(ri.users, 1);
 	CHECK_U64(ri.mapped, 1);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(defect_close_with_entries_mapped)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 4, false), 0);
 	CHECK_EQ(map_dma(f.h, f.c, f.mem, 0, 2 * PAGE), 0);
 	size_t n0 = tcemu_host_defect_count(f.h);
@@ -1277,12 +1217,12 @@ TEST(defect_close_with_entries_mapped)
 	CHECK(tcemu_host_defect_count(f.h) > n0);
 	CHECK(defect_contains(f.h, n0, "still mapped"));
 	CHECK_U64(locked_now(f.h, getpid()), 0);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(stats_count_ioctls)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 4, false), 0);
 	CHECK_STR(tcemu_ioctl_name(13), "MAP_DMA");
 	CHECK_STR(tcemu_ioctl_name(14), "UNMAP_DMA");
@@ -1298,7 +1238,7 @@ TEST(stats_count_ioctls)
 	CHECK_U64(b.ioctl_errors - a.ioctl_errors, 2);
 	CHECK_U64(b.entries_mapped - a.entries_mapped, 2);
 	CHECK_U64(b.ioctls[14], a.ioctls[14]);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 struct logbuf {
@@ -1325,7 +1265,7 @@ TEST(trace_logs_decoded_calls)
 	CHECK_EQ(tcemu_host_create(&o, &h), 0);
 	int c, g;
 	CHECK_EQ(container_v2(h, 0, &c, &g), 0);
-	uint8_t *m = pages(1);
+	uint8_t *m = fx_pages(1);
 	CHECK(m);
 	CHECK_EQ(reg_mem(h, c, m, PAGE), 0);
 	CHECK_EQ(map_dma(h, c, m, 0x7000, PAGE), 0);
@@ -1370,7 +1310,7 @@ TEST(client_dpdk_sequence)
 
 	/* EAL memory: 16 segments of one page, REGISTER then MAP each, iova just above 4 GiB */
 	const uint64_t eal_iova = 0x1000ef000ull;
-	uint8_t *eal = pages(16);
+	uint8_t *eal = fx_pages(16);
 	CHECK(eal);
 	for (unsigned i = 0; i < 16; i++) {
 		CHECK_EQ(reg_mem(h, c, eal + i * PAGE, PAGE), 0);
@@ -1384,7 +1324,7 @@ TEST(client_dpdk_sequence)
 
 	/* rte_vfio_container_dma_map: REGISTER + MAP at a user iova */
 	const uint64_t user_iova = 6 * GiB;
-	uint8_t *user = pages(4);
+	uint8_t *user = fx_pages(4);
 	CHECK(user);
 	CHECK_EQ(reg_mem(h, c, user, 4 * PAGE), 0);
 	CHECK_EQ(map_dma(h, c, user, user_iova, 4 * PAGE), 0);
@@ -1429,7 +1369,7 @@ TEST(client_qemu_sequence)
 	CHECK_EQ(attach(h, g, c), 0);
 	CHECK_EQ(IOC_VAL(h, c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU), 0);
 
-	uint8_t *ram = pages(64);
+	uint8_t *ram = fx_pages(64);
 	CHECK(ram);
 	CHECK_EQ(reg_mem(h, c, ram, 64 * PAGE), 0);
 	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
@@ -1496,7 +1436,7 @@ TEST(client_qemu_sequence)
 
 TEST(owner_recorded_by_create_and_remove)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 0, true), 0);
 	pid_t a = getpid();
 	struct tcemu_container_info ci;
@@ -1516,7 +1456,7 @@ TEST(owner_recorded_by_create_and_remove)
 	uint64_t start = 1;
 	CHECK_EQ(tce_create(f.h, f.c, 12, GiB, 1, &start), 0);
 	CHECK_U64(start, 0);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 
 	/* CREATE alone records it too */
 	CHECK_EQ(fx_v2(&f, 0, 0, true), 0);
@@ -1526,26 +1466,26 @@ TEST(owner_recorded_by_create_and_remove)
 	CHECK_EQ(ci.owner, a + 5);
 	fake_pid = a;
 	CHECK_EQ(xioctl(f.h, f.c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), -EPERM);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 TEST(v2_map_before_register_is_eperm)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 0, false), 0);
-	uint8_t *m = pages(1);
+	uint8_t *m = fx_pages(1);
 	CHECK(m);
 	CHECK_EQ(map_dma(f.h, f.c, m, 0, PAGE), -EPERM);
 	CHECK_EQ(unmap_dma(f.h, f.c, 0, PAGE), -EPERM);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 	munmap(m, PAGE);
 }
 
 TEST(pending_default_window_built_by_first_map)
 {
-	struct fx f;
+	struct fx_vfio f;
 	CHECK_EQ(fx_v2(&f, 0, 0, false), 0);
-	uint8_t *m = pages(2);
+	uint8_t *m = fx_pages(2);
 	CHECK(m);
 	struct tcemu_container_info ci;
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
@@ -1568,7 +1508,7 @@ TEST(pending_default_window_built_by_first_map)
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
 	CHECK(!ci.windows[0].present);
 	CHECK_EQ(tce_remove(f.h, f.c, 0), -EINVAL);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 	munmap(m, 2 * PAGE);
 }
 
@@ -1579,7 +1519,7 @@ TEST(v1_enable_twice_is_ebusy)
 	int c = open_container(h), g = open_group(h, 0);
 	CHECK_EQ(attach(h, g, c), 0);
 	CHECK_EQ(IOC_VAL(h, c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_IOMMU), 0);
-	uint8_t *m = pages(1);
+	uint8_t *m = fx_pages(1);
 	CHECK(m);
 	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
 	CHECK_EQ(xioctl(h, c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info), 0);
@@ -1598,7 +1538,7 @@ TEST(v1_enable_twice_is_ebusy)
 
 TEST(unknown_ioctl_and_wrong_descriptor_kinds)
 {
-	struct fx f;
+	struct fx_vfio f;
 	int d;
 	CHECK_EQ(fx_dev(&f, &d), 0);
 	CHECK_EQ(xioctl(f.h, f.c, _IO(VFIO_TYPE, VFIO_BASE + 40), NULL), -ENOTTY);
@@ -1609,7 +1549,7 @@ TEST(unknown_ioctl_and_wrong_descriptor_kinds)
 	CHECK_EQ(xioctl(f.h, f.c, VFIO_GROUP_GET_STATUS, &st), -ENOTTY);
 	CHECK_EQ(xioctl(f.h, d, VFIO_GET_API_VERSION, NULL), -ENOTTY);
 	CHECK_EQ(xioctl(f.h, 777777, VFIO_GET_API_VERSION, NULL), -EBADF);
-	fx_done(&f);
+	fx_vfio_destroy(&f);
 }
 
 HARNESS_MAIN(T(api_version_is_0), T(check_extension_before_and_after_set_iommu), T(set_iommu_errors),
