@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -564,6 +565,13 @@ TEST(mode_specific_ioctls_enotty)
 	munmap(m, PAGE);
 }
 
+/* Kills and reaps a child the test forked (its pid in the pointer) if a check failed first. */
+static void reap_child(void *pid)
+{
+	kill((pid_t)(intptr_t)pid, SIGKILL);
+	waitpid((pid_t)(intptr_t)pid, NULL, 0);
+}
+
 TEST(forked_child_is_another_process)
 {
 	struct fx_vfio f;
@@ -571,6 +579,8 @@ TEST(forked_child_is_another_process)
 	fflush(NULL);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
+	if (pid > 0)
+		DEFER(reap_child, (void *)(intptr_t)pid);
 	if (pid == 0) {
 		long r = map_dma(f.h, f.c, f.mem, 0, PAGE);
 		struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
@@ -580,6 +590,7 @@ TEST(forked_child_is_another_process)
 	}
 	int st = 0;
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	harness_undefer(reap_child, (void *)(intptr_t)pid); /* reaped: the pid may be reused */
 	CHECK(WIFEXITED(st));
 	CHECK_EQ(WEXITSTATUS(st), 0);
 	/* the parent is still the owner */
