@@ -285,8 +285,9 @@ static enum outcome run_forked(const struct harness_test *t, unsigned timeout_s,
 		return OUTCOME_FAIL;
 	}
 	if (WEXITSTATUS(st) != 0) {
-		printf("# %s: the test's process exited with status %d%s\n", t->name, WEXITSTATUS(st),
-		       result->outcome == OUTCOME_NONE ? " before the test ended" : " after the test ended");
+		printf("# %s: the test's process exited with status %d %s\n", t->name, WEXITSTATUS(st),
+		       result->outcome == OUTCOME_NONE ? "before the test ended"
+						       : "after the test ended (a sanitizer's exit-time report?)");
 		return OUTCOME_FAIL;
 	}
 	if (result->outcome == OUTCOME_NONE) {
