@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sPAPR TCE backend conformance (spapr.h): the generic ioctl rules (section 1 of vfio-spapr-abi.md: argsz, flags, unknown commands,
- * bad pointers) and the mode rules (section 3: what works before SET_IOMMU, v1-only and v2-only
- * ioctls).
+ * sPAPR TCE backend conformance (spapr.h): the generic ioctl rules (section 1 of vfio-spapr-abi.md:
+ * argsz, flags, unknown commands, bad pointers) and the mode rules (section 3: what works before
+ * SET_IOMMU, v1-only and v2-only ioctls).
  */
 #include "spapr.h"
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sPAPR TCE backend conformance (spapr.h): the differences from the kernel (section 10 of vfio-spapr-abi.md): misaligned and out-of-window
- * ranges, rollback of failed and racing maps, partial registration; and everything returning to
- * zero on close.
+ * sPAPR TCE backend conformance (spapr.h): the differences from the kernel (section 10 of vfio-
+ * spapr-abi.md): misaligned and out-of-window ranges, rollback of failed and racing maps, partial
+ * registration; and everything returning to zero on close.
  */
 #include "spapr.h"
 
@@ -334,7 +334,6 @@ TEST(cleanup_after_unset_container)
 	fx_vfio_close(&f);
 	fx_host_done(f.h);
 }
-
 
 HARNESS_MAIN(T(diff_misaligned_iova_einval_not_positive), T(diff_range_leaving_window_einval),
 	     T(diff_unregister_mapped_ebusy_nothing_changes), T(diff_v1_pins_with_direction_access),

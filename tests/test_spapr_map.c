@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sPAPR TCE backend conformance (spapr.h): map and unmap: the entries' bits and addresses (v1 and v2), mapping over valid entries, and
- * GET_INFO (with and without the DDW part).
+ * sPAPR TCE backend conformance (spapr.h): map and unmap: the entries' bits and addresses (v1 and
+ * v2), mapping over valid entries, and GET_INFO (with and without the DDW part).
  */
 #include "spapr.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sPAPR TCE backend conformance (spapr.h): every ioctl's checks in order (section 4 of vfio-spapr-abi.md): each test violates two rules
- * at once and asserts that the earlier rule wins.
+ * sPAPR TCE backend conformance (spapr.h): every ioctl's checks in order (section 4 of
+ * vfio-spapr-abi.md): each test violates two rules at once and asserts that the earlier rule wins.
  */
 #include "spapr.h"
 

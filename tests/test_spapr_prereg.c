@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sPAPR TCE backend conformance (spapr.h): pre-registration (section 6 of vfio-spapr-abi.md): region fields and page sizes, sharing between
- * containers, overlaps, limits, faults, maps across regions, unregistration.
+ * sPAPR TCE backend conformance (spapr.h): pre-registration (section 6 of vfio-spapr-abi.md):
+ * region fields and page sizes, sharing between containers, overlaps, limits, faults, maps across
+ * regions, unregistration.
  */
 #include "spapr.h"
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sPAPR TCE backend conformance (spapr.h): v1 against v2 (section 5 of vfio-spapr-abi.md): ENABLE and its accounting, v1 pinning per
- * page, v2 charges for registration and tables, one group per v1 container.
+ * sPAPR TCE backend conformance (spapr.h): v1 against v2 (section 5 of vfio-spapr-abi.md): ENABLE
+ * and its accounting, v1 pinning per page, v2 charges for registration and tables, one group per v1
+ * container.
  */
 #include "spapr.h"
 

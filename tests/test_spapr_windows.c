@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sPAPR TCE backend conformance (spapr.h): windows: the default window and what builds it (section 7 of vfio-spapr-abi.md), the geometry
- * rules of TCE_CREATE, two windows, TCE_REMOVE.
+ * sPAPR TCE backend conformance (spapr.h): windows: the default window and what builds it (section
+ * 7 of vfio-spapr-abi.md), the geometry rules of TCE_CREATE, two windows, TCE_REMOVE.
  */
 #include "spapr.h"
 
