@@ -21,7 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "host_priv.h"
+#include "vfio/host_priv.h"
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22

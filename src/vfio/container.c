@@ -20,8 +20,8 @@
 #include <tcemu/guest.h>
 #include <tcemu/memory.h>
 
-#include "host_priv.h"
-#include "platform_priv.h"
+#include "vfio/host_priv.h"
+#include "core/platform_priv.h"
 
 #define BATCH 512
 

@@ -48,8 +48,8 @@
 #include <tcemu/host.h>
 #include <tcemu/table.h>
 
-#include "device.h"
-#include "internal.h"
+#include "vfio/device.h"
+#include "util/internal.h"
 
 struct tcemu_host;
 struct container;

@@ -16,8 +16,8 @@
 
 #include <tcemu/host.h>
 
-#include "host_priv.h"
-#include "platform_priv.h"
+#include "vfio/host_priv.h"
+#include "core/platform_priv.h"
 
 #define OWN_FD_BASE 1000
 #define CAP_IPC_LOCK_BIT 14

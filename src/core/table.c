@@ -27,7 +27,7 @@
 
 #include <tcemu/table.h>
 
-#include "internal.h"
+#include "util/internal.h"
 
 #define CHUNK_SHIFT 9u
 #define CHUNK_ENTRIES (1u << CHUNK_SHIFT)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host_priv.h"
+#include "vfio/host_priv.h"
 
 #define NR(cmd) ((unsigned)((cmd) & 0xff) - VFIO_BASE)
 #define OFFSETOFEND(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))

@@ -23,7 +23,7 @@
 #include <tcemu/guest.h>
 #include <tcemu/table.h>
 
-#include "host_priv.h"
+#include "vfio/host_priv.h"
 
 #define GUEST_MIN_SHIFT 12
 #define GUEST_MAX_SHIFT 34

@@ -22,7 +22,7 @@
 
 #include <tcemu/memory.h>
 
-#include "host_priv.h"
+#include "vfio/host_priv.h"
 
 /*
  * The search: ends[] is cut into blocks of KEYS_PER_BLOCK keys (two cache lines), and tops[b] is
