@@ -27,6 +27,7 @@
 
 #include <tcemu/table.h>
 
+#include "core/table_priv.h"
 #include "util/internal.h"
 
 #define CHUNK_SHIFT 9u

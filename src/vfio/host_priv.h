@@ -49,6 +49,7 @@
 #include <tcemu/table.h>
 
 #include "vfio/device.h"
+#include "core/table_priv.h"
 #include "util/internal.h"
 
 struct tcemu_host;
