@@ -23,7 +23,9 @@
 #include <tcemu/guest.h>
 #include <tcemu/table.h>
 
+#include "guest/gate.h"
 #include "vfio/host_priv.h"
+#include "vfio/prereg.h"
 
 #define GUEST_MIN_SHIFT 12
 #define GUEST_MAX_SHIFT 34

@@ -20,15 +20,13 @@
 #include <tcemu/guest.h>
 #include <tcemu/memory.h>
 
-#include "vfio/host_priv.h"
 #include "core/platform_priv.h"
+#include "guest/gate.h"
+#include "vfio/container.h"
+#include "vfio/host_priv.h"
+#include "vfio/probe.h"
 
 #define BATCH 512
-
-static inline bool has_groups(const struct container *c)
-{
-	return c->ngroups > 0;
-}
 
 struct container *container_new(struct tcemu_host *h)
 {
@@ -58,69 +56,7 @@ void container_wrunlock(struct container *c)
 
 /* ---- windows ---- */
 
-/* The window (slot) whose range contains bus address iova, or -1. */
-static int find_window(const struct container *c, uint64_t iova)
-{
-	for (int s = 0; s < TCEMU_PE_WINDOWS; s++) {
-		const struct tcemu_table_params *tp;
-
-		if (!c->windows[s].table)
-			continue;
-		tp = tcemu_table_params(c->windows[s].table);
-		if (iova >= tp->bus_offset && iova - tp->bus_offset < tp->window_size)
-			return s;
-	}
-	return -1;
-}
-
-static void kill_all(struct container *c, unsigned slot, uint64_t index, uint64_t count)
-{
-	for (size_t i = 0; i < c->ngroups; i++)
-		tcemu_pe_tce_kill(c->groups[i]->pe, slot, index, count);
-}
-
-/*
- * Release of replaced or cleared entries. v2: drop the region's mapped count
- * (runs of entries from one region are counted locally and flushed once); v1: unpin the page.
- */
-struct release_ctx {
-	struct container *c;
-	uint32_t page_shift;
-	uint64_t released;
-	struct region *r;  /* v2: the region of the run being released */
-	uint64_t pending;  /* entries of r released but not yet subtracted */
-	size_t hint;       /* v2: mm_find_near's hint: the next run is usually in this or the next region */
-	struct guest_link *gl; /* the guest fast path with its gate open: count through its cache */
-};
-
-/*
- * Adds delta to r's mapped count. With a guest link's cache: a plain add to the cache when r is
- * its region, else the cache is counted into its region and moves to r (the gate is open, so no
- * one reads the counts but a closer, who first empties every cache).
- */
-static void mapped_add(struct guest_link *gl, struct region *r, int64_t delta)
-{
-	if (!gl) {
-		__atomic_add_fetch(&r->mapped, (uint64_t)delta, __ATOMIC_RELAXED);
-		return;
-	}
-	if (gl->r != r) {
-		if (gl->r && gl->pending)
-			__atomic_add_fetch(&gl->r->mapped, (uint64_t)gl->pending, __ATOMIC_RELAXED);
-		gl->r = r;
-		gl->pending = 0;
-	}
-	gl->pending += delta;
-}
-
-static void release_flush(struct release_ctx *rc)
-{
-	if (rc->r && rc->pending)
-		mapped_add(rc->gl, rc->r, -(int64_t)rc->pending);
-	rc->pending = 0;
-}
-
-static void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64_t old_ua)
+void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64_t old_ua)
 {
 	struct release_ctx *rc = opaque;
 	struct container *c = rc->c;
@@ -310,7 +246,7 @@ static const struct tcemu_profile_info *group_profile(const struct group *g)
  * The backend's attach: checks, ownership, existing windows programmed into the new group.
  * Container lock exclusive.
  */
-static int backend_attach(struct container *c, struct group *g)
+int backend_attach(struct container *c, struct group *g)
 {
 	const struct tcemu_profile_info *prof = group_profile(g);
 	size_t done = 0;
@@ -360,7 +296,7 @@ err_unset:
 }
 
 /* Drops everything the backend holds: windows, v1 accounting, regions, the owner. Lock exclusive. */
-static void backend_release(struct container *c)
+void backend_release(struct container *c)
 {
 	struct tcemu_host *h = c->host;
 
@@ -397,7 +333,7 @@ static void backend_release(struct container *c)
 	c->v2 = false;
 }
 
-static void backend_detach(struct container *c, struct group *g)
+void backend_detach(struct container *c, struct group *g)
 {
 	size_t i;
 

@@ -16,8 +16,12 @@
 
 #include <tcemu/host.h>
 
-#include "vfio/host_priv.h"
 #include "core/platform_priv.h"
+#include "guest/gate.h"
+#include "vfio/container.h"
+#include "vfio/group.h"
+#include "vfio/host_priv.h"
+#include "vfio/prereg.h"
 
 #define OWN_FD_BASE 1000
 #define CAP_IPC_LOCK_BIT 14
@@ -258,14 +262,9 @@ int host_new_fd(struct tcemu_host *h, struct file *f, int *out)
 	return 0;
 }
 
-static struct file *fd_file(struct tcemu_host *h, int fd)
-{
-	return fd >= 0 && (size_t)fd < h->fdcap ? h->fdtab[fd] : NULL;
-}
-
 /* ---- groups ---- */
 
-static struct group *group_by_number(struct tcemu_host *h, uint32_t n)
+struct group *group_by_number(struct tcemu_host *h, uint32_t n)
 {
 	for (size_t i = 0; i < h->ngroups; i++)
 		if (h->groups[i].number == n)
@@ -273,7 +272,7 @@ static struct group *group_by_number(struct tcemu_host *h, uint32_t n)
 	return NULL;
 }
 
-static void container_put(struct tcemu_host *h, struct container *c)
+void container_put(struct tcemu_host *h, struct container *c)
 {
 	(void)h;
 	if (--c->users == 0)
@@ -313,7 +312,7 @@ static void group_unset(struct tcemu_host *h, struct group *g)
 }
 
 /* The group file and every device file of the group are gone: the group is closed. */
-static void group_maybe_close(struct tcemu_host *h, struct group *g)
+void group_maybe_close(struct tcemu_host *h, struct group *g)
 {
 	if (g->open || g->device_fds)
 		return;
@@ -661,7 +660,7 @@ static void host_sync_kills(void *opaque)
 	host_gate_flush(opaque);
 }
 
-static int groups_build(struct tcemu_host *h)
+int groups_build(struct tcemu_host *h)
 {
 	size_t n = tcemu_platform_pe_count(h->plat);
 	int rc;
@@ -693,7 +692,7 @@ static int groups_build(struct tcemu_host *h)
 	return 0;
 }
 
-static void groups_free(struct tcemu_host *h)
+void groups_free(struct tcemu_host *h)
 {
 	for (size_t i = 0; i < h->ngroups; i++) {
 		for (size_t d = 0; d < h->groups[i].ndevs; d++)

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vfio/container.h"
+#include "vfio/group.h"
 #include "vfio/host_priv.h"
+#include "vfio/probe.h"
 
 #define NR(cmd) ((unsigned)((cmd) & 0xff) - VFIO_BASE)
 #define OFFSETOFEND(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))

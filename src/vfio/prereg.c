@@ -22,7 +22,11 @@
 
 #include <tcemu/memory.h>
 
+#include "guest/gate.h"
+#include "vfio/container.h"
 #include "vfio/host_priv.h"
+#include "vfio/prereg.h"
+#include "vfio/probe.h"
 
 /*
  * The search: ends[] is cut into blocks of KEYS_PER_BLOCK keys (two cache lines), and tops[b] is

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "vfio/host_priv.h"
+#include "vfio/probe.h"
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
