@@ -87,60 +87,6 @@ void host_stat_peak(uint64_t *peak, uint64_t v)
 		;
 }
 
-/* ---- the guest gate (host_priv.h) ---- */
-
-void host_gate_close(struct tcemu_host *h)
-{
-	__atomic_add_fetch(&h->gate_closed, 1, __ATOMIC_SEQ_CST);
-	pthread_mutex_lock(&h->glink_lock);
-	for (struct guest_link *gl = h->glinks; gl; gl = gl->next) {
-		/* a hypercall that set busy before seeing the gate closed finishes; none starts */
-		for (unsigned spins = 0; __atomic_load_n(gl->lock, __ATOMIC_SEQ_CST) & GUEST_LOCK_FAST; spins++) {
-			if (spins < 1000)
-				tcemu_cpu_relax();
-			else
-				sched_yield();
-		}
-		container_guest_flush(gl);
-	}
-	pthread_mutex_unlock(&h->glink_lock);
-}
-
-void host_gate_open(struct tcemu_host *h)
-{
-	__atomic_sub_fetch(&h->gate_closed, 1, __ATOMIC_RELEASE);
-}
-
-void host_gate_flush(struct tcemu_host *h)
-{
-	host_gate_close(h);
-	host_gate_open(h);
-}
-
-void host_glink_add(struct tcemu_host *h, struct guest_link *gl)
-{
-	pthread_mutex_lock(&h->glink_lock);
-	gl->next = h->glinks;
-	h->glinks = gl;
-	gl->listed = true;
-	pthread_mutex_unlock(&h->glink_lock);
-}
-
-void host_glink_del(struct tcemu_host *h, struct guest_link *gl)
-{
-	pthread_mutex_lock(&h->glink_lock);
-	for (struct guest_link **p = &h->glinks; *p; p = &(*p)->next) {
-		if (*p == gl) {
-			*p = gl->next;
-			break;
-		}
-	}
-	gl->listed = false;
-	/* Not busy (its window's mutex is held); under the list lock no closer changes the regions. */
-	container_guest_flush(gl);
-	pthread_mutex_unlock(&h->glink_lock);
-}
-
 void host_defect(struct tcemu_host *h, const char *fmt, ...)
 {
 	char buf[512];
@@ -984,7 +930,7 @@ TCEMU_EXPORT void tcemu_host_stats(struct tcemu_host *h, struct tcemu_host_stats
 	const uint64_t *src = (const uint64_t *)&h->stats;
 	uint64_t *dst = (uint64_t *)st;
 
-	/* The guest fast path's uncounted entries go in first (host_priv.h: the gate). */
+	/* The guest fast path's uncounted entries go in first (guest/gate.h). */
 	host_gate_flush(h);
 	/* The counters are independent atomics: read each one atomically. */
 	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
