@@ -62,7 +62,7 @@
 
 #include <tcemu/rtas.h>
 
-#include "vfio/host_priv.h"
+#include "guest/guest_priv.h"
 #include "util/internal.h"
 
 #define RTAS_TCE_SHIFT 12 /* the smallest IOMMU page: the unit of the largest block */

@@ -145,10 +145,6 @@ void container_put(struct tcemu_host *h, struct container *c);
 struct container *host_container_get(struct tcemu_host *h, int fd);
 void host_container_put(struct tcemu_host *h, struct container *c);
 
-/* guest/guest.c */
-struct tcemu_guest;
-struct tcemu_host *guest_host(struct tcemu_guest *g);
-
 /* ioctl.c */
 long vfio_dispatch(struct tcemu_host *h, struct file *f, int fd, unsigned long cmd, void *arg);
 
