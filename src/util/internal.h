@@ -61,7 +61,7 @@ static inline void tcemu_spin_lock(uint32_t *l)
 /*
  * tcemu_spin_lock storing value (non-zero) in the free lock word with a sequentially consistent
  * compare-and-swap, so that the holder can announce something in it and then read another flag
- * (Dekker's pattern: see the guest gate in host_priv.h). The holder may change the word's other
+ * (Dekker's pattern: see the guest gate in guest/gate.h). The holder may change the word's other
  * bits; tcemu_spin_unlock frees it.
  */
 static inline void tcemu_spin_lock_as(uint32_t *l, uint32_t value)
