@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "device.h"
+#include "vfio/device.h"
 #include "harness.h"
 
 #define KiB (1ull << 10)

@@ -10,8 +10,8 @@
 #include <errno.h>
 #include <linux/vfio.h>
 
-#include "internal.h"
-#include "platform_priv.h"
+#include "util/internal.h"
+#include "core/platform_priv.h"
 
 #define EEH_ERR_TYPE_MAX 1 /* 32-bit and 64-bit error types */
 #define EEH_ERR_FUNC_MAX 23

@@ -60,7 +60,7 @@
 #include <tcemu/platform.h>
 #include <tcemu/table.h>
 
-#include "internal.h"
+#include "util/internal.h"
 
 #define CACHE_WAYS 4u
 #define CACHE_SETS 128u /* 512 entries: a ring of 256 4 KiB buffers stays warm */

@@ -9,7 +9,7 @@
  * ids, BAR types and sizes, ROM size), with BAR sizing (write all ones, read the size mask) and
  * writable command, BARs, ROM BAR and interrupt line.
  *
- * The VFIO dispatch (vfio.c) has already checked argsz >= the command's minimum size and copied
+ * The VFIO dispatch (vfio/ioctl.c) has already checked argsz >= the command's minimum size and copied
  * that many bytes in; each function below checks the rest of its command's rules and fills the
  * struct in place (the dispatcher copies it back).
  *

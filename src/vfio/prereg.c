@@ -7,11 +7,7 @@
  * Regions never overlap. Each container that registered a region holds one reference (struct cref
  * in the container, sorted the same way); region->mapped counts the IOMMU entries pointing into it.
  *
- * Locking: mm->lock (rwlock) protects the region array, its index, each region's users and the
- * accounting. region->mapped changes by atomic adds under mm->lock held shared (a map inside one
- * region, releases), by plain adds under it held exclusive (a map across regions), and is read
- * under it held exclusive (UNREGISTER), so an unregister never races a map of the same memory.
- * The caller holds container->lock exclusive for register/unregister/drop (the container's crefs).
+ * Locking: vfio/prereg.h (mm->lock, region->mapped, the caller's container->lock).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,7 +18,11 @@
 
 #include <tcemu/memory.h>
 
-#include "host_priv.h"
+#include "guest/gate.h"
+#include "vfio/container.h"
+#include "vfio/host_priv.h"
+#include "vfio/prereg.h"
+#include "vfio/probe.h"
 
 /*
  * The search: ends[] is cut into blocks of KEYS_PER_BLOCK keys (two cache lines), and tops[b] is

@@ -31,8 +31,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "device.h"
-#include "internal.h"
+#include "vfio/device.h"
+#include "util/internal.h"
 
 #define NBARS 6
 #define NBACKED 7 /* BAR0-5 and the ROM */

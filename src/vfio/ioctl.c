@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host_priv.h"
+#include "vfio/container.h"
+#include "vfio/group.h"
+#include "vfio/host_priv.h"
+#include "vfio/probe.h"
 
 /* A command's slot in the table and in the statistics: its number less VFIO_BASE. */
 #define SLOT(cmd) ((unsigned)_IOC_NR(cmd) - VFIO_BASE)

@@ -25,7 +25,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "util/internal.h"
 
 _Static_assert(sizeof(pthread_t) <= sizeof(uintptr_t), "a thread id must fit the debug owner field");
 

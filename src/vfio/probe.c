@@ -21,7 +21,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "host_priv.h"
+#include "vfio/host_priv.h"
+#include "vfio/probe.h"
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22

@@ -62,8 +62,8 @@
 
 #include <tcemu/rtas.h>
 
-#include "host_priv.h"
-#include "internal.h"
+#include "guest/guest_priv.h"
+#include "util/internal.h"
 
 #define RTAS_TCE_SHIFT 12 /* the smallest IOMMU page: the unit of the largest block */
 #define RTAS_MAX_LEVELS 4

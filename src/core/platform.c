@@ -21,9 +21,9 @@
 
 #include <tcemu/platform.h>
 
-#include "internal.h"
-#include "platform_priv.h"
-#include "topology.h"
+#include "util/internal.h"
+#include "core/platform_priv.h"
+#include "core/topology.h"
 
 /* A profile's PEs per PHB: at most what the topology parser can number. */
 #define MAX_PES(n) \

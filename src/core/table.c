@@ -27,7 +27,8 @@
 
 #include <tcemu/table.h>
 
-#include "internal.h"
+#include "core/table_priv.h"
+#include "util/internal.h"
 
 #define CHUNK_SHIFT 9u
 #define CHUNK_ENTRIES (1u << CHUNK_SHIFT)

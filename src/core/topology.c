@@ -8,7 +8,7 @@
  * besides the topology itself (bitmaps of the numbers already used) lives in one heap-allocated
  * struct parser: concurrent parses share nothing.
  */
-#include "topology.h"
+#include "core/topology.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "util/internal.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * KIB)

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "util/internal.h"
 
 #define TCEMU_STR2(x) #x
 #define TCEMU_STR(x) TCEMU_STR2(x)
