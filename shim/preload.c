@@ -19,9 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <tcemu/host.h>
@@ -39,6 +43,21 @@ EXPORT int __xstat64(int ver, const char *path, struct stat64 *st);
 EXPORT int __lxstat(int ver, const char *path, struct stat *st);
 EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st);
 EXPORT int fcntl64(int fd, int cmd, ...);
+EXPORT int __fxstat(int ver, int fd, struct stat *st);
+EXPORT int __fxstat64(int ver, int fd, struct stat64 *st);
+EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags);
+EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags);
+/* The fortified (_FORTIFY_SOURCE) versions, which glibc declares only in fortified builds. */
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen);
+EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off64_t off, size_t buflen);
+EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen);
+EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len, size_t buflen);
+EXPORT char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
+extern void __chk_fail(void) __attribute__((noreturn));
+
+/* struct stat and struct stat64 are one layout here: one filler serves both. */
+_Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat and stat64 differ");
 
 #define MAX_FD (1 << 20)
 
@@ -50,11 +69,25 @@ static pid_t creator;
  * (Untouched pages of this array cost nothing.)
  */
 static uint8_t emu_fd[MAX_FD];
+/* The group number + 1 of a group descriptor (what fstat reports), 0 for the others. */
+static uint32_t emu_group[MAX_FD];
+/* The highest descriptor ever emulated: close_range and closefrom look no further. */
+static int emu_top = -1;
+static struct timespec started; /* the times stat reports for /dev/vfio nodes */
 
 static void mark(int fd, uint8_t on)
 {
-	if (fd >= 0 && fd < MAX_FD)
-		__atomic_store_n(&emu_fd[fd], on, __ATOMIC_RELEASE);
+	if (fd < 0 || fd >= MAX_FD)
+		return;
+	if (on) {
+		int top = __atomic_load_n(&emu_top, __ATOMIC_RELAXED);
+		while (fd > top && !__atomic_compare_exchange_n(&emu_top, &top, fd, false, __ATOMIC_RELAXED,
+							       __ATOMIC_RELAXED))
+			;
+	} else {
+		__atomic_store_n(&emu_group[fd], 0, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&emu_fd[fd], on, __ATOMIC_RELEASE);
 }
 static __thread int open_cloexec = -1; /* O_CLOEXEC of the open being served, for fd_alloc */
 
@@ -102,6 +135,40 @@ REAL(int, __xstat64, int, const char *, struct stat64 *)
 REAL(int, __lxstat, int, const char *, struct stat *)
 REAL(int, __lxstat64, int, const char *, struct stat64 *)
 REAL(int, access, const char *, int)
+REAL(int, faccessat, int, const char *, int, int)
+REAL(ssize_t, __read_chk, int, void *, size_t, size_t)
+REAL(ssize_t, __pread_chk, int, void *, size_t, off_t, size_t)
+REAL(ssize_t, __pread64_chk, int, void *, size_t, off64_t, size_t)
+REAL(ssize_t, readv, int, const struct iovec *, int)
+REAL(ssize_t, writev, int, const struct iovec *, int)
+REAL(ssize_t, preadv, int, const struct iovec *, int, off_t)
+REAL(ssize_t, preadv64, int, const struct iovec *, int, off64_t)
+REAL(ssize_t, pwritev, int, const struct iovec *, int, off_t)
+REAL(ssize_t, pwritev64, int, const struct iovec *, int, off64_t)
+REAL(ssize_t, preadv2, int, const struct iovec *, int, off_t, int)
+REAL(ssize_t, preadv64v2, int, const struct iovec *, int, off64_t, int)
+REAL(ssize_t, pwritev2, int, const struct iovec *, int, off_t, int)
+REAL(ssize_t, pwritev64v2, int, const struct iovec *, int, off64_t, int)
+REAL(int, close_range, unsigned, unsigned, int)
+REAL(void, closefrom, int)
+REAL(int, fstat, int, struct stat *)
+REAL(int, fstat64, int, struct stat64 *)
+REAL(int, __fxstat, int, int, struct stat *)
+REAL(int, __fxstat64, int, int, struct stat64 *)
+REAL(int, __fxstatat, int, int, const char *, struct stat *, int)
+REAL(int, __fxstatat64, int, int, const char *, struct stat64 *, int)
+REAL(int, statx, int, const char *, int, unsigned, struct statx *)
+REAL(ssize_t, readlink, const char *, char *, size_t)
+REAL(ssize_t, readlinkat, int, const char *, char *, size_t)
+REAL(char *, realpath, const char *, char *)
+REAL(char *, __realpath_chk, const char *, char *, size_t)
+REAL(int, fsync, int)
+REAL(int, fdatasync, int)
+REAL(int, ftruncate, int, off_t)
+REAL(int, ftruncate64, int, off64_t)
+REAL(int, fallocate, int, int, off_t, off_t)
+REAL(int, fallocate64, int, int, off64_t, off64_t)
+REAL(ssize_t, copy_file_range, int, off64_t *, int, off64_t *, size_t, unsigned)
 
 static int fail(long rc)
 {
@@ -145,6 +212,7 @@ __attribute__((constructor)) static void shim_init(void)
 	int rc;
 
 	creator = getpid();
+	clock_gettime(CLOCK_REALTIME, &started);
 	o.platform.logger = (struct tcemu_logger){ .fn = log_stderr, .level = TCEMU_LOG_WARN };
 	if (lvl && *lvl && tcemu_log_level_parse(lvl, &o.platform.logger.level) != 0)
 		fprintf(stderr, "tcemu: TCEMU_LOG=%s: unknown level, using warn\n", lvl);
@@ -209,8 +277,94 @@ static bool owned_path(const char *path)
 	return path && tcemu_host_owns_path(path);
 }
 
+/* ---- the /dev/vfio nodes, as stat, access, readlink and realpath see them ---- */
+
+enum node { NODE_DIR = 1, NODE_CONTAINER, NODE_GROUP, NODE_DEVICE };
+
+#define VFIO_GROUP_MAJOR 242u /* dynamic on Linux (alloc_chrdev_region); a usual value */
+
+/*
+ * The node an owned path names ("/dev/vfio", "/dev/vfio/vfio", "/dev/vfio/N" for an existing
+ * group N, as the kernel's devtmpfs spells them) and the group number; -ENOENT or -ENOTDIR.
+ */
+static int path_node(const char *path, uint32_t *group)
+{
+	const char *p = path + 9; /* past "/dev/vfio" */
+	unsigned long n = 0;
+	size_t len;
+	int node;
+
+	while (*p == '/')
+		p++;
+	if (!*p)
+		return NODE_DIR;
+	len = strcspn(p, "/");
+	if (len == 4 && strncmp(p, "vfio", 4) == 0) {
+		node = NODE_CONTAINER;
+	} else {
+		if (len == 0 || len > 10 || (p[0] == '0' && len > 1) || strspn(p, "0123456789") < len)
+			return -ENOENT;
+		n = strtoul(p, NULL, 10);
+		if (!host || n > UINT32_MAX || !tcemu_platform_pe_by_group(tcemu_host_platform(host), (uint32_t)n))
+			return -ENOENT;
+		node = NODE_GROUP;
+	}
+	*group = (uint32_t)n;
+	return p[len] ? -ENOTDIR : node; /* "/dev/vfio/0/": not a directory */
+}
+
+/* What the kernel's stat reports: devtmpfs character devices, and one anonymous inode for devices. */
+static void node_stat(int node, uint32_t group, struct stat64 *st)
+{
+	static const struct {
+		mode_t mode;
+		unsigned major, minor;
+	} nodes[] = {
+		[NODE_DIR] = { S_IFDIR | 0755, 0, 0 },
+		[NODE_CONTAINER] = { S_IFCHR | 0666, 10, 196 }, /* the misc device VFIO_MINOR */
+		[NODE_GROUP] = { S_IFCHR | 0600, VFIO_GROUP_MAJOR, 0 },
+		[NODE_DEVICE] = { 0600, 0, 0 },                 /* anon_inode: no file type bits */
+	};
+
+	memset(st, 0, sizeof(*st));
+	st->st_dev = node == NODE_DEVICE ? makedev(0, 14) : makedev(0, 5);
+	st->st_ino = node == NODE_GROUP ? 16 + (ino64_t)group : (ino64_t)node;
+	st->st_mode = nodes[node].mode;
+	st->st_nlink = node == NODE_DIR ? 2 : 1;
+	st->st_rdev = makedev(nodes[node].major, node == NODE_GROUP ? group : nodes[node].minor);
+	st->st_blksize = 4096;
+	st->st_atim = st->st_mtim = st->st_ctim = started;
+}
+
+/*
+ * The stat of what (dirfd, path, flags) names when it is emulated: 0 and *st filled, a negative
+ * errno, or 1 when it is not emulated (the caller asks libc).
+ */
+static int emu_stat(int dirfd, const char *path, int flags, struct stat64 *st)
+{
+	uint32_t group = 0;
+	int node;
+
+	if (path && !*path && (flags & AT_EMPTY_PATH) && emulated(dirfd)) {
+		enum tcemu_fd_kind kind = tcemu_host_fd_kind(host, dirfd);
+
+		group = __atomic_load_n(&emu_group[dirfd], __ATOMIC_RELAXED);
+		node = kind == TCEMU_FD_CONTAINER ? NODE_CONTAINER : kind == TCEMU_FD_DEVICE ? NODE_DEVICE : NODE_GROUP;
+		node_stat(node, group ? group - 1 : 0, st);
+		return 0;
+	}
+	if (!owned_path(path))
+		return 1;
+	node = path_node(path, &group);
+	if (node < 0)
+		return node;
+	node_stat(node, group, st);
+	return 0;
+}
+
 static int emu_open(const char *path, int flags)
 {
+	uint32_t group;
 	int fd, rc;
 
 	if (!host)
@@ -218,7 +372,11 @@ static int emu_open(const char *path, int flags)
 	open_cloexec = (flags & O_CLOEXEC) != 0;
 	rc = tcemu_host_open(host, path, flags, &fd);
 	open_cloexec = -1;
-	return rc ? fail(rc) : fd;
+	if (rc)
+		return fail(rc);
+	if (fd >= 0 && fd < MAX_FD && path_node(path, &group) == NODE_GROUP)
+		__atomic_store_n(&emu_group[fd], group + 1, __ATOMIC_RELAXED);
+	return fd;
 }
 
 static mode_t mode_arg(int flags, va_list ap)
@@ -318,56 +476,236 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 	return get_ioctl()(fd, request, arg);
 }
 
+/* ---- close_range, closefrom: the emulated files in the range close first ---- */
+
+static void close_emulated(unsigned first, unsigned last)
+{
+	int top = __atomic_load_n(&emu_top, __ATOMIC_RELAXED);
+
+	for (unsigned fd = first; fd <= last && (int)fd <= top && fd < MAX_FD; fd++)
+		if (emulated((int)fd))
+			tcemu_host_close(host, (int)fd);
+}
+
+/*
+ * CLOSE_RANGE_CLOEXEC only marks the backing descriptors; bad arguments are left to the kernel
+ * (EINVAL, nothing closed). CLOSE_RANGE_UNSHARE closes them as without it (the emulated files
+ * belong to the process, not to one descriptor table).
+ */
+EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	if (first <= last && !(flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) && !(flags & CLOSE_RANGE_CLOEXEC))
+		close_emulated(first, last);
+	return get_close_range()(first, last, flags);
+}
+
+EXPORT void closefrom(int lowfd)
+{
+	close_emulated(lowfd < 0 ? 0 : (unsigned)lowfd, ~0u);
+	get_closefrom()(lowfd);
+}
+
 /* ---- reads and writes: device regions at index << 40 ---- */
 
-static ssize_t emu_rw(int fd, void *buf, size_t len, uint64_t off, bool write)
+#define MAX_RW_COUNT (INT_MAX & ~4095) /* the most one read or write moves, as in the kernel */
+#define AT_FILE_POS (-1)               /* off: at the descriptor's offset (kept by the backing memfd) */
+/* An offset the program gave: a negative one is EINVAL, never the file offset. */
+#define GIVEN(off) ((off) < 0 ? INT64_MIN : (off64_t)(off))
+
+/*
+ * Every read and write of an emulated descriptor: the vector in order, at off or at the file
+ * offset, as the kernel loops over a file without read_iter: it stops at the first short transfer,
+ * and an error after some bytes returns the bytes.
+ */
+static ssize_t emu_rw(int fd, const struct iovec *iov, int cnt, off64_t off, bool write)
 {
-	ssize_t rc = write ? tcemu_host_pwrite(host, fd, buf, len, off) : tcemu_host_pread(host, fd, buf, len, off);
-	return rc < 0 ? fail(rc) : rc;
+	off64_t at = off == AT_FILE_POS ? lseek64(fd, 0, SEEK_CUR) : off;
+	size_t done = 0;
+
+	if (cnt < 0 || cnt > IOV_MAX)
+		return fail(-EINVAL);
+	for (int i = 0; i < cnt; i++)
+		if (iov[i].iov_len > SSIZE_MAX)
+			return fail(-EINVAL);
+	if (at < 0)
+		return off == AT_FILE_POS ? -1 : fail(-EINVAL);
+	for (int i = 0; i < cnt && done < MAX_RW_COUNT; i++) {
+		size_t len = iov[i].iov_len < MAX_RW_COUNT - done ? iov[i].iov_len : MAX_RW_COUNT - done;
+		uint64_t pos = (uint64_t)at + done;
+		ssize_t n;
+
+		if (!len)
+			continue;
+		n = write ? tcemu_host_pwrite(host, fd, iov[i].iov_base, len, pos)
+			  : tcemu_host_pread(host, fd, iov[i].iov_base, len, pos);
+		if (n < 0) {
+			if (done)
+				break;
+			return fail(n);
+		}
+		done += (size_t)n;
+		if ((size_t)n < len)
+			break;
+	}
+	if (off == AT_FILE_POS && done)
+		lseek64(fd, at + (off64_t)done, SEEK_SET);
+	return (ssize_t)done;
+}
+
+/* One buffer: read, write, pread, pwrite and their fortified versions. */
+static ssize_t emu_rw1(int fd, void *buf, size_t len, off64_t off, bool write)
+{
+	struct iovec v = { .iov_base = buf, .iov_len = len };
+
+	return emu_rw(fd, &v, 1, off, write);
 }
 
 EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
-	return emulated(fd) ? emu_rw(fd, buf, len, (uint64_t)off, false) : get_pread()(fd, buf, len, off);
+	return emulated(fd) ? emu_rw1(fd, buf, len, GIVEN(off), false) : get_pread()(fd, buf, len, off);
 }
 
 EXPORT ssize_t pread64(int fd, void *buf, size_t len, off64_t off)
 {
-	return emulated(fd) ? emu_rw(fd, buf, len, (uint64_t)off, false) : get_pread64()(fd, buf, len, off);
+	return emulated(fd) ? emu_rw1(fd, buf, len, GIVEN(off), false) : get_pread64()(fd, buf, len, off);
 }
 
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	return emulated(fd) ? emu_rw(fd, (void *)buf, len, (uint64_t)off, true) : get_pwrite()(fd, buf, len, off);
+	return emulated(fd) ? emu_rw1(fd, (void *)buf, len, GIVEN(off), true)
+			    : get_pwrite()(fd, buf, len, off);
 }
 
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off64_t off)
 {
-	return emulated(fd) ? emu_rw(fd, (void *)buf, len, (uint64_t)off, true) : get_pwrite64()(fd, buf, len, off);
-}
-
-/* read/write at the descriptor's offset, which the backing memfd keeps (lseek works natively). */
-static ssize_t emu_stream(int fd, void *buf, size_t len, bool write)
-{
-	off_t at = lseek(fd, 0, SEEK_CUR);
-	ssize_t n;
-
-	if (at < 0)
-		return -1;
-	n = emu_rw(fd, buf, len, (uint64_t)at, write);
-	if (n > 0)
-		lseek(fd, at + n, SEEK_SET);
-	return n;
+	return emulated(fd) ? emu_rw1(fd, (void *)buf, len, GIVEN(off), true)
+			    : get_pwrite64()(fd, buf, len, off);
 }
 
 EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	return emulated(fd) ? emu_stream(fd, buf, len, false) : get_read()(fd, buf, len);
+	return emulated(fd) ? emu_rw1(fd, buf, len, AT_FILE_POS, false) : get_read()(fd, buf, len);
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	return emulated(fd) ? emu_stream(fd, (void *)buf, len, true) : get_write()(fd, buf, len);
+	return emulated(fd) ? emu_rw1(fd, (void *)buf, len, AT_FILE_POS, true) : get_write()(fd, buf, len);
+}
+
+/*
+ * The fortified versions (glibc's, with _FORTIFY_SOURCE, when the compiler knows the buffer's
+ * size): a length beyond the buffer aborts the program, as glibc does; then as read or pread.
+ */
+static void check_len(size_t len, size_t buflen)
+{
+	if (len > buflen)
+		__chk_fail();
+}
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	check_len(len, buflen);
+	return emulated(fd) ? emu_rw1(fd, buf, len, AT_FILE_POS, false) : get___read_chk()(fd, buf, len, buflen);
+}
+
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
+{
+	check_len(len, buflen);
+	return emulated(fd) ? emu_rw1(fd, buf, len, GIVEN(off), false)
+			    : get___pread_chk()(fd, buf, len, off, buflen);
+}
+
+EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off64_t off, size_t buflen)
+{
+	check_len(len, buflen);
+	return emulated(fd) ? emu_rw1(fd, buf, len, GIVEN(off), false)
+			    : get___pread64_chk()(fd, buf, len, off, buflen);
+}
+
+/* ---- vectored reads and writes ---- */
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	return emulated(fd) ? emu_rw(fd, iov, cnt, AT_FILE_POS, false) : get_readv()(fd, iov, cnt);
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	return emulated(fd) ? emu_rw(fd, iov, cnt, AT_FILE_POS, true) : get_writev()(fd, iov, cnt);
+}
+
+EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return emulated(fd) ? emu_rw(fd, iov, cnt, GIVEN(off), false) : get_preadv()(fd, iov, cnt, off);
+}
+
+EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off64_t off)
+{
+	return emulated(fd) ? emu_rw(fd, iov, cnt, GIVEN(off), false) : get_preadv64()(fd, iov, cnt, off);
+}
+
+EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return emulated(fd) ? emu_rw(fd, iov, cnt, GIVEN(off), true) : get_pwritev()(fd, iov, cnt, off);
+}
+
+EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
+{
+	return emulated(fd) ? emu_rw(fd, iov, cnt, GIVEN(off), true) : get_pwritev64()(fd, iov, cnt, off);
+}
+
+/*
+ * The v2 calls: offset -1 means the file offset. A VFIO file has no read_iter, and for such a file
+ * the kernel refuses every flag but RWF_HIPRI with EOPNOTSUPP.
+ */
+static ssize_t emu_rw2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags, bool write)
+{
+	if (flags & ~RWF_HIPRI)
+		return fail(-EOPNOTSUPP);
+	return emu_rw(fd, iov, cnt, off == -1 ? AT_FILE_POS : GIVEN(off), write);
+}
+
+EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return emulated(fd) ? emu_rw2(fd, iov, cnt, off, flags, false) : get_preadv2()(fd, iov, cnt, off, flags);
+}
+
+EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
+{
+	return emulated(fd) ? emu_rw2(fd, iov, cnt, off, flags, false) : get_preadv64v2()(fd, iov, cnt, off, flags);
+}
+
+EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return emulated(fd) ? emu_rw2(fd, iov, cnt, off, flags, true) : get_pwritev2()(fd, iov, cnt, off, flags);
+}
+
+EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
+{
+	return emulated(fd) ? emu_rw2(fd, iov, cnt, off, flags, true) : get_pwritev64v2()(fd, iov, cnt, off, flags);
+}
+
+/* ---- calls a VFIO file does not support: refused as the kernel refuses them ---- */
+
+#define REFUSED(ret, name, err, params, ...)                                                       \
+	EXPORT ret name params                                                                     \
+	{                                                                                          \
+		return emulated(fd) ? fail(-(err)) : get_##name()(__VA_ARGS__);                    \
+	}
+
+REFUSED(int, fsync, EINVAL, (int fd), fd)                 /* no fsync operation */
+REFUSED(int, fdatasync, EINVAL, (int fd), fd)
+REFUSED(int, ftruncate, EINVAL, (int fd, off_t len), fd, len) /* not a regular file */
+REFUSED(int, ftruncate64, EINVAL, (int fd, off64_t len), fd, len)
+REFUSED(int, fallocate, ENODEV, (int fd, int mode, off_t off, off_t len), fd, mode, off, len)
+REFUSED(int, fallocate64, ENODEV, (int fd, int mode, off64_t off, off64_t len), fd, mode, off, len)
+
+/* Both ends must be regular files. */
+EXPORT ssize_t copy_file_range(int in, off64_t *in_off, int out, off64_t *out_off, size_t len, unsigned flags)
+{
+	if (emulated(in) || emulated(out))
+		return fail(-EINVAL);
+	return get_copy_file_range()(in, in_off, out, out_off, len, flags);
 }
 
 /* ---- mmap of device regions that offer MMAP ---- */
@@ -410,6 +748,7 @@ static int adopt(int oldfd, int newfd)
 		get_close()(newfd);
 		return fail(rc);
 	}
+	__atomic_store_n(&emu_group[newfd], __atomic_load_n(&emu_group[oldfd], __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 	mark(newfd, 1);
 	return newfd;
 }
@@ -479,50 +818,186 @@ static const char *module_path(const char *path, char *buf, size_t len)
 	return buf;
 }
 
-#define STAT_WRAPPER(name, stype)                                                                  \
-	EXPORT int name(const char *path, struct stype *st)                                        \
+/*
+ * The stat family: an emulated descriptor or /dev/vfio path answers as the kernel's would
+ * (emu_stat); /sys/module/vfio* is looked up in the fake sysfs; the rest goes to libc. One
+ * definition per entry point: params, then the real call's arguments (path is p there).
+ */
+#define STAT_FN(name, dirfd_, flags_, params, ...)                                                 \
+	EXPORT int name params                                                                     \
 	{                                                                                          \
 		char buf[4096];                                                                    \
-		const char *p = module_path(path, buf, sizeof(buf));                               \
-		return get_##name()(p ? p : path, st);                                             \
+		const char *p;                                                                     \
+		int rc = emu_stat(dirfd_, path, flags_, (struct stat64 *)st);                      \
+		if (rc <= 0)                                                                       \
+			return rc ? fail(rc) : 0;                                                  \
+		p = module_path(path, buf, sizeof(buf));                                           \
+		p = p ? p : path;                                                                  \
+		return get_##name()(__VA_ARGS__);                                                  \
 	}
 
-STAT_WRAPPER(stat, stat)
-STAT_WRAPPER(stat64, stat64)
-STAT_WRAPPER(lstat, stat)
-STAT_WRAPPER(lstat64, stat64)
+STAT_FN(stat, AT_FDCWD, 0, (const char *path, struct stat *st), p, st)
+STAT_FN(stat64, AT_FDCWD, 0, (const char *path, struct stat64 *st), p, st)
+STAT_FN(lstat, AT_FDCWD, 0, (const char *path, struct stat *st), p, st)
+STAT_FN(lstat64, AT_FDCWD, 0, (const char *path, struct stat64 *st), p, st)
+STAT_FN(fstatat, dirfd, flags, (int dirfd, const char *path, struct stat *st, int flags), dirfd, p, st, flags)
+STAT_FN(fstatat64, dirfd, flags, (int dirfd, const char *path, struct stat64 *st, int flags), dirfd, p, st, flags)
+/* The old stat ABI (a version argument first), for programs built against glibc before 2.33. */
+STAT_FN(__xstat, AT_FDCWD, 0, (int ver, const char *path, struct stat *st), ver, p, st)
+STAT_FN(__xstat64, AT_FDCWD, 0, (int ver, const char *path, struct stat64 *st), ver, p, st)
+STAT_FN(__lxstat, AT_FDCWD, 0, (int ver, const char *path, struct stat *st), ver, p, st)
+STAT_FN(__lxstat64, AT_FDCWD, 0, (int ver, const char *path, struct stat64 *st), ver, p, st)
+STAT_FN(__fxstatat, dirfd, flags, (int ver, int dirfd, const char *path, struct stat *st, int flags), ver, dirfd, p,
+	st, flags)
+STAT_FN(__fxstatat64, dirfd, flags, (int ver, int dirfd, const char *path, struct stat64 *st, int flags), ver,
+	dirfd, p, st, flags)
 
-EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
-{
-	char buf[4096];
-	const char *p = module_path(path, buf, sizeof(buf));
-	return get_fstatat()(dirfd, p ? p : path, st, flags);
-}
-
-EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
-{
-	char buf[4096];
-	const char *p = module_path(path, buf, sizeof(buf));
-	return get_fstatat64()(dirfd, p ? p : path, st, flags);
-}
-
-/* The old stat ABI (a version argument first), for programs built against older glibc. */
-#define XSTAT_WRAPPER(name, stype)                                                                 \
-	EXPORT int name(int ver, const char *path, struct stype *st)                               \
+/* fstat: the descriptor as an empty path relative to itself. */
+#define FSTAT_FN(name, params, ...)                                                                \
+	EXPORT int name params                                                                     \
 	{                                                                                          \
-		char buf[4096];                                                                    \
-		const char *p = module_path(path, buf, sizeof(buf));                               \
-		return get_##name()(ver, p ? p : path, st);                                        \
+		return emu_stat(fd, "", AT_EMPTY_PATH, (struct stat64 *)st) == 0 ? 0 : get_##name()(__VA_ARGS__); \
 	}
 
-XSTAT_WRAPPER(__xstat, stat)
-XSTAT_WRAPPER(__xstat64, stat64)
-XSTAT_WRAPPER(__lxstat, stat)
-XSTAT_WRAPPER(__lxstat64, stat64)
+FSTAT_FN(fstat, (int fd, struct stat *st), fd, st)
+FSTAT_FN(fstat64, (int fd, struct stat64 *st), fd, st)
+FSTAT_FN(__fxstat, (int ver, int fd, struct stat *st), ver, fd, st)
+FSTAT_FN(__fxstat64, (int ver, int fd, struct stat64 *st), ver, fd, st)
+
+static void to_statx(const struct stat64 *st, struct statx *sx)
+{
+	memset(sx, 0, sizeof(*sx));
+	sx->stx_mask = STATX_BASIC_STATS;
+	sx->stx_blksize = (uint32_t)st->st_blksize;
+	sx->stx_nlink = (uint32_t)st->st_nlink;
+	sx->stx_uid = st->st_uid;
+	sx->stx_gid = st->st_gid;
+	sx->stx_mode = (uint16_t)st->st_mode;
+	sx->stx_ino = st->st_ino;
+	sx->stx_atime = (struct statx_timestamp){ .tv_sec = st->st_atim.tv_sec, .tv_nsec = (uint32_t)st->st_atim.tv_nsec };
+	sx->stx_ctime = sx->stx_mtime = sx->stx_btime = sx->stx_atime;
+	sx->stx_rdev_major = major(st->st_rdev);
+	sx->stx_rdev_minor = minor(st->st_rdev);
+	sx->stx_dev_major = major(st->st_dev);
+	sx->stx_dev_minor = minor(st->st_dev);
+}
+
+EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
+{
+	struct stat64 st;
+	char buf[4096];
+	const char *p;
+	int rc = emu_stat(dirfd, path, flags, &st);
+
+	if (rc == 0)
+		to_statx(&st, sx);
+	if (rc <= 0)
+		return rc ? fail(rc) : 0;
+	p = module_path(path, buf, sizeof(buf));
+	return get_statx()(dirfd, p ? p : path, flags, mask, sx);
+}
+
+/* ---- access: /dev/vfio nodes by their modes, /sys/module/vfio* in the fake sysfs ---- */
+
+/* 0, -EACCES, -ENOENT or -ENOTDIR, or 1 when path is not emulated. */
+static int emu_access(const char *path, int mode, bool effective)
+{
+	struct stat64 st;
+	int rc = emu_stat(AT_FDCWD, path, 0, &st);
+	unsigned allowed;
+
+	if (rc)
+		return rc;
+	if ((effective ? geteuid() : getuid()) == 0) /* root: everything but executing a non-executable */
+		allowed = S_ISDIR(st.st_mode) || (st.st_mode & 0111) ? 7 : 6;
+	else
+		allowed = st.st_mode & 7; /* the nodes belong to root */
+	return (unsigned)mode & 7 & ~allowed ? -EACCES : 0;
+}
 
 EXPORT int access(const char *path, int mode)
 {
 	char buf[4096];
 	const char *p = module_path(path, buf, sizeof(buf));
+	int rc = emu_access(path, mode, false);
+
+	if (rc <= 0)
+		return rc ? fail(rc) : 0;
 	return get_access()(p ? p : path, mode);
+}
+
+EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	char buf[4096];
+	const char *p = module_path(path, buf, sizeof(buf));
+	int rc = emu_access(path, mode, flags & AT_EACCESS);
+
+	if (rc <= 0)
+		return rc ? fail(rc) : 0;
+	return get_faccessat()(dirfd, p ? p : path, mode, flags);
+}
+
+/* ---- readlink, realpath: the /dev/vfio nodes exist and none is a symbolic link ---- */
+
+/* -EINVAL (not a link) for an emulated node, its errno for another owned path, 1 otherwise. */
+static int emu_readlink(const char *path)
+{
+	uint32_t group;
+	int node;
+
+	if (!owned_path(path))
+		return 1;
+	node = path_node(path, &group);
+	return node < 0 ? node : -EINVAL;
+}
+
+#define READLINK_FN(name, params, ...)                                                             \
+	EXPORT ssize_t name params                                                                 \
+	{                                                                                          \
+		int rc = emu_readlink(path);                                                       \
+		return rc <= 0 ? fail(rc) : get_##name()(__VA_ARGS__);                            \
+	}
+
+READLINK_FN(readlink, (const char *path, char *buf, size_t len), path, buf, len)
+READLINK_FN(readlinkat, (int dirfd, const char *path, char *buf, size_t len), dirfd, path, buf, len)
+
+EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen)
+{
+	check_len(len, buflen);
+	return readlink(path, buf, len);
+}
+
+EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len, size_t buflen)
+{
+	check_len(len, buflen);
+	return readlinkat(dirfd, path, buf, len);
+}
+
+/* An emulated node's canonical name (libc's realpath would not find it), or NULL and errno. */
+static char *emu_realpath(const char *path, char *resolved)
+{
+	uint32_t group;
+	int node = path_node(path, &group);
+	char name[32];
+
+	if (node < 0) {
+		errno = -node;
+		return NULL;
+	}
+	snprintf(name, sizeof(name), node == NODE_GROUP ? "/dev/vfio/%u" : node == NODE_DIR ? "/dev/vfio" : "/dev/vfio/vfio",
+		 group);
+	return resolved ? strcpy(resolved, name) : strdup(name);
+}
+
+EXPORT char *realpath(const char *path, char *resolved)
+{
+	return owned_path(path) ? emu_realpath(path, resolved) : get_realpath()(path, resolved);
+}
+
+/* glibc's: the buffer must hold PATH_MAX bytes. */
+EXPORT char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen)
+{
+	if (resolvedlen < PATH_MAX)
+		__chk_fail();
+	return owned_path(path) ? emu_realpath(path, resolved) : get___realpath_chk()(path, resolved, resolvedlen);
 }
