@@ -4,8 +4,8 @@
  * through the VFIO fd API only (tcemu_host_open/ioctl/pread/pwrite), with its rings and buffers
  * in test memory that a v2 container maps (MAP_DMA) in the default window. Legacy interface
  * (BAR0) or modern one (vendor capabilities into BAR4). Split rings laid out as legacy wants
- * them (so both interfaces use the same addresses): queue q at ring_off(q): descriptors, avail
- * at +4 KiB, used at +8 KiB.
+ * them (so both interfaces use the same addresses): queue q at vd_ring(q): descriptors, the
+ * available ring after them, the used ring at the next 4 KiB boundary.
  */
 #ifndef TCEMU_TESTS_VIRTIO_DRIVER_H
 #define TCEMU_TESTS_VIRTIO_DRIVER_H
@@ -36,7 +36,14 @@
 
 struct vd_queue {
 	uint16_t size, avail_idx, used_seen;
+	uint32_t avail_off, used_off; /* from the ring's start: the legacy layout for size */
 };
+
+static inline void vd_layout(struct vd_queue *q)
+{
+	q->avail_off = 16u * q->size;
+	q->used_off = (q->avail_off + 6 + 2u * q->size + 4095) & ~4095u;
+}
 
 struct vd {
 	struct tcemu_host *h;
@@ -194,13 +201,14 @@ static inline int vd_open(struct vd *d, struct vd_host *vh, int g, const char *b
 			d->q[q].size = (uint16_t)vd_rd32(d, VD_REGION(4) + 24, 2);
 			if (d->q[q].size != VD_QSIZE && d->q[q].size != 128)
 				return -9;
+			vd_layout(&d->q[q]);
 			/* 64-bit addresses as two 32-bit halves, as Linux writes them. */
 			vd_wr32(d, VD_REGION(4) + 32, 4, (uint32_t)base);
 			vd_wr32(d, VD_REGION(4) + 36, 4, (uint32_t)(base >> 32));
-			vd_wr32(d, VD_REGION(4) + 40, 4, (uint32_t)(base + 4096));
-			vd_wr32(d, VD_REGION(4) + 44, 4, (uint32_t)((base + 4096) >> 32));
-			vd_wr32(d, VD_REGION(4) + 48, 4, (uint32_t)(base + 8192));
-			vd_wr32(d, VD_REGION(4) + 52, 4, (uint32_t)((base + 8192) >> 32));
+			vd_wr32(d, VD_REGION(4) + 40, 4, (uint32_t)(base + d->q[q].avail_off));
+			vd_wr32(d, VD_REGION(4) + 44, 4, (uint32_t)((base + d->q[q].avail_off) >> 32));
+			vd_wr32(d, VD_REGION(4) + 48, 4, (uint32_t)(base + d->q[q].used_off));
+			vd_wr32(d, VD_REGION(4) + 52, 4, (uint32_t)((base + d->q[q].used_off) >> 32));
 			vd_wr32(d, VD_REGION(4) + 28, 2, 1);
 			if (vd_rd32(d, VD_REGION(4) + 28, 2) != 1)
 				return -10;
@@ -216,6 +224,7 @@ static inline int vd_open(struct vd *d, struct vd_host *vh, int g, const char *b
 			d->q[q].size = (uint16_t)vd_rd32(d, VD_REGION(0) + 12, 2);
 			if (!d->q[q].size)
 				return -9;
+			vd_layout(&d->q[q]);
 			vd_wr32(d, VD_REGION(0) + 8, 4, (uint32_t)((d->iova + vd_ring(q)) >> 12));
 		}
 	}
@@ -267,8 +276,8 @@ static inline void vd_desc(struct vd *d, unsigned q, unsigned i, uint64_t bus, u
 /* Makes chain head available and notifies the queue. */
 static inline int vd_kick(struct vd *d, unsigned q, uint16_t head)
 {
-	uint8_t *avail = d->mem + vd_ring(q) + 4096;
 	struct vd_queue *vq = &d->q[q];
+	uint8_t *avail = d->mem + vd_ring(q) + vq->avail_off;
 
 	vd_put16(avail + 4 + 2 * (vq->avail_idx % vq->size), head);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -282,8 +291,8 @@ static inline int vd_kick(struct vd *d, unsigned q, uint16_t head)
 /* The next used entry of queue q: 1 (id and len filled), 0 if none. */
 static inline int vd_used(struct vd *d, unsigned q, uint32_t *id, uint32_t *len)
 {
-	uint8_t *used = d->mem + vd_ring(q) + 8192;
 	struct vd_queue *vq = &d->q[q];
+	uint8_t *used = d->mem + vd_ring(q) + vq->used_off;
 
 	if (vd_get16(used + 2) == vq->used_seen)
 		return 0;
