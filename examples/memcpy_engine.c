@@ -91,7 +91,8 @@ static void engine_reset(struct tcemu_model *m)
 	struct engine *e = tcemu_model_priv(m);
 
 	pthread_mutex_lock(&e->lock);
-	memset(e->regs, 0, sizeof(e->regs));
+	for (size_t i = 0; i < sizeof(e->regs); i++)
+		e->regs[i] = 0;
 	pthread_mutex_unlock(&e->lock);
 }
 

@@ -280,9 +280,8 @@ static inline int vd_kick(struct vd *d, unsigned q, uint16_t head)
 	uint8_t *avail = d->mem + vd_ring(q) + vq->avail_off;
 
 	vd_put16(avail + 4 + 2 * (vq->avail_idx % vq->size), head);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	vq->avail_idx++;
-	vd_put16(avail + 2, vq->avail_idx);
+	__atomic_store_n((uint16_t *)(void *)(avail + 2), vq->avail_idx, __ATOMIC_RELEASE); /* entry, then index */
 	if (d->modern)
 		return vd_wr32(d, VD_REGION(4) + VD_MODERN_NOTIFY + 4 * q, 2, q);
 	return vd_wr32(d, VD_REGION(0) + 16, 2, q);

@@ -130,8 +130,7 @@ int vq_push(struct tcemu_model *m, struct vq *q, uint16_t head, uint32_t len)
 	if (rc)
 		return rc;
 	q->used_idx++;
-	vq_put16(b, q->used_idx);
-	__atomic_thread_fence(__ATOMIC_RELEASE); /* the entry before the index */
+	vq_put16(b, q->used_idx); /* after the entry: each DMA completes (under the engine's lock) in order */
 	tcemu_model_set_context(m, "%s queue %u used index", q->name, q->index);
 	return tcemu_model_dma_write(m, q->used + 2, b, 2);
 }
