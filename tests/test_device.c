@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "device.h"
+#include "vfio/device.h"
 #include "harness.h"
 
 #define KiB (1ull << 10)
@@ -897,16 +897,15 @@ TEST(concurrent_use)
 {
 	struct tcemu_vdev *d = mk_full();
 	struct hammer h[4];
-	pthread_t t[4];
+	struct harness_threads t = { 0 };
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	CHECK(d && efd >= 0);
 	for (unsigned i = 0; i < 4; i++) {
 		h[i] = (struct hammer){ d, efd, i };
-		CHECK_EQ(pthread_create(&t[i], NULL, hammer_thread, &h[i]), 0);
+		harness_thread_start(&t, hammer_thread, &h[i]);
 	}
-	for (unsigned i = 0; i < 4; i++)
-		pthread_join(t[i], NULL);
+	harness_threads_join(&t);
 	CHECK_EQ(efd_take(efd), 8000);
 	for (unsigned i = 0; i < 4; i++)
 		CHECK(tcemu_vdev_irq_fd(d, MSIX, i) >= 0);

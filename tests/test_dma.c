@@ -13,53 +13,12 @@
 #include <tcemu/platform.h>
 #include <tcemu/table.h>
 
+#include "fixture.h"
 #include "harness.h"
 
 #define K4 4096ull
 #define K64 65536ull
 #define RW (TCEMU_TCE_READ | TCEMU_TCE_WRITE)
-
-/* A platform, memory, an owned PE 0 with a 4K-page window in slot 0 and a 64K-page one in slot 1. */
-struct fx {
-	struct tcemu_platform *p;
-	struct tcemu_memory *mem;
-	struct tcemu_dma *dma;
-	struct tcemu_pe *pe;
-	struct tcemu_table *t0, *t1;
-};
-
-static int fx_init(struct fx *f)
-{
-	struct tcemu_platform_opts po = { 0 };
-	struct tcemu_memory_params mp = { .sys_page_shift = 12 };
-	struct tcemu_table_params tp0 = { .bus_offset = 0, .window_size = 1ull << 30, .page_shift = 12, .levels = 2 };
-	struct tcemu_table_params tp1 = {
-		.bus_offset = TCEMU_WINDOW1_START, .window_size = 1ull << 32, .page_shift = 16, .levels = 1
-	};
-
-	memset(f, 0, sizeof(*f));
-	if (tcemu_platform_create(&po, &f->p) || tcemu_memory_create(&mp, &f->mem))
-		return -1;
-	f->pe = tcemu_platform_pe(f->p, 0);
-	if (tcemu_dma_create(f->p, f->mem, &f->dma) || tcemu_pe_take_ownership(f->pe))
-		return -1;
-	if (tcemu_table_create(&tp0, &f->t0) || tcemu_table_create(&tp1, &f->t1))
-		return -1;
-	if (tcemu_pe_set_window(f->pe, 0, f->t0) || tcemu_pe_set_window(f->pe, 1, f->t1))
-		return -1;
-	return 0;
-}
-
-static void fx_fini(struct fx *f)
-{
-	tcemu_dma_destroy(f->dma);
-	if (f->pe && tcemu_pe_is_owned(f->pe))
-		tcemu_pe_release_ownership(f->pe); /* unsets the windows */
-	tcemu_table_unref(f->t0);
-	tcemu_table_unref(f->t1);
-	tcemu_memory_destroy(f->mem);
-	tcemu_platform_destroy(f->p);
-}
 
 /* Page-aligned anonymous memory (aligned to align, a power of two >= 4K). */
 static unsigned char *alloc_mem(size_t size, size_t align)
@@ -74,7 +33,7 @@ static unsigned char *alloc_mem(size_t size, size_t align)
 	return (unsigned char *)a; /* leaked on purpose: tests are short */
 }
 
-static uint64_t pin(struct fx *f, void *p, size_t size, uint32_t align_shift)
+static uint64_t pin(struct fx_dma *f, void *p, size_t size, uint32_t align_shift)
 {
 	uint64_t hpa = 0;
 
@@ -89,7 +48,7 @@ static void fill(unsigned char *p, size_t n, unsigned seed)
 		p[i] = (unsigned char)(i * 131 + seed * 7 + 1);
 }
 
-static struct tcemu_dma_stats stats(struct fx *f)
+static struct tcemu_dma_stats stats(struct fx_dma *f)
 {
 	struct tcemu_dma_stats st;
 
@@ -108,11 +67,11 @@ static bool all_bytes(const unsigned char *p, size_t n, unsigned char v)
 
 TEST(round_trip_4k_pages)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *m, in[20000], out[20000];
 	uint64_t hpa;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	m = alloc_mem(16 * K4, K4);
 	CHECK(m);
 	memset(m, 0, 16 * K4);
@@ -146,16 +105,16 @@ TEST(round_trip_4k_pages)
 	CHECK_U64(st.faults, 0);
 	CHECK_EQ(st.last_fault, TCEMU_DMA_FAULT_NONE);
 	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_NORMAL);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 TEST(access_spans_two_pins)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *a, *b, in[3000], out[3000];
 	uint64_t ha, hb;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	a = alloc_mem(K4, K4);
 	b = alloc_mem(2 * K4, K4);
 	CHECK(a && b);
@@ -178,17 +137,17 @@ TEST(access_spans_two_pins)
 	CHECK(all_bytes(a + 2000, K4 - 2000, 0));
 	CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 11 * K4 - 1000, out, sizeof(out)), 0);
 	CHECK(memcmp(in, out, sizeof(in)) == 0);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 TEST(slot1_64k_pages)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *m, *in, *out;
 	const size_t n = 100000;
 	uint64_t hpa, bus = TCEMU_WINDOW1_START + 3 * K64;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	m = alloc_mem(4 * K64, K64);
 	in = malloc(n);
 	out = malloc(n);
@@ -213,18 +172,18 @@ TEST(slot1_64k_pages)
 	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_PERMISSION);
 	free(in);
 	free(out);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 /* A 64K IOMMU page whose frames belong to two pins (two halves of 32K in separate memory). */
 TEST(iommu_page_spans_two_pins)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *a, *b, in[40000], out[40000];
 	struct tcemu_memory_stats ms;
 	uint64_t ha, hb;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	a = alloc_mem(K64 / 2, K64);
 	b = alloc_mem(K64 / 2, K64);
 	CHECK(a && b);
@@ -235,10 +194,8 @@ TEST(iommu_page_spans_two_pins)
 	hb = pin(&f, b, K64 / 2, 0);
 	CHECK(ha && hb);
 	if (hb != ha + K64 / 2) {
-		printf("  (frames not adjacent: 0x%llx 0x%llx; skipped)\n", (unsigned long long)ha,
-		       (unsigned long long)hb);
-		fx_fini(&f);
-		return;
+		fx_dma_close(&f);
+		SKIP("frames not adjacent: 0x%llx 0x%llx", (unsigned long long)ha, (unsigned long long)hb);
 	}
 	CHECK_EQ(tcemu_table_set_linear(f.t1, 0, 1, ha | RW, 0, NULL, NULL), 0);
 	tcemu_pe_tce_kill(f.pe, 1, 0, 1);
@@ -260,7 +217,7 @@ TEST(iommu_page_spans_two_pins)
 	struct tcemu_dma_stats st = stats(&f);
 	CHECK_EQ(st.last_fault, TCEMU_DMA_FAULT_NO_MEMORY);
 	CHECK_U64(st.last_fault_bus, TCEMU_WINDOW1_START + K64 / 2);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 static void unfreeze(struct tcemu_pe *pe)
@@ -271,11 +228,11 @@ static void unfreeze(struct tcemu_pe *pe)
 
 TEST(permissions)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *m, buf[64];
 	uint64_t hpa, e;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	m = alloc_mem(4 * K4, K4);
 	CHECK(m);
 	memset(m, 0x11, 4 * K4);
@@ -321,16 +278,16 @@ TEST(permissions)
 	CHECK_U64(stats(&f).last_fault_bus, 3 * K4);
 	CHECK(all_bytes(m + 3 * K4 - 16, 32, 0x11));
 	CHECK_U64(stats(&f).faults, 5);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 TEST(extent_faults)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *m, buf[16];
 	uint64_t hpa;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	m = alloc_mem(K4, K4);
 	CHECK(m);
 	hpa = pin(&f, m, K4, 0);
@@ -369,16 +326,16 @@ TEST(extent_faults)
 	CHECK_EQ(tcemu_dma_read(f.dma, f.pe, (1ull << 30) - 16, buf, 16), -EIO);
 	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_EXTENT);
 	CHECK_U64(stats(&f).faults, 6);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 TEST(fault_freezes_and_recovery)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *m, buf[2 * 4096];
 	uint64_t hpa, freezes;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	m = alloc_mem(2 * K4, K4);
 	CHECK(m);
 	memset(m, 0x44, 2 * K4);
@@ -438,16 +395,16 @@ TEST(fault_freezes_and_recovery)
 	unfreeze(f.pe);
 	CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 0, buf, 16), 0);
 	CHECK_U64(stats(&f).faults, 6);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 TEST(no_memory_fault)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *m, buf[16];
 	uint64_t hpa, e;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	m = alloc_mem(K4, K4);
 	CHECK(m);
 	hpa = pin(&f, m, K4, 0);
@@ -459,16 +416,16 @@ TEST(no_memory_fault)
 	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_NO_MEMORY);
 	CHECK_U64(stats(&f).last_fault_bus, 7 * K4 + 5);
 	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_STOPPED);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 TEST(stale_cache_until_kill)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *a, *b, buf[K4];
 	uint64_t ha, hb, e;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	a = alloc_mem(K4, K4);
 	b = alloc_mem(K4, K4);
 	CHECK(a && b);
@@ -525,16 +482,16 @@ TEST(stale_cache_until_kill)
 	CHECK_U64(st.bytes_written, 4);
 	CHECK_U64(st.faults, 1);
 	CHECK_U64(tcemu_pe_invalidations(f.pe), st.invalidations); /* the engine saw every kill */
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 TEST(stats_counts)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *m, buf[3 * 4096];
 	uint64_t hpa;
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	m = alloc_mem(8 * K4, K4);
 	CHECK(m);
 	hpa = pin(&f, m, 8 * K4, 0);
@@ -564,20 +521,20 @@ TEST(stats_counts)
 	CHECK_EQ(tcemu_dma_stats(f.dma, tcemu_platform_pe(f.p, 1), &o), 0);
 	CHECK_U64(o.reads, 0);
 	CHECK_U64(o.cache_misses, 0);
-	struct fx g;
-	CHECK(fx_init(&g) == 0);
+	struct fx_dma g;
+	CHECK(fx_dma_open(&g) == 0);
 	CHECK_EQ(tcemu_dma_stats(f.dma, g.pe, &o), -EINVAL);
 	CHECK_EQ(tcemu_dma_read(f.dma, g.pe, 0, buf, 1), -EINVAL);
-	fx_fini(&g);
-	fx_fini(&f);
+	fx_dma_close(&g);
+	fx_dma_close(&f);
 }
 
 TEST(invalid_arguments)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char buf[16];
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	CHECK_EQ(tcemu_dma_read(NULL, f.pe, 0, buf, 1), -EINVAL);
 	CHECK_EQ(tcemu_dma_read(f.dma, NULL, 0, buf, 1), -EINVAL);
 	CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 0, NULL, 1), -EINVAL);
@@ -588,19 +545,19 @@ TEST(invalid_arguments)
 	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_NORMAL);
 	CHECK_U64(stats(&f).faults, 0);
 	tcemu_dma_destroy(NULL);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 TEST(other_pe_and_destroy)
 {
-	struct fx f;
+	struct fx_dma f;
 	unsigned char *m, buf[16];
 	uint64_t hpa;
 	struct tcemu_pe *pe4;
 	struct tcemu_table *t;
 	struct tcemu_table_params tp = { .bus_offset = 0, .window_size = 1ull << 24, .page_shift = 12, .levels = 1 };
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	/* PE 4 sits on the IODA2 PHB */
 	pe4 = tcemu_platform_pe(f.p, 4);
 	CHECK_EQ(tcemu_pe_take_ownership(pe4), 0);
@@ -625,7 +582,7 @@ TEST(other_pe_and_destroy)
 	tcemu_pe_tce_kill(f.pe, 0, 0, 0);
 	CHECK_EQ(tcemu_pe_release_ownership(pe4), 0);
 	tcemu_table_unref(t);
-	fx_fini(&f);
+	fx_dma_close(&f);
 }
 
 /*
@@ -640,9 +597,9 @@ TEST(other_pe_and_destroy)
 #define NREADERS 3
 
 struct conc {
-	struct fx *f;
+	struct fx_dma *f;
 	unsigned char *wmem;
-	volatile int stop; /* accessed atomically */
+	int stop;          /* accessed atomically */
 	int bad;           /* accessed atomically */
 	uint64_t reads;
 	unsigned seed;
@@ -695,13 +652,13 @@ static void *conc_writer(void *arg)
 
 TEST(concurrent_dma_and_kills)
 {
-	struct fx f;
+	struct fx_dma f;
 	struct conc c = { 0 };
 	unsigned char *pa, *pb;
 	uint64_t ha, hb, hw;
-	pthread_t th[NREADERS + 1];
+	struct harness_threads th = { .stop = &c.stop };
 
-	CHECK(fx_init(&f) == 0);
+	CHECK(fx_dma_open(&f) == 0);
 	c.f = &f;
 	pa = alloc_mem(NPAGES * K4, K4);
 	pb = alloc_mem(NPAGES * K4, K4);
@@ -720,8 +677,8 @@ TEST(concurrent_dma_and_kills)
 	tcemu_pe_tce_kill(f.pe, 0, 0, 0);
 
 	for (unsigned i = 0; i < NREADERS; i++)
-		CHECK_EQ(pthread_create(&th[i], NULL, conc_reader, &c), 0);
-	CHECK_EQ(pthread_create(&th[NREADERS], NULL, conc_writer, &c), 0);
+		harness_thread_start(&th, conc_reader, &c);
+	harness_thread_start(&th, conc_writer, &c);
 
 	/* at least 4000 flips and 3000 reads (ASan or TSan slow the threads down differently) */
 	unsigned rnd = 12345, it;
@@ -752,9 +709,7 @@ TEST(concurrent_dma_and_kills)
 		if (it % 64 == 0)
 			sched_yield();
 	}
-	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
-	for (unsigned i = 0; i < NREADERS + 1; i++)
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th); /* sets c.stop */
 	CHECK_EQ(__atomic_load_n(&c.bad, __ATOMIC_RELAXED), 0);
 	CHECK(c.reads >= 3000);
 	struct tcemu_dma_stats st = stats(&f);
@@ -771,8 +726,8 @@ TEST(concurrent_dma_and_kills)
 		CHECK_EQ(tcemu_dma_read(f.dma, f.pe, i * K4 + 17, &v, 1), 0);
 		CHECK_EQ(v, (hpa >= hb && hpa < hb + NPAGES * K4 ? 'A' : 'a') + i % 16);
 	}
-	printf("  %llu reads checked\n", (unsigned long long)c.reads);
-	fx_fini(&f);
+	printf("# %llu reads checked\n", (unsigned long long)c.reads); /* a TAP comment */
+	fx_dma_close(&f);
 }
 
 HARNESS_MAIN(T(round_trip_4k_pages), T(access_spans_two_pins), T(slot1_64k_pages), T(iommu_page_spans_two_pins),

@@ -16,71 +16,31 @@
 
 #include <tcemu/guest.h>
 
+#include "fixture.h"
 #include "harness.h"
 
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
-#define RAM (64 * MiB)
+#define RAM FX_GUEST_RAM
 #define LIOBN 0x80000001u
 
-struct fx {
-	struct tcemu_host *h;
-	struct tcemu_guest *g;
-	int c, grp;
-	uint8_t *ram;
-};
+/* fx_guest_linked with this file's LIOBN; fx_sys_shift is the emulated host's page size (0: this machine's). */
+static uint32_t fx_sys_shift;
 
-static int host_container(struct tcemu_host *h, const char *group, uint32_t page_shift, uint64_t window, int *c,
-			  int *g, uint8_t *ram, bool reg)
+static int fx_open(struct fx_guest *f, uint32_t hshift, uint32_t gshift)
 {
-	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
-	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = page_shift, .window_size = window,
-						  .levels = 2 };
-	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)ram, .size = RAM };
-
-	if (tcemu_host_open(h, "/dev/vfio/vfio", 2, c) || tcemu_host_open(h, group, 2, g) ||
-	    tcemu_host_ioctl(h, *g, VFIO_GROUP_SET_CONTAINER, c) ||
-	    tcemu_host_ioctl(h, *c, VFIO_SET_IOMMU, (void *)VFIO_SPAPR_TCE_v2_IOMMU) ||
-	    tcemu_host_ioctl(h, *c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm) ||
-	    tcemu_host_ioctl(h, *c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr))
-		return -1;
-	return reg ? (int)tcemu_host_ioctl(h, *c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r) : 0;
+	return fx_guest_linked(f, fx_sys_shift, hshift, gshift, LIOBN);
 }
 
-/* A host, a v2 container (window 0: 1 GiB at 0 with host pages of 2^hshift), 64 MiB of guest RAM
- * at guest physical 0 registered with it, and a guest window LIOBN of guest pages 2^gshift linked. */
-static uint32_t fx_sys_shift; /* the emulated host's page size: 0 = this machine's */
-
-static int fx_open(struct fx *f, uint32_t hshift, uint32_t gshift)
-{
-	struct tcemu_host_opts o = { .platform.sys_page_shift = fx_sys_shift };
-
-	memset(f, 0, sizeof(*f));
-	f->ram = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (f->ram == MAP_FAILED || tcemu_host_create(&o, &f->h) ||
-	    host_container(f->h, "/dev/vfio/0", hshift, GiB, &f->c, &f->grp, f->ram, true) ||
-	    tcemu_guest_create(f->h, &f->g) || tcemu_guest_add_ram(f->g, 0, RAM, f->ram) ||
-	    tcemu_guest_create_window(f->g, LIOBN, gshift, 0, GiB >> gshift) || tcemu_guest_link(f->g, LIOBN, f->c))
-		return -1;
-	return 0;
-}
-
-static void fx_close(struct fx *f)
-{
-	tcemu_guest_destroy(f->g);
-	tcemu_host_destroy(f->h);
-	munmap(f->ram, RAM);
-}
-
-static long put(struct fx *f, long (*fn)(struct tcemu_guest *, unsigned long, const uint64_t *, uint64_t *),
+static long put(struct fx_guest *f, long (*fn)(struct tcemu_guest *, unsigned long, const uint64_t *, uint64_t *),
 		uint64_t liobn, uint64_t ioba, uint64_t tce)
 {
 	uint64_t a[3] = { liobn, ioba, tce };
 	return fn(f->g, TCEMU_H_PUT_TCE, a, NULL);
 }
 
-static uint64_t get(struct fx *f, uint64_t ioba)
+static uint64_t get(struct fx_guest *f, uint64_t ioba)
 {
 	uint64_t a[2] = { LIOBN, ioba }, tce = ~0ull;
 	if (tcemu_guest_hcall(f->g, TCEMU_H_GET_TCE, a, &tce) != TCEMU_H_SUCCESS)
@@ -88,14 +48,14 @@ static uint64_t get(struct fx *f, uint64_t ioba)
 	return tce;
 }
 
-static uint64_t hw(struct fx *f, uint64_t iova, uint64_t *ua)
+static uint64_t hw(struct fx_guest *f, uint64_t iova, uint64_t *ua)
 {
 	uint64_t tce = ~0ull;
 	tcemu_host_container_entry(f->h, f->c, iova, &tce, ua);
 	return tce;
 }
 
-static uint64_t region_hpa(struct fx *f)
+static uint64_t region_hpa(struct fx_guest *f)
 {
 	struct tcemu_region_info ri;
 	return tcemu_host_regions(f->h, getpid(), &ri, 1) == 1 ? ri.hpa : 0;
@@ -103,7 +63,7 @@ static uint64_t region_hpa(struct fx *f)
 
 TEST(window_creation_rules)
 {
-	struct fx f;
+	struct fx_guest f;
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
 	CHECK_EQ(tcemu_guest_create_window(f.g, 7, 12, 0, 0), -EINVAL);          /* size 0 */
@@ -115,7 +75,7 @@ TEST(window_creation_rules)
 	CHECK_EQ(tcemu_guest_create_window(f.g, 7, 34, 0, 1), 0);                 /* 16 GiB pages */
 	CHECK_EQ(tcemu_guest_remove_window(f.g, 7), 0);
 	CHECK_EQ(tcemu_guest_remove_window(f.g, 7), -ENOENT);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(window_accounting_enomem)
@@ -140,7 +100,7 @@ TEST(window_accounting_enomem)
 
 TEST(ram_rules)
 {
-	struct fx f;
+	struct fx_guest f;
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
 	CHECK_EQ(tcemu_guest_add_ram(f.g, RAM / 2, MiB, f.ram), -EINVAL);      /* overlaps */
@@ -148,12 +108,12 @@ TEST(ram_rules)
 	CHECK_EQ(tcemu_guest_add_ram(f.g, RAM, 0, f.ram), -EINVAL);            /* empty */
 	CHECK(tcemu_guest_gpa_to_hva(f.g, 4096, 8) == f.ram + 4096);
 	CHECK(tcemu_guest_gpa_to_hva(f.g, RAM - 4, 8) == NULL);                  /* runs past RAM */
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(link_conditions)
 {
-	struct fx f;
+	struct fx_guest f;
 	int c1, g1, nofd = 4321;
 	struct vfio_iommu_spapr_tce_create cr2 = { .argsz = sizeof(cr2), .page_shift = 16, .window_size = 1ull << 36,
 						   .levels = 2 };
@@ -188,12 +148,12 @@ TEST(link_conditions)
 	CHECK_EQ(tcemu_guest_unlink(f.g, LIOBN, f.c), 0);
 	CHECK_EQ(tcemu_guest_unlink(f.g, LIOBN, f.c), 0);
 	CHECK_EQ(tcemu_guest_unlink(f.g, LIOBN, f.c), -ENOENT);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(put_tce_fast_path_and_view)
 {
-	struct fx f;
+	struct fx_guest f;
 	uint64_t ua, hpa;
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
@@ -216,7 +176,7 @@ TEST(put_tce_fast_path_and_view)
 	struct tcemu_region_info ri;
 	CHECK_EQ(tcemu_host_regions(f.h, getpid(), &ri, 1), 1);
 	CHECK_EQ(ri.mapped, 2); /* 0x6000 and 0x7000 */
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /*
@@ -229,7 +189,7 @@ TEST(fast_path_counts_are_exact_when_read)
 	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r) };
 	struct tcemu_host_stats st0, st;
 	struct tcemu_region_info ri;
-	struct fx f;
+	struct fx_guest f;
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
 	struct tcemu_pe *pe = tcemu_platform_pe_by_group(tcemu_host_platform(f.h), 0);
@@ -262,7 +222,7 @@ TEST(fast_path_counts_are_exact_when_read)
 	/* without the region the fast path cannot translate: too hard, the entry stays clear */
 	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x5000, 0x5000 | 3), TCEMU_H_TOO_HARD);
 	CHECK_U64(hw(&f, 0x5000, NULL), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* Counts a link keeps go to the container when the link goes. */
@@ -270,7 +230,7 @@ TEST(unlink_hands_over_the_counts)
 {
 	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r) };
 	struct tcemu_region_info ri;
-	struct fx f;
+	struct fx_guest f;
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
 	struct tcemu_pe *pe = tcemu_platform_pe_by_group(tcemu_host_platform(f.h), 0);
@@ -287,12 +247,12 @@ TEST(unlink_hands_over_the_counts)
 	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = 0, .size = 5 * 4096 };
 	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_UNMAP_DMA, &u), 0);
 	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(put_tce_parameter_errors)
 {
-	struct fx f;
+	struct fx_guest f;
 
 	CHECK_EQ(fx_open(&f, 12, 16), 0);
 	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, 0x1000, 0x10000 | 3), TCEMU_H_PARAMETER);  /* ioba not 64K aligned */
@@ -304,13 +264,13 @@ TEST(put_tce_parameter_errors)
 	CHECK_EQ(put(&f, tcemu_guest_hcall, 0x1234, 0, 0x10000 | 3), TCEMU_H_PARAMETER);
 	uint64_t a[2] = { LIOBN, 0 };
 	CHECK_EQ(tcemu_guest_hcall(f.g, 0x999, a, NULL), TCEMU_H_FUNCTION);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* 64 KiB guest pages on a 4 KiB host window: one guest TCE is 16 host entries. */
 TEST(fan_out_64k_guest_on_4k_host)
 {
-	struct fx f;
+	struct fx_guest f;
 	uint64_t hpa, ua;
 
 	CHECK_EQ(fx_open(&f, 12, 16), 0);
@@ -325,13 +285,13 @@ TEST(fan_out_64k_guest_on_4k_host)
 	struct tcemu_container_info ci;
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
 	CHECK_EQ(ci.windows[0].valid_entries, 16);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* Equal page sizes: one host entry per guest TCE (64K pages need a 64K-page host to back them). */
 TEST(equal_page_sizes_one_entry)
 {
-	struct fx f;
+	struct fx_guest f;
 
 	fx_sys_shift = 16;
 	int rc = fx_open(&f, 16, 16);
@@ -342,23 +302,23 @@ TEST(equal_page_sizes_one_entry)
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
 	CHECK_EQ(ci.windows[0].valid_entries, 1);
 	CHECK_U64(hw(&f, 0x30000, NULL), (region_hpa(&f) + 0x50000) | 3);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* A 64K host window over memory backed by 4K pages: the fast path cannot, the VMM cannot either. */
 TEST(host_page_larger_than_backing_is_too_hard)
 {
-	struct fx f;
+	struct fx_guest f;
 
 	CHECK_EQ(fx_open(&f, 16, 16), 0);
 	CHECK_EQ(put(&f, tcemu_guest_hcall_fast, LIOBN, 0x30000, 0x50000 | 3), TCEMU_H_TOO_HARD);
 	CHECK_EQ(put(&f, tcemu_guest_hcall, LIOBN, 0x30000, 0x50000 | 3), TCEMU_H_HARDWARE);
 	CHECK_U64(hw(&f, 0x30000, NULL), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* Writes a big-endian TCE list into guest RAM at gpa. */
-static void tce_list(struct fx *f, uint64_t gpa, const uint64_t *tces, unsigned n)
+static void tce_list(struct fx_guest *f, uint64_t gpa, const uint64_t *tces, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t be = htobe64(tces[i]);
@@ -368,7 +328,7 @@ static void tce_list(struct fx *f, uint64_t gpa, const uint64_t *tces, unsigned 
 
 TEST(put_tce_indirect_rules)
 {
-	struct fx f;
+	struct fx_guest f;
 	uint64_t tces[512], a[4], hpa;
 	const uint64_t list = 32 * MiB;
 
@@ -406,12 +366,12 @@ TEST(put_tce_indirect_rules)
 	/* count 0: nothing */
 	a[3] = 0;
 	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_SUCCESS);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(stuff_tce_rules)
 {
-	struct fx f;
+	struct fx_guest f;
 	uint64_t tces[512], a[4];
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
@@ -436,13 +396,13 @@ TEST(stuff_tce_rules)
 	struct tcemu_container_info ci;
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
 	CHECK_EQ(ci.windows[0].valid_entries, 1536 - 1000);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* Guest RAM that is not registered with the container: too hard for the fast path. */
 TEST(too_hard_clears_the_entry_and_keeps_the_view)
 {
-	struct fx f;
+	struct fx_guest f;
 	uint8_t *extra = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	CHECK(extra != MAP_FAILED);
@@ -458,14 +418,14 @@ TEST(too_hard_clears_the_entry_and_keeps_the_view)
 	struct tcemu_guest_stats st;
 	tcemu_guest_stats(f.g, &st);
 	CHECK(st.too_hard >= 2);
-	fx_close(&f);
+	fx_guest_close(&f);
 	munmap(extra, 4 * MiB);
 }
 
 /* An unlinked window is the VMM's: the fast path says too hard, the whole stack succeeds. */
 TEST(unlinked_window_goes_to_the_vmm)
 {
-	struct fx f;
+	struct fx_guest f;
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
 	CHECK_EQ(tcemu_guest_create_window(f.g, 9, 12, 0x10000000 >> 12, 256), 0);
@@ -474,13 +434,13 @@ TEST(unlinked_window_goes_to_the_vmm)
 	uint64_t a[2] = { 9, 0x10000000 }, tce = 0;
 	CHECK_EQ(tcemu_guest_hcall_slow(f.g, TCEMU_H_GET_TCE, a, &tce), TCEMU_H_SUCCESS);
 	CHECK_U64(tce, 0x1000 | 3);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* Removing a window clears what it mapped; unregistering then works. */
 TEST(remove_window_clears_hardware)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct vfio_iommu_spapr_register_memory r;
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
@@ -490,7 +450,7 @@ TEST(remove_window_clears_hardware)
 	CHECK_EQ(tcemu_guest_remove_window(f.g, LIOBN), 0);
 	CHECK_U64(hw(&f, 0x9000, NULL), 0);
 	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* The host frame behind process address ua, from the registered regions. */
@@ -511,7 +471,7 @@ static uint64_t frame_of(struct tcemu_host *h, uint64_t ua)
  */
 static int host_with_regions(struct tcemu_host **h, int *c, int *grp, uint8_t *mem, const unsigned *order, unsigned n)
 {
-	if (tcemu_host_create(&(struct tcemu_host_opts){ 0 }, h) || host_container(*h, "/dev/vfio/0", 12, GiB, c, grp, NULL, false))
+	if (tcemu_host_create(&(struct tcemu_host_opts){ 0 }, h) || fx_v2_container(*h, "/dev/vfio/0", 12, GiB, c, grp, NULL, false))
 		return -1;
 	for (unsigned i = 0; i < n; i++) {
 		struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)mem + order[i] * MiB, .size = MiB };
@@ -596,7 +556,7 @@ TEST(indirect_list_across_ram_ranges_and_regions)
 TEST(indirect_direct_map_lists_and_near_misses)
 {
 	static const unsigned lens[] = { 2, 3, 4, 5, 8, 9, 13, 511, 512 };
-	struct fx f;
+	struct fx_guest f;
 	uint64_t tces[512], a[4], hpa;
 	const uint64_t list = 40 * MiB, base = 8 * MiB, ioba = 0x400000;
 
@@ -637,7 +597,7 @@ TEST(indirect_direct_map_lists_and_near_misses)
 	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER);
 	CHECK_U64(hw(&f, ioba, NULL), 0);
 	CHECK_U64(get(&f, ioba), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* Entries of region blk (1 MiB blocks of the RAM at a) that the scattered list l sets. */
@@ -753,7 +713,7 @@ TEST(indirect_scattered_lists_count_exactly)
 /* A removed window: calls that name it go to the VMM (fast) or fail (slow); its counts stay. */
 TEST(removed_window_calls_and_statistics)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct tcemu_guest_stats st;
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
@@ -777,7 +737,7 @@ TEST(removed_window_calls_and_statistics)
 	tcemu_guest_stats(f.g, &st);
 	CHECK_U64(st.hcalls, 6);
 	CHECK_U64(st.fast, 3);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /*
@@ -787,14 +747,14 @@ TEST(removed_window_calls_and_statistics)
  */
 static void random_equivalence(uint32_t hshift, uint32_t gshift)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct tcemu_guest *slow;
 	int c2, g2;
 	uint64_t seed = 0x1234567 + hshift * 7 + gshift;
 	const uint64_t gp = 1ull << gshift, pages = 4096, list = 48 * MiB;
 	unsigned mismatches = 0;
 
-	if (fx_open(&f, hshift, gshift) || host_container(f.h, "/dev/vfio/1", hshift, GiB, &c2, &g2, f.ram, true) ||
+	if (fx_open(&f, hshift, gshift) || fx_v2_container(f.h, "/dev/vfio/1", hshift, GiB, &c2, &g2, f.ram, true) ||
 	    tcemu_guest_create(f.h, &slow) || tcemu_guest_add_ram(slow, 0, RAM, f.ram) ||
 	    tcemu_guest_create_window(slow, LIOBN, gshift, 0, GiB >> gshift) || tcemu_guest_link(slow, LIOBN, c2)) {
 		HARNESS_FAIL("set-up failed");
@@ -869,7 +829,7 @@ static void random_equivalence(uint32_t hshift, uint32_t gshift)
 	if (st.fast == 0)
 		HARNESS_FAIL("the fast path never completed a call");
 	tcemu_guest_destroy(slow);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(slow_and_fast_paths_make_the_same_tables_4k)
@@ -925,9 +885,9 @@ static void *flip_list(void *arg)
  */
 TEST(indirect_list_rewritten_during_the_call)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct flipper fl;
-	pthread_t th;
+	struct harness_threads th = { .stop = &fl.stop };
 	const uint64_t list = 40 * MiB, ioba = 0x800000;
 	uint64_t hpa, a[4];
 	unsigned bad = 0;
@@ -937,7 +897,7 @@ TEST(indirect_list_rewritten_during_the_call)
 	fl = (struct flipper){ .list = (uint64_t *)(f.ram + list) };
 	for (unsigned i = 0; i < 512; i++)
 		fl.list[i] = htobe64(map_a(i));
-	CHECK_EQ(pthread_create(&th, NULL, flip_list, &fl), 0);
+	harness_thread_start(&th, flip_list, &fl);
 	for (unsigned call = 0; call < 300 && bad < 5; call++) {
 		a[0] = LIOBN, a[1] = ioba, a[2] = list, a[3] = 512;
 		if (tcemu_guest_hcall(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL) != TCEMU_H_SUCCESS) {
@@ -954,10 +914,9 @@ TEST(indirect_list_rewritten_during_the_call)
 			}
 		}
 	}
-	__atomic_store_n(&fl.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(th, NULL);
+	harness_threads_join(&th); /* sets fl.stop */
 	CHECK(fl.rounds > 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 struct th {
@@ -985,30 +944,29 @@ static void *hcaller(void *arg)
 /* Hypercalls from several vCPUs on two LIOBNs of one guest, and on one LIOBN (TSan in CI). */
 TEST(concurrent_hypercalls)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct th t[4];
-	pthread_t th[4];
+	struct harness_threads th = { 0 };
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
 	for (unsigned i = 0; i < 4; i++) {
 		t[i] = (struct th){ .g = f.g, .liobn = LIOBN, .base = i * MiB };
-		CHECK_EQ(pthread_create(&th[i], NULL, hcaller, &t[i]), 0);
+		harness_thread_start(&th, hcaller, &t[i]);
 	}
-	for (unsigned i = 0; i < 4; i++) {
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th);
+	for (unsigned i = 0; i < 4; i++)
 		CHECK_EQ(t[i].errors, 0);
-	}
 	struct tcemu_container_info ci;
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
 	CHECK_EQ(ci.windows[0].valid_entries, 0);
 	struct tcemu_region_info ri;
 	CHECK_EQ(tcemu_host_regions(f.h, getpid(), &ri, 1), 1);
 	CHECK_EQ(ri.mapped, 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 struct vmm {
-	struct fx *f;
+	struct fx_guest *f;
 	int c2; /* a second container of the process: its registrations move the same region array */
 	uint8_t *other;
 	int errors;
@@ -1050,27 +1008,25 @@ static void *vmm_churn(void *arg)
 /* Hypercalls while the VMM changes the container and the process's regions (TSan in CI). */
 TEST(hypercalls_while_the_vmm_changes_the_container)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct th t[2];
-	pthread_t th[2], vt;
+	struct harness_threads th = { 0 };
 	struct vmm v = { .f = &f };
 
 	int g2;
 
 	CHECK_EQ(fx_open(&f, 12, 12), 0);
-	CHECK_EQ(host_container(f.h, "/dev/vfio/1", 12, GiB, &v.c2, &g2, NULL, false), 0);
+	CHECK_EQ(fx_v2_container(f.h, "/dev/vfio/1", 12, GiB, &v.c2, &g2, NULL, false), 0);
 	v.other = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(v.other != MAP_FAILED);
-	CHECK_EQ(pthread_create(&vt, NULL, vmm_churn, &v), 0);
+	harness_thread_start(&th, vmm_churn, &v);
 	for (unsigned i = 0; i < 2; i++) {
 		t[i] = (struct th){ .g = f.g, .liobn = LIOBN, .base = i * MiB };
-		CHECK_EQ(pthread_create(&th[i], NULL, hcaller, &t[i]), 0);
+		harness_thread_start(&th, hcaller, &t[i]);
 	}
-	for (unsigned i = 0; i < 2; i++) {
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th);
+	for (unsigned i = 0; i < 2; i++)
 		CHECK_EQ(t[i].errors, 0);
-	}
-	pthread_join(vt, NULL);
 	CHECK_EQ(v.errors, 0);
 	struct tcemu_container_info ci;
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
@@ -1078,7 +1034,7 @@ TEST(hypercalls_while_the_vmm_changes_the_container)
 	struct tcemu_region_info ri[2];
 	CHECK_EQ(tcemu_host_regions(f.h, getpid(), ri, 2), 1);
 	CHECK_EQ(ri[0].mapped, 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 	munmap(v.other, 2 * MiB);
 }
 

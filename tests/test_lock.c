@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "lock.h"
+#include "util/lock.h"
 
 #define THREADS 4
 #define ROUNDS 20000

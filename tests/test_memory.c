@@ -611,7 +611,7 @@ TEST(threads)
 {
 	struct tcemu_memory *m = mk(12, 0, 0);
 	CHECK(m);
-	pthread_t th[NTHREADS];
+	struct harness_threads th = { 0 };
 	for (unsigned i = 0; i < NTHREADS; i++) {
 		thread_ctx[i].m = m;
 		thread_ctx[i].id = i;
@@ -620,9 +620,8 @@ TEST(threads)
 			atomic_init(&thread_ctx[i].published[s], 0);
 	}
 	for (unsigned i = 0; i < NTHREADS; i++)
-		CHECK_EQ(pthread_create(&th[i], NULL, thread_main, &thread_ctx[i]), 0);
-	for (unsigned i = 0; i < NTHREADS; i++)
-		CHECK_EQ(pthread_join(th[i], NULL), 0);
+		harness_thread_start(&th, thread_main, &thread_ctx[i]);
+	harness_threads_join(&th); /* a failed join fails the test */
 	for (unsigned i = 0; i < NTHREADS; i++)
 		CHECK_EQ(thread_ctx[i].errors, 0);
 	struct tcemu_memory_stats st;

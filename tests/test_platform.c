@@ -31,6 +31,11 @@ static struct tcemu_table *mk_table(uint64_t start, uint64_t ws, uint32_t ps, ui
 	return t;
 }
 
+static void remove_file(void *path)
+{
+	unlink(path);
+}
+
 TEST(default_topology_shape)
 {
 	struct tcemu_platform *p = mk_default();
@@ -323,11 +328,13 @@ TEST(bad_topology_is_reported_with_line)
 	char path[] = "/tmp/tcemu-topo-XXXXXX";
 	int fd = mkstemp(path);
 	CHECK(fd >= 0);
+	DEFER(remove_file, path); /* also when a check fails before the unlink below */
 	static const char bad[] = "# a comment\nphb 0 ioda4\n";
 	CHECK_EQ(write(fd, bad, sizeof(bad) - 1), (long)sizeof(bad) - 1);
 	close(fd);
 	o.topology_path = path;
 	CHECK_EQ(tcemu_platform_create(&o, &p), -EINVAL);
+	harness_undefer(remove_file, path);
 	unlink(path);
 	char want[64];
 	snprintf(want, sizeof(want), "%s:2:", path);

@@ -16,12 +16,13 @@
 
 #include <tcemu/rtas.h>
 
+#include "fixture.h"
 #include "harness.h"
 
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
-#define RAM (64 * MiB)
+#define RAM FX_GUEST_RAM
 #define BUID 0x800000020000000ull
 #define CONFIG 0x0800u /* bus 0, devfn 8 */
 #define DEF_LIOBN 0x80000000u
@@ -33,15 +34,6 @@
 #define CREATE "ibm,create-pe-dma-window"
 #define REMOVE "ibm,remove-pe-dma-window"
 #define RESET "ibm,reset-pe-dma-windows"
-
-struct fx {
-	struct tcemu_host *h;
-	struct tcemu_guest *g;
-	struct tcemu_guest_phb *phb;
-	struct tcemu_guest_phb_params p;
-	int c, grp;
-	uint8_t *ram;
-};
 
 static struct tcemu_guest_phb_params fx_params(int c)
 {
@@ -56,45 +48,26 @@ static struct tcemu_guest_phb_params fx_params(int c)
 	};
 }
 
-/* Host (IODA3 groups), v2 container on group 0, 64 MiB of guest RAM registered and added at gpa 0. */
-static int fx_setup(struct fx *f)
+/* fx_guest_ram (IODA3 groups: group 0 on the POWER9 PHB), with this file's PHB parameters in f->p. */
+static int fx_setup(struct fx_guest *f)
 {
-	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .size = RAM };
-
-	memset(f, 0, sizeof(*f));
-	f->ram = mmap(NULL, RAM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (f->ram == MAP_FAILED)
-		return -1;
-	r.vaddr = (uintptr_t)f->ram;
-	if (tcemu_host_create(NULL, &f->h) || tcemu_host_open(f->h, "/dev/vfio/vfio", 2, &f->c) ||
-	    tcemu_host_open(f->h, "/dev/vfio/0", 2, &f->grp) ||
-	    tcemu_host_ioctl(f->h, f->grp, VFIO_GROUP_SET_CONTAINER, &f->c) ||
-	    tcemu_host_ioctl(f->h, f->c, VFIO_SET_IOMMU, (void *)VFIO_SPAPR_TCE_v2_IOMMU) ||
-	    tcemu_host_ioctl(f->h, f->c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r) || tcemu_guest_create(f->h, &f->g) ||
-	    tcemu_guest_add_ram(f->g, 0, RAM, f->ram))
+	if (fx_guest_ram(f))
 		return -1;
 	f->p = fx_params(f->c);
 	return 0;
 }
 
-static int fx_open(struct fx *f)
+/* fx_guest_phb with this file's PHB parameters. */
+static int fx_open(struct fx_guest *f)
 {
-	if (fx_setup(f))
-		return -1;
-	return tcemu_guest_phb_create(f->g, &f->p, &f->phb);
-}
+	struct tcemu_guest_phb_params p = fx_params(-1);
 
-static void fx_close(struct fx *f)
-{
-	tcemu_guest_phb_destroy(f->phb);
-	tcemu_guest_destroy(f->g);
-	tcemu_host_destroy(f->h);
-	munmap(f->ram, RAM);
+	return fx_guest_phb(f, &p);
 }
 
 /* ---- RTAS helpers ---- */
 
-static int32_t query(struct fx *f, uint32_t *out, unsigned nout)
+static int32_t query(struct fx_guest *f, uint32_t *out, unsigned nout)
 {
 	uint32_t in[3] = { CONFIG, (uint32_t)(BUID >> 32), (uint32_t)BUID };
 
@@ -103,7 +76,7 @@ static int32_t query(struct fx *f, uint32_t *out, unsigned nout)
 	return (int32_t)out[0];
 }
 
-static int32_t create_ids(struct fx *f, uint32_t cfg, uint64_t buid, uint32_t ps, uint32_t ws, uint32_t *liobn,
+static int32_t create_ids(struct fx_guest *f, uint32_t cfg, uint64_t buid, uint32_t ps, uint32_t ws, uint32_t *liobn,
 			  uint64_t *start)
 {
 	uint32_t in[5] = { cfg, (uint32_t)(buid >> 32), (uint32_t)buid, ps, ws }, out[4] = { 7, 7, 7, 7 };
@@ -117,12 +90,12 @@ static int32_t create_ids(struct fx *f, uint32_t cfg, uint64_t buid, uint32_t ps
 	return (int32_t)out[0];
 }
 
-static int32_t create(struct fx *f, uint32_t ps, uint32_t ws, uint32_t *liobn, uint64_t *start)
+static int32_t create(struct fx_guest *f, uint32_t ps, uint32_t ws, uint32_t *liobn, uint64_t *start)
 {
 	return create_ids(f, CONFIG, BUID, ps, ws, liobn, start);
 }
 
-static int32_t remove_win(struct fx *f, uint32_t liobn)
+static int32_t remove_win(struct fx_guest *f, uint32_t liobn)
 {
 	uint32_t out[1] = { 7 };
 
@@ -131,7 +104,7 @@ static int32_t remove_win(struct fx *f, uint32_t liobn)
 	return (int32_t)out[0];
 }
 
-static int32_t reset_ids(struct fx *f, uint32_t cfg, uint64_t buid)
+static int32_t reset_ids(struct fx_guest *f, uint32_t cfg, uint64_t buid)
 {
 	uint32_t in[3] = { cfg, (uint32_t)(buid >> 32), (uint32_t)buid }, out[1] = { 7 };
 
@@ -142,20 +115,20 @@ static int32_t reset_ids(struct fx *f, uint32_t cfg, uint64_t buid)
 
 /* ---- hypercall helpers ---- */
 
-static long put_tce(struct fx *f, uint32_t liobn, uint64_t ioba, uint64_t tce)
+static long put_tce(struct fx_guest *f, uint32_t liobn, uint64_t ioba, uint64_t tce)
 {
 	uint64_t a[3] = { liobn, ioba, tce };
 	return tcemu_guest_hcall_fast(f->g, TCEMU_H_PUT_TCE, a, NULL);
 }
 
-static long stuff(struct fx *f, uint32_t liobn, uint64_t ioba, uint64_t count)
+static long stuff(struct fx_guest *f, uint32_t liobn, uint64_t ioba, uint64_t count)
 {
 	uint64_t a[4] = { liobn, ioba, 0, count };
 	return tcemu_guest_hcall(f->g, TCEMU_H_STUFF_TCE, a, NULL);
 }
 
 /* The Linux guest's direct map: n TCEs from ioba, TCE i = gpa0 + i pages | RW, 512 per call, fast path. */
-static long direct_map(struct fx *f, uint32_t liobn, uint64_t ioba, uint32_t shift, uint64_t gpa0, uint64_t n)
+static long direct_map(struct fx_guest *f, uint32_t liobn, uint64_t ioba, uint32_t shift, uint64_t gpa0, uint64_t n)
 {
 	for (uint64_t done = 0; done < n; done += TCEMU_TCE_LIST_MAX) {
 		uint64_t cnt = n - done < TCEMU_TCE_LIST_MAX ? n - done : TCEMU_TCE_LIST_MAX;
@@ -172,7 +145,7 @@ static long direct_map(struct fx *f, uint32_t liobn, uint64_t ioba, uint32_t shi
 }
 
 /* Clears a whole window the Linux way: H_STUFF_TCE(0), 512 at a time. */
-static long clear_window(struct fx *f, uint32_t liobn, uint64_t start, uint32_t shift, uint64_t bytes)
+static long clear_window(struct fx_guest *f, uint32_t liobn, uint64_t start, uint32_t shift, uint64_t bytes)
 {
 	uint64_t n = bytes >> shift;
 
@@ -184,13 +157,13 @@ static long clear_window(struct fx *f, uint32_t liobn, uint64_t start, uint32_t 
 	return TCEMU_H_SUCCESS;
 }
 
-static uint64_t region_hpa(struct fx *f)
+static uint64_t region_hpa(struct fx_guest *f)
 {
 	struct tcemu_region_info ri;
 	return tcemu_host_regions(f->h, getpid(), &ri, 1) == 1 ? ri.hpa : 0;
 }
 
-static uint64_t locked(struct fx *f)
+static uint64_t locked(struct fx_guest *f)
 {
 	uint64_t l = ~0ull;
 	tcemu_host_locked(f->h, getpid(), &l, NULL);
@@ -205,7 +178,7 @@ struct snap {
 	uint64_t locked;
 };
 
-static void take(struct fx *f, struct snap *s)
+static void take(struct fx_guest *f, struct snap *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->n = tcemu_guest_phb_windows(f->phb, s->w);
@@ -227,7 +200,7 @@ static bool same(const struct snap *a, const struct snap *b)
 }
 
 /* The default window is the only window: guest record, host window 0, linked (H_PUT_TCE on the fast path). */
-static int default_only(struct fx *f)
+static int default_only(struct fx_guest *f)
 {
 	struct tcemu_guest_phb_window w[TCEMU_PE_WINDOWS];
 	struct tcemu_container_info ci;
@@ -255,7 +228,7 @@ static int default_only(struct fx *f)
 
 TEST(boot_default_window)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct tcemu_container_info ci;
 	uint64_t tce = 0, ua = 0, a[2] = { DEF_LIOBN, 0x7000 }, got = 0;
 
@@ -276,12 +249,12 @@ TEST(boot_default_window)
 	CHECK_U64(tce, (region_hpa(&f) + 0x9000) | 1);
 	CHECK_EQ(tcemu_guest_hcall(f.g, TCEMU_H_GET_TCE, a, &got), TCEMU_H_SUCCESS);
 	CHECK_U64(got, 0x9000 | 1);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(query_values)
 {
-	struct fx f;
+	struct fx_guest f;
 	uint32_t o[6];
 
 	CHECK_EQ(fx_open(&f), 0);
@@ -316,12 +289,12 @@ TEST(query_values)
 	CHECK_EQ(remove_win(&f, DEF_LIOBN), 0);
 	CHECK_EQ(query(&f, o, 5), 0);
 	CHECK_EQ(o[1], 2);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(query_largest_block_rounding_and_saturation)
 {
-	struct fx f;
+	struct fx_guest f;
 	uint32_t o[6];
 
 	CHECK_EQ(fx_setup(&f), 0);
@@ -340,12 +313,12 @@ TEST(query_largest_block_rounding_and_saturation)
 	CHECK_EQ(query(&f, o, 6), 0);
 	CHECK_U64(o[2], 1u << 6);
 	CHECK_U64(o[3], 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(create_ddw_at_window1)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct snap s;
 	struct tcemu_guest_phb_window w[TCEMU_PE_WINDOWS];
 	uint32_t liobn = 0, o[6];
@@ -396,12 +369,12 @@ TEST(create_ddw_at_window1)
 	CHECK_EQ(create(&f, 12, 20, NULL, NULL), TCEMU_RTAS_HARDWARE_ERROR);
 	take(&f, &s2);
 	CHECK(same(&s, &s2));
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(create_parameter_errors_leave_nothing)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct snap s0, s1;
 	uint32_t liobn;
 
@@ -429,7 +402,7 @@ TEST(create_parameter_errors_leave_nothing)
 	CHECK_EQ(remove_win(&f, liobn), 0);
 	take(&f, &s1);
 	CHECK(same(&s0, &s1));
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /*
@@ -438,7 +411,7 @@ TEST(create_parameter_errors_leave_nothing)
  */
 TEST(create_allocation_failures_leave_nothing)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct snap s0, s1;
 	uint32_t liobn;
 
@@ -456,13 +429,13 @@ TEST(create_allocation_failures_leave_nothing)
 		CHECK(same(&s0, &s1));
 	}
 	CHECK_EQ(default_only(&f), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* The guest refusing the window (its LIOBN taken behind the PHB's back): -1, the host window is gone. */
 TEST(create_guest_failure_leaves_nothing)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct snap s0, s1;
 
 	CHECK_EQ(fx_open(&f), 0);
@@ -473,13 +446,13 @@ TEST(create_guest_failure_leaves_nothing)
 	CHECK(same(&s0, &s1));
 	CHECK_EQ(tcemu_guest_remove_window(f.g, DDW_BASE + 1), 0);
 	CHECK_EQ(create(&f, 16, 30, NULL, NULL), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* A locked-memory limit too small for the DDW's tables: -1 and nothing left. */
 TEST(create_over_memlock_leaves_nothing)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct snap s0, s1;
 	struct tcemu_host_opts o = { .memlock_set = true };
 
@@ -504,13 +477,13 @@ TEST(create_over_memlock_leaves_nothing)
 	take(&f, &s1);
 	CHECK(same(&s0, &s1));
 	CHECK_EQ(create(&f, 16, 26, NULL, NULL), 0); /* 64 MiB: 128 KiB of host table, 8 KiB of guest view */
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* The pseries Linux guest: remove the default, DDW at bus 0, direct map, clear, remove: the default is back. */
 TEST(linux_guest_flow)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct snap s0, s1;
 	struct tcemu_container_info ci;
 	struct tcemu_guest_phb_window w[TCEMU_PE_WINDOWS];
@@ -550,13 +523,13 @@ TEST(linux_guest_flow)
 	take(&f, &s1);
 	CHECK(same(&s0, &s1));
 	CHECK_EQ(remove_win(&f, liobn), TCEMU_RTAS_PARAMETER_ERROR); /* gone */
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* Two DDWs (default removed): removing one keeps the other; removing the last brings the default back. */
 TEST(two_ddws_and_restore)
 {
-	struct fx f;
+	struct fx_guest f;
 	uint32_t l0, l1, o[5];
 	uint64_t s0, s1;
 	struct tcemu_guest_phb_window w[TCEMU_PE_WINDOWS];
@@ -586,13 +559,13 @@ TEST(two_ddws_and_restore)
 	CHECK_EQ(remove_win(&f, DEF_LIOBN), 0);
 	CHECK_EQ(remove_win(&f, l1), 0);
 	CHECK_EQ(default_only(&f), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* A window still holding entries may be removed: they are cleared (hardware, accounting). */
 TEST(remove_uncleared_window)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct tcemu_container_info ci;
 	struct tcemu_region_info ri;
 	uint32_t liobn;
@@ -615,12 +588,12 @@ TEST(remove_uncleared_window)
 	CHECK_EQ(tcemu_host_regions(f.h, getpid(), &ri, 1), 1);
 	CHECK_U64(ri.mapped, 0);
 	CHECK_EQ(tcemu_guest_phb_windows(f.phb, NULL), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(reset_restores_default)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct snap s0, s1;
 	uint32_t liobn, l2;
 
@@ -652,12 +625,12 @@ TEST(reset_restores_default)
 	CHECK_EQ(reset_ids(&f, CONFIG, BUID), 0);
 	take(&f, &s1);
 	CHECK(same(&s0, &s1));
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(remove_unknown_and_bad_calls)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct snap s0, s1;
 	uint32_t in[5] = { CONFIG, (uint32_t)(BUID >> 32), (uint32_t)BUID, 16, 30 }, o[7];
 
@@ -686,12 +659,12 @@ TEST(remove_unknown_and_bad_calls)
 	CHECK_EQ(tcemu_rtas_call(f.phb, RESET, in, 1, o, 1), -EINVAL);
 	take(&f, &s1);
 	CHECK(same(&s0, &s1));
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(destroy_leaves_nothing)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct tcemu_container_info ci;
 	struct tcemu_region_info ri;
 	uint32_t liobn;
@@ -712,12 +685,12 @@ TEST(destroy_leaves_nothing)
 	CHECK_EQ(tcemu_guest_phb_create(f.g, &f.p, &f.phb), 0);
 	CHECK_EQ(default_only(&f), 0);
 	tcemu_guest_phb_destroy(NULL);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 TEST(phb_create_rules)
 {
-	struct fx f;
+	struct fx_guest f;
 	struct tcemu_guest_phb *phb = NULL;
 	struct tcemu_guest_phb_params p;
 	struct tcemu_container_info ci;
@@ -774,12 +747,12 @@ TEST(phb_create_rules)
 	CHECK_EQ(remove_win(&f, DEF_LIOBN + 1), 0);
 	CHECK_EQ(remove_win(&f, DEF_LIOBN), 0); /* the last DDW: the default comes back */
 	CHECK_EQ(default_only(&f), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 /* Concurrent RTAS calls on one PHB are serialized: the records and the container always agree. */
 struct race {
-	struct fx *f;
+	struct fx_guest *f;
 	int bad;
 };
 
@@ -804,21 +777,20 @@ static void *race_thread(void *arg)
 
 TEST(concurrent_calls)
 {
-	struct fx f;
-	pthread_t t[4];
+	struct fx_guest f;
+	struct harness_threads t = { 0 };
 	struct race r[4];
 
 	CHECK_EQ(fx_open(&f), 0);
 	for (int i = 0; i < 4; i++) {
 		r[i] = (struct race){ .f = &f };
-		CHECK_EQ(pthread_create(&t[i], NULL, race_thread, &r[i]), 0);
+		harness_thread_start(&t, race_thread, &r[i]);
 	}
-	for (int i = 0; i < 4; i++) {
-		pthread_join(t[i], NULL);
+	harness_threads_join(&t);
+	for (int i = 0; i < 4; i++)
 		CHECK_EQ(r[i].bad, 0);
-	}
 	CHECK_EQ(default_only(&f), 0);
-	fx_close(&f);
+	fx_guest_close(&f);
 }
 
 HARNESS_MAIN(T(boot_default_window), T(query_values), T(query_largest_block_rounding_and_saturation),

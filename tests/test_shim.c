@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -200,6 +201,13 @@ TEST(dup_dup2_dup3_fcntl_share_the_file)
 	munmap(x.mem, 4 * MiB);
 }
 
+/* Kills and reaps a child the test forked (its pid in the pointer) if a check failed first. */
+static void reap_child(void *pid)
+{
+	kill((pid_t)(intptr_t)pid, SIGKILL);
+	waitpid((pid_t)(intptr_t)pid, NULL, 0);
+}
+
 TEST(forked_child_is_another_process)
 {
 	struct client x;
@@ -209,6 +217,8 @@ TEST(forked_child_is_another_process)
 	CHECK_EQ(client_open(&x), 0); /* registration recorded this process as the owner */
 	pid = fork();
 	CHECK(pid >= 0);
+	if (pid > 0)
+		DEFER(reap_child, (void *)(intptr_t)pid);
 	if (pid == 0) {
 		/* the child has the descriptors, but not the container */
 		int r1 = map(x.c, x.mem, 0, PAGE), e1 = errno;
@@ -216,6 +226,7 @@ TEST(forked_child_is_another_process)
 		_exit(r1 == -1 && e1 == EPERM && r2 == 1 ? 0 : 1);
 	}
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	harness_undefer(reap_child, (void *)(intptr_t)pid); /* reaped: the pid may be reused */
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK_EQ(map(x.c, x.mem, 0, PAGE), 0); /* the parent still owns it */
 	CHECK_EQ(unmap(x.c, 0, PAGE), 0);
@@ -245,17 +256,16 @@ TEST(threads_share_the_container)
 {
 	struct client x;
 	struct th t[4];
-	pthread_t th[4];
+	struct harness_threads th = { 0 };
 
 	CHECK_EQ(client_open(&x), 0);
 	for (unsigned i = 0; i < 4; i++) {
 		t[i] = (struct th){ .c = x.c, .mem = x.mem, .id = i + 1 };
-		CHECK_EQ(pthread_create(&th[i], NULL, mapper, &t[i]), 0);
+		harness_thread_start(&th, mapper, &t[i]);
 	}
-	for (unsigned i = 0; i < 4; i++) {
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th);
+	for (unsigned i = 0; i < 4; i++)
 		CHECK_EQ(t[i].errors, 0);
-	}
 	client_close(&x);
 }
 

@@ -151,7 +151,7 @@ TEST(racing_exchanges_conserve_every_value)
 					.flags = TCEMU_TABLE_USERSPACE };
 	struct tcemu_table *t = NULL;
 	struct worker w[THREADS] = { 0 };
-	pthread_t th[THREADS];
+	struct harness_threads th = { 0 };
 	struct log all_written = { 0 }, all_out = { 0 };
 	struct tcemu_table_info info;
 	int64_t left;
@@ -160,10 +160,9 @@ TEST(racing_exchanges_conserve_every_value)
 	for (unsigned i = 0; i < THREADS; i++) {
 		w[i].t = t;
 		w[i].id = i + 1;
-		CHECK_EQ(pthread_create(&th[i], NULL, work, &w[i]), 0);
+		harness_thread_start(&th, work, &w[i]);
 	}
-	for (unsigned i = 0; i < THREADS; i++)
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th);
 
 	tcemu_table_info(t, &info);
 	uint64_t valid_before = info.valid_entries;
@@ -224,7 +223,7 @@ TEST(racing_level_allocation_keeps_one_level_per_path)
 	struct tcemu_table_params p = { .window_size = 1ull << 39, .page_shift = 12, .levels = 3 };
 	struct tcemu_table *t = NULL;
 	struct racer r[THREADS];
-	pthread_t th[THREADS];
+	struct harness_threads th = { 0 };
 	pthread_barrier_t bar;
 	struct tcemu_table_info info;
 
@@ -232,10 +231,9 @@ TEST(racing_level_allocation_keeps_one_level_per_path)
 	pthread_barrier_init(&bar, NULL, THREADS);
 	for (unsigned i = 0; i < THREADS; i++) {
 		r[i] = (struct racer){ .t = t, .id = i, .bar = &bar };
-		CHECK_EQ(pthread_create(&th[i], NULL, race_paths, &r[i]), 0);
+		harness_thread_start(&th, race_paths, &r[i]);
 	}
-	for (unsigned i = 0; i < THREADS; i++)
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th);
 	pthread_barrier_destroy(&bar);
 
 	tcemu_table_info(t, &info);

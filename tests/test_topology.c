@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "topology.h"
+#include "core/topology.h"
 
 #define PARSE(text, out, err) tcemu_topology_parse((text), strlen(text), "t", (out), (err), sizeof(err))
 

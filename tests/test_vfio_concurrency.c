@@ -82,7 +82,7 @@ TEST(parallel_maps_keep_entries_and_counts_consistent)
 	struct tcemu_host_opts o = { 0 };
 	struct tcemu_host *h = NULL;
 	struct ctx ctx[THREADS];
-	pthread_t th[THREADS];
+	struct harness_threads th = { 0 };
 	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
 	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = 12, .window_size = WINDOW, .levels = 2 };
 	struct tcemu_region_info regs[REGIONS];
@@ -108,10 +108,9 @@ TEST(parallel_maps_keep_entries_and_counts_consistent)
 
 	for (unsigned i = 0; i < THREADS; i++) {
 		ctx[i] = (struct ctx){ .h = h, .c = c, .mem = mem, .id = i };
-		CHECK_EQ(pthread_create(&th[i], NULL, worker, &ctx[i]), 0);
+		harness_thread_start(&th, worker, &ctx[i]);
 	}
-	for (unsigned i = 0; i < THREADS; i++)
-		pthread_join(th[i], NULL);
+	harness_threads_join(&th);
 	for (unsigned i = 0; i < THREADS; i++)
 		CHECK_EQ(ctx[i].unexpected, 0);
 
@@ -206,7 +205,7 @@ TEST(register_races_map)
 	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = 12, .window_size = WINDOW, .levels = 1 };
 	uint8_t *mem = mmap(NULL, 128 * 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct reg_ctx x;
-	pthread_t a, b;
+	struct harness_threads th = { 0 };
 	int c, g;
 
 	CHECK(mem != MAP_FAILED);
@@ -221,10 +220,9 @@ TEST(register_races_map)
 	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
 	x = (struct reg_ctx){ .h = h, .c = c, .mem = mem };
 	struct reg_ctx y = x;
-	CHECK_EQ(pthread_create(&a, NULL, registrar, &x), 0);
-	CHECK_EQ(pthread_create(&b, NULL, mapper, &y), 0);
-	pthread_join(a, NULL);
-	pthread_join(b, NULL);
+	harness_thread_start(&th, registrar, &x);
+	harness_thread_start(&th, mapper, &y);
+	harness_threads_join(&th);
 	CHECK_EQ(x.errors, 0);
 	CHECK_EQ(y.errors, 0);
 	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), 0);

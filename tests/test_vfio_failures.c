@@ -17,18 +17,19 @@
 
 #include <tcemu/host.h>
 
+#include "fixture.h"
 #include "harness.h"
 
 #define PAGE 4096ull
 #define MAXREG 8
 
-struct fx {
-	struct tcemu_host *h;
-	int c, g, g2, more[4];
-	uint8_t *mem;
-};
-
 static bool attach_four; /* setup attaches groups 0-3, so attaching group 4 grows the group array */
+
+/* The groups that setup opens besides group 0: more[i] is /dev/vfio/<i + 1> (-1: not opened). */
+struct more_groups {
+	int g[5];
+};
+static struct more_groups more;
 
 struct snapshot {
 	struct tcemu_container_info ci;
@@ -39,7 +40,7 @@ struct snapshot {
 	uint64_t entries[64];
 };
 
-static void snap(struct fx *f, struct snapshot *s)
+static void snap(struct fx_vfio *f, struct snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	tcemu_host_container_info(f->h, f->c, &s->ci);
@@ -61,13 +62,13 @@ static int same(const struct snapshot *a, const struct snapshot *b)
 	return memcmp(a, b, sizeof(*a)) == 0;
 }
 
-static int reg(struct fx *f, uint64_t off, uint64_t len)
+static int reg(struct fx_vfio *f, uint64_t off, uint64_t len)
 {
 	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)f->mem + off, .size = len };
 	return (int)tcemu_host_ioctl(f->h, f->c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r);
 }
 
-static int map(struct fx *f, uint64_t off, uint64_t iova, uint64_t len)
+static int map(struct fx_vfio *f, uint64_t off, uint64_t iova, uint64_t len)
 {
 	struct vfio_iommu_type1_dma_map m = {
 		.argsz = sizeof(m), .flags = 3, .vaddr = (uintptr_t)f->mem + off, .iova = iova, .size = len,
@@ -75,30 +76,31 @@ static int map(struct fx *f, uint64_t off, uint64_t iova, uint64_t len)
 	return (int)tcemu_host_ioctl(f->h, f->c, VFIO_IOMMU_MAP_DMA, &m);
 }
 
-/* A v2 container on group 0 (and group 1 opened), 3 regions registered, some entries mapped. */
-static int setup(struct fx *f, int type, bool keep_default)
+/* A v2 container on group 0 (fx_vfio_attach; group 1 opened), 3 regions registered, some entries
+ * mapped; with attach_four, groups 1-3 attached too and 4-5 opened. */
+static int setup(struct fx_vfio *f, int type, bool keep_default)
 {
-	memset(f, 0, sizeof(*f));
-	if (tcemu_host_create(NULL, &f->h))
+	struct tcemu_host *h = NULL;
+
+	memset(&more, 0xff, sizeof(more));
+	if (tcemu_host_create(NULL, &h) || fx_vfio_attach(f, h, 0, type))
 		return -1;
 	f->mem = mmap(NULL, 1 << 22, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (f->mem == MAP_FAILED || tcemu_host_open(f->h, "/dev/vfio/vfio", 2, &f->c) ||
-	    tcemu_host_open(f->h, "/dev/vfio/0", 2, &f->g) || tcemu_host_open(f->h, "/dev/vfio/1", 2, &f->g2) ||
-	    tcemu_host_ioctl(f->h, f->g, VFIO_GROUP_SET_CONTAINER, &f->c) ||
-	    tcemu_host_ioctl(f->h, f->c, VFIO_SET_IOMMU, (void *)(long)type))
+	f->mem_size = 1 << 22;
+	if (f->mem == MAP_FAILED || tcemu_host_open(f->h, "/dev/vfio/1", 2, &more.g[0]))
 		return -1;
 	if (type == VFIO_SPAPR_TCE_IOMMU)
 		return (int)tcemu_host_ioctl(f->h, f->c, VFIO_IOMMU_ENABLE, NULL);
 	if (attach_four) {
 		char path[32];
-		for (int i = 0; i < 4; i++) {
-			snprintf(path, sizeof(path), "/dev/vfio/%d", i + 2);
-			if (tcemu_host_open(f->h, path, 2, &f->more[i]))
+		for (int i = 1; i < 5; i++) {
+			snprintf(path, sizeof(path), "/dev/vfio/%d", i + 1);
+			if (tcemu_host_open(f->h, path, 2, &more.g[i]))
 				return -1;
-			if (i < 2 && tcemu_host_ioctl(f->h, f->more[i], VFIO_GROUP_SET_CONTAINER, &f->c))
+			if (i < 3 && tcemu_host_ioctl(f->h, more.g[i], VFIO_GROUP_SET_CONTAINER, &f->c))
 				return -1;
 		}
-		if (tcemu_host_ioctl(f->h, f->g2, VFIO_GROUP_SET_CONTAINER, &f->c))
+		if (tcemu_host_ioctl(f->h, more.g[0], VFIO_GROUP_SET_CONTAINER, &f->c))
 			return -1;
 	}
 	if (!keep_default) {
@@ -115,20 +117,14 @@ static int setup(struct fx *f, int type, bool keep_default)
 	return 0;
 }
 
-static void teardown(struct fx *f)
-{
-	tcemu_host_destroy(f->h);
-	munmap(f->mem, 1 << 22);
-}
-
-typedef int (*op_fn)(struct fx *f);
+typedef int (*op_fn)(struct fx_vfio *f);
 
 /* Fails allocation 1, 2, ... of op until it succeeds untouched; checks each failure changed nothing. */
 static int inject(op_fn op, int type, bool keep_default, unsigned *failures)
 {
 	*failures = 0;
 	for (uint64_t n = 1; n < 1000; n++) {
-		struct fx f;
+		struct fx_vfio f;
 		struct snapshot before, after;
 		int rc;
 
@@ -143,15 +139,15 @@ static int inject(op_fn op, int type, bool keep_default, unsigned *failures)
 			snap(&f, &after);
 			if (!same(&before, &after)) {
 				fprintf(stderr, "  allocation %llu: state changed by a failed call\n", (unsigned long long)n);
-				teardown(&f);
+				fx_vfio_destroy(&f);
 				return -2;
 			}
 		} else if (rc != 0) {
 			fprintf(stderr, "  allocation %llu: unexpected %d\n", (unsigned long long)n, rc);
-			teardown(&f);
+			fx_vfio_destroy(&f);
 			return -3;
 		}
-		teardown(&f);
+		fx_vfio_destroy(&f);
 		if (rc == 0 && counted < n)
 			return 0; /* every allocation point has failed once */
 	}
@@ -159,37 +155,37 @@ static int inject(op_fn op, int type, bool keep_default, unsigned *failures)
 }
 
 /* MAP over three regions, replacing valid entries. */
-static int op_map_v2(struct fx *f)
+static int op_map_v2(struct fx_vfio *f)
 {
 	return map(f, 16 * PAGE, 0, 160 * PAGE);
 }
 
-static int op_register(struct fx *f)
+static int op_register(struct fx_vfio *f)
 {
 	return reg(f, 512 * PAGE, 64 * PAGE);
 }
 
-static int op_create(struct fx *f)
+static int op_create(struct fx_vfio *f)
 {
 	struct vfio_iommu_spapr_tce_create cr = { .argsz = sizeof(cr), .page_shift = 16, .window_size = 1ull << 36, .levels = 2 };
 	return (int)tcemu_host_ioctl(f->h, f->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr);
 }
 
 /* The first MAP builds the pending default window. */
-static int op_map_default(struct fx *f)
+static int op_map_default(struct fx_vfio *f)
 {
 	return map(f, 0, 0x10000, 8 * PAGE);
 }
 
-static int op_map_v1(struct fx *f)
+static int op_map_v1(struct fx_vfio *f)
 {
 	return map(f, 0, 0x100000, 40 * PAGE);
 }
 
 /* Groups 0-3 attached: attaching group 4 (on the IODA2 PHB) grows the container's group array. */
-static int op_attach(struct fx *f)
+static int op_attach(struct fx_vfio *f)
 {
-	return (int)tcemu_host_ioctl(f->h, f->more[2], VFIO_GROUP_SET_CONTAINER, &f->c);
+	return (int)tcemu_host_ioctl(f->h, more.g[3], VFIO_GROUP_SET_CONTAINER, &f->c);
 }
 
 #define INJECT_TEST(name, op, type, keep)                                                          \

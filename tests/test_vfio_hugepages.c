@@ -2,14 +2,17 @@
 /*
  * A region's page size comes from its alignment and from the real backing page size: memory from
  * hugetlbfs (here anonymous MAP_HUGETLB 2 MiB pages) may back 2 MiB IOMMU pages, ordinary 4 KiB
- * pages may not (EPERM: the check that closed a real hole in 2018). Needs hugetlb pages: as root
- * the test reserves a few itself (/proc/sys/vm/nr_hugepages).
+ * pages may not (EPERM: the check that closed a real hole in 2018). Needs free 2 MiB hugetlb pages:
+ * as root the test reserves the few it needs itself and gives them back when it ends, passed or
+ * failed (nr_hugepages as it found it); otherwise it is skipped.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <linux/mman.h>
 #include <linux/vfio.h>
 
 #include <tcemu/host.h>
@@ -17,20 +20,86 @@
 #include "harness.h"
 
 #define MiB (1ull << 20)
+#define NR_HUGEPAGES "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 
-static void *huge_mem(size_t len)
+static long read_long(const char *path)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	long v = -1;
+	FILE *f = fopen(path, "r");
 
-	if (p == MAP_FAILED && geteuid() == 0) {
-		FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
-		if (f) {
-			fprintf(f, "16\n");
-			fclose(f);
-		}
-		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
 	}
+	return v;
+}
+
+static int write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = fprintf(f, "%ld\n", v) < 0;
+	return fclose(f) || rc ? -1 : 0;
+}
+
+static long saved_nr_hugepages;
+
+static void restore_nr_hugepages(void *arg)
+{
+	(void)arg;
+	if (write_long(NR_HUGEPAGES, saved_nr_hugepages))
+		HARNESS_FAIL("cannot restore %s to %ld", NR_HUGEPAGES, saved_nr_hugepages);
+}
+
+struct mapping {
+	void *p;
+	size_t len;
+};
+
+static void unmap_it(void *arg)
+{
+	struct mapping *m = arg;
+
+	munmap(m->p, m->len);
+}
+
+static void *map_huge(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+/* len bytes of 2 MiB hugetlb pages, unmapped when the test ends; reserves the pages if it must
+ * (root only) and puts nr_hugepages back when the test ends. Skips the test if there are none. */
+static void *huge_mem(struct mapping *m, size_t len)
+{
+	m->len = len;
+	m->p = map_huge(len);
+	if (!m->p) {
+		long nr = read_long(NR_HUGEPAGES);
+		if (geteuid() != 0)
+			SKIP("no free 2 MiB hugetlb pages, and reserving them needs root");
+		if (nr < 0)
+			SKIP("no 2 MiB hugetlb pages on this machine (%s)", NR_HUGEPAGES);
+		saved_nr_hugepages = nr;
+		DEFER(restore_nr_hugepages, NULL);
+		if (write_long(NR_HUGEPAGES, nr + (long)(len / (2 * MiB))))
+			SKIP("cannot write %s", NR_HUGEPAGES);
+		m->p = map_huge(len);
+		if (!m->p)
+			SKIP("cannot reserve %zu MiB of 2 MiB hugetlb pages", (size_t)(len / MiB));
+	}
+	DEFER(unmap_it, m); /* runs before the restore: the pages are free again by then */
+	return m->p;
+}
+
+static void destroy_host(void *arg)
+{
+	tcemu_host_destroy(arg);
 }
 
 static int setup(struct tcemu_host **h, int *c, int *g)
@@ -48,27 +117,29 @@ static int setup(struct tcemu_host **h, int *c, int *g)
 
 TEST(hugetlb_region_backs_2m_iommu_pages)
 {
-	uint8_t *mem = huge_mem(4 * MiB);
-	struct tcemu_host *h;
+	struct mapping m;
+	uint8_t *mem = huge_mem(&m, 4 * MiB);
+	struct tcemu_host *h = NULL;
 	struct tcemu_region_info ri;
 	int c, g;
 
-	CHECK(mem != NULL); /* hugetlb pages must be available (root reserves them) */
-	CHECK_EQ(setup(&h, &c, &g), 0);
+	CHECK(mem != NULL);
+	int rc = setup(&h, &c, &g);
+	if (h)
+		DEFER(destroy_host, h); /* the host unpins the pages before they are unmapped */
+	CHECK_EQ(rc, 0);
 	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)mem, .size = 4 * MiB };
 	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
 	CHECK_EQ(tcemu_host_regions(h, getpid(), &ri, 1), 1);
 	CHECK_EQ(ri.page_shift, 21);
 	CHECK_U64(ri.hpa & (2 * MiB - 1), 0); /* frames aligned to the huge page */
-	struct vfio_iommu_type1_dma_map m = { .argsz = sizeof(m), .flags = 3, .vaddr = (uintptr_t)mem, .iova = 2 * MiB,
-					      .size = 4 * MiB };
-	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_MAP_DMA, &m), 0);
+	struct vfio_iommu_type1_dma_map dm = { .argsz = sizeof(dm), .flags = 3, .vaddr = (uintptr_t)mem, .iova = 2 * MiB,
+					       .size = 4 * MiB };
+	CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_MAP_DMA, &dm), 0);
 	uint64_t tce, ua;
 	CHECK_EQ(tcemu_host_container_entry(h, c, 4 * MiB + 5, &tce, &ua), 0);
 	CHECK_U64(tce, (ri.hpa + 2 * MiB) | 3);
 	CHECK_U64(ua, (uintptr_t)mem + 2 * MiB);
-	tcemu_host_destroy(h);
-	munmap(mem, 4 * MiB);
 }
 
 TEST(small_pages_cannot_back_2m_iommu_pages)
@@ -114,6 +185,10 @@ static long vm_locked_kb(void)
 TEST(real_mlock_locks_registered_memory)
 {
 	struct tcemu_host_opts o = { .real_mlock = true };
+	struct rlimit rl;
+
+	if (geteuid() != 0 && (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur < 8 * MiB))
+		SKIP("RLIMIT_MEMLOCK below 8 MiB and not root");
 	uint8_t *mem = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct tcemu_host *h;
 	int c, g;

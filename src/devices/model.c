@@ -34,10 +34,11 @@
 #include <tcemu/dma.h>
 #include <tcemu/table.h>
 
-#include "device.h"
+#include "vfio/device.h"
 #include "devices/models.h"
-#include "host_priv.h"
-#include "internal.h"
+#include "vfio/group.h"
+#include "vfio/host_priv.h"
+#include "util/internal.h"
 
 #define CFG_COMMAND 0x04
 #define CMD_BUS_MASTER 0x4u

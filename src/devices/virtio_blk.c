@@ -30,7 +30,7 @@
 
 #include "devices/models.h"
 #include "devices/virtio_pci.h"
-#include "internal.h"
+#include "util/internal.h"
 
 #define VIRTIO_BLK_F_SEG_MAX 2
 #define VIRTIO_BLK_F_BLK_SIZE 6

@@ -28,7 +28,7 @@
 
 #include "devices/models.h"
 #include "devices/virtio_pci.h"
-#include "internal.h"
+#include "util/internal.h"
 
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_MRG_RXBUF 15

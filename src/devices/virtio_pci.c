@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "devices/virtio_pci.h"
-#include "internal.h"
+#include "util/internal.h"
 
 #define CAP_VENDOR 0x09
 #define CAP_MSIX 0x11

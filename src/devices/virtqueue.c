@@ -3,7 +3,7 @@
 #include <errno.h>
 
 #include "devices/virtqueue.h"
-#include "internal.h"
+#include "util/internal.h"
 
 #define DESC_SIZE 16u
 #define LEGACY_ALIGN 4096u

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DMA engine: device reads and writes at bus addresses, translated through each PE's TCE
+ * tables and a per-PE translation cache into the process memory behind the simulated frames.
+ *
+ * Per-PE state (struct pe_dma, one cache-line aligned allocation per PE):
+ * - A translation cache of CACHE_SETS x CACHE_WAYS entries (set associative). An entry covers one
+ *   IOMMU page of one window slot: tag = (index in the window << 1) | slot, the page's simulated
+ *   host physical address, its permission bits, and the process address of the page with the
+ *   number of bytes from the page start that are contiguous in one pinned run (`len`, 0 when the
+ *   page start has no memory behind it). Bytes of the page beyond `len` are mapped on every
+ *   access through tcemu_memory_hpa_to_ua (a page that spans two pins, or a frame partly pinned).
+ *   Invalid TCEs are never cached.
+ * - The geometry of each window slot as last seen on a miss (start, size, page shift), so that a
+ *   hit needs no table and no PE lock.
+ * - A generation `gen`: an entry or a slot geometry is valid only if it carries the current
+ *   generation, so a full flush is gen++ (O(1)). Generations start at 1; 0 marks a dead entry.
+ * - `kseq`, bumped by every kill (full or ranged). A miss snapshots it before reading the table
+ *   and fills the cache only if it has not moved, so a translation read before a kill is never
+ *   cached after it.
+ * - The counters of struct tcemu_dma_stats.
+ * All of the above is protected by `lock`, a spin lock (internal.h) held for lookups, fills,
+ * counter updates and fast-path copies (see below), never across a table walk or another lock.
+ *
+ * Kills (the PE's kill hook, set on every PE at create and removed at destroy): count 0, a slot
+ * out of range or a range above KILL_RANGE_MAX entries flush the whole PE (gen++); a smaller
+ * range drops exactly the entries of (slot, index .. index + count - 1). A window set, unset or
+ * ownership change always arrives as a count-0 kill, which is what keeps the slot geometry right.
+ *
+ * Kill as a barrier: when tcemu_pe_tce_kill returns, no access is still using a translation it
+ * removed, so the caller may unpin and unmap the memory. A short access that hits in one page
+ * (at most LOCKED_COPY_MAX bytes: the fast path) does its lookup and its copy in one critical
+ * section of `lock`, so a kill (which takes `lock`) comes entirely before or after it: the hot
+ * path costs a single atomic operation, at the price of serialising the short copies of one PE.
+ * Every other access enters the current epoch parity (entered[epoch]++, under `lock` with its
+ * first lookup) and leaves it (left[epoch]++, an atomic add) when its copy is done. A kill flips
+ * the epoch under `lock` and waits until left[old] reaches entered[old]; kills of one PE are
+ * serialised by kill_lock, so the previous kill already drained the other parity. Both counters
+ * only grow. Accesses that start after the flip never delay a kill.
+ *
+ * Atomicity of an access: every page is translated (and its permission checked) before anything
+ * is copied, into a list of segments; a fault therefore transfers nothing, and each page's bytes
+ * come from one translation (old or new, never a mix) even if a kill runs concurrently.
+ *
+ * Stopped state: eeh.c changes the EEH state without telling the engine (injected errors, resets,
+ * unfreezes), so every access asks tcemu_pe_dma_stopped (one uncontended PE mutex round trip)
+ * before its lookups.
+ *
+ * Lock order: kill_lock -> lock. On a miss the spin lock is dropped before tcemu_pe_window (PE
+ * mutex) and tcemu_memory_hpa_to_ua (memory mutex). The EEH freeze after a fault is done outside
+ * the in-flight section, so a kill never waits for a thread that waits for the PE mutex.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tcemu/dma.h>
+#include <tcemu/memory.h>
+#include <tcemu/platform.h>
+#include <tcemu/table.h>
+
+#include "util/internal.h"
+
+#define CACHE_WAYS 4u
+#define CACHE_SETS 128u /* 512 entries: a ring of 256 4 KiB buffers stays warm */
+#define KILL_RANGE_MAX 64u
+#define SEGS_INLINE 16u
+#define LOCKED_COPY_MAX 16384u /* fast-path copies up to this size run under the PE's lock */
+
+struct cache_entry {
+	uint64_t tag; /* (index << 1) | slot */
+	uint64_t gen; /* valid iff == pe_dma.gen */
+	uint64_t hpa; /* page address */
+	uint64_t ua;  /* process address of the page start (when len > 0) */
+	uint32_t len; /* contiguous bytes behind ua from the page start, <= page size */
+	uint32_t perm;
+};
+
+struct slot_geo {
+	uint64_t gen; /* valid iff == pe_dma.gen */
+	uint64_t start, size;
+	uint32_t shift;
+};
+
+struct pe_dma {
+	uint32_t lock; /* spin lock: everything below except left[] and kill_lock */
+	uint32_t epoch;
+	uint32_t victim;
+	uint64_t gen;
+	uint64_t kseq;
+	struct slot_geo geo[TCEMU_PE_WINDOWS];
+	struct tcemu_dma_stats st;
+	struct tcemu_pe *pe;
+	struct tcemu_dma *dma;
+	uint64_t entered[2]; /* accesses that entered each epoch parity: written under lock */
+	uint64_t left[2];    /* accesses that left it: atomic, no lock */
+	pthread_mutex_t kill_lock;
+	struct cache_entry cache[CACHE_SETS][CACHE_WAYS];
+};
+
+struct tcemu_dma {
+	struct tcemu_platform *plat;
+	struct tcemu_memory *mem;
+	size_t npes;
+	struct pe_dma **pes;   /* in platform order */
+	size_t hash_mask;
+	struct pe_dma **hash;  /* open addressing by PE pointer */
+};
+
+struct seg {
+	uint8_t *ua;
+	size_t len;
+};
+
+struct seg_list {
+	struct seg *v;
+	size_t n, cap;
+	struct seg inl[SEGS_INLINE];
+};
+
+static inline size_t pe_hash(const struct tcemu_pe *pe, size_t mask)
+{
+	uint64_t h = (uint64_t)(uintptr_t)pe * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 32) & mask;
+}
+
+static inline struct pe_dma *pe_state(const struct tcemu_dma *dma, const struct tcemu_pe *pe)
+{
+	for (size_t i = pe_hash(pe, dma->hash_mask);; i = (i + 1) & dma->hash_mask) {
+		struct pe_dma *s = dma->hash[i];
+		if (!s || s->pe == pe)
+			return s;
+	}
+}
+
+static inline unsigned set_of(uint64_t tag)
+{
+	return (unsigned)((tag >> 1) ^ (tag << 6) ^ (tag >> 8)) & (CACHE_SETS - 1);
+}
+
+/* A valid entry for tag, or NULL. Lock held. */
+static inline struct cache_entry *cache_find(struct pe_dma *s, uint64_t tag)
+{
+	struct cache_entry *set = s->cache[set_of(tag)];
+
+	for (unsigned w = 0; w < CACHE_WAYS; w++)
+		if (set[w].tag == tag && set[w].gen == s->gen)
+			return &set[w];
+	return NULL;
+}
+
+/* Inserts or replaces the entry for tag. Lock held. */
+static void cache_fill(struct pe_dma *s, const struct cache_entry *e)
+{
+	struct cache_entry *set = s->cache[set_of(e->tag)];
+	unsigned w;
+
+	for (w = 0; w < CACHE_WAYS; w++)
+		if (set[w].gen != s->gen || set[w].tag == e->tag)
+			break;
+	if (w == CACHE_WAYS)
+		w = s->victim++ & (CACHE_WAYS - 1);
+	set[w] = *e;
+	set[w].gen = s->gen;
+}
+
+/* Enters the current epoch. Lock held: entered[] only changes under the lock (no atomic RMW). */
+static inline unsigned inflight_enter(struct pe_dma *s)
+{
+	unsigned ep = s->epoch;
+	__atomic_store_n(&s->entered[ep], __atomic_load_n(&s->entered[ep], __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	return ep;
+}
+
+/* Leaves epoch ep, after the last use of its translations. Lock not held. */
+static inline void inflight_exit(struct pe_dma *s, unsigned ep)
+{
+	__atomic_add_fetch(&s->left[ep], 1, __ATOMIC_RELEASE);
+}
+
+static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count)
+{
+	struct pe_dma *s = opaque;
+	unsigned old, spins = 0;
+	uint64_t target;
+
+	(void)pe;
+	pthread_mutex_lock(&s->kill_lock);
+	tcemu_spin_lock(&s->lock);
+	s->kseq++;
+	s->st.invalidations++;
+	if (count == 0 || count > KILL_RANGE_MAX || slot >= TCEMU_PE_WINDOWS) {
+		s->gen++;
+	} else {
+		for (uint64_t i = index; i - index < count; i++) {
+			uint64_t tag = (i << 1) | slot;
+			struct cache_entry *e = cache_find(s, tag);
+			if (e)
+				e->gen = 0;
+		}
+	}
+	old = s->epoch;
+	s->epoch = old ^ 1u;
+	target = s->entered[old]; /* final: nobody enters `old` until the next kill flips back */
+	tcemu_spin_unlock(&s->lock);
+	/* Wait for the accesses that may still use a translation from before the kill. */
+	while (__atomic_load_n(&s->left[old], __ATOMIC_ACQUIRE) != target) {
+		if (++spins < 64)
+			tcemu_cpu_relax();
+		else
+			sched_yield();
+	}
+	pthread_mutex_unlock(&s->kill_lock);
+}
+
+static void pe_dma_free(struct pe_dma *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->kill_lock);
+	free(s);
+}
+
+TCEMU_EXPORT int tcemu_dma_create(struct tcemu_platform *p, struct tcemu_memory *mem, struct tcemu_dma **out)
+{
+	struct tcemu_dma *dma;
+	size_t hsize = 4;
+
+	if (!p || !mem || !out)
+		return -EINVAL;
+	dma = calloc(1, sizeof(*dma));
+	if (!dma)
+		return -ENOMEM;
+	dma->plat = p;
+	dma->mem = mem;
+	dma->npes = tcemu_platform_pe_count(p);
+	while (hsize < 2 * dma->npes)
+		hsize *= 2;
+	dma->hash_mask = hsize - 1;
+	dma->pes = calloc(dma->npes ? dma->npes : 1, sizeof(*dma->pes));
+	dma->hash = calloc(hsize, sizeof(*dma->hash));
+	if (!dma->pes || !dma->hash)
+		goto err;
+	for (size_t i = 0; i < dma->npes; i++) {
+		struct pe_dma *s;
+		void *mem_s;
+
+		if (posix_memalign(&mem_s, 64, sizeof(*s)))
+			goto err;
+		s = memset(mem_s, 0, sizeof(*s));
+		if (pthread_mutex_init(&s->kill_lock, NULL)) {
+			free(s);
+			goto err;
+		}
+		s->gen = 1;
+		s->pe = tcemu_platform_pe(p, i);
+		s->dma = dma;
+		dma->pes[i] = s;
+		size_t h = pe_hash(s->pe, dma->hash_mask);
+		while (dma->hash[h])
+			h = (h + 1) & dma->hash_mask;
+		dma->hash[h] = s;
+	}
+	for (size_t i = 0; i < dma->npes; i++)
+		tcemu_pe_set_kill_hook(dma->pes[i]->pe, dma_kill, dma->pes[i]);
+	*out = dma;
+	return 0;
+
+err:
+	for (size_t i = 0; dma->pes && i < dma->npes; i++)
+		pe_dma_free(dma->pes[i]);
+	free(dma->pes);
+	free(dma->hash);
+	free(dma);
+	return -ENOMEM;
+}
+
+TCEMU_EXPORT void tcemu_dma_destroy(struct tcemu_dma *dma)
+{
+	if (!dma)
+		return;
+	for (size_t i = 0; i < dma->npes; i++)
+		tcemu_pe_set_kill_hook(dma->pes[i]->pe, NULL, NULL);
+	for (size_t i = 0; i < dma->npes; i++)
+		pe_dma_free(dma->pes[i]);
+	free(dma->pes);
+	free(dma->hash);
+	free(dma);
+}
+
+static int seg_push(struct seg_list *l, uint8_t *ua, size_t len)
+{
+	if (l->n && l->v[l->n - 1].ua + l->v[l->n - 1].len == ua) {
+		l->v[l->n - 1].len += len;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap * 2;
+		struct seg *v = l->v == l->inl ? malloc(cap * sizeof(*v)) : realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		if (l->v == l->inl)
+			memcpy(v, l->inl, sizeof(l->inl));
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].ua = ua;
+	l->v[l->n].len = len;
+	l->n++;
+	return 0;
+}
+
+/*
+ * Looks up (or, on a miss, translates and caches) the page of slot holding bus. On success *e is
+ * a copy of the entry and *geo the slot's geometry. Returns 0 or the fault kind. Lock not held.
+ */
+static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dma *s, unsigned slot, uint64_t bus,
+					     unsigned need, struct cache_entry *e, struct slot_geo *geo)
+{
+	struct tcemu_table *t;
+	const struct tcemu_table_params *tp;
+	uint64_t kseq, hpa, ua, avail, psize;
+	unsigned perm = 0;
+	int rc;
+
+	tcemu_spin_lock(&s->lock);
+	if (s->geo[slot].gen == s->gen && bus - s->geo[slot].start < s->geo[slot].size) {
+		const struct slot_geo *g = &s->geo[slot];
+		uint64_t tag = (((bus - g->start) >> g->shift) << 1) | slot;
+		struct cache_entry *ce = cache_find(s, tag);
+
+		if (ce) {
+			*e = *ce;
+			*geo = *g;
+			s->st.cache_hits++;
+			tcemu_spin_unlock(&s->lock);
+			return TCEMU_DMA_FAULT_NONE;
+		}
+	}
+	s->st.cache_misses++;
+	kseq = s->kseq;
+	tcemu_spin_unlock(&s->lock);
+
+	t = tcemu_pe_window(s->pe, slot);
+	if (!t)
+		return TCEMU_DMA_FAULT_EXTENT;
+	tp = tcemu_table_params(t);
+	geo->start = tp->bus_offset;
+	geo->size = tp->window_size;
+	geo->shift = tp->page_shift;
+	psize = 1ull << tp->page_shift;
+	rc = tcemu_table_translate(t, bus & ~(psize - 1), need, &hpa, &perm);
+	tcemu_table_unref(t);
+	if (rc == -ERANGE)
+		return TCEMU_DMA_FAULT_EXTENT;
+	if (rc)
+		return TCEMU_DMA_FAULT_PERMISSION;
+
+	e->tag = (((bus - geo->start) >> geo->shift) << 1) | slot;
+	e->hpa = hpa;
+	e->perm = perm;
+	if (tcemu_memory_hpa_to_ua(dma->mem, hpa, &ua, &avail) == 0) {
+		e->ua = ua;
+		e->len = (uint32_t)tcemu_min_u64(tcemu_min_u64(avail, psize), UINT32_MAX); /* more: slow path */
+	} else {
+		e->ua = 0;
+		e->len = 0;
+	}
+
+	tcemu_spin_lock(&s->lock);
+	if (s->kseq == kseq) {
+		s->geo[slot] = *geo;
+		s->geo[slot].gen = s->gen;
+		cache_fill(s, e);
+	}
+	tcemu_spin_unlock(&s->lock);
+	return TCEMU_DMA_FAULT_NONE;
+}
+
+/*
+ * Translates every page of [bus, bus + len) into segments. Returns 0 or the fault kind with the
+ * faulting bus address in *fbus; -ENOMEM goes to *err.
+ */
+static enum tcemu_dma_fault_kind build_segs(struct tcemu_dma *dma, struct pe_dma *s, uint64_t bus, size_t len,
+					    unsigned need, struct seg_list *l, uint64_t *fbus, int *err)
+{
+	uint64_t pos = bus;
+	size_t left = len;
+
+	while (left) {
+		struct cache_entry e;
+		struct slot_geo g;
+		enum tcemu_dma_fault_kind k;
+		int slot = tcemu_window_slot(pos);
+		uint64_t pgoff, n, first;
+
+		*fbus = pos;
+		if (slot < 0)
+			return TCEMU_DMA_FAULT_EXTENT;
+		k = page_lookup(dma, s, (unsigned)slot, pos, need, &e, &g);
+		if (k)
+			return k;
+		if ((e.perm & need) != need)
+			return TCEMU_DMA_FAULT_PERMISSION; /* a cached entry used for the other direction */
+		pgoff = (pos - g.start) & ((1ull << g.shift) - 1);
+		n = tcemu_min_u64(left, (1ull << g.shift) - pgoff);
+		first = pgoff < e.len ? tcemu_min_u64(n, e.len - pgoff) : 0;
+		if (first && (*err = seg_push(l, (uint8_t *)(uintptr_t)(e.ua + pgoff), first)))
+			return TCEMU_DMA_FAULT_NONE;
+		/* The rest of the page lies in another pinned run (or in none). */
+		for (uint64_t o = pgoff + first; o < pgoff + n;) {
+			uint64_t ua, avail, c;
+
+			*fbus = pos + (o - pgoff);
+			if (tcemu_memory_hpa_to_ua(dma->mem, e.hpa + o, &ua, &avail))
+				return TCEMU_DMA_FAULT_NO_MEMORY;
+			c = tcemu_min_u64(avail, pgoff + n - o);
+			if ((*err = seg_push(l, (uint8_t *)(uintptr_t)ua, c)))
+				return TCEMU_DMA_FAULT_NONE;
+			o += c;
+		}
+		pos += n;
+		left -= n;
+	}
+	return TCEMU_DMA_FAULT_NONE;
+}
+
+static void record_fault(struct pe_dma *s, enum tcemu_dma_fault_kind k, uint64_t bus)
+{
+	s->st.faults++;
+	s->st.last_fault = k;
+	s->st.last_fault_bus = bus;
+}
+
+static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, uint8_t *buf, size_t len, bool write)
+{
+	const unsigned need = write ? TCEMU_TCE_WRITE : TCEMU_TCE_READ;
+	enum tcemu_dma_fault_kind k;
+	struct seg_list l;
+	struct pe_dma *s;
+	uint64_t fbus = bus;
+	unsigned ep, slot;
+	int err = 0;
+
+	if (!dma || !pe || (!buf && len))
+		return -EINVAL;
+	if (len && bus + (len - 1) < bus)
+		return -EINVAL;
+	s = pe_state(dma, pe);
+	if (!s)
+		return -EINVAL;
+	if (!len)
+		return 0;
+
+	if (TCEMU_UNLIKELY(tcemu_pe_dma_stopped(pe))) {
+		tcemu_spin_lock(&s->lock);
+		if (write)
+			s->st.writes++;
+		else
+			s->st.reads++;
+		record_fault(s, TCEMU_DMA_FAULT_STOPPED, bus);
+		tcemu_spin_unlock(&s->lock);
+		return -EIO;
+	}
+
+	/*
+	 * Fast path: the whole access inside one cached page and its pinned run, and short: copied
+	 * under the PE's lock, which makes it atomic against kills at the price of one lock.
+	 */
+	slot = (unsigned)(bus >> 59);
+	tcemu_spin_lock(&s->lock);
+	if (TCEMU_LIKELY(slot < TCEMU_PE_WINDOWS && len <= LOCKED_COPY_MAX)) {
+		const struct slot_geo *g = &s->geo[slot];
+		uint64_t off = bus - g->start;
+
+		if (g->gen == s->gen && off < g->size) {
+			uint64_t pgoff = off & ((1ull << g->shift) - 1);
+			struct cache_entry *e = cache_find(s, ((off >> g->shift) << 1) | slot);
+
+			if (e && (e->perm & need) == need && len <= e->len && pgoff <= e->len - len) {
+				uint8_t *ua = (uint8_t *)(uintptr_t)(e->ua + pgoff);
+
+				s->st.cache_hits++;
+				if (write) {
+					s->st.writes++;
+					s->st.bytes_written += len;
+					memcpy(ua, buf, len);
+				} else {
+					s->st.reads++;
+					s->st.bytes_read += len;
+					memcpy(buf, ua, len);
+				}
+				tcemu_spin_unlock(&s->lock);
+				return 0;
+			}
+		}
+	}
+	ep = inflight_enter(s);
+	tcemu_spin_unlock(&s->lock);
+
+	/* Slow path: page by page, every page resolved before anything is copied. */
+	l.v = l.inl;
+	l.n = 0;
+	l.cap = SEGS_INLINE;
+	k = build_segs(dma, s, bus, len, need, &l, &fbus, &err);
+	if (!k && !err) {
+		size_t done = 0;
+
+		for (size_t i = 0; i < l.n; i++) {
+			if (write)
+				memcpy(l.v[i].ua, buf + done, l.v[i].len);
+			else
+				memcpy(buf + done, l.v[i].ua, l.v[i].len);
+			done += l.v[i].len;
+		}
+	}
+	inflight_exit(s, ep);
+	if (l.v != l.inl)
+		free(l.v);
+	if (err)
+		return err;
+
+	tcemu_spin_lock(&s->lock);
+	if (write)
+		s->st.writes++;
+	else
+		s->st.reads++;
+	if (k) {
+		record_fault(s, k, fbus);
+	} else if (write) {
+		s->st.bytes_written += len;
+	} else {
+		s->st.bytes_read += len;
+	}
+	tcemu_spin_unlock(&s->lock);
+	if (k) {
+		tcemu_pe_eeh_freeze(pe, false);
+		return -EIO;
+	}
+	return 0;
+}
+
+TCEMU_EXPORT int tcemu_dma_read(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, void *buf, size_t len)
+{
+	return dma_access(dma, pe, bus, buf, len, false);
+}
+
+TCEMU_EXPORT int tcemu_dma_write(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, const void *data,
+				 size_t len)
+{
+	return dma_access(dma, pe, bus, (uint8_t *)(uintptr_t)data, len, true);
+}
+
+TCEMU_EXPORT int tcemu_dma_stats(struct tcemu_dma *dma, struct tcemu_pe *pe, struct tcemu_dma_stats *st)
+{
+	struct pe_dma *s;
+
+	if (!dma || !pe || !st)
+		return -EINVAL;
+	s = pe_state(dma, pe);
+	if (!s)
+		return -EINVAL;
+	tcemu_spin_lock(&s->lock);
+	*st = s->st;
+	tcemu_spin_unlock(&s->lock);
+	return 0;
+}

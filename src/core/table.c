@@ -1,0 +1,799 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TCE tables: multi-level, allocated on demand, big-endian entries in hardware format.
+ *
+ * Layout. Every level is an array of E = 2^bits 64-bit big-endian entries (bits = level_shift - 3).
+ * An inner entry holds the address of the next level with READ|WRITE set as "valid" (tcemu keeps
+ * the process address of the level there: table memory has no simulated physical address).
+ * A leaf allocation is: hw[E] (the hardware entries), then ua[E] when the table keeps user
+ * addresses, then one struct chunk per 512 entries (lock word and count of valid entries).
+ * For a one-level table the top level is that leaf.
+ *
+ * Locking (see also table.h):
+ * - Inner entries go from 0 to a level exactly once, by compare-and-swap; levels are freed only
+ *   when the last reference to the table goes. So a walk needs no lock: acquire loads of inner
+ *   entries see fully zeroed levels.
+ * - Leaf entries and their user addresses change only under their chunk's spin lock, with
+ *   relaxed atomic stores; lock-free readers (translate, get without ua) use relaxed loads and
+ *   see either the old or the new entry. chunk.nvalid is written under the lock and read
+ *   without it by clear() to skip empty chunks: a clear that skips a chunk another thread is
+ *   filling is ordered before that fill.
+ * - No other lock exists; release callbacks run with no lock held.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tcemu/table.h>
+
+#include "core/table_priv.h"
+#include "util/internal.h"
+
+#define CHUNK_SHIFT 9u
+#define CHUNK_ENTRIES (1u << CHUNK_SHIFT)
+#define INNER_VALID (TCEMU_TCE_READ | TCEMU_TCE_WRITE)
+#define MIN_PAGE_SHIFT 12u
+#define MAX_PAGE_SHIFT 40u
+
+struct chunk {
+	uint32_t lock;
+	uint32_t nvalid;
+};
+_Static_assert(_Alignof(struct chunk) <= _Alignof(uint64_t), "chunks follow a leaf's 64-bit words unpadded");
+
+struct tcemu_table {
+	struct tcemu_table_params params;
+	struct tcemu_table_geometry geo;
+	uint32_t bits;        /* index bits per level */
+	uint64_t level_mask;  /* E - 1 */
+	uint64_t page_mask;   /* IOMMU page size - 1 */
+	bool userspace;
+	size_t leaf_bytes;
+	size_t inner_bytes;
+	uint64_t *top;
+	uint64_t refs;            /* atomic */
+	uint64_t allocated_bytes; /* atomic */
+	uint64_t levels_allocated; /* atomic */
+};
+
+/* An old entry handed back after an update. */
+struct old_entry {
+	uint64_t index, tce, ua;
+};
+
+static inline uint64_t ld(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline void st(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t level_entries(const struct tcemu_table *t)
+{
+	return t->level_mask + 1;
+}
+
+static inline uint64_t *leaf_ua(const struct tcemu_table *t, uint64_t *leaf)
+{
+	return t->userspace ? leaf + level_entries(t) : NULL;
+}
+
+static inline struct chunk *leaf_chunks(const struct tcemu_table *t, uint64_t *leaf)
+{
+	return (struct chunk *)(leaf + level_entries(t) * (t->userspace ? 2 : 1));
+}
+
+uint64_t tcemu_table_accounted_size(uint32_t page_shift, uint64_t window_size, uint32_t levels,
+				    uint32_t sys_page_shift)
+{
+	struct tcemu_table_params p = {
+		.window_size = window_size,
+		.page_shift = page_shift,
+		.levels = levels,
+		.sys_page_shift = sys_page_shift,
+	};
+	struct tcemu_table_geometry g;
+
+	return tcemu_table_geometry(&p, &g) == 0 ? g.accounted_bytes : 0;
+}
+
+/* The kernel's get_table_size(): hardware levels rounded to the direct table size, twice. */
+static uint64_t accounted_bytes(uint32_t entries_shift, uint32_t levels, uint32_t sys_page_shift)
+{
+	uint32_t per_level = (entries_shift + levels - 1) / levels;
+	uint64_t direct = tcemu_max_u64(1ull << sys_page_shift, 1ull << (per_level + 3));
+	uint64_t size = tcemu_max_u64(4096, 1ull << (entries_shift + 3));
+	uint64_t bytes = 0;
+
+	for (uint32_t l = 0; l < levels; l++) {
+		bytes += TCEMU_ALIGN_UP(size, direct);
+		size = tcemu_max_u64(direct, size / direct * 8);
+	}
+	return 2 * bytes;
+}
+
+TCEMU_EXPORT int tcemu_table_geometry(const struct tcemu_table_params *p, struct tcemu_table_geometry *g)
+{
+	uint32_t sys, entries_shift, level_shift;
+
+	if (!p || !g)
+		return -EINVAL;
+	if (p->flags & ~TCEMU_TABLE_USERSPACE)
+		return -EINVAL;
+	sys = p->sys_page_shift ? p->sys_page_shift : 12;
+	if (sys != 12 && sys != 16)
+		return -EINVAL;
+	if (p->page_shift < MIN_PAGE_SHIFT || p->page_shift > MAX_PAGE_SHIFT)
+		return -EINVAL;
+	if (p->levels < 1 || p->levels > TCEMU_TABLE_MAX_LEVELS)
+		return -EINVAL;
+	if (!TCEMU_IS_POW2(p->window_size) || p->window_size < (1ull << p->page_shift))
+		return -EINVAL;
+	if (p->bus_offset & ((1ull << p->page_shift) - 1))
+		return -EINVAL;
+	if (p->bus_offset + (p->window_size - 1) < p->bus_offset)
+		return -EINVAL;
+
+	entries_shift = tcemu_log2_u64(p->window_size) - p->page_shift;
+	level_shift = (uint32_t)tcemu_max_u64(sys, (entries_shift + p->levels - 1) / p->levels + 3);
+	if ((level_shift - 3) * p->levels + p->page_shift >= 55)
+		return -EINVAL;
+
+	g->entries_shift = entries_shift;
+	g->level_shift = level_shift;
+	g->bits_per_level = level_shift - 3;
+	g->entries = 1ull << entries_shift;
+	g->accounted_bytes = accounted_bytes(entries_shift, p->levels, sys);
+	return 0;
+}
+
+static uint64_t *level_alloc(struct tcemu_table *t, bool leaf)
+{
+	size_t bytes = leaf ? t->leaf_bytes : t->inner_bytes;
+	/* calloc of a large block comes from fresh zero pages: a big one-level table costs only what
+	 * is touched. */
+	uint64_t *l = calloc(1, bytes);
+
+	if (!l)
+		return NULL;
+	__atomic_add_fetch(&t->allocated_bytes, bytes, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&t->levels_allocated, 1, __ATOMIC_RELAXED);
+	return l;
+}
+
+static void level_free(struct tcemu_table *t, uint64_t *l, bool leaf)
+{
+	__atomic_sub_fetch(&t->allocated_bytes, leaf ? t->leaf_bytes : t->inner_bytes, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&t->levels_allocated, 1, __ATOMIC_RELAXED);
+	free(l);
+}
+
+_Static_assert(sizeof(void *) <= sizeof(uint64_t), "an inner entry holds a level's address");
+_Static_assert(INNER_VALID < _Alignof(max_align_t), "the valid bits are below a calloc'd level's alignment");
+static inline uint64_t *inner_target(uint64_t raw)
+{
+	return (uint64_t *)(uintptr_t)(be64toh(raw) & ~INNER_VALID);
+}
+
+/*
+ * Returns the leaf holding entry index, allocating missing levels when alloc is set. NULL when a
+ * level is absent (alloc unset) or cannot be allocated (*err = -ENOMEM).
+ */
+static uint64_t *walk(struct tcemu_table *t, uint64_t index, bool alloc, int *err)
+{
+	uint64_t *level = t->top;
+
+	for (uint32_t l = t->params.levels - 1; l > 0; l--) {
+		uint64_t *slot = &level[(index >> (t->bits * l)) & t->level_mask];
+		uint64_t raw = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+
+		if (!raw) {
+			uint64_t *fresh, want;
+
+			if (!alloc)
+				return NULL;
+			fresh = level_alloc(t, l == 1);
+			if (!fresh) {
+				*err = -ENOMEM;
+				return NULL;
+			}
+			want = htobe64((uint64_t)(uintptr_t)fresh | INNER_VALID);
+			if (__atomic_compare_exchange_n(slot, &raw, want, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				raw = want;
+			else
+				level_free(t, fresh, l == 1); /* lost the race: raw holds the winner */
+		}
+		level = inner_target(raw);
+	}
+	return level;
+}
+
+TCEMU_EXPORT int tcemu_table_create(const struct tcemu_table_params *p, struct tcemu_table **out)
+{
+	struct tcemu_table *t;
+	uint64_t e;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	rc = tcemu_table_geometry(p, &t->geo);
+	if (rc)
+		goto err_free_table;
+	t->params = *p;
+	if (!t->params.sys_page_shift)
+		t->params.sys_page_shift = 12;
+	t->bits = t->geo.bits_per_level;
+	t->level_mask = (1ull << t->bits) - 1;
+	t->page_mask = (1ull << p->page_shift) - 1;
+	t->userspace = p->flags & TCEMU_TABLE_USERSPACE;
+	e = level_entries(t);
+	t->inner_bytes = e * sizeof(uint64_t);
+	/* level_shift >= 12, so a leaf holds a whole number of chunks. */
+	t->leaf_bytes = e * sizeof(uint64_t) * (t->userspace ? 2 : 1) + (e >> CHUNK_SHIFT) * sizeof(struct chunk);
+	t->refs = 1;
+	t->top = level_alloc(t, p->levels == 1);
+	if (!t->top) {
+		rc = -ENOMEM;
+		goto err_free_table;
+	}
+	*out = t;
+	return 0;
+
+err_free_table:
+	free(t);
+	return rc;
+}
+
+TCEMU_EXPORT struct tcemu_table *tcemu_table_ref(struct tcemu_table *t)
+{
+	__atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+	return t;
+}
+
+static void free_levels(struct tcemu_table *t, uint64_t *level, uint32_t height)
+{
+	if (height > 0) {
+		for (uint64_t i = 0; i <= t->level_mask; i++) {
+			uint64_t raw = ld(&level[i]);
+
+			if (raw)
+				free_levels(t, inner_target(raw), height - 1);
+		}
+	}
+	free(level);
+}
+
+TCEMU_EXPORT void tcemu_table_unref(struct tcemu_table *t)
+{
+	if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	free_levels(t, t->top, t->params.levels - 1);
+	free(t);
+}
+
+static void release_all(const struct old_entry *olds, unsigned n, tcemu_tce_release_fn release, void *opaque)
+{
+	if (!release)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		release(opaque, olds[i].index, olds[i].tce, olds[i].ua);
+}
+
+/*
+ * Where the new entries come from: arrays, or a linear run (first + k * step). A single
+ * always-inline writer is instantiated once per source kind.
+ */
+struct source {
+	const uint64_t *tces, *uas;
+	uint64_t first_tce, first_ua, step;
+	bool all_valid; /* arrays: every entry has permission bits (found while validating) */
+};
+
+/* hw[0, n) = first, first + step, ... in big-endian, four at a time. */
+static inline __attribute__((always_inline)) void fill_linear(uint64_t *hw, uint32_t n, uint64_t tce, uint64_t step)
+{
+	uint32_t i = 0;
+
+	for (; i + 4 <= n; i += 4, tce += 4 * step) {
+		st(&hw[i], htobe64(tce));
+		st(&hw[i + 1], htobe64(tce + step));
+		st(&hw[i + 2], htobe64(tce + 2 * step));
+		st(&hw[i + 3], htobe64(tce + 3 * step));
+	}
+	for (; i < n; i++, tce += step)
+		st(&hw[i], htobe64(tce));
+}
+
+/* fill_linear of hw, with ua[0, n) = u, u + ustep, ... alongside. */
+static inline __attribute__((always_inline)) void fill_linear2(uint64_t *hw, uint64_t *ua, uint32_t n, uint64_t tce,
+							       uint64_t u, uint64_t step, uint64_t ustep)
+{
+	uint32_t i = 0;
+
+	for (; i + 4 <= n; i += 4, tce += 4 * step, u += 4 * ustep) {
+		st(&hw[i], htobe64(tce));
+		st(&ua[i], u);
+		st(&hw[i + 1], htobe64(tce + step));
+		st(&ua[i + 1], u + ustep);
+		st(&hw[i + 2], htobe64(tce + 2 * step));
+		st(&ua[i + 2], u + 2 * ustep);
+		st(&hw[i + 3], htobe64(tce + 3 * step));
+		st(&ua[i + 3], u + 3 * ustep);
+	}
+	for (; i < n; i++, tce += step, u += ustep) {
+		st(&hw[i], htobe64(tce));
+		st(&ua[i], u);
+	}
+}
+
+static inline __attribute__((always_inline)) void
+write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, const struct source *src, uint64_t k0,
+	    bool linear, struct old_entry *olds, unsigned *nold)
+{
+	uint64_t pos = index & t->level_mask;
+	uint64_t *hw = leaf + pos;
+	uint64_t *ua = t->userspace ? leaf_ua(t, leaf) + pos : NULL;
+	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+	int32_t delta = 0;
+	unsigned no = 0;
+
+	tcemu_spin_lock(&c->lock);
+	if (c->nvalid == 0) {
+		/* An empty chunk (the common case of a fresh map): no old entry to hand back. */
+		if (linear) {
+			uint64_t tce = src->first_tce + k0 * src->step;
+			uint64_t ustep = src->first_ua ? src->step : 0, u = src->first_ua ? src->first_ua + k0 * src->step : 0;
+
+			if (!(tce & TCEMU_TCE_PERM_MASK))
+				goto unlock; /* clearing an empty chunk */
+			if (ua)
+				fill_linear2(hw, ua, n, tce, u, src->step, ustep);
+			else
+				fill_linear(hw, n, tce, src->step);
+			delta = (int32_t)n;
+			goto unlock;
+		}
+		const uint64_t *restrict tces = src->tces + k0;
+		const uint64_t *restrict uas = src->uas ? src->uas + k0 : NULL;
+		uint32_t nv = 0;
+
+		if (ua && uas && src->all_valid) {
+			/* the usual map: a straight copy */
+			for (uint32_t i = 0; i < n; i++) {
+				st(&hw[i], htobe64(tces[i]));
+				st(&ua[i], uas[i]);
+			}
+			nv = n;
+		} else if (ua && uas) {
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t tce = tces[i], valid = -(uint64_t)((tce & TCEMU_TCE_PERM_MASK) != 0);
+
+				st(&hw[i], htobe64(tce & valid));
+				st(&ua[i], uas[i] & valid);
+				nv += (uint32_t)(valid & 1);
+			}
+		} else {
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t tce = tces[i], valid = -(uint64_t)((tce & TCEMU_TCE_PERM_MASK) != 0);
+
+				st(&hw[i], htobe64(tce & valid));
+				if (ua)
+					st(&ua[i], 0);
+				nv += (uint32_t)(valid & 1);
+			}
+		}
+		delta = (int32_t)nv;
+		goto unlock;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t k = k0 + i;
+		uint64_t tce = linear ? src->first_tce + k * src->step : src->tces[k];
+		uint64_t nua = 0, oua = 0;
+		uint64_t old = ld(&hw[i]);
+
+		if (!(tce & TCEMU_TCE_PERM_MASK))
+			tce = 0;
+		else if (ua)
+			nua = linear ? (src->first_ua ? src->first_ua + k * src->step : 0) : (src->uas ? src->uas[k] : 0);
+		st(&hw[i], htobe64(tce));
+		if (ua) {
+			oua = ld(&ua[i]);
+			st(&ua[i], nua);
+		}
+		if (old) {
+			olds[no].index = index + i;
+			olds[no].tce = be64toh(old);
+			olds[no].ua = oua;
+			no++;
+		}
+		delta += (tce != 0) - (old != 0);
+	}
+unlock:
+	if (delta)
+		__atomic_store_n(&c->nvalid, (uint32_t)((int32_t)c->nvalid + delta), __ATOMIC_RELAXED);
+	tcemu_spin_unlock(&c->lock);
+	*nold = no;
+}
+
+TCEMU_EXPORT int tcemu_table_reserve(struct tcemu_table *t, uint64_t index, uint64_t count)
+{
+	uint64_t leaf_span = level_entries(t);
+	int err = 0;
+
+	if (index >= t->geo.entries || count > t->geo.entries - index)
+		return -ERANGE;
+	for (uint64_t i = index & ~t->level_mask; i < index + count; i += leaf_span)
+		if (!walk(t, i < index ? index : i, true, &err))
+			return err;
+	return 0;
+}
+
+/* Entries in [index, index + count) stop at a chunk boundary: the length of the next piece. */
+static inline uint32_t piece_len(uint64_t index, uint64_t left)
+{
+	uint64_t room = CHUNK_ENTRIES - (index & (CHUNK_ENTRIES - 1));
+
+	return (uint32_t)tcemu_min_u64(room, left);
+}
+
+static inline __attribute__((always_inline)) int
+set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source *src, bool linear,
+	   tcemu_tce_release_fn release, void *opaque)
+{
+	struct old_entry olds[CHUNK_ENTRIES];
+	uint64_t done, leaf_span = level_entries(t);
+	int err = 0;
+
+	if (index >= t->geo.entries || count > t->geo.entries - index)
+		return -ERANGE;
+	if (count == 0)
+		return 0;
+
+	/* Pass 1: validate every entry, allocate every level; nothing visible changes yet. */
+	if (linear) {
+		if (src->first_tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+			return -EINVAL;
+		if ((src->first_tce & TCEMU_TCE_PERM_MASK) && src->first_tce + (count - 1) * src->step < src->first_tce)
+			return -EINVAL; /* the run of addresses wraps */
+	} else {
+		const uint64_t *restrict tces = src->tces;
+		uint64_t bad = 0, valid = 1;
+
+		for (uint64_t k = 0; k < count; k++) {
+			bad |= tces[k];
+			valid &= (tces[k] | (tces[k] >> 1)) & 1;
+		}
+		if (bad & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+			return -EINVAL;
+		src->all_valid = valid;
+	}
+	err = tcemu_table_reserve(t, index, count);
+	if (err)
+		return err;
+
+	/* Pass 2: write, one chunk lock at a time. */
+	for (done = 0; done < count;) {
+		uint64_t at = index + done;
+		uint64_t *leaf = walk(t, at, false, &err);
+		uint64_t leaf_left = leaf_span - (at & t->level_mask);
+		uint64_t stop = done + tcemu_min_u64(leaf_left, count - done);
+
+		while (done < stop) {
+			uint32_t n = piece_len(index + done, stop - done);
+			unsigned nold;
+
+			write_chunk(t, leaf, index + done, n, src, done, linear, olds, &nold);
+			release_all(olds, nold, release, opaque);
+			done += n;
+		}
+	}
+	return 0;
+}
+
+TCEMU_EXPORT int tcemu_table_set(struct tcemu_table *t, uint64_t index, uint64_t count, const uint64_t *tces,
+				 const uint64_t *uas, tcemu_tce_release_fn release, void *opaque)
+{
+	struct source src = { .tces = tces, .uas = uas };
+
+	if (!tces && count)
+		return -EINVAL;
+	return set_common(t, index, count, &src, false, release, opaque);
+}
+
+TCEMU_EXPORT int tcemu_table_set_linear(struct tcemu_table *t, uint64_t index, uint64_t count, uint64_t first_tce,
+					uint64_t ua, tcemu_tce_release_fn release, void *opaque)
+{
+	struct source src = { .first_tce = first_tce, .first_ua = ua, .step = t->page_mask + 1 };
+
+	return set_common(t, index, count, &src, true, release, opaque);
+}
+
+TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_t *tce, uint64_t *ua)
+{
+	uint64_t zero = 0;
+	struct source src = { .tces = tce, .uas = ua ? ua : &zero };
+	struct old_entry old = { 0 };
+	uint64_t *leaf;
+	unsigned nold;
+	int err = 0;
+
+	if (!tce)
+		return -EINVAL;
+	if (index >= t->geo.entries)
+		return -ERANGE;
+	if (*tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+		return -EINVAL;
+	/* Clearing an entry below an absent level changes nothing and allocates nothing. */
+	leaf = walk(t, index, (*tce & TCEMU_TCE_PERM_MASK) != 0, &err);
+	if (!leaf) {
+		if (err)
+			return err;
+		*tce = 0;
+		if (ua)
+			*ua = 0;
+		return 0;
+	}
+	write_chunk(t, leaf, index, 1, &src, 0, false, &old, &nold);
+	*tce = old.tce;
+	if (ua)
+		*ua = old.ua;
+	return 0;
+}
+
+void table_prefetch_write(struct tcemu_table *t, uint64_t index, uint64_t count)
+{
+	uint64_t *leaf, pos, n;
+	int err = 0;
+
+	if (index >= t->geo.entries || !(leaf = walk(t, index, false, &err)))
+		return;
+	pos = index & t->level_mask;
+	n = tcemu_min_u64(count, t->level_mask + 1 - pos);
+	for (uint64_t k = 0; k < n; k += 64 / sizeof(*leaf))
+		__builtin_prefetch(&leaf[pos + k], 1);
+}
+
+int table_slot_walk(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
+{
+	int err = 0;
+
+	if (index >= t->geo.entries)
+		return -ERANGE;
+	slot->pos = index & t->level_mask;
+	slot->leaf = walk(t, index, alloc, &err);
+	slot->first = index & ~t->level_mask;
+	slot->count = tcemu_min_u64(t->level_mask + 1, t->geo.entries - slot->first);
+	return err;
+}
+
+void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uint64_t tce)
+{
+	const bool valid = (tce & TCEMU_TCE_PERM_MASK) != 0;
+	uint64_t *leaf = slot->leaf, pos = slot->pos, old;
+
+	if (!leaf)
+		return; /* a clear below an absent level */
+	old = ld(&leaf[pos]);
+	st(&leaf[pos], valid ? htobe64(tce) : 0);
+	if (t->userspace)
+		st(&leaf_ua(t, leaf)[pos], 0);
+	if (valid != (old != 0)) {
+		struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+
+		__atomic_store_n(&c->nvalid, c->nvalid + (valid ? 1 : -1), __ATOMIC_RELAXED);
+	}
+}
+
+void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint64_t *tce, uint64_t *ua)
+{
+	uint64_t *leaf = slot->leaf, pos = slot->pos;
+	uint64_t *uap = t->userspace ? leaf_ua(t, leaf) + pos : NULL;
+	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+	uint64_t nt = (*tce & TCEMU_TCE_PERM_MASK) ? *tce : 0, nu = nt ? *ua : 0, old, oua = 0;
+
+	tcemu_spin_lock(&c->lock);
+	old = be64toh(ld(&leaf[pos]));
+	st(&leaf[pos], htobe64(nt));
+	if (uap) {
+		oua = ld(uap);
+		st(uap, nu);
+	}
+	if ((nt != 0) != (old != 0))
+		__atomic_store_n(&c->nvalid, c->nvalid + (nt ? 1 : -1), __ATOMIC_RELAXED);
+	tcemu_spin_unlock(&c->lock);
+	*tce = old;
+	*ua = oua;
+}
+
+int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce)
+{
+	struct table_slot slot = { .leaf = NULL };
+	int rc;
+
+	if (tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+		return -EINVAL;
+	rc = table_slot_find(t, index, (tce & TCEMU_TCE_PERM_MASK) != 0, &slot);
+	if (!rc)
+		table_owned_store(t, &slot, tce);
+	return rc;
+}
+
+/* Clears [first, last] below a level whose entry 0 is entry `base` and which is `height` above the leaves. */
+static int64_t clear_level(struct tcemu_table *t, uint64_t *level, uint32_t height, uint64_t base, uint64_t first,
+			   uint64_t last, tcemu_tce_release_fn release, void *opaque)
+{
+	int64_t cleared = 0;
+
+	if (height == 0) {
+		struct old_entry olds[CHUNK_ENTRIES];
+		struct chunk *chunks = leaf_chunks(t, level);
+		uint64_t *uas = leaf_ua(t, level);
+
+		for (uint64_t i = first; i <= last;) {
+			uint64_t pos = i - base;
+			uint32_t n = piece_len(i, last - i + 1);
+			struct chunk *c = &chunks[pos >> CHUNK_SHIFT];
+			unsigned no = 0;
+
+			if (__atomic_load_n(&c->nvalid, __ATOMIC_RELAXED) == 0) {
+				i += n;
+				continue;
+			}
+			tcemu_spin_lock(&c->lock);
+			for (uint32_t k = 0; k < n; k++) {
+				uint64_t old = ld(&level[pos + k]);
+
+				if (!old)
+					continue;
+				st(&level[pos + k], 0);
+				if (release) {
+					olds[no].index = i + k;
+					olds[no].tce = be64toh(old);
+					olds[no].ua = uas ? ld(&uas[pos + k]) : 0;
+				}
+				if (uas)
+					st(&uas[pos + k], 0);
+				no++;
+			}
+			if (no)
+				__atomic_store_n(&c->nvalid, c->nvalid - no, __ATOMIC_RELAXED);
+			tcemu_spin_unlock(&c->lock);
+			if (release)
+				release_all(olds, no, release, opaque);
+			cleared += no;
+			i += n;
+		}
+		return cleared;
+	}
+
+	uint32_t shift = t->bits * height;
+	uint64_t s0 = (first - base) >> shift, s1 = (last - base) >> shift;
+
+	for (uint64_t s = s0; s <= s1; s++) {
+		uint64_t raw = __atomic_load_n(&level[s], __ATOMIC_ACQUIRE);
+		uint64_t sub = base + (s << shift);
+		uint64_t sub_last = sub + ((1ull << shift) - 1);
+
+		if (!raw)
+			continue; /* absent subtree: nothing mapped there */
+		cleared += clear_level(t, inner_target(raw), height - 1, sub, tcemu_max_u64(first, sub),
+				       tcemu_min_u64(last, sub_last), release, opaque);
+	}
+	return cleared;
+}
+
+TCEMU_EXPORT int64_t tcemu_table_clear(struct tcemu_table *t, uint64_t index, uint64_t count,
+				       tcemu_tce_release_fn release, void *opaque)
+{
+	if (index >= t->geo.entries || count > t->geo.entries - index)
+		return -ERANGE;
+	if (count == 0)
+		return 0;
+	return clear_level(t, t->top, t->params.levels - 1, 0, index, index + count - 1, release, opaque);
+}
+
+TCEMU_EXPORT int tcemu_table_get(struct tcemu_table *t, uint64_t index, uint64_t *tce, uint64_t *ua)
+{
+	uint64_t *leaf;
+	uint64_t pos;
+	int err = 0;
+
+	if (index >= t->geo.entries)
+		return -ERANGE;
+	leaf = walk(t, index, false, &err);
+	if (!leaf) {
+		if (tce)
+			*tce = 0;
+		if (ua)
+			*ua = 0;
+		return 0;
+	}
+	pos = index & t->level_mask;
+	if (ua && t->userspace) {
+		/* The pair is read under the chunk lock so it is one consistent snapshot. */
+		struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+
+		tcemu_spin_lock(&c->lock);
+		if (tce)
+			*tce = be64toh(ld(&leaf[pos]));
+		*ua = ld(&leaf_ua(t, leaf)[pos]);
+		tcemu_spin_unlock(&c->lock);
+		return 0;
+	}
+	if (tce)
+		*tce = be64toh(ld(&leaf[pos]));
+	if (ua)
+		*ua = 0;
+	return 0;
+}
+
+TCEMU_EXPORT int tcemu_table_translate(struct tcemu_table *t, uint64_t bus_addr, unsigned need_perm, uint64_t *hpa,
+				       unsigned *perm)
+{
+	uint64_t off = bus_addr - t->params.bus_offset;
+	uint64_t *leaf, e = 0;
+	unsigned have;
+	int err = 0;
+
+	if (bus_addr < t->params.bus_offset || off >= t->params.window_size)
+		return -ERANGE;
+	leaf = walk(t, off >> t->params.page_shift, false, &err);
+	if (leaf)
+		e = be64toh(ld(&leaf[(off >> t->params.page_shift) & t->level_mask]));
+	have = (unsigned)(e & TCEMU_TCE_PERM_MASK);
+	if (perm)
+		*perm = have;
+	if (!have || (have & need_perm) != need_perm)
+		return -EACCES;
+	if (hpa)
+		*hpa = (e & ~t->page_mask) | (off & t->page_mask);
+	return 0;
+}
+
+/* Sums the valid-entry counts of every chunk below a level (introspection only: not a hot path). */
+static uint64_t count_valid(struct tcemu_table *t, uint64_t *level, uint32_t height)
+{
+	uint64_t n = 0;
+
+	if (height == 0) {
+		struct chunk *c = leaf_chunks(t, level);
+
+		for (uint64_t i = 0; i < (level_entries(t) >> CHUNK_SHIFT); i++)
+			n += __atomic_load_n(&c[i].nvalid, __ATOMIC_RELAXED);
+		return n;
+	}
+	for (uint64_t i = 0; i <= t->level_mask; i++) {
+		uint64_t raw = __atomic_load_n(&level[i], __ATOMIC_ACQUIRE);
+
+		if (raw)
+			n += count_valid(t, inner_target(raw), height - 1);
+	}
+	return n;
+}
+
+TCEMU_EXPORT void tcemu_table_info(struct tcemu_table *t, struct tcemu_table_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->params = t->params;
+	info->geometry = t->geo;
+	info->allocated_bytes = __atomic_load_n(&t->allocated_bytes, __ATOMIC_RELAXED);
+	info->levels_allocated = __atomic_load_n(&t->levels_allocated, __ATOMIC_RELAXED);
+	info->valid_entries = count_valid(t, t->top, t->params.levels - 1);
+}
+
+TCEMU_EXPORT const struct tcemu_table_params *tcemu_table_params(const struct tcemu_table *t)
+{
+	return &t->params;
+}
+
+TCEMU_EXPORT uint64_t tcemu_table_entries(const struct tcemu_table *t)
+{
+	return t->geo.entries;
+}

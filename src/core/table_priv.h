@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private: the table's entry points for writers that bring their own serialization (the guest
+ * views of guest/guest.c, guest/hcall.c) and for the guest fast path (guest/gate.c), beyond
+ * tcemu/table.h. Defined in core/table.c.
+ *
+ * Locking: as tcemu/table.h and the top of core/table.c say. The table has no table-wide lock;
+ * entries change under their chunk's spin lock, except through table_store_owned and
+ * table_owned_store, whose caller serializes every writer of the table with a lock of its own
+ * (a guest window's lock). Finding a slot takes no lock.
+ */
+#ifndef TCEMU_SRC_CORE_TABLE_PRIV_H
+#define TCEMU_SRC_CORE_TABLE_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct tcemu_table;
+
+/*
+ * For a table whose writers the caller serializes with a lock of its own (a guest view):
+ * stores one entry (no permission bits: a clear) without the chunk lock, allocating its levels.
+ * Lock-free readers see the old or the new entry. 0, -ERANGE, -EINVAL (address bits below the
+ * page) or -ENOMEM (nothing changed).
+ */
+int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce);
+/*
+ * The same in two steps: find (alloc: allocating) the entry's place, store there later. Finding
+ * is safe with concurrent writers of any kind. A slot kept from an earlier call on the same table
+ * is a cache: an entry in the same leaf needs no walk (start with leaf NULL).
+ */
+struct table_slot {
+	uint64_t *leaf;  /* NULL: below an absent level (only a clear may be stored) */
+	uint64_t first;  /* the leaf's first entry */
+	uint64_t count;  /* entries of the table in the leaf */
+	uint64_t pos;
+};
+/*
+ * A hint that entries [index, index + count) will soon be written: fetches their lines (in the
+ * first leaf they fall in) for writing. Changes nothing; an absent leaf is skipped.
+ */
+void table_prefetch_write(struct tcemu_table *t, uint64_t index, uint64_t count);
+int table_slot_walk(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot);
+static inline int table_slot_find(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)
+{
+	if (slot->leaf && index - slot->first < slot->count) {
+		slot->pos = index - slot->first; /* the same leaf as last time: levels stay with the table */
+		return 0;
+	}
+	return table_slot_walk(t, index, alloc, slot);
+}
+/* tce's address bits are page aligned (the caller checked). */
+void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uint64_t tce);
+/*
+ * tcemu_table_xchg at a slot found by table_slot_find (leaf not NULL), under the chunk lock as
+ * usual (any writer may share the table); tce and ua valid (the caller checked).
+ */
+void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint64_t *tce, uint64_t *ua);
+
+#endif

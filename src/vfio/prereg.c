@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory pre-registration (sPAPR v2) and locked-memory accounting, per process.
+ *
+ * A process (struct mm) has one list of regions, shared by all its containers, kept sorted by
+ * address in an array: lookup is a search of a two-level index, O(log n) (the kernel walks a list).
+ * Regions never overlap. Each container that registered a region holds one reference (struct cref
+ * in the container, sorted the same way); region->mapped counts the IOMMU entries pointing into it.
+ *
+ * Locking: vfio/prereg.h (mm->lock, region->mapped, the caller's container->lock).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <tcemu/memory.h>
+
+#include "guest/gate.h"
+#include "vfio/container.h"
+#include "vfio/host_priv.h"
+#include "vfio/prereg.h"
+#include "vfio/probe.h"
+
+/*
+ * The search: ends[] is cut into blocks of KEYS_PER_BLOCK keys (two cache lines), and tops[b] is
+ * the last key of block b. A lookup searches tops[] (small: it stays in the near caches), then
+ * counts the keys of one block below ua, which the compiler turns into vector compares. Both steps
+ * are branchless. ends[] is padded with UINT64_MAX to a whole block.
+ */
+#define KEYS_PER_BLOCK 16
+
+/* Index of the first region whose end is above ua (the only candidate to contain ua). */
+static size_t lower_bound(const struct mm *mm, uint64_t ua)
+{
+	const uint64_t *tops = mm->tops, *keys;
+	size_t base = 0, n = (mm->nregions + KEYS_PER_BLOCK - 1) / KEYS_PER_BLOCK, count = 0;
+
+	if (n == 0)
+		return 0;
+	while (n > 1) {
+		size_t half = n / 2;
+
+		base = tops[base + half] <= ua ? base + half : base;
+		n -= half;
+	}
+	base += tops[base] <= ua;
+	if (base * KEYS_PER_BLOCK >= mm->nregions)
+		return mm->nregions;
+	keys = &mm->ends[base * KEYS_PER_BLOCK];
+	for (unsigned k = 0; k < KEYS_PER_BLOCK; k++)
+		count += keys[k] <= ua;
+	return base * KEYS_PER_BLOCK + count;
+}
+
+/* Rebuilds tops[] from the block holding region `from` on. */
+static void tops_update(struct mm *mm, size_t from)
+{
+	size_t nblocks = (mm->nregions + KEYS_PER_BLOCK - 1) / KEYS_PER_BLOCK;
+
+	for (size_t b = from / KEYS_PER_BLOCK; b < nblocks; b++)
+		mm->tops[b] = mm->ends[tcemu_min_u64((b + 1) * KEYS_PER_BLOCK, mm->nregions) - 1];
+}
+
+/*
+ * Makes room for one more region. Every array is grown before any is used at the new size, so a
+ * failed allocation leaves the index as it was.
+ */
+static int regions_reserve(struct tcemu_host *h, struct mm *mm)
+{
+	size_t cap = mm->cap ? mm->cap * 2 : KEYS_PER_BLOCK;
+	struct region *r;
+	uint64_t *e, *t;
+
+	if (mm->nregions < mm->cap)
+		return 0;
+	r = host_realloc(h, mm->regions, cap * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	mm->regions = r;
+	e = host_realloc(h, mm->ends, cap * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	mm->ends = e;
+	t = host_realloc(h, mm->tops, cap / KEYS_PER_BLOCK * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	mm->tops = t;
+	for (size_t i = mm->cap; i < cap; i++)
+		mm->ends[i] = UINT64_MAX; /* the padding of the last block */
+	mm->cap = cap;
+	return 0;
+}
+
+static struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
+{
+	size_t i = *hint + 1;
+	struct region *r;
+
+	if (*hint == SIZE_MAX || i >= mm->nregions || ua < mm->regions[i].ua || ua - mm->regions[i].ua >= mm->regions[i].size) {
+		i = lower_bound(mm, ua);
+		if (i == mm->nregions)
+			return NULL;
+	}
+	r = &mm->regions[i];
+	if (ua < r->ua || size > r->size - (ua - r->ua))
+		return NULL;
+	*hint = i;
+	return r;
+}
+
+struct region *mm_find_near(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
+{
+	size_t i = *hint;
+
+	if (i < mm->nregions && ua >= mm->regions[i].ua && size <= mm->regions[i].size &&
+	    ua - mm->regions[i].ua <= mm->regions[i].size - size)
+		return &mm->regions[i];
+	return mm_find_next(mm, hint, ua, size);
+}
+
+struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
+{
+	size_t hint = SIZE_MAX;
+
+	return mm_find_next(mm, &hint, ua, size);
+}
+
+void mm_wrlock(struct mm *mm)
+{
+	host_gate_close(mm->host);
+	pthread_rwlock_wrlock(&mm->lock);
+}
+
+void mm_wrunlock(struct mm *mm)
+{
+	pthread_rwlock_unlock(&mm->lock);
+	host_gate_open(mm->host);
+}
+
+static size_t cref_lower_bound(const struct container *c, uint64_t ua)
+{
+	size_t lo = 0, hi = c->nrefs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->refs[mid].ua < ua)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct cref *container_cref(struct container *c, const struct region *r)
+{
+	size_t i = cref_lower_bound(c, r->ua);
+
+	return i < c->nrefs && c->refs[i].ua == r->ua ? &c->refs[i] : NULL;
+}
+
+int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge)
+{
+	/* The kernel counts system pages: round up to one. */
+	uint64_t pg = 1ull << h->page_shift;
+	uint64_t amount = (bytes + pg - 1) & ~(pg - 1);
+	int rc = 0;
+
+	mm_wrlock(mm);
+	if (charge) {
+		if (mm->limit != UINT64_MAX && (amount > mm->limit || mm->locked > mm->limit - amount))
+			rc = -ENOMEM;
+		else
+			mm->locked += amount;
+	} else {
+		mm->locked -= tcemu_min_u64(amount, mm->locked);
+	}
+	mm_wrunlock(mm);
+	if (rc == 0)
+		host_stat_add(h, &h->stats.locked_bytes, charge ? (int64_t)amount : -(int64_t)amount, &h->stats.locked_peak);
+	return rc;
+}
+
+/* Makes room for one more cref in c. */
+static int cref_reserve(struct tcemu_host *h, struct container *c)
+{
+	if (c->nrefs < c->rcap)
+		return 0;
+	size_t cap = c->rcap ? c->rcap * 2 : 16;
+	struct cref *n = host_realloc(h, c->refs, cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->refs = n;
+	c->rcap = cap;
+	return 0;
+}
+
+static void cref_insert(struct container *c, struct region *r)
+{
+	size_t i = cref_lower_bound(c, r->ua);
+
+	memmove(&c->refs[i + 1], &c->refs[i], (c->nrefs - i) * sizeof(*c->refs));
+	c->refs[i] = (struct cref){ .ua = r->ua, .size = r->size };
+	c->nrefs++;
+}
+
+static void cref_remove(struct container *c, struct cref *cr)
+{
+	size_t i = (size_t)(cr - c->refs);
+
+	memmove(&c->refs[i], &c->refs[i + 1], (c->nrefs - i - 1) * sizeof(*c->refs));
+	c->nrefs--;
+}
+
+/*
+ * mlock/munlock through the system call: sanitizer runtimes replace the libc functions with no-ops,
+ * and the real_mlock option promises really locked memory.
+ */
+static int real_mlock(uint64_t ua, uint64_t size)
+{
+	return (int)syscall(SYS_mlock, (void *)(uintptr_t)ua, (size_t)size);
+}
+
+static void real_munlock(uint64_t ua, uint64_t size)
+{
+	syscall(SYS_munlock, (void *)(uintptr_t)ua, (size_t)size);
+}
+
+/* Frees a region nobody uses: unpin, return the charge. mm->lock held exclusive. */
+static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
+{
+	size_t i = (size_t)(r - mm->regions);
+	uint64_t pg = 1ull << h->page_shift, size = r->size;
+
+	tcemu_memory_unpin(h->mem, r->hpa);
+	if (r->mlocked)
+		real_munlock(r->ua, r->size);
+	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
+	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
+	mm->nregions--;
+	mm->ends[mm->nregions] = UINT64_MAX;
+	tops_update(mm, i);
+	mm->locked -= tcemu_min_u64(mm->locked, (size + pg - 1) & ~(pg - 1));
+	host_stat_add(h, &h->stats.locked_bytes, -(int64_t)size, NULL);
+	host_stat_add(h, &h->stats.regions_registered, -1, NULL);
+}
+
+int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size)
+{
+	const uint64_t pg = 1ull << h->page_shift;
+	struct region *r;
+	uint32_t backing, natural;
+	size_t at;
+	int rc;
+
+	if ((ua & (pg - 1)) || (size & (pg - 1)) || size == 0 || ua + size < ua)
+		return -EINVAL;
+	rc = cref_reserve(h, c);
+	if (rc)
+		return rc;
+	mm_wrlock(mm);
+	at = lower_bound(mm, ua);
+	if (at < mm->nregions && mm->regions[at].ua == ua && mm->regions[at].size == size) {
+		/* The exact region exists: EBUSY in this container, shared with another one. */
+		r = &mm->regions[at];
+		if (container_cref(c, r)) {
+			rc = -EBUSY;
+			goto out;
+		}
+		r->users++;
+		cref_insert(c, r);
+		goto out;
+	}
+	/* Overlapping a different region. */
+	if (at < mm->nregions && mm->regions[at].ua < ua + size) {
+		rc = -EINVAL;
+		goto out;
+	}
+	/* Over the locked-memory limit. */
+	if (mm->limit != UINT64_MAX && (size > mm->limit || mm->locked > mm->limit - size)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/*
+	 * difference: the kernel returns a positive page count when part of the memory cannot be
+	 * pinned; tcemu refuses the whole region with EFAULT and keeps nothing.
+	 */
+	rc = probe_range(ua, size, true, &backing);
+	if (rc)
+		goto out;
+	/* An emulated 64K-page host backs ordinary memory with 64K pages. */
+	backing = backing > h->page_shift ? backing : h->page_shift;
+	natural = (uint32_t)__builtin_ctzll(ua | size);
+	rc = regions_reserve(h, mm);
+	if (rc)
+		goto out;
+	struct region nr = {
+		.ua = ua,
+		.size = size,
+		.page_shift = natural < backing ? natural : backing,
+		.users = 1,
+	};
+	rc = host_alloc_ok(h) ? tcemu_memory_pin(h->mem, ua, size, nr.page_shift, &nr.hpa) : -ENOMEM;
+	if (rc)
+		goto out;
+	if (h->real_mlock) {
+		if (real_mlock(ua, size) != 0) {
+			rc = errno == EPERM ? -EPERM : -ENOMEM;
+			tcemu_memory_unpin(h->mem, nr.hpa);
+			goto out;
+		}
+		nr.mlocked = true;
+	}
+	memmove(&mm->regions[at + 1], &mm->regions[at], (mm->nregions - at) * sizeof(*mm->regions));
+	memmove(&mm->ends[at + 1], &mm->ends[at], (mm->nregions - at) * sizeof(*mm->ends));
+	mm->regions[at] = nr;
+	mm->ends[at] = ua + size;
+	mm->nregions++;
+	tops_update(mm, at);
+	mm->locked += size;
+	cref_insert(c, &mm->regions[at]);
+	host_stat_add(h, &h->stats.locked_bytes, (int64_t)size, &h->stats.locked_peak);
+	host_stat_add(h, &h->stats.regions_registered, 1, &h->stats.regions_peak);
+out:
+	mm_wrunlock(mm);
+	return rc;
+}
+
+int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size)
+{
+	const uint64_t pg = 1ull << h->page_shift;
+	struct region *r;
+	struct cref *cr;
+	int rc = 0;
+
+	if ((ua & (pg - 1)) || (size & (pg - 1)))
+		return -EINVAL;
+	mm_wrlock(mm);
+	r = mm_find(mm, ua, size);
+	cr = r && r->ua == ua && r->size == size ? container_cref(c, r) : NULL;
+	if (!cr) {
+		rc = -ENOENT;
+		goto out;
+	}
+	/*
+	 * difference: a kernel that returned 0 here orphaned the region while entries still pointed
+	 * into it; tcemu refuses with EBUSY while any IOMMU entry maps into the region, and changes
+	 * nothing.
+	 */
+	if (__atomic_load_n(&r->mapped, __ATOMIC_RELAXED)) {
+		rc = -EBUSY;
+		host_defect(h, "SPAPR_UNREGISTER_MEMORY(vaddr=0x%llx, size=0x%llx) refused with EBUSY: "
+			       "%llu IOMMU entries still map into the region",
+			    (unsigned long long)ua, (unsigned long long)size,
+			    (unsigned long long)__atomic_load_n(&r->mapped, __ATOMIC_RELAXED));
+		goto out;
+	}
+	cref_remove(c, cr);
+	if (--r->users == 0)
+		region_free(h, mm, r);
+out:
+	mm_wrunlock(mm);
+	return rc;
+}
+
+void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
+{
+	mm_wrlock(mm);
+	for (size_t i = 0; i < c->nrefs; i++) {
+		struct region *r = mm_find(mm, c->refs[i].ua, c->refs[i].size);
+
+		if (r && --r->users == 0)
+			region_free(h, mm, r);
+	}
+	c->nrefs = 0;
+	mm_wrunlock(mm);
+}
+
+void mm_free(struct tcemu_host *h, struct mm *mm)
+{
+	(void)h;
+	free(mm->regions);
+	free(mm->ends);
+	free(mm->tops);
+	pthread_rwlock_destroy(&mm->lock);
+	free(mm);
+}

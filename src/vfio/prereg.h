@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private: processes (struct mm, the kernel's mm) and their pre-registered regions (struct
+ * region), with the mm_* and region_* helpers; defined in vfio/prereg.c (host_mm_get, which finds
+ * or makes a process, is vfio/host.c's).
+ *
+ * Locking (the order is vfio/host_priv.h's: after container->lock, before a PE's lock):
+ * - mm->lock (rwlock) protects the region array, its index (ends, tops, nregions, cap), each
+ *   region's users and the accounting (locked, limit). MAP takes it shared to find regions and
+ *   bump their mapped counts (atomics); REGISTER, UNREGISTER and a MAP across regions take it
+ *   exclusive through mm_wrlock, which first closes the guest gate (guest/gate.h).
+ * - region->mapped changes by atomic adds under mm->lock held shared (a map inside one region,
+ *   releases), by plain adds under it held exclusive (a map across regions), and is read under it
+ *   held exclusive (UNREGISTER), so an unregister never races a map of the same memory. The guest
+ *   fast path, gate open, counts into its link's cache instead (guest/gate.h).
+ * - mm->next (the host's list) is under host->lock; host and pid are set when it is made.
+ * - The caller holds container->lock exclusive for register/unregister/drop (the container's crefs).
+ */
+#ifndef TCEMU_SRC_VFIO_PREREG_H
+#define TCEMU_SRC_VFIO_PREREG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct tcemu_host;
+struct container;
+
+/*
+ * A pre-registered region of process memory (v2). Stored inline in its process's sorted array, so
+ * a pointer to one is valid only while mm->lock is held (the array moves on register/unregister).
+ */
+struct region {
+	uint64_t ua, size;
+	uint32_t page_shift; /* natural alignment of ua|size, capped at the backing page size */
+	uint64_t hpa;        /* simulated physical address of ua (one contiguous pinned run) */
+	uint64_t mapped;     /* atomic: IOMMU entries pointing into the region */
+	uint32_t users;      /* containers referencing it (under mm->lock) */
+	bool mlocked;
+};
+
+/* A process (the kernel's mm): its regions, sorted by ua, and its locked-memory accounting. */
+struct mm {
+	struct tcemu_host *host;
+	pid_t pid;
+	pthread_rwlock_t lock;
+	struct region *regions;  /* sorted by ua, non-overlapping, inline */
+	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous;
+	                            UINT64_MAX from nregions to cap */
+	uint64_t *tops;          /* tops[b]: the last key of block b of ends[] (prereg.c) */
+	size_t nregions, cap;    /* cap: a multiple of the block size */
+	uint64_t locked;         /* bytes charged; under lock */
+	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
+	struct mm *next;         /* host->mms list, under host->lock */
+};
+
+/* prereg.c (container->lock held exclusive by the caller unless said otherwise) */
+int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size);
+int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size);
+void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c);
+/* The region containing [ua, ua + size), or NULL. mm->lock held (shared is enough). */
+struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size);
+/* mm->lock exclusive, after closing the guest gate. */
+void mm_wrlock(struct mm *mm);
+void mm_wrunlock(struct mm *mm);
+/*
+ * Like mm_find, trying first the region at index *hint, then the one after it (a walk over adjacent
+ * regions is O(1) per region; SIZE_MAX: no hint); *hint gets the index of the region found.
+ */
+struct region *mm_find_near(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size);
+/* Whether r (may be NULL) holds address ua; and all of [ua, ua + size). */
+static inline bool region_has(const struct region *r, uint64_t ua)
+{
+	return r && ua - r->ua < r->size;
+}
+static inline bool region_holds(const struct region *r, uint64_t ua, uint64_t size)
+{
+	return region_has(r, ua) && size <= r->size - (ua - r->ua);
+}
+/* Charges (charge) or returns bytes against the process's limit: 0 or -ENOMEM. Takes mm->lock. */
+int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge);
+void mm_free(struct tcemu_host *h, struct mm *mm);
+
+#endif

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private: safe access to client memory (vfio/probe.c): checks and pins of process ranges, and
+ * copies of ioctl arguments that give EFAULT instead of a crash. No locks: these are system calls
+ * on this process.
+ */
+#ifndef TCEMU_SRC_VFIO_PROBE_H
+#define TCEMU_SRC_VFIO_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tcemu_host;
+
+int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_shift);
+int probe_pin(uint64_t ua, uint64_t size, bool need_write);
+int copy_from_client(struct tcemu_host *h, void *dst, const void *src, size_t len);
+int copy_to_client(struct tcemu_host *h, void *dst, const void *src, size_t len);
+
+#endif

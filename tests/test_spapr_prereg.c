@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sPAPR TCE backend conformance (spapr.h): pre-registration (section 6 of vfio-spapr-abi.md):
+ * region fields and page sizes, sharing between containers, overlaps, limits, faults, maps across
+ * regions, unregistration.
+ */
+#include "spapr.h"
+
+/* ======================= section 6: pre-registration ======================= */
+
+TEST(prereg_region_fields)
+{
+	struct fx_vfio f;
+	uint8_t *mem = umem(2 * MiB);
+	struct tcemu_region_info ri;
+
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	CHECK_EQ(reg(&f, mem, 2 * MiB), 0);
+	ri = region_at(f.h, mem);
+	CHECK_U64(ri.ua, (uintptr_t)mem);
+	CHECK_U64(ri.size, 2 * MiB);
+	CHECK_EQ(ri.page_shift, 12); /* 2 MiB aligned, but backed by 4 KiB pages */
+	CHECK(ri.hpa != 0 && ri.hpa != ri.ua);
+	CHECK_U64(ri.hpa & 4095, 0);
+	CHECK_EQ(ri.users, 1);
+	CHECK_EQ(ri.mapped, 0);
+	CHECK_EQ(cinfo(&f).nregions, 1);
+	fx_vfio_close(&f);
+	fx_host_done(f.h);
+}
+
+/* On a 64 KiB-page system a normal page is 64 KiB: regions back 64 KiB IOMMU pages. */
+TEST(prereg_page_shift_64k_system)
+{
+	struct tcemu_host_opts o = fx_host_opts();
+	struct fx_vfio f;
+	uint8_t *mem = umem(2 * MiB);
+	struct tcemu_region_info ri;
+	uint64_t ua = 0;
+
+	o.platform.sys_page_shift = 16;
+	CHECK_EQ(fx_open_opts(&f, &o, 0, V2), 0);
+	CHECK_EQ(reg(&f, mem + 4096, 64 * KiB), -EINVAL); /* aligned to 4 KiB only */
+	CHECK_EQ(reg(&f, mem, 64 * KiB + 4096), -EINVAL);
+	CHECK_EQ(reg(&f, mem + 64 * KiB, 3 * 64 * KiB), 0);
+	ri = region_at(f.h, mem + 64 * KiB);
+	CHECK_EQ(ri.page_shift, 16);
+	CHECK_EQ(reg(&f, mem + MiB, MiB), 0);
+	ri = region_at(f.h, mem + MiB);
+	CHECK_EQ(ri.page_shift, 16);
+	CHECK_EQ(remove_win(&f, 0), 0);
+	CHECK_EQ(create(&f, 16, GiB, 1, NULL), 0);
+	CHECK_U64(locked(f.h), 3 * 64 * KiB + MiB + tcemu_table_accounted_size(16, GiB, 1, 16));
+	CHECK_EQ(map_rw(&f, mem + MiB, 0, 128 * KiB), 0);
+	CHECK_U64(tce_at(&f, 64 * KiB, &ua) & ~0xffffull, ri.hpa + 64 * KiB);
+	CHECK_U64(ua, (uintptr_t)mem + MiB + 64 * KiB);
+	CHECK_EQ(region_at(f.h, mem + MiB).mapped, 2);
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
+}
+
+TEST(prereg_duplicate_in_one_container_ebusy)
+{
+	struct fx_vfio f;
+	uint8_t *mem;
+
+	CHECK_EQ(fx_v2_ready(&f, &mem), 0);
+	CHECK_EQ(reg(&f, mem, MiB), -EBUSY);
+	CHECK_EQ(region_at(f.h, mem).users, 1);
+	CHECK_EQ(cinfo(&f).nregions, 1);
+	CHECK_U64(locked(f.h), MiB);
+	/* One unregister removes it: the EBUSY took no reference. */
+	CHECK_EQ(unreg(&f, mem, MiB), 0);
+	CHECK_EQ(nregions(f.h), 0);
+	CHECK_EQ(unreg(&f, mem, MiB), -ENOENT);
+	fx_vfio_close(&f);
+	fx_host_done(f.h);
+}
+
+TEST(prereg_shared_between_containers_refcounted)
+{
+	struct tcemu_host *h = fx_host_new(&(struct tcemu_host_opts){ .memlock_set = true, .memlock = UINT64_MAX });
+	struct fx_vfio a, b;
+	uint8_t *mem = umem(MiB);
+	struct tcemu_region_info ri;
+	uint64_t tce_a, tce_b;
+
+	CHECK_EQ(fx_vfio_attach(&a, h, 0, V2), 0);
+	CHECK_EQ(fx_vfio_attach(&b, h, 1, V2), 0);
+	CHECK_EQ(reg(&a, mem, MiB), 0);
+	CHECK_EQ(reg(&b, mem, MiB), 0);
+	ri = region_at(h, mem);
+	CHECK_EQ(ri.users, 2);
+	CHECK_EQ(nregions(h), 1);
+	CHECK_U64(locked(h), MiB);
+	CHECK_EQ(cinfo(&a).nregions, 1);
+	CHECK_EQ(cinfo(&b).nregions, 1);
+	/* Both map the same memory: same physical pages, mapped counts add up. */
+	CHECK_EQ(map_rw(&a, mem, 0, 8192), 0);
+	CHECK_EQ(map_rw(&b, mem, 0x100000, 4096), 0);
+	tce_a = tce_at(&a, 0, NULL);
+	tce_b = tce_at(&b, 0x100000, NULL);
+	CHECK_U64(tce_a, tce_b);
+	CHECK_U64(tce_a & ~0xfffull, ri.hpa);
+	CHECK_EQ(region_at(h, mem).mapped, 3);
+	CHECK_EQ(unmap(&a, 0, 8192), 0);
+	/* b still maps into the region: any entry pointing into it makes UNREGISTER EBUSY. */
+	CHECK_EQ(unreg(&a, mem, MiB), -EBUSY);
+	CHECK_EQ(region_at(h, mem).users, 2);
+	CHECK_EQ(unmap(&b, 0x100000, 4096), 0);
+	CHECK_EQ(unreg(&a, mem, MiB), 0);
+	CHECK_EQ(region_at(h, mem).users, 1);
+	CHECK_EQ(cinfo(&a).nregions, 0);
+	CHECK_U64(locked(h), MiB + 2 * DEF_ACCT);
+	/* a gave its reference up; b still holds the region and maps from it. */
+	CHECK_EQ(unreg(&a, mem, MiB), -ENOENT);
+	CHECK_EQ(map_rw(&b, mem + 4096, 0x101000, 4096), 0);
+	CHECK_EQ(unmap(&b, 0x100000, 8192), 0);
+	CHECK_EQ(unreg(&b, mem, MiB), 0);
+	CHECK_EQ(nregions(h), 0);
+	CHECK_U64(locked(h), 2 * DEF_ACCT);
+	fx_vfio_close(&a);
+	fx_vfio_close(&b);
+	CHECK(host_is_clean(h));
+	fx_host_done(h);
+}
+
+TEST(prereg_overlap_einval_adjacent_ok)
+{
+	struct fx_vfio f;
+	uint8_t *mem = umem(4 * MiB);
+
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	CHECK_EQ(reg(&f, mem + MiB, MiB), 0);
+	CHECK_EQ(reg(&f, mem + MiB, MiB / 2), -EINVAL);            /* same start, smaller */
+	CHECK_EQ(reg(&f, mem + MiB, 2 * MiB), -EINVAL);            /* same start, larger */
+	CHECK_EQ(reg(&f, mem + MiB + 4096, 4096), -EINVAL);        /* inside */
+	CHECK_EQ(reg(&f, mem, 2 * MiB), -EINVAL);                  /* straddles the start */
+	CHECK_EQ(reg(&f, mem + MiB + MiB / 2, MiB), -EINVAL);      /* straddles the end */
+	CHECK_EQ(reg(&f, mem, 4 * MiB), -EINVAL);                  /* covers it */
+	CHECK_EQ(nregions(f.h), 1);
+	CHECK_EQ(reg(&f, mem, MiB), 0);                             /* adjacent below */
+	CHECK_EQ(reg(&f, mem + 2 * MiB, MiB), 0);                   /* adjacent above */
+	CHECK_EQ(nregions(f.h), 3);
+	CHECK_U64(locked(f.h), 3 * MiB);
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
+}
+
+TEST(prereg_enomem_over_limit)
+{
+	struct fx_vfio f;
+	uint8_t *mem = umem(4 * MiB);
+
+	CHECK_EQ(fx_open_limit(&f, 2 * MiB, 0, V2), 0);
+	CHECK_EQ(reg(&f, mem, 3 * MiB), -ENOMEM);
+	CHECK_EQ(reg(&f, mem, MiB), 0);
+	CHECK_EQ(reg(&f, mem + MiB, MiB), 0); /* exactly at the limit */
+	CHECK_EQ(reg(&f, mem + 2 * MiB, 4096), -ENOMEM);
+	CHECK_EQ(nregions(f.h), 2);
+	CHECK_U64(locked(f.h), 2 * MiB);
+	CHECK_EQ(unreg(&f, mem, MiB), 0);
+	CHECK_EQ(reg(&f, mem + 2 * MiB, MiB), 0);
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
+}
+
+TEST(prereg_efault_unmapped_hole)
+{
+	struct fx_vfio f;
+	uint8_t *mem = umem(2 * MiB);
+
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	CHECK_EQ(munmap(mem + MiB, 4096), 0);
+	CHECK_EQ(reg(&f, mem, 2 * MiB), -EFAULT);
+	CHECK_EQ(reg(&f, mem + MiB, 4096), -EFAULT);
+	CHECK_EQ(mprotect(mem + MiB / 2, 4096, PROT_NONE), 0);
+	CHECK_EQ(reg(&f, mem, MiB), -EFAULT);
+	CHECK_EQ(nregions(f.h), 0);
+	CHECK_U64(locked(f.h), 0);
+	CHECK(!cinfo(&f).enabled);
+	CHECK_EQ(reg(&f, mem + MiB + 4096, MiB - 4096), 0);
+	fx_vfio_close(&f);
+	fx_host_done(f.h);
+}
+
+TEST(prereg_efault_readonly_memory)
+{
+	struct fx_vfio f;
+	uint8_t *ro = fx_umem(MiB, MiB, PROT_READ);
+
+	CHECK(ro);
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	CHECK_EQ(reg(&f, ro, MiB), -EFAULT);
+	CHECK_EQ(nregions(f.h), 0);
+	CHECK_U64(locked(f.h), 0);
+	CHECK(!cinfo(&f).enabled);
+	fx_vfio_close(&f);
+	fx_host_done(f.h);
+}
+
+TEST(prereg_iommu_page_larger_than_region_page_eperm)
+{
+	struct fx_vfio f;
+	uint8_t *mem;
+	uint64_t start = 1;
+
+	CHECK_EQ(fx_v2_ready(&f, &mem), 0);
+	CHECK_EQ(remove_win(&f, 0), 0);
+	CHECK_EQ(create(&f, 16, GiB, 1, &start), 0);
+	CHECK_U64(start, 0);
+	CHECK_EQ(region_at(f.h, mem).page_shift, 12);
+	CHECK_EQ(map_rw(&f, mem, 0, 64 * KiB), -EPERM);
+	CHECK_EQ(map(&f, mem, 0, MiB, VFIO_DMA_MAP_FLAG_READ), -EPERM);
+	CHECK_U64(tce_at(&f, 0, NULL), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 0);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 0);
+	/* A 4 KiB window over the same memory is fine. */
+	CHECK_EQ(create(&f, 12, GiB, 1, &start), 0);
+	CHECK_U64(start, W1);
+	CHECK_EQ(map_rw(&f, mem, W1, 64 * KiB), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 16);
+	fx_vfio_close(&f);
+	fx_host_done(f.h);
+}
+
+TEST(prereg_map_spanning_adjacent_regions)
+{
+	struct fx_vfio f;
+	uint8_t *mem = umem(2 * MiB);
+	struct tcemu_region_info ra, rb;
+	uint64_t ua;
+
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	CHECK_EQ(reg(&f, mem, MiB), 0);
+	CHECK_EQ(reg(&f, mem + MiB, MiB), 0);
+	/* Last 4 pages of the first region and first 4 of the second. */
+	CHECK_EQ(map_rw(&f, mem + MiB - 4 * 4096, 0x40000000, 8 * 4096), 0);
+	ra = region_at(f.h, mem);
+	rb = region_at(f.h, mem + MiB);
+	CHECK_EQ(ra.mapped, 4);
+	CHECK_EQ(rb.mapped, 4);
+	for (unsigned i = 0; i < 8; i++) {
+		uint64_t tce = tce_at(&f, 0x40000000 + i * 4096ull, &ua);
+		uint64_t want = i < 4 ? ra.hpa + MiB - (4 - i) * 4096ull : rb.hpa + (i - 4) * 4096ull;
+
+		CHECK_U64(tce, want | TR | TW);
+		CHECK_U64(ua, (uintptr_t)mem + MiB - 4 * 4096 + i * 4096ull);
+	}
+	CHECK_EQ(unreg(&f, mem, MiB), -EBUSY);
+	CHECK_EQ(unmap(&f, 0x40000000, 4 * 4096), 0);
+	CHECK_EQ(unreg(&f, mem, MiB), 0);
+	CHECK_EQ(region_at(f.h, mem + MiB).mapped, 4);
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
+}
+
+/*
+ * A map over many regions: pinned out of order, so their frames are not all contiguous (one table
+ * run per contiguous group), and the failures in a later region leave everything unchanged.
+ */
+TEST(prereg_map_spanning_many_regions_runs_and_failures)
+{
+	struct fx_vfio f;
+	uint8_t *mem = umem(8 * MiB);
+	static const unsigned order[4] = { 1, 0, 2, 3 }; /* B pinned first: A->B and B->C are not contiguous */
+	struct tcemu_region_info ri[4];
+	uint64_t ua;
+
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(reg(&f, mem + order[i] * MiB, MiB), 0);
+	for (unsigned i = 0; i < 4; i++)
+		ri[i] = region_at(f.h, mem + i * MiB);
+	CHECK(ri[1].hpa != ri[0].hpa + MiB);
+	CHECK(ri[2].hpa != ri[1].hpa + MiB);
+	CHECK_U64(ri[3].hpa, ri[2].hpa + MiB);
+	/* Two pages of A, all of B and C, two pages of D. */
+	CHECK_EQ(map_rw(&f, mem + MiB - 2 * 4096, 0x40000000, 2 * MiB + 4 * 4096), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 2);
+	CHECK_EQ(region_at(f.h, mem + MiB).mapped, 256);
+	CHECK_EQ(region_at(f.h, mem + 2 * MiB).mapped, 256);
+	CHECK_EQ(region_at(f.h, mem + 3 * MiB).mapped, 2);
+	for (uint64_t i = 0; i < 512 + 4; i++) {
+		uint64_t off = MiB - 2 * 4096 + i * 4096, tce = tce_at(&f, 0x40000000 + i * 4096, &ua);
+
+		CHECK_U64(tce, (ri[off / MiB].hpa + off % MiB) | TR | TW);
+		CHECK_U64(ua, (uintptr_t)mem + off);
+	}
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 516);
+	/* A gap after D (E registered one MiB further): EINVAL, nothing written or counted. */
+	CHECK_EQ(reg(&f, mem + 5 * MiB, MiB), 0);
+	CHECK_EQ(map_rw(&f, mem + 2 * MiB, 0x50000000, 4 * MiB), -EINVAL);
+	/* 64 KiB IOMMU pages over E (4 KiB pages) and past it: EPERM from the first region. */
+	uint64_t start = 1;
+	CHECK_EQ(create(&f, 16, GiB, 1, &start), 0);
+	CHECK_EQ(map_rw(&f, mem + 5 * MiB, start, 2 * MiB), -EPERM);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 516);
+	CHECK_EQ(cinfo(&f).windows[1].valid_entries, 0);
+	CHECK_EQ(region_at(f.h, mem + 2 * MiB).mapped, 256);
+	CHECK_EQ(region_at(f.h, mem + 3 * MiB).mapped, 2);
+	CHECK_EQ(region_at(f.h, mem + 5 * MiB).mapped, 0);
+	CHECK_U64(tce_at(&f, 0x50000000, NULL), 0);
+	CHECK_U64(tce_at(&f, start, NULL), 0);
+	/* Remapping over existing entries replaces them: the counts move, they do not grow. */
+	CHECK_EQ(map_rw(&f, mem + MiB - 2 * 4096, 0x40000000, 2 * MiB + 4 * 4096), 0);
+	CHECK_EQ(region_at(f.h, mem + MiB).mapped, 256);
+	CHECK_EQ(region_at(f.h, mem + 3 * MiB).mapped, 2);
+	CHECK_EQ(map_rw(&f, mem + 2 * MiB, 0x40000000, 2 * MiB), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 0);
+	/* Entries 512-515 still hold C's last two pages and D's first two. */
+	CHECK_EQ(region_at(f.h, mem + MiB).mapped, 0);
+	CHECK_EQ(region_at(f.h, mem + 2 * MiB).mapped, 256 + 2);
+	CHECK_EQ(region_at(f.h, mem + 3 * MiB).mapped, 256 + 2);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 516);
+	CHECK_EQ(unmap(&f, 0x40000000, 2 * MiB + 4 * 4096), 0);
+	for (unsigned i = 0; i < 7; i++)
+		CHECK_EQ(region_at(f.h, mem + i * MiB).mapped, 0);
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
+}
+
+/*
+ * The region index against a model: 512 slots of 32 pages, each holding a region of random start
+ * and length or nothing, registered in random order, a third unregistered again. Every page of the
+ * memory is then looked up through a one-page MAP: it succeeds exactly inside a region, with that
+ * region's frame.
+ */
+TEST(prereg_lookup_matches_model)
+{
+	enum { SLOTS = 512, SLOT_PAGES = 32 };
+	static struct { uint32_t first, len; bool live; } slot[SLOTS];
+	static unsigned order[SLOTS];
+	struct tcemu_region_info *ri = calloc(SLOTS, sizeof(*ri));
+	uint8_t *mem = umem(SLOTS * SLOT_PAGES * 4096ull);
+	uint64_t seed = 0x9e3779b97f4a7c15ull, tce, ua;
+	struct fx_vfio f;
+
+	CHECK(ri && mem);
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	for (unsigned i = 0; i < SLOTS; i++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		slot[i].first = (uint32_t)(seed % SLOT_PAGES);
+		slot[i].len = 1 + (uint32_t)((seed >> 8) % (SLOT_PAGES - slot[i].first));
+		slot[i].live = (seed >> 20) % 8 != 0;
+		order[i] = i;
+	}
+	for (unsigned i = SLOTS - 1; i > 0; i--) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		unsigned j = (unsigned)(seed % (i + 1)), t = order[i];
+		order[i] = order[j], order[j] = t;
+	}
+	for (unsigned i = 0; i < SLOTS; i++) {
+		unsigned k = order[i];
+		if (slot[k].live)
+			CHECK_EQ(reg(&f, mem + (k * SLOT_PAGES + slot[k].first) * 4096ull, slot[k].len * 4096ull), 0);
+	}
+	for (unsigned i = 0; i < SLOTS; i += 3) {
+		unsigned k = order[i];
+		if (slot[k].live) {
+			CHECK_EQ(unreg(&f, mem + (k * SLOT_PAGES + slot[k].first) * 4096ull, slot[k].len * 4096ull), 0);
+			slot[k].live = false;
+		}
+	}
+	ssize_t n = tcemu_host_regions(f.h, getpid(), ri, SLOTS);
+	unsigned live = 0;
+	for (unsigned k = 0; k < SLOTS; k++)
+		live += slot[k].live;
+	CHECK_EQ(n, (ssize_t)live);
+	for (unsigned k = 0, r = 0; k < SLOTS; k++) {
+		for (unsigned p = 0; p < SLOT_PAGES; p++) {
+			uint8_t *va = mem + (k * SLOT_PAGES + p) * 4096ull;
+			bool inside = slot[k].live && p >= slot[k].first && p < slot[k].first + slot[k].len;
+
+			CHECK_EQ(map_rw(&f, va, 0, 4096), inside ? 0 : -EINVAL);
+			if (!inside)
+				continue;
+			tce = tce_at(&f, 0, &ua);
+			CHECK_U64(ua, (uintptr_t)va);
+			CHECK_U64(tce, (ri[r].hpa + (uint64_t)(uintptr_t)va - ri[r].ua) | TR | TW);
+			CHECK_EQ(unmap(&f, 0, 4096), 0);
+		}
+		r += slot[k].live;
+	}
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
+	free(ri);
+}
+
+TEST(prereg_map_unregistered_memory_einval)
+{
+	struct fx_vfio f;
+	uint8_t *mem, *other = umem(MiB);
+
+	CHECK_EQ(fx_v2_ready(&f, &mem), 0);
+	CHECK_EQ(map_rw(&f, other, 0, 4096), -EINVAL);
+	/* Starts in the region, runs past its end: all or nothing. */
+	CHECK_EQ(map_rw(&f, mem + MiB - 8 * 4096, 0x2000000, 16 * 4096), -EINVAL);
+	for (unsigned i = 0; i < 16; i++)
+		CHECK_U64(tce_at(&f, 0x2000000 + i * 4096ull, NULL), 0);
+	/* Starts before the region. */
+	CHECK_EQ(map_rw(&f, mem - 4096, 0x3000000, 2 * 4096), -EINVAL);
+	CHECK_U64(tce_at(&f, 0x3001000, NULL), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 0);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 0);
+	fx_vfio_close(&f);
+	fx_host_done(f.h);
+}
+
+TEST(prereg_unregister_enoent)
+{
+	struct tcemu_host *h = fx_host_new(&(struct tcemu_host_opts){ .memlock_set = true, .memlock = UINT64_MAX });
+	struct fx_vfio a, b;
+	uint8_t *mem = umem(2 * MiB);
+
+	CHECK_EQ(fx_vfio_attach(&a, h, 0, V2), 0);
+	CHECK_EQ(fx_vfio_attach(&b, h, 1, V2), 0);
+	CHECK_EQ(reg(&a, mem, MiB), 0);
+	CHECK_EQ(reg(&b, mem + MiB, 4096), 0);
+	CHECK_EQ(unreg(&a, mem, MiB + 4096), -ENOENT);
+	CHECK_EQ(unreg(&a, mem + 4096, MiB - 4096), -ENOENT);
+	CHECK_EQ(unreg(&a, mem, 4096), -ENOENT);
+	CHECK_EQ(unreg(&a, mem + MiB, 4096), -ENOENT); /* b's region, not a's */
+	CHECK_EQ(unreg(&b, mem, MiB), -ENOENT);        /* a's region, not b's */
+	CHECK_EQ(nregions(h), 2);
+	CHECK_EQ(unreg(&a, mem, MiB), 0);
+	CHECK_EQ(unreg(&b, mem + MiB, 4096), 0);
+	fx_vfio_close(&a);
+	fx_vfio_close(&b);
+	CHECK(host_is_clean(h));
+	fx_host_done(h);
+}
+
+TEST(prereg_unregister_ebusy_while_mapped)
+{
+	struct fx_vfio f;
+	uint8_t *mem;
+
+	CHECK_EQ(fx_v2_ready(&f, &mem), 0);
+	CHECK_EQ(map_rw(&f, mem + 0x80000, 0x10000, 4096), 0);
+	CHECK_EQ(unreg(&f, mem, MiB), -EBUSY);
+	CHECK_EQ(unmap(&f, 0x10000, 4096), 0);
+	CHECK_EQ(unreg(&f, mem, MiB), 0);
+	CHECK_EQ(nregions(f.h), 0);
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
+}
+
+/* "any IOMMU entry still maps into the region: EBUSY" - also one another container made. */
+TEST(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere)
+{
+	struct tcemu_host *h = fx_host_new(&(struct tcemu_host_opts){ .memlock_set = true, .memlock = UINT64_MAX });
+	struct fx_vfio a, b;
+	uint8_t *mem = umem(MiB);
+
+	CHECK_EQ(fx_vfio_attach(&a, h, 0, V2), 0);
+	CHECK_EQ(fx_vfio_attach(&b, h, 1, V2), 0);
+	CHECK_EQ(reg(&a, mem, MiB), 0);
+	CHECK_EQ(reg(&b, mem, MiB), 0);
+	CHECK_EQ(map_rw(&b, mem, 0, 4096), 0);
+	CHECK_EQ(unreg(&a, mem, MiB), -EBUSY);
+	CHECK_EQ(region_at(h, mem).users, 2);
+	CHECK_EQ(unmap(&b, 0, 4096), 0);
+	CHECK_EQ(unreg(&a, mem, MiB), 0);
+	fx_vfio_close(&a);
+	fx_vfio_close(&b);
+	CHECK(host_is_clean(h));
+	fx_host_done(h);
+}
+
+TEST(prereg_mapped_counts)
+{
+	struct fx_vfio f;
+	uint8_t *mem;
+
+	CHECK_EQ(fx_v2_ready(&f, &mem), 0);
+	CHECK_EQ(map_rw(&f, mem, 0x100000, 64 * 4096), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 64);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 64);
+	CHECK_EQ(unmap(&f, 0x100000 + 8 * 4096, 16 * 4096), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 48);
+	/* Unmapping again, and a range that covers empty entries, changes only what was mapped. */
+	CHECK_EQ(unmap(&f, 0x100000 + 8 * 4096, 16 * 4096), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 48);
+	CHECK_EQ(unmap(&f, 0, 0x100000 + 32 * 4096), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 32);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 32);
+	CHECK_EQ(unmap(&f, 0, 2 * GiB), 0);
+	CHECK_EQ(region_at(f.h, mem).mapped, 0);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 0);
+	fx_vfio_close(&f);
+	fx_host_done(f.h);
+}
+
+HARNESS_MAIN(T(prereg_region_fields), T(prereg_page_shift_64k_system),
+	     T(prereg_duplicate_in_one_container_ebusy), T(prereg_shared_between_containers_refcounted),
+	     T(prereg_overlap_einval_adjacent_ok), T(prereg_enomem_over_limit), T(prereg_efault_unmapped_hole),
+	     T(prereg_efault_readonly_memory), T(prereg_iommu_page_larger_than_region_page_eperm),
+	     T(prereg_map_spanning_adjacent_regions), T(prereg_map_spanning_many_regions_runs_and_failures),
+	     T(prereg_lookup_matches_model), T(prereg_map_unregistered_memory_einval), T(prereg_unregister_enoent),
+	     T(prereg_unregister_ebusy_while_mapped), T(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere),
+	     T(prereg_mapped_counts))
