@@ -17,8 +17,12 @@
  *    client unmasks it (SET_IRQS ACTION_UNMASK) once it has handled the interrupt. A raise while
  *    INTx is masked is dropped and returns -EAGAIN. The SET_IRQS TRIGGER loopback is a test
  *    hook and signals regardless of the mask, without masking.
+ *  - A modelled device (tcemu_vdev_create_model, device.h) adds the model's revision, capability
+ *    list and IRQ counts; its BARs without MMAP trap to the model, and a model drives INTx as a
+ *    level (intx_asserted): signalled when asserted and unmasked, again at an unmask while still
+ *    asserted, never lost while masked.
  *
- * Locking: d->lock protects cfg[], intx_masked, irq_fd[][] and the BAR contents accessed through
+ * Locking: d->lock protects cfg[], intx_masked, intx_asserted, irq_fd[][] and the BAR contents accessed through
  * tcemu_vdev_rw and reset. Everything else (info, region sizes and flags, memfds, mappings, the
  * power-on config and write masks) is immutable between create and destroy.
  */
@@ -76,11 +80,15 @@ struct tcemu_vdev {
 	uint8_t cfg[TCEMU_VDEV_CONFIG_SIZE];       /* current values (locked) */
 	uint8_t cfg_init[TCEMU_VDEV_CONFIG_SIZE];  /* power-on values */
 	uint8_t cfg_wmask[TCEMU_VDEV_CONFIG_SIZE]; /* writable bits per byte */
-	int irq_fd[TCEMU_VDEV_IRQS][TCEMU_VDEV_MSIX_VECTORS]; /* dup'ed eventfds, -1: none (locked) */
-	bool intx_masked;                                     /* (locked) */
+	int irq_fd[TCEMU_VDEV_IRQS][TCEMU_VDEV_MAX_VECTORS]; /* dup'ed eventfds, -1: none (locked) */
+	bool intx_masked;                                    /* (locked) */
+	bool intx_asserted;                                  /* a model's INTx level (locked) */
+	uint32_t irq_count[TCEMU_VDEV_IRQS];                 /* vectors per index */
+	bool has_model;
+	struct tcemu_vdev_model model;                       /* valid when has_model */
 };
 
-static const uint32_t irq_count[TCEMU_VDEV_IRQS] = {
+static const uint32_t plain_irq_count[TCEMU_VDEV_IRQS] = {
 	[VFIO_PCI_INTX_IRQ_INDEX] = 1,
 	[VFIO_PCI_MSI_IRQ_INDEX] = TCEMU_VDEV_MSI_VECTORS,
 	[VFIO_PCI_MSIX_IRQ_INDEX] = TCEMU_VDEV_MSIX_VECTORS,
@@ -132,6 +140,24 @@ static bool info_valid(const struct tcemu_device_info *info)
 	return info->class_code <= 0xffffff;
 }
 
+#define CFG_STATUS 0x06
+#define CFG_CAP_PTR 0x34
+#define CFG_CAPS 0x40
+#define STATUS_CAP_LIST 0x10u
+
+/* A model's capability list (bytes 0x40 and up) and its pointer. */
+static void model_config(struct tcemu_vdev *d)
+{
+	const struct tcemu_vdev_model *m = &d->model;
+
+	memcpy(d->cfg_init + CFG_CAPS, m->cfg + CFG_CAPS, TCEMU_VDEV_CONFIG_SIZE - CFG_CAPS);
+	memcpy(d->cfg_wmask + CFG_CAPS, m->wmask + CFG_CAPS, TCEMU_VDEV_CONFIG_SIZE - CFG_CAPS);
+	if (m->cap_ptr) {
+		d->cfg_init[CFG_CAP_PTR] = m->cap_ptr;
+		d->cfg_init[CFG_STATUS] |= STATUS_CAP_LIST;
+	}
+}
+
 /* Power-on config space and write masks. */
 static void build_config(struct tcemu_vdev *d)
 {
@@ -141,7 +167,7 @@ static void build_config(struct tcemu_vdev *d)
 	put16(c, CFG_VENDOR, info->vendor);
 	put16(c, CFG_DEVICE, info->device);
 	put16(w, CFG_COMMAND, CMD_WRITABLE);
-	c[CFG_REVISION] = 0x01;
+	c[CFG_REVISION] = d->has_model ? d->model.revision : 0x01;
 	c[CFG_CLASS] = (uint8_t)info->class_code;
 	c[CFG_CLASS + 1] = (uint8_t)(info->class_code >> 8);
 	c[CFG_CLASS + 2] = (uint8_t)(info->class_code >> 16);
@@ -172,6 +198,8 @@ static void build_config(struct tcemu_vdev *d)
 		put32(w, CFG_ROM, ((uint32_t)~(info->rom_size - 1) & ROM_ADDR_MASK) | ROM_ENABLE);
 	w[CFG_INT_LINE] = 0xff;
 	c[CFG_INT_PIN] = 0x01; /* INTA */
+	if (d->has_model)
+		model_config(d);
 	memcpy(d->cfg, d->cfg_init, sizeof(d->cfg));
 }
 
@@ -219,15 +247,31 @@ static void backing_close(struct backing *b)
 
 int tcemu_vdev_create(const struct tcemu_device_info *info, const struct tcemu_logger *lg, struct tcemu_vdev **out)
 {
+	return tcemu_vdev_create_model(info, lg, NULL, out);
+}
+
+int tcemu_vdev_create_model(const struct tcemu_device_info *info, const struct tcemu_logger *lg,
+			    const struct tcemu_vdev_model *mdl, struct tcemu_vdev **out)
+{
 	struct tcemu_vdev *d;
 	unsigned i;
 	int rc;
 
 	if (!info || !out || !info_valid(info))
 		return -EINVAL;
+	if (mdl && (mdl->msi_vectors > 1 || mdl->msix_vectors > TCEMU_VDEV_MAX_VECTORS))
+		return -EINVAL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
+	memcpy(d->irq_count, plain_irq_count, sizeof(d->irq_count));
+	if (mdl) {
+		d->has_model = true;
+		d->model = *mdl;
+		d->irq_count[VFIO_PCI_MSI_IRQ_INDEX] = mdl->msi_vectors;
+		d->irq_count[VFIO_PCI_MSIX_IRQ_INDEX] = mdl->msix_vectors;
+		d->irq_count[VFIO_PCI_ERR_IRQ_INDEX] = 0; /* not PCI Express */
+	}
 	d->info = *info;
 	d->info.bdf[sizeof(d->info.bdf) - 1] = '\0';
 	if (lg)
@@ -235,7 +279,7 @@ int tcemu_vdev_create(const struct tcemu_device_info *info, const struct tcemu_l
 	for (i = 0; i < NBACKED; i++)
 		d->regions[i].fd = -1;
 	for (i = 0; i < TCEMU_VDEV_IRQS; i++)
-		for (unsigned v = 0; v < TCEMU_VDEV_MSIX_VECTORS; v++)
+		for (unsigned v = 0; v < TCEMU_VDEV_MAX_VECTORS; v++)
 			d->irq_fd[i][v] = -1;
 	rc = -pthread_mutex_init(&d->lock, NULL);
 	if (rc)
@@ -274,14 +318,21 @@ void tcemu_vdev_destroy(struct tcemu_vdev *d)
 {
 	if (!d)
 		return;
+	if (d->has_model && d->model.destroy)
+		d->model.destroy(d->model.arg);
 	for (unsigned i = 0; i < TCEMU_VDEV_IRQS; i++)
-		for (unsigned v = 0; v < TCEMU_VDEV_MSIX_VECTORS; v++)
+		for (unsigned v = 0; v < TCEMU_VDEV_MAX_VECTORS; v++)
 			if (d->irq_fd[i][v] >= 0)
 				close(d->irq_fd[i][v]);
 	for (unsigned i = 0; i < NBACKED; i++)
 		backing_close(&d->regions[i]);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
+}
+
+const struct tcemu_vdev_model *tcemu_vdev_model(const struct tcemu_vdev *d)
+{
+	return d->has_model ? &d->model : NULL;
 }
 
 const struct tcemu_device_info *tcemu_vdev_info(const struct tcemu_vdev *d)
@@ -320,10 +371,11 @@ int tcemu_vdev_get_region_info(struct tcemu_vdev *d, struct vfio_region_info *ri
 
 int tcemu_vdev_get_irq_info(struct tcemu_vdev *d, struct vfio_irq_info *ii)
 {
-	(void)d;
 	if (ii->index >= TCEMU_VDEV_IRQS)
 		return -EINVAL;
-	ii->count = irq_count[ii->index];
+	if (ii->index == VFIO_PCI_ERR_IRQ_INDEX && !d->irq_count[ii->index])
+		return -EINVAL; /* vfio-pci offers ERR on PCI Express devices only */
+	ii->count = d->irq_count[ii->index];
 	switch (ii->index) {
 	case VFIO_PCI_INTX_IRQ_INDEX:
 		ii->flags = VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
@@ -357,6 +409,22 @@ static int signal_fd(int fd)
 	}
 }
 
+/* A model's asserted INTx, unmasked, with an eventfd: signal it and mask the line. Lock held. */
+static int intx_update(struct tcemu_vdev *d)
+{
+	int fd = d->irq_fd[VFIO_PCI_INTX_IRQ_INDEX][0];
+	int rc;
+
+	if (!d->intx_asserted || d->intx_masked)
+		return 0;
+	if (fd < 0)
+		return -ENOENT;
+	rc = signal_fd(fd);
+	if (!rc)
+		d->intx_masked = true;
+	return rc;
+}
+
 static bool one_bit(uint32_t x)
 {
 	return x != 0 && (x & (x - 1)) == 0;
@@ -365,7 +433,7 @@ static bool one_bit(uint32_t x)
 /* The TRIGGER action with DATA_EVENTFD: dup every new fd first, so a failure changes nothing. */
 static int assign_eventfds(struct tcemu_vdev *d, const struct vfio_irq_set *hdr, const void *data)
 {
-	int fds[TCEMU_VDEV_MSIX_VECTORS];
+	int fds[TCEMU_VDEV_MAX_VECTORS];
 	uint32_t i;
 	int rc = 0;
 
@@ -391,6 +459,8 @@ static int assign_eventfds(struct tcemu_vdev *d, const struct vfio_irq_set *hdr,
 			close(*slot);
 		*slot = fds[i];
 	}
+	if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX)
+		intx_update(d); /* a level raised before the eventfd came */
 	pthread_mutex_unlock(&d->lock);
 	return 0;
 
@@ -411,7 +481,7 @@ int tcemu_vdev_set_irqs(struct tcemu_vdev *d, const struct vfio_irq_set *hdr, co
 	if (hdr->index >= TCEMU_VDEV_IRQS || (hdr->flags & ~(dtype | action)) || !one_bit(dtype) ||
 	    !one_bit(action))
 		return -EINVAL;
-	if ((uint64_t)hdr->start + hdr->count > irq_count[hdr->index])
+	if ((uint64_t)hdr->start + hdr->count > d->irq_count[hdr->index])
 		return -EINVAL;
 	if (hdr->count == 0 && dtype != VFIO_IRQ_SET_DATA_NONE)
 		return -EINVAL;
@@ -427,6 +497,7 @@ int tcemu_vdev_set_irqs(struct tcemu_vdev *d, const struct vfio_irq_set *hdr, co
 			return 0;
 		pthread_mutex_lock(&d->lock);
 		d->intx_masked = action == VFIO_IRQ_SET_ACTION_MASK;
+		intx_update(d);
 		pthread_mutex_unlock(&d->lock);
 		return 0;
 	}
@@ -435,7 +506,7 @@ int tcemu_vdev_set_irqs(struct tcemu_vdev *d, const struct vfio_irq_set *hdr, co
 
 	pthread_mutex_lock(&d->lock);
 	if (hdr->count == 0) { /* disable: unassign every vector of the index */
-		for (uint32_t v = 0; v < irq_count[hdr->index]; v++) {
+		for (uint32_t v = 0; v < d->irq_count[hdr->index]; v++) {
 			if (d->irq_fd[hdr->index][v] >= 0)
 				close(d->irq_fd[hdr->index][v]);
 			d->irq_fd[hdr->index][v] = -1;
@@ -458,7 +529,7 @@ int tcemu_vdev_raise_irq(struct tcemu_vdev *d, unsigned index, unsigned vector)
 {
 	int fd, rc;
 
-	if (index >= TCEMU_VDEV_IRQS || vector >= irq_count[index])
+	if (index >= TCEMU_VDEV_IRQS || vector >= d->irq_count[index])
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
 	fd = d->irq_fd[index][vector];
@@ -475,11 +546,22 @@ int tcemu_vdev_raise_irq(struct tcemu_vdev *d, unsigned index, unsigned vector)
 	return rc;
 }
 
+int tcemu_vdev_intx_level(struct tcemu_vdev *d, bool asserted)
+{
+	int rc;
+
+	pthread_mutex_lock(&d->lock);
+	d->intx_asserted = asserted;
+	rc = intx_update(d);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
 int tcemu_vdev_irq_fd(struct tcemu_vdev *d, unsigned index, unsigned vector)
 {
 	int fd;
 
-	if (index >= TCEMU_VDEV_IRQS || vector >= irq_count[index])
+	if (index >= TCEMU_VDEV_IRQS || vector >= d->irq_count[index])
 		return -1;
 	pthread_mutex_lock(&d->lock);
 	fd = d->irq_fd[index][vector];
@@ -499,7 +581,10 @@ int tcemu_vdev_reset(struct tcemu_vdev *d)
 			memset(b->mem, 0, (size_t)b->size);
 	}
 	d->intx_masked = false;
+	d->intx_asserted = false;
 	pthread_mutex_unlock(&d->lock);
+	if (d->has_model && d->model.reset)
+		d->model.reset(d->model.arg);
 	tcemu_logf(&d->log, TCEMU_LOG_DEBUG, "device %s: reset", d->info.bdf);
 	return 0;
 }
@@ -524,6 +609,8 @@ ssize_t tcemu_vdev_rw(struct tcemu_vdev *d, void *buf, size_t len, uint64_t off,
 	if (roff >= size)
 		return 0;
 	len = (size_t)tcemu_min_u64(len, size - roff);
+	if (d->has_model && region < NBARS && !(d->regions[region].flags & VFIO_REGION_INFO_FLAG_MMAP))
+		return d->model.bar_rw(d->model.arg, (unsigned)region, buf, len, roff, write); /* traps */
 
 	pthread_mutex_lock(&d->lock);
 	if (region == VFIO_PCI_CONFIG_REGION_INDEX) {
@@ -541,6 +628,8 @@ ssize_t tcemu_vdev_rw(struct tcemu_vdev *d, void *buf, size_t len, uint64_t off,
 		memcpy(p, d->regions[region].mem + roff, len);
 	}
 	pthread_mutex_unlock(&d->lock);
+	if (write && region == VFIO_PCI_CONFIG_REGION_INDEX && d->has_model && d->model.cfg_written)
+		d->model.cfg_written(d->model.arg, (unsigned)roff, len);
 	return (ssize_t)len;
 }
 

@@ -35,6 +35,7 @@
 #define TCEMU_VDEV_CONFIG_SIZE 256
 #define TCEMU_VDEV_MSI_VECTORS 1
 #define TCEMU_VDEV_MSIX_VECTORS 8
+#define TCEMU_VDEV_MAX_VECTORS 32 /* eventfd slots per index (a model's MSI-X table size at most) */
 
 struct tcemu_vdev;
 
@@ -98,5 +99,45 @@ ssize_t tcemu_vdev_rw(struct tcemu_vdev *d, void *buf, size_t len, uint64_t off,
 
 /* For mmap: the memfd backing region index (BAR with MMAP), or -EINVAL (no such region, no MMAP). */
 int tcemu_vdev_region_fd(struct tcemu_vdev *d, unsigned index, int *fd);
+
+/*
+ * A device model's binding (src/devices/model.c builds it): what a modelled device changes in the
+ * plain one. Config space bytes 0x40 and up come from cfg/wmask (the capability list, with
+ * cap_ptr at 0x34 and the capability bit of the status register set when cap_ptr != 0); the
+ * revision is the model's; GET_IRQ_INFO reports msi_vectors and msix_vectors (0 without the
+ * capability) and refuses the ERR index (the device is not PCI Express). BARs without
+ * TCEMU_BAR_MMAP trap: every tcemu_vdev_rw on them calls bar_rw (its return value is the
+ * access's). cfg_written follows every config write, reset follows VFIO_DEVICE_RESET, destroy
+ * runs in tcemu_vdev_destroy before the eventfds are closed. All hooks run without d->lock,
+ * so they may call back into the device (IRQs, config reads).
+ */
+struct tcemu_vdev_model {
+	uint8_t revision;
+	uint8_t cap_ptr;
+	uint8_t cfg[TCEMU_VDEV_CONFIG_SIZE];
+	uint8_t wmask[TCEMU_VDEV_CONFIG_SIZE];
+	uint32_t msi_vectors, msix_vectors; /* at most 1 and TCEMU_VDEV_MAX_VECTORS */
+	ssize_t (*bar_rw)(void *arg, unsigned bar, void *buf, size_t len, uint64_t off, bool write);
+	void (*cfg_written)(void *arg, unsigned off, size_t len);
+	void (*reset)(void *arg);
+	void (*destroy)(void *arg);
+	void *arg;
+};
+
+/* tcemu_vdev_create for a modelled device (mdl is copied; mdl->destroy is not called on failure). */
+int tcemu_vdev_create_model(const struct tcemu_device_info *info, const struct tcemu_logger *lg,
+			    const struct tcemu_vdev_model *mdl, struct tcemu_vdev **out);
+
+/* The binding of a modelled device, or NULL for a plain one. */
+const struct tcemu_vdev_model *tcemu_vdev_model(const struct tcemu_vdev *d);
+
+/*
+ * The INTx line's level, for models (VFIO's level-triggered, automasked INTx): asserting an
+ * unmasked line with an eventfd signals it and masks the line; a line asserted while masked is
+ * signalled when the client unmasks it (SET_IRQS ACTION_UNMASK), as is a line still asserted at
+ * an unmask. Deasserting only lowers the level. 0, or -ENOENT when asserting with no eventfd set
+ * (the level is kept and signalled once one is set and unmasked).
+ */
+int tcemu_vdev_intx_level(struct tcemu_vdev *d, bool asserted);
 
 #endif

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <tcemu/dma.h>
 #include <tcemu/host.h>
 #include <tcemu/memory.h>
 #include <tcemu/platform.h>
@@ -253,6 +254,7 @@ TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
 		mm_free(h, mm);
 	}
 	groups_free(h);
+	tcemu_dma_destroy(h->dma); /* after the models that used it */
 	for (size_t i = 0; i < h->ndefects; i++)
 		free(h->defects[i]);
 	free(h->defects);

@@ -78,9 +78,12 @@ struct file {
 	};
 };
 
+struct tcemu_dma;
+
 struct tcemu_host {
 	struct tcemu_platform *plat;
 	struct tcemu_memory *mem;
+	struct tcemu_dma *dma; /* the device models' DMA engine (devices/model.c), NULL until one is attached */
 	struct tcemu_logger lg;
 	struct tcemu_host_ops ops;
 	bool memlock_set;
