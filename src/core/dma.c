@@ -61,6 +61,7 @@
 #include <tcemu/table.h>
 
 #include "util/internal.h"
+#include "util/lock.h"
 
 #define CACHE_WAYS 4u
 #define CACHE_SETS 128u /* 512 entries: a ring of 256 4 KiB buffers stays warm */
@@ -95,7 +96,7 @@ struct pe_dma {
 	struct tcemu_dma *dma;
 	uint64_t entered[2]; /* accesses that entered each epoch parity: written under lock */
 	uint64_t left[2];    /* accesses that left it: atomic, no lock */
-	pthread_mutex_t kill_lock;
+	struct tcemu_mutex kill_lock;
 	struct cache_entry cache[CACHE_SETS][CACHE_WAYS];
 };
 
@@ -186,7 +187,7 @@ static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t 
 	uint64_t target;
 
 	(void)pe;
-	pthread_mutex_lock(&s->kill_lock);
+	tcemu_mutex_lock(&s->kill_lock);
 	tcemu_spin_lock(&s->lock);
 	s->kseq++;
 	s->st.invalidations++;
@@ -211,14 +212,14 @@ static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t 
 		else
 			sched_yield();
 	}
-	pthread_mutex_unlock(&s->kill_lock);
+	tcemu_mutex_unlock(&s->kill_lock);
 }
 
 static void pe_dma_free(struct pe_dma *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_destroy(&s->kill_lock);
+	tcemu_mutex_destroy(&s->kill_lock);
 	free(s);
 }
 
@@ -249,7 +250,7 @@ TCEMU_EXPORT int tcemu_dma_create(struct tcemu_platform *p, struct tcemu_memory 
 		if (posix_memalign(&mem_s, 64, sizeof(*s)))
 			goto err;
 		s = memset(mem_s, 0, sizeof(*s));
-		if (pthread_mutex_init(&s->kill_lock, NULL)) {
+		if (tcemu_mutex_init(&s->kill_lock)) {
 			free(s);
 			goto err;
 		}

@@ -39,6 +39,8 @@
 
 #include <tcemu/memory.h>
 
+#include "util/lock.h"
+
 #define DEFAULT_HPA_BASE 0x40000000ull /* 1 GiB */
 #define DEFAULT_HPA_LIMIT (1ull << 50)
 #define MAX_ALIGN_SHIFT 40u
@@ -59,7 +61,7 @@ struct key_slot {
 };
 
 struct tcemu_memory {
-	pthread_mutex_t lock;
+	struct tcemu_mutex lock;
 	uint32_t page_shift; /* immutable after create */
 	uint64_t hpa_base;
 	uint64_t hpa_limit;
@@ -313,7 +315,7 @@ TCEMU_EXPORT int tcemu_memory_create(const struct tcemu_memory_params *p, struct
 	if (!m->by_key)
 		goto free_m;
 	m->key_cap = KEY_MIN_CAP;
-	rc = -pthread_mutex_init(&m->lock, NULL);
+	rc = tcemu_mutex_init(&m->lock);
 	if (rc)
 		goto free_by_key;
 
@@ -340,7 +342,7 @@ TCEMU_EXPORT void tcemu_memory_destroy(struct tcemu_memory *m)
 	free(m->runs);
 	free(m->starts);
 	free(m->by_key);
-	pthread_mutex_destroy(&m->lock);
+	tcemu_mutex_destroy(&m->lock);
 	free(m);
 }
 
@@ -368,7 +370,7 @@ TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t 
 		return -EINVAL;
 
 	int rc;
-	pthread_mutex_lock(&m->lock);
+	tcemu_mutex_lock(&m->lock);
 
 	struct run *r = key_find(m, ua, size, align_mask);
 	if (r) {
@@ -410,13 +412,13 @@ TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t 
 	m->pinned_bytes += size;
 	m->references++;
 	*hpa = start;
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 	return 0;
 
 free_run:
 	free(r);
 unlock:
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 	return rc;
 }
 
@@ -426,7 +428,7 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 		return -EINVAL;
 
 	int rc = -ENOENT;
-	pthread_mutex_lock(&m->lock);
+	tcemu_mutex_lock(&m->lock);
 	ptrdiff_t idx = hpa_find(m, hpa);
 	if (idx < 0)
 		goto unlock;
@@ -443,7 +445,7 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 	rc = 0;
 
 unlock:
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 	return rc;
 }
 
@@ -453,7 +455,7 @@ TCEMU_EXPORT int tcemu_memory_hpa_to_ua(struct tcemu_memory *m, uint64_t hpa, ui
 		return -EINVAL;
 
 	int rc = -ENOENT;
-	pthread_mutex_lock(&m->lock);
+	tcemu_mutex_lock(&m->lock);
 	ptrdiff_t idx = hpa_find(m, hpa);
 	if (idx >= 0) {
 		const struct run *r = m->runs[idx];
@@ -462,7 +464,7 @@ TCEMU_EXPORT int tcemu_memory_hpa_to_ua(struct tcemu_memory *m, uint64_t hpa, ui
 			*avail = r->size - (hpa - r->start);
 		rc = 0;
 	}
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 	return rc;
 }
 
@@ -473,10 +475,10 @@ TCEMU_EXPORT void tcemu_memory_stats(struct tcemu_memory *m, struct tcemu_memory
 	memset(st, 0, sizeof(*st));
 	if (!m)
 		return;
-	pthread_mutex_lock(&m->lock);
+	tcemu_mutex_lock(&m->lock);
 	st->pins = m->pins;
 	st->pinned_bytes = m->pinned_bytes;
 	st->references = m->references;
 	st->next_hpa = m->next_hpa;
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 }

@@ -108,7 +108,7 @@ static void pe_free(struct tcemu_pe *pe)
 	}
 	for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++)
 		tcemu_table_unref(pe->windows[s]);
-	pthread_mutex_destroy(&pe->lock);
+	tcemu_mutex_destroy(&pe->lock);
 	free(pe->devices);
 	free(pe);
 }
@@ -128,7 +128,7 @@ static int pe_build(struct tcemu_platform *plat, struct tcemu_phb *phb, const st
 	pe->group = tp->group;
 	pe->bypass = true;
 	pe->eeh_enabled = true;
-	rc = -pthread_mutex_init(&pe->lock, NULL);
+	rc = tcemu_mutex_init(&pe->lock);
 	if (rc)
 		goto err_free_pe;
 	pe->devices = calloc(tp->ndevices ? tp->ndevices : 1, sizeof(*pe->devices));
@@ -162,7 +162,7 @@ static int pe_build(struct tcemu_platform *plat, struct tcemu_phb *phb, const st
 err_free_devices:
 	free(pe->devices);
 err_destroy_lock:
-	pthread_mutex_destroy(&pe->lock);
+	tcemu_mutex_destroy(&pe->lock);
 err_free_pe:
 	free(pe);
 	return rc;
@@ -456,14 +456,14 @@ TCEMU_EXPORT int tcemu_pe_set_window(struct tcemu_pe *pe, unsigned slot, struct 
 	if (rc)
 		return rc;
 	TCEMU_ASSERT(slot < TCEMU_PE_WINDOWS); /* the profile's windows are among the PE's slots */
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	if (pe->windows[slot]) {
 		rc = -EBUSY;
 	} else {
 		pe->windows[slot] = tcemu_table_ref(t);
 		kill_locked(pe, &fn, &opaque);
 	}
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	if (fn)
 		fn(opaque, pe, slot, 0, 0);
 	return rc;
@@ -478,14 +478,14 @@ TCEMU_EXPORT int tcemu_pe_unset_window(struct tcemu_pe *pe, unsigned slot)
 
 	if (slot >= TCEMU_PE_WINDOWS)
 		return -EINVAL;
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	old = pe->windows[slot];
 	pe->windows[slot] = NULL;
 	if (old)
 		kill_locked(pe, &fn, &opaque);
 	else
 		rc = -ENOENT;
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	if (fn)
 		fn(opaque, pe, slot, 0, 0);
 	tcemu_table_unref(old);
@@ -498,10 +498,10 @@ TCEMU_EXPORT struct tcemu_table *tcemu_pe_window(struct tcemu_pe *pe, unsigned s
 
 	if (slot >= TCEMU_PE_WINDOWS)
 		return NULL;
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	if (pe->windows[slot])
 		t = tcemu_table_ref(pe->windows[slot]);
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return t;
 }
 
@@ -512,7 +512,7 @@ TCEMU_EXPORT int tcemu_pe_take_ownership(struct tcemu_pe *pe)
 	void *opaque = NULL;
 	int rc = 0;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	if (pe->owned) {
 		rc = -EBUSY;
 	} else {
@@ -522,7 +522,7 @@ TCEMU_EXPORT int tcemu_pe_take_ownership(struct tcemu_pe *pe)
 		pe->windows[0] = NULL;
 		kill_locked(pe, &fn, &opaque);
 	}
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	if (fn)
 		fn(opaque, pe, 0, 0, 0);
 	tcemu_table_unref(host);
@@ -540,9 +540,9 @@ TCEMU_EXPORT int tcemu_pe_release_ownership(struct tcemu_pe *pe)
 	rc = host_default_table(pe, &host);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	if (!pe->owned) {
-		pthread_mutex_unlock(&pe->lock);
+		tcemu_mutex_unlock(&pe->lock);
 		tcemu_table_unref(host);
 		return -EINVAL;
 	}
@@ -554,7 +554,7 @@ TCEMU_EXPORT int tcemu_pe_release_ownership(struct tcemu_pe *pe)
 	pe->owned = false;
 	pe->bypass = true;
 	kill_locked(pe, &fn, &opaque);
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	if (fn)
 		fn(opaque, pe, 0, 0, 0);
 	for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++)
@@ -566,9 +566,9 @@ TCEMU_EXPORT bool tcemu_pe_is_owned(struct tcemu_pe *pe)
 {
 	bool owned;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	owned = pe->owned;
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return owned;
 }
 
@@ -576,9 +576,9 @@ TCEMU_EXPORT bool tcemu_pe_bypass(struct tcemu_pe *pe)
 {
 	bool bypass;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	bypass = pe->bypass;
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return bypass;
 }
 
@@ -602,13 +602,13 @@ TCEMU_EXPORT int tcemu_pe_set_kill_hook(struct tcemu_pe *pe, tcemu_tce_kill_fn f
 			return -ENOMEM;
 		*k = (struct kill_hook){ .fn = fn, .opaque = opaque };
 	}
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	old = __atomic_exchange_n(&pe->hook, k, __ATOMIC_ACQ_REL);
 	if (old) {
 		old->next = pe->retired;
 		pe->retired = old;
 	}
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return 0;
 }
 

@@ -6,11 +6,12 @@
 #ifndef TCEMU_SRC_PLATFORM_PRIV_H
 #define TCEMU_SRC_PLATFORM_PRIV_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <tcemu/platform.h>
+
+#include "util/lock.h"
 
 /* A kill hook is immutable once published; replacing it publishes a new one. */
 struct kill_hook {
@@ -27,7 +28,7 @@ struct tcemu_pe {
 	size_t ndevices;
 	struct tcemu_device_info *devices;
 
-	pthread_mutex_t lock;
+	struct tcemu_mutex lock;
 	struct tcemu_table *windows[TCEMU_PE_WINDOWS];
 	bool owned;  /* by an external owner (a VFIO container) */
 	bool bypass; /* host-owned: 64-bit bypass window on */

@@ -259,7 +259,7 @@ TCEMU_EXPORT int tcemu_host_attach_model(struct tcemu_host *h, const char *bdf, 
 
 	if (!h || !bdf || (type && !type_valid(type)))
 		return -EINVAL;
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	g = find_device(h, bdf, &slot);
 	if (!g) {
 		rc = -ENODEV;
@@ -283,7 +283,7 @@ TCEMU_EXPORT int tcemu_host_attach_model(struct tcemu_host *h, const char *bdf, 
 	tcemu_vdev_destroy(g->devs[slot]);
 	g->devs[slot] = nv;
 unlock:
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return rc;
 }
 
@@ -308,12 +308,12 @@ TCEMU_EXPORT struct tcemu_model *tcemu_host_model(struct tcemu_host *h, const ch
 
 	if (!h || !bdf)
 		return NULL;
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	g = find_device(h, bdf, &slot);
 	vm = g ? tcemu_vdev_model(g->devs[slot]) : NULL;
 	if (vm && vm->bar_rw == hook_bar_rw)
 		m = vm->arg;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return m;
 }
 
@@ -321,9 +321,9 @@ TCEMU_EXPORT struct tcemu_dma *tcemu_host_dma(struct tcemu_host *h)
 {
 	struct tcemu_dma *dma;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	dma = h->dma;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return dma;
 }
 

@@ -27,7 +27,6 @@
 #ifndef TCEMU_SRC_VFIO_CONTAINER_H
 #define TCEMU_SRC_VFIO_CONTAINER_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,6 +38,7 @@
 #include <tcemu/table.h>
 
 #include "guest/gate.h"
+#include "util/lock.h"
 #include "vfio/group.h"
 #include "vfio/prereg.h"
 
@@ -56,8 +56,8 @@ struct window {
 
 struct container {
 	struct tcemu_host *host;
-	pthread_rwlock_t backend_lock; /* held across a backend ioctl: see the top */
-	pthread_rwlock_t lock;
+	struct tcemu_rwlock backend_lock; /* held across a backend ioctl: see the top */
+	struct tcemu_rwlock lock;
 	int type;         /* 0, VFIO_SPAPR_TCE_IOMMU or VFIO_SPAPR_TCE_v2_IOMMU */
 	bool v2;
 	bool enabled;

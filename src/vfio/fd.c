@@ -70,21 +70,21 @@ struct container *host_container_get(struct tcemu_host *h, int fd)
 	struct container *c = NULL;
 	struct file *f;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	if (f && f->kind == FILE_CONTAINER) {
 		c = f->container;
 		c->users++;
 	}
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return c;
 }
 
 void host_container_put(struct tcemu_host *h, struct container *c)
 {
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	container_put(h, c);
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 }
 
 static void file_release(struct tcemu_host *h, struct file *f)
@@ -142,7 +142,7 @@ TCEMU_EXPORT int tcemu_host_open(struct tcemu_host *h, const char *path, int fla
 	f = host_alloc(h, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	if (g) {
 		/* Busy while open, or while a previous open is still in use (a device holds it attached). */
 		if (g->open || g->container) {
@@ -171,13 +171,13 @@ TCEMU_EXPORT int tcemu_host_open(struct tcemu_host *h, const char *path, int fla
 		f->container->users = 1;
 		f->container->first_fd = *fd;
 	}
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	if (h->trace)
 		tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "open(\"%s\") = %d", path, *fd);
 	return 0;
 
 err_unlock:
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	free(f);
 	return rc;
 }
@@ -186,15 +186,15 @@ TCEMU_EXPORT int tcemu_host_close(struct tcemu_host *h, int fd)
 {
 	struct file *f;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	if (!f) {
-		pthread_mutex_unlock(&h->lock);
+		tcemu_mutex_unlock(&h->lock);
 		return -EBADF;
 	}
 	h->fdtab[fd] = NULL;
 	file_put(h, f);
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	if (h->ops.fd_release)
 		h->ops.fd_release(h->ops.opaque, fd);
 	if (h->trace)
@@ -209,7 +209,7 @@ TCEMU_EXPORT int tcemu_host_dup(struct tcemu_host *h, int fd, int newfd)
 
 	if (newfd < 0 || newfd >= TCEMU_MAX_FD)
 		return -EBADF;
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	if (!f)
 		rc = -EBADF;
@@ -221,7 +221,7 @@ TCEMU_EXPORT int tcemu_host_dup(struct tcemu_host *h, int fd, int newfd)
 		h->fdtab[newfd] = f;
 		f->refs++;
 	}
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return rc;
 }
 
@@ -229,9 +229,9 @@ TCEMU_EXPORT bool tcemu_host_is_fd(struct tcemu_host *h, int fd)
 {
 	bool r;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	r = fd_file(h, fd) != NULL;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return r;
 }
 
@@ -240,10 +240,10 @@ TCEMU_EXPORT enum tcemu_fd_kind tcemu_host_fd_kind(struct tcemu_host *h, int fd)
 	struct file *f;
 	enum tcemu_fd_kind k;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	k = f ? (enum tcemu_fd_kind)f->kind : TCEMU_FD_NONE;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return k;
 }
 
@@ -252,19 +252,19 @@ static struct file *file_get(struct tcemu_host *h, int fd)
 {
 	struct file *f;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	if (f)
 		f->refs++;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return f;
 }
 
 static void file_unget(struct tcemu_host *h, struct file *f)
 {
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	file_put(h, f);
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 }
 
 TCEMU_EXPORT long tcemu_host_ioctl(struct tcemu_host *h, int fd, unsigned long cmd, void *arg)

@@ -43,7 +43,6 @@
 #ifndef TCEMU_SRC_HOST_PRIV_H
 #define TCEMU_SRC_HOST_PRIV_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -55,6 +54,7 @@
 
 #include "vfio/device.h"
 #include "util/internal.h"
+#include "util/lock.h"
 
 struct tcemu_host;
 struct container;
@@ -94,20 +94,20 @@ struct tcemu_host {
 	bool trusted_args;
 	uint32_t page_shift; /* system page */
 
-	pthread_mutex_t lock;
+	struct tcemu_mutex lock;
 	struct file **fdtab; /* indexed by descriptor number */
 	size_t fdcap;
 	int next_own_fd;
 	struct group *groups; /* one per PE */
 	size_t ngroups;
-	pthread_mutex_t mms_lock; /* the process list (a leaf) */
+	struct tcemu_mutex mms_lock; /* the process list (a leaf) */
 	struct mm *mms;
 
 	uint32_t gate_closed;          /* atomic: closers of the guest gate (guest/gate.h) */
-	pthread_mutex_t glink_lock;    /* the guest link list */
+	struct tcemu_mutex glink_lock;    /* the guest link list */
 	struct guest_link *glinks;
 
-	pthread_mutex_t stats_lock; /* defects list */
+	struct tcemu_mutex stats_lock; /* defects list */
 	struct tcemu_host_stats stats; /* every field is an atomic counter */
 	char **defects;
 	size_t ndefects;

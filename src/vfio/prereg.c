@@ -131,12 +131,12 @@ struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
 void mm_wrlock(struct mm *mm)
 {
 	host_gate_close(mm->host);
-	pthread_rwlock_wrlock(&mm->lock);
+	tcemu_rwlock_wrlock(&mm->lock);
 }
 
 void mm_wrunlock(struct mm *mm)
 {
-	pthread_rwlock_unlock(&mm->lock);
+	tcemu_rwlock_unlock(&mm->lock);
 	host_gate_open(mm->host);
 }
 
@@ -385,6 +385,6 @@ void mm_free(struct tcemu_host *h, struct mm *mm)
 	free(mm->regions);
 	free(mm->ends);
 	free(mm->tops);
-	pthread_rwlock_destroy(&mm->lock);
+	tcemu_rwlock_destroy(&mm->lock);
 	free(mm);
 }

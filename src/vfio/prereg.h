@@ -19,10 +19,11 @@
 #ifndef TCEMU_SRC_VFIO_PREREG_H
 #define TCEMU_SRC_VFIO_PREREG_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "util/lock.h"
 
 struct tcemu_host;
 struct container;
@@ -44,7 +45,7 @@ struct region {
 struct mm {
 	struct tcemu_host *host;
 	pid_t pid;
-	pthread_rwlock_t lock;
+	struct tcemu_rwlock lock;
 	struct region *regions;  /* sorted by ua, non-overlapping, inline */
 	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous;
 	                            UINT64_MAX from nregions to cap */

@@ -25,7 +25,7 @@ void host_defect(struct tcemu_host *h, const char *fmt, ...)
 	va_end(ap);
 	tcemu_logf(&h->lg, TCEMU_LOG_WARN, "client defect: %s", buf);
 	__atomic_add_fetch(&h->stats.defects, 1, __ATOMIC_RELAXED);
-	pthread_mutex_lock(&h->stats_lock);
+	tcemu_mutex_lock(&h->stats_lock);
 	if (h->ndefects < TCEMU_MAX_DEFECTS) {
 		char **n = realloc(h->defects, (h->ndefects + 1) * sizeof(*n));
 		if (n) {
@@ -35,7 +35,7 @@ void host_defect(struct tcemu_host *h, const char *fmt, ...)
 				h->ndefects++;
 		}
 	}
-	pthread_mutex_unlock(&h->stats_lock);
+	tcemu_mutex_unlock(&h->stats_lock);
 }
 
 static void human(char *buf, size_t len, uint64_t bytes)
@@ -102,13 +102,13 @@ TCEMU_EXPORT size_t tcemu_host_summary(struct tcemu_host *h, char *buf, size_t l
 	human(peak, sizeof(peak), now.locked_peak);
 	human(left, sizeof(left), end->locked_bytes);
 	sb_printf(&b, "locked memory: %s at peak, %s at exit\n", peak, left);
-	pthread_mutex_lock(&h->stats_lock);
+	tcemu_mutex_lock(&h->stats_lock);
 	sb_printf(&b, "client defects: %llu\n", (unsigned long long)now.defects);
 	for (size_t i = 0; i < h->ndefects; i++)
 		sb_printf(&b, "  %zu. %s\n", i + 1, h->defects[i]);
 	if (now.defects > h->ndefects)
 		sb_printf(&b, "  (%llu more not kept)\n", (unsigned long long)(now.defects - h->ndefects));
-	pthread_mutex_unlock(&h->stats_lock);
+	tcemu_mutex_unlock(&h->stats_lock);
 	return b.used;
 }
 
@@ -121,11 +121,11 @@ TCEMU_EXPORT int tcemu_host_defect(struct tcemu_host *h, size_t i, char *buf, si
 {
 	int rc = 0;
 
-	pthread_mutex_lock(&h->stats_lock);
+	tcemu_mutex_lock(&h->stats_lock);
 	if (i >= h->ndefects)
 		rc = -ENOENT;
 	else if (len)
 		snprintf(buf, len, "%s", h->defects[i]);
-	pthread_mutex_unlock(&h->stats_lock);
+	tcemu_mutex_unlock(&h->stats_lock);
 	return rc;
 }

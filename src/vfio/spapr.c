@@ -58,11 +58,11 @@ static uint64_t window_clear(struct container *c, unsigned slot)
 	int64_t n;
 
 	if (c->v2 && c->mm)
-		pthread_rwlock_rdlock(&c->mm->lock);
+		tcemu_rwlock_rdlock(&c->mm->lock);
 	n = tcemu_table_clear(w->table, 0, tcemu_table_entries(w->table), release_entry, &rc);
 	release_flush(&rc);
 	if (c->v2 && c->mm)
-		pthread_rwlock_unlock(&c->mm->lock);
+		tcemu_rwlock_unlock(&c->mm->lock);
 	if (n > 0) {
 		host_stat_add(c->host, &c->host->stats.entries_mapped, -n, NULL);
 		kill_all(c, slot, 0, 0);
@@ -171,10 +171,10 @@ static int lock_shared_with_default_window(struct container *c, struct tcemu_tab
 	int rc = 0;
 
 	*built = NULL;
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	if (!c->def_window_pending)
 		return 0;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	container_wrlock(c);
 	if (c->def_window_pending) {
 		rc = build_default_window(c);
@@ -184,7 +184,7 @@ static int lock_shared_with_default_window(struct container *c, struct tcemu_tab
 	container_wrunlock(c);
 	if (rc)
 		return rc;
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	return 0;
 }
 
@@ -356,9 +356,9 @@ int spapr_need_groups(struct container *c)
 {
 	int rc;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	rc = has_groups(c) ? 0 : -ENXIO;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }
 
@@ -366,9 +366,9 @@ int spapr_need_enabled(struct container *c)
 {
 	int rc;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	rc = c->enabled ? 0 : -EPERM;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }
 
@@ -376,9 +376,9 @@ int spapr_need_owner(struct container *c)
 {
 	int rc;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	rc = c->mm ? 0 : -EPERM;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }
 
@@ -387,9 +387,9 @@ long spapr_get_info(struct container *c, struct vfio_iommu_spapr_tce_info *info,
 	const struct tcemu_profile_info *prof;
 	struct tcemu_phb_info hi;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	if (!has_groups(c)) {
-		pthread_rwlock_unlock(&c->lock);
+		tcemu_rwlock_unlock(&c->lock);
 		return -ENXIO;
 	}
 	tcemu_phb_info(tcemu_pe_phb(c->groups[0]->pe), &hi);
@@ -404,7 +404,7 @@ long spapr_get_info(struct container *c, struct vfio_iommu_spapr_tce_info *info,
 		info->ddw.max_dynamic_windows_supported = prof->windows;
 		info->ddw.levels = prof->max_levels;
 	}
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	if (info->argsz >= sizeof(*info))
 		*out_len = sizeof(*info);
 	return 0;
@@ -415,9 +415,9 @@ long spapr_enable(struct container *c, pid_t caller)
 	struct tcemu_phb_info hi;
 	long rc;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	rc = c->enabled ? -EBUSY : 0;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	if (rc)
 		return rc;
 	rc = spapr_record_owner(c, caller);
@@ -483,7 +483,7 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	struct region *r;
 	long rc = 0;
 
-	pthread_rwlock_rdlock(&mm->lock);
+	tcemu_rwlock_rdlock(&mm->lock);
 	r = mm_find(mm, vaddr, 1ull << ps);
 	if (r && end - r->ua <= r->size) {
 		if (r->page_shift < ps) {
@@ -501,7 +501,7 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 		rc = -EINVAL;
 		goto out;
 	}
-	pthread_rwlock_unlock(&mm->lock);
+	tcemu_rwlock_unlock(&mm->lock);
 	mm_wrlock(mm);
 	exclusive = true;
 	/* Check: regions without a gap from vaddr to end, each with a large enough page. */
@@ -558,7 +558,7 @@ out:
 	if (exclusive)
 		mm_wrunlock(mm);
 	else
-		pthread_rwlock_unlock(&mm->lock);
+		tcemu_rwlock_unlock(&mm->lock);
 	return rc;
 }
 
@@ -672,7 +672,7 @@ long spapr_map(struct container *c, const struct vfio_iommu_type1_dma_map *m)
 	else
 		rc = map_v1(c, t, tp->page_shift, index, m->size >> tp->page_shift, m->vaddr, perm, (unsigned)slot);
 out:
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	if (rc)
 		undo_default_window(c, built);
 	return rc;
@@ -715,11 +715,11 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 	rctx.page_shift = tp->page_shift;
 	index = (u->iova - tp->bus_offset) >> tp->page_shift;
 	if (c->v2 && c->mm)
-		pthread_rwlock_rdlock(&c->mm->lock);
+		tcemu_rwlock_rdlock(&c->mm->lock);
 	n = tcemu_table_clear(c->windows[slot].table, index, u->size >> tp->page_shift, release_entry, &rctx);
 	release_flush(&rctx);
 	if (c->v2 && c->mm)
-		pthread_rwlock_unlock(&c->mm->lock);
+		tcemu_rwlock_unlock(&c->mm->lock);
 	if (u->iova == 0 && u->size && u->size < tp->window_size) {
 		/*
 		 * DPDK's rte_vfio_container_dma_unmap sends the map struct as UNMAP_DMA: the backend
@@ -745,7 +745,7 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 			    (unsigned long long)u->iova, (unsigned long long)u->size, c->first_fd);
 	}
 out:
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	if (rc)
 		undo_default_window(c, built);
 	return rc;
@@ -848,9 +848,9 @@ long spapr_eeh(struct container *c, const struct vfio_eeh_pe_op *op, uint32_t ar
 
 	if (op->op == VFIO_EEH_PE_INJECT_ERR && argsz < sizeof(*op))
 		return -EINVAL;
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	for (size_t i = 0; i < c->ngroups && rc == 0; i++)
 		rc = tcemu_pe_eeh_op(c->groups[i]->pe, op->op, op->err.type, op->err.func);
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }
