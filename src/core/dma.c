@@ -145,6 +145,7 @@ static inline struct cache_entry *cache_find(struct pe_dma *s, uint64_t tag)
 {
 	struct cache_entry *set = s->cache[set_of(tag)];
 
+	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
 	for (unsigned w = 0; w < CACHE_WAYS; w++)
 		if (set[w].tag == tag && set[w].gen == s->gen)
 			return &set[w];
@@ -157,6 +158,7 @@ static void cache_fill(struct pe_dma *s, const struct cache_entry *e)
 	struct cache_entry *set = s->cache[set_of(e->tag)];
 	unsigned w;
 
+	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
 	for (w = 0; w < CACHE_WAYS; w++)
 		if (set[w].gen != s->gen || set[w].tag == e->tag)
 			break;
@@ -170,6 +172,8 @@ static void cache_fill(struct pe_dma *s, const struct cache_entry *e)
 static inline unsigned inflight_enter(struct pe_dma *s)
 {
 	unsigned ep = s->epoch;
+
+	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0);
 	__atomic_store_n(&s->entered[ep], __atomic_load_n(&s->entered[ep], __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 	return ep;
 }
@@ -186,7 +190,7 @@ static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t 
 	unsigned old, spins = 0;
 	uint64_t target;
 
-	(void)pe;
+	TCEMU_ASSERT(pe == s->pe);
 	tcemu_mutex_lock(&s->kill_lock);
 	tcemu_spin_lock(&s->lock);
 	s->kseq++;

@@ -19,11 +19,14 @@
 /* Publishes whether DMA is stopped, for lock-free readers (the DMA engine's hot path). Lock held. */
 static void publish(struct tcemu_pe *pe)
 {
+	TCEMU_ASSERT_HELD(&pe->lock);
 	__atomic_store_n(&pe->dma_stop, (uint32_t)(pe->dma_frozen || pe->in_reset), __ATOMIC_RELEASE);
 }
 
+/* The EEH state. Lock held. */
 static enum tcemu_eeh_state state_locked(const struct tcemu_pe *pe)
 {
+	TCEMU_ASSERT_HELD(&pe->lock);
 	if (!pe->eeh_enabled)
 		return TCEMU_EEH_UNAVAIL;
 	if (pe->in_reset)

@@ -116,6 +116,8 @@ static void key_place(struct key_slot *slots, size_t cap, uint64_t hash, struct 
 /* Rebuilds the table with new_cap slots. -ENOMEM leaves the table as it was. */
 static int key_resize(struct tcemu_memory *m, size_t new_cap)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(TCEMU_IS_POW2(new_cap) && m->key_count * 2 <= new_cap);
 	struct key_slot *slots = calloc(new_cap, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
@@ -131,6 +133,7 @@ static int key_resize(struct tcemu_memory *m, size_t new_cap)
 /* Makes room for one more key (load stays <= 1/2 after the insertion). */
 static int key_reserve_one(struct tcemu_memory *m)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
 	if ((m->key_count + 1) * 2 <= m->key_cap)
 		return 0;
 	if (m->key_cap > SIZE_MAX / 2 / sizeof(struct key_slot))
@@ -147,6 +150,9 @@ static struct run *key_find(const struct tcemu_memory *m, uint64_t ua, uint64_t 
 	uint64_t hash = key_hash(ua, size);
 	size_t mask = m->key_cap - 1;
 	struct run *best = NULL;
+
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(m->key_count < m->key_cap); /* a free slot ends every probe */
 	for (size_t i = (size_t)hash & mask; m->by_key[i].run; i = (i + 1) & mask) {
 		struct run *r = m->by_key[i].run;
 		if (m->by_key[i].hash != hash || r->ua != ua || r->size != size || (r->start & align_mask))
@@ -162,6 +168,9 @@ static void key_remove(struct tcemu_memory *m, const struct run *r)
 {
 	size_t mask = m->key_cap - 1;
 	size_t i = (size_t)key_hash(r->ua, r->size) & mask;
+
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(m->key_count > 0);
 	while (m->by_key[i].run != r)
 		i = (i + 1) & mask;
 
@@ -190,6 +199,8 @@ static void key_remove(struct tcemu_memory *m, const struct run *r)
 static void hpa_compact(struct tcemu_memory *m)
 {
 	size_t w = 0;
+
+	TCEMU_ASSERT_HELD(&m->lock);
 	for (size_t i = 0; i < m->hpa_len; i++) {
 		if (m->runs[i]) {
 			m->starts[w] = m->starts[i];
@@ -223,6 +234,8 @@ static void hpa_compact(struct tcemu_memory *m)
  */
 static int hpa_reserve_one(struct tcemu_memory *m)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(m->hpa_len <= m->hpa_cap && m->hpa_dead <= m->hpa_len);
 	if (m->hpa_len < m->hpa_cap)
 		return 0;
 	if (m->hpa_dead && m->hpa_dead >= m->hpa_cap / 4) {
@@ -249,6 +262,7 @@ static int hpa_reserve_one(struct tcemu_memory *m)
 /* Index of the live entry containing hpa, or -1. O(log n). */
 static ptrdiff_t hpa_find(const struct tcemu_memory *m, uint64_t hpa)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
 	/* Find the first entry with start > hpa; the candidate is the one before it. */
 	size_t lo = 0, hi = m->hpa_len;
 	while (lo < hi) {
@@ -269,6 +283,8 @@ static ptrdiff_t hpa_find(const struct tcemu_memory *m, uint64_t hpa)
 /* Turns entry idx into a tombstone; pops trailing tombstones and compacts when they dominate. */
 static void hpa_remove(struct tcemu_memory *m, size_t idx)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(idx < m->hpa_len && m->runs[idx] && m->hpa_dead < m->hpa_len);
 	m->runs[idx] = NULL;
 	m->hpa_dead++;
 	while (m->hpa_len && !m->runs[m->hpa_len - 1]) {
@@ -401,6 +417,7 @@ TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t 
 	if (rc)
 		goto free_run;
 
+	TCEMU_ASSERT(m->hpa_len < m->hpa_cap && (m->key_count + 1) * 2 <= m->key_cap); /* reserved above */
 	*r = (struct run){ .ua = ua, .size = size, .start = start, .refs = 1 };
 	key_place(m->by_key, m->key_cap, key_hash(ua, size), r);
 	m->key_count++;
@@ -434,6 +451,7 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 		goto unlock;
 
 	struct run *r = m->runs[idx];
+	TCEMU_ASSERT(r->refs > 0 && m->references > 0);
 	m->references--;
 	if (--r->refs == 0) {
 		key_remove(m, r);

@@ -411,7 +411,14 @@ TCEMU_EXPORT int tcemu_window_slot(uint64_t bus_addr)
 	return -ERANGE;
 }
 
-/* Counts an invalidation and returns the hook to call once the lock is dropped. */
+/* owned and bypass go together: a PE is host-owned with its bypass window, or owned without. Lock held. */
+static inline void pe_assert_ownership(const struct tcemu_pe *pe)
+{
+	TCEMU_ASSERT_HELD(&pe->lock);
+	TCEMU_ASSERT(pe->owned != pe->bypass);
+}
+
+/* Counts an invalidation and returns the hook to call once the lock is dropped (or never taken). */
 static void kill_locked(struct tcemu_pe *pe, tcemu_tce_kill_fn *fn, void **opaque)
 {
 	struct kill_hook *k = __atomic_load_n(&pe->hook, __ATOMIC_ACQUIRE);
@@ -455,8 +462,9 @@ TCEMU_EXPORT int tcemu_pe_set_window(struct tcemu_pe *pe, unsigned slot, struct 
 	rc = window_fits(pe, slot, t);
 	if (rc)
 		return rc;
-	TCEMU_ASSERT(slot < TCEMU_PE_WINDOWS); /* the profile's windows are among the PE's slots */
+	TCEMU_ASSERT(slot < pe->phb->profile->windows && slot < TCEMU_PE_WINDOWS); /* window_fits checked it */
 	tcemu_mutex_lock(&pe->lock);
+	pe_assert_ownership(pe);
 	if (pe->windows[slot]) {
 		rc = -EBUSY;
 	} else {
@@ -513,6 +521,7 @@ TCEMU_EXPORT int tcemu_pe_take_ownership(struct tcemu_pe *pe)
 	int rc = 0;
 
 	tcemu_mutex_lock(&pe->lock);
+	pe_assert_ownership(pe);
 	if (pe->owned) {
 		rc = -EBUSY;
 	} else {
@@ -553,6 +562,7 @@ TCEMU_EXPORT int tcemu_pe_release_ownership(struct tcemu_pe *pe)
 	pe->windows[0] = host;
 	pe->owned = false;
 	pe->bypass = true;
+	pe_assert_ownership(pe);
 	kill_locked(pe, &fn, &opaque);
 	tcemu_mutex_unlock(&pe->lock);
 	if (fn)
@@ -567,6 +577,7 @@ TCEMU_EXPORT bool tcemu_pe_is_owned(struct tcemu_pe *pe)
 	bool owned;
 
 	tcemu_mutex_lock(&pe->lock);
+	pe_assert_ownership(pe);
 	owned = pe->owned;
 	tcemu_mutex_unlock(&pe->lock);
 	return owned;
@@ -587,6 +598,7 @@ TCEMU_EXPORT void tcemu_pe_tce_kill(struct tcemu_pe *pe, unsigned slot, uint64_t
 	tcemu_tce_kill_fn fn;
 	void *opaque;
 
+	TCEMU_ASSERT_NOT_HELD(&pe->lock); /* a leaf: the hook runs with it dropped */
 	kill_locked(pe, &fn, &opaque); /* no lock needed: the hook is published atomically */
 	if (fn)
 		fn(opaque, pe, slot, index, count);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private: the platform's structures, shared by platform.c and eeh.c.
- * Locking: see platform.h; pe->lock also protects the EEH fields.
+ * Locking: see platform.c's top comment; pe->lock (a util/lock.h mutex) also protects the EEH
+ * fields. In debug builds the rules are asserted: the helpers that need pe->lock check that the
+ * caller holds it, and a kill hook is never called with it held (it is a leaf).
  */
 #ifndef TCEMU_SRC_PLATFORM_PRIV_H
 #define TCEMU_SRC_PLATFORM_PRIV_H
@@ -72,6 +74,7 @@ static inline void pe_tce_kill_uncounted(struct tcemu_pe *pe, unsigned slot, uin
 {
 	struct kill_hook *k = __atomic_load_n(&pe->hook, __ATOMIC_ACQUIRE);
 
+	TCEMU_ASSERT_NOT_HELD(&pe->lock); /* hooks run with the PE's lock dropped */
 	if (k)
 		k->fn(k->opaque, pe, slot, index, count);
 }

@@ -84,6 +84,13 @@ static inline bool tcemu_rwlock_idle(const struct tcemu_rwlock *l)
 	return __atomic_load_n(&l->writer, __ATOMIC_RELAXED) == 0 && __atomic_load_n(&l->readers, __ATOMIC_RELAXED) == 0;
 }
 
+static inline bool tcemu_rwlock_no_other_writer(const struct tcemu_rwlock *l)
+{
+	uintptr_t w = __atomic_load_n(&l->writer, __ATOMIC_RELAXED);
+
+	return w == 0 || w == tcemu_thread_self();
+}
+
 /* Records the calling thread as a lock's holder, or that nobody holds it exclusive. */
 #define TCEMU_HOLDER_SET(field) __atomic_store_n(&(field), tcemu_thread_self(), __ATOMIC_RELAXED)
 #define TCEMU_HOLDER_CLEAR(field) __atomic_store_n(&(field), 0, __ATOMIC_RELAXED)
@@ -95,6 +102,7 @@ static inline bool tcemu_mutex_idle(const struct tcemu_mutex *m) { (void)m; retu
 static inline bool tcemu_rwlock_wrheld(const struct tcemu_rwlock *l) { (void)l; return true; }
 static inline bool tcemu_rwlock_held(const struct tcemu_rwlock *l) { (void)l; return true; }
 static inline bool tcemu_rwlock_idle(const struct tcemu_rwlock *l) { (void)l; return true; }
+static inline bool tcemu_rwlock_no_other_writer(const struct tcemu_rwlock *l) { (void)l; return true; }
 #endif
 
 /* The calling thread holds mutex m. */
@@ -105,6 +113,13 @@ static inline bool tcemu_rwlock_idle(const struct tcemu_rwlock *l) { (void)l; re
 #define TCEMU_ASSERT_WRLOCKED(l) TCEMU_ASSERT(tcemu_rwlock_wrheld(l))
 /* rwlock l is held: exclusive by the calling thread, or shared (by someone: see above). */
 #define TCEMU_ASSERT_RWLOCKED(l) TCEMU_ASSERT(tcemu_rwlock_held(l))
+/*
+ * No other thread holds rwlock l exclusive, so what it protects is not being written: for code
+ * that may read without l because its writers are kept out another way (the guest gate: an
+ * exclusive holder of a container's or a process's lock first waits for the lock-free readers,
+ * guest/gate.h). Weaker than TCEMU_ASSERT_RWLOCKED: it fails only when the race happens.
+ */
+#define TCEMU_ASSERT_NO_OTHER_WRITER(l) TCEMU_ASSERT(tcemu_rwlock_no_other_writer(l))
 
 /* 0 or a negative errno. */
 static inline int tcemu_mutex_init(struct tcemu_mutex *m)

@@ -49,6 +49,7 @@ static void shape_lock(struct container *c)
 
 static void shape_unlock(struct container *c)
 {
+	CONTAINER_ASSERT_SHAPE_LOCKED(c);
 	container_wrunlock(c);
 	tcemu_rwlock_unlock(&c->backend_lock);
 }
@@ -61,6 +62,7 @@ void container_wrlock(struct container *c)
 
 void container_wrunlock(struct container *c)
 {
+	CONTAINER_ASSERT_EXCLUSIVE(c);
 	tcemu_rwlock_unlock(&c->lock);
 	host_gate_open(c->host);
 }
@@ -69,6 +71,7 @@ int container_attach_group(struct container *c, struct group *g)
 {
 	int rc = 0;
 
+	TCEMU_ASSERT_HELD(&c->host->lock);
 	shape_lock(c);
 	if (c->type)
 		rc = backend_attach(c, g);
@@ -82,14 +85,17 @@ int container_attach_group(struct container *c, struct group *g)
 			c->gcap = cap;
 		}
 	}
-	if (rc == 0 && !c->type)
+	if (rc == 0 && !c->type) {
+		TCEMU_ASSERT(c->ngroups < c->gcap);
 		c->groups[c->ngroups++] = g;
+	}
 	shape_unlock(c);
 	return rc;
 }
 
 void container_detach_group(struct container *c, struct group *g)
 {
+	TCEMU_ASSERT_HELD(&c->host->lock);
 	shape_lock(c);
 	if (c->type) {
 		backend_detach(c, g);
@@ -107,9 +113,15 @@ void container_detach_group(struct container *c, struct group *g)
 
 void container_free(struct container *c)
 {
+	TCEMU_ASSERT_HELD(&c->host->lock);
+	TCEMU_ASSERT(c->users == 0);
 	shape_lock(c);
 	if (c->type)
 		backend_release(c);
+	/* Nothing is left that holds memory or a PE. */
+	TCEMU_ASSERT(!c->type && !c->mm && !c->ngroups && c->nrefs == 0 && !c->v1_locked);
+	for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++)
+		TCEMU_ASSERT(!c->windows[s].table);
 	shape_unlock(c);
 	tcemu_rwlock_destroy(&c->lock);
 	tcemu_rwlock_destroy(&c->backend_lock);
@@ -139,6 +151,7 @@ long container_set_iommu(struct container *c, unsigned long type)
 	size_t done;
 	long rc = 0;
 
+	TCEMU_ASSERT_HELD(&c->host->lock);
 	shape_lock(c);
 	if (!has_groups(c) || c->type) {
 		rc = -EINVAL;

@@ -416,6 +416,7 @@ static int intx_update(struct tcemu_vdev *d)
 	int fd = d->irq_fd[VFIO_PCI_INTX_IRQ_INDEX][0];
 	int rc;
 
+	TCEMU_ASSERT_HELD(&d->lock);
 	if (!d->intx_asserted || d->intx_masked)
 		return 0;
 	if (fd < 0)

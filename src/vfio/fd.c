@@ -24,6 +24,8 @@ static int fdtab_reserve(struct tcemu_host *h, int fd)
 	size_t cap = h->fdcap ? h->fdcap : 64;
 	struct file **n;
 
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(fd >= 0 && fd < TCEMU_MAX_FD);
 	if ((size_t)fd < h->fdcap)
 		return 0;
 	while (cap <= (size_t)fd)
@@ -39,9 +41,11 @@ static int fdtab_reserve(struct tcemu_host *h, int fd)
 
 int host_new_fd(struct tcemu_host *h, struct file *f, int *out)
 {
-	int fd = h->ops.fd_alloc ? h->ops.fd_alloc(h->ops.opaque) : h->next_own_fd++;
+	int fd;
 	int rc;
 
+	TCEMU_ASSERT_HELD(&h->lock);
+	fd = h->ops.fd_alloc ? h->ops.fd_alloc(h->ops.opaque) : h->next_own_fd++;
 	if (fd < 0)
 		return fd;
 	rc = fd >= TCEMU_MAX_FD ? -EMFILE : fdtab_reserve(h, fd);
@@ -60,7 +64,9 @@ int host_new_fd(struct tcemu_host *h, struct file *f, int *out)
 
 void container_put(struct tcemu_host *h, struct container *c)
 {
-	(void)h;
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(c->host == h);
+	TCEMU_ASSERT(c->users > 0); /* a put without its get */
 	if (--c->users == 0)
 		container_free(c);
 }
@@ -87,17 +93,22 @@ void host_container_put(struct tcemu_host *h, struct container *c)
 	tcemu_mutex_unlock(&h->lock);
 }
 
+/* The last reference to f is gone. host->lock held. */
 static void file_release(struct tcemu_host *h, struct file *f)
 {
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(f->refs == 0);
 	switch (f->kind) {
 	case FILE_CONTAINER:
 		container_put(h, f->container);
 		break;
 	case FILE_GROUP:
+		TCEMU_ASSERT(f->group->open);
 		f->group->open = false;
 		group_maybe_close(h, f->group);
 		break;
 	case FILE_DEVICE:
+		TCEMU_ASSERT(f->device.group->device_fds > 0);
 		f->device.group->device_fds--;
 		group_maybe_close(h, f->device.group);
 		break;
@@ -105,8 +116,11 @@ static void file_release(struct tcemu_host *h, struct file *f)
 	free(f);
 }
 
+/* Drops one reference to f (a descriptor or a call in flight). host->lock held. */
 static void file_put(struct tcemu_host *h, struct file *f)
 {
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(f->refs > 0); /* a put without its get */
 	if (--f->refs == 0)
 		file_release(h, f);
 }

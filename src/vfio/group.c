@@ -32,6 +32,8 @@ static void group_unset(struct tcemu_host *h, struct group *g)
 {
 	struct container *c = g->container;
 
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(c != NULL);
 	container_detach_group(c, g);
 	g->container = NULL;
 	container_put(h, c);
@@ -40,6 +42,7 @@ static void group_unset(struct tcemu_host *h, struct group *g)
 /* The group file and every device file of the group are gone: the group is closed. */
 void group_maybe_close(struct tcemu_host *h, struct group *g)
 {
+	TCEMU_ASSERT_HELD(&h->lock);
 	if (g->open || g->device_fds)
 		return;
 	if (g->container)

@@ -125,6 +125,10 @@ struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create)
 {
 	struct mm *mm;
 
+	/* A leaf: not under itself nor under the other leaves (stats_lock, glink_lock). */
+	TCEMU_ASSERT_NOT_HELD(&h->mms_lock);
+	TCEMU_ASSERT_NOT_HELD(&h->stats_lock);
+	TCEMU_ASSERT_NOT_HELD(&h->glink_lock);
 	tcemu_mutex_lock(&h->mms_lock);
 	for (mm = h->mms; mm; mm = mm->next)
 		if (mm->pid == pid)

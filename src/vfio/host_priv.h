@@ -148,6 +148,7 @@ int host_new_fd(struct tcemu_host *h, struct file *f, int *fd);     /* host->loc
 /* The file behind descriptor fd, or NULL. host->lock held. */
 static inline struct file *fd_file(struct tcemu_host *h, int fd)
 {
+	TCEMU_ASSERT_HELD(&h->lock);
 	return fd >= 0 && (size_t)fd < h->fdcap ? h->fdtab[fd] : NULL;
 }
 /* Drops one user of c (a descriptor or an attached group), freeing it with the last. host->lock held. */

@@ -382,6 +382,7 @@ static long backend_check(struct tcemu_host *h, struct container *c, const struc
 	pid_t owner;
 	int type;
 
+	TCEMU_ASSERT_RWLOCKED(&c->backend_lock);
 	tcemu_rwlock_rdlock(&c->lock);
 	type = c->type;
 	owner = c->mm ? c->mm->pid : 0;
@@ -477,6 +478,8 @@ static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d
 	struct container *c;
 	long rc;
 
+	/* An ioctl runs without host->lock: a handler that needs it takes it (SET_IOMMU, groups). */
+	TCEMU_ASSERT_NOT_HELD(&h->lock);
 	if (d->mode == CORE)
 		return run_checked(h, f, d, x);
 	c = f->container;

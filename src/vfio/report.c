@@ -25,7 +25,11 @@ void host_defect(struct tcemu_host *h, const char *fmt, ...)
 	va_end(ap);
 	tcemu_logf(&h->lg, TCEMU_LOG_WARN, "client defect: %s", buf);
 	__atomic_add_fetch(&h->stats.defects, 1, __ATOMIC_RELAXED);
+	/* A leaf: not under the other leaves (mms_lock, glink_lock). */
+	TCEMU_ASSERT_NOT_HELD(&h->mms_lock);
+	TCEMU_ASSERT_NOT_HELD(&h->glink_lock);
 	tcemu_mutex_lock(&h->stats_lock);
+	TCEMU_ASSERT(h->ndefects <= TCEMU_MAX_DEFECTS);
 	if (h->ndefects < TCEMU_MAX_DEFECTS) {
 		char **n = realloc(h->defects, (h->ndefects + 1) * sizeof(*n));
 		if (n) {
