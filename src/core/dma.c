@@ -46,9 +46,11 @@
  * unfreezes), so every access asks tcemu_pe_dma_stopped (one uncontended PE mutex round trip)
  * before its lookups.
  *
- * Lock order: kill_lock -> lock. On a miss the spin lock is dropped before tcemu_pe_window (PE
- * mutex) and tcemu_memory_hpa_to_ua (memory mutex). The EEH freeze after a fault is done outside
- * the in-flight section, so a kill never waits for a thread that waits for the PE mutex.
+ * Lock order: kill_lock (a util/lock.h mutex) -> lock. On a miss the spin lock is dropped before
+ * tcemu_pe_window (PE mutex) and tcemu_memory_hpa_to_ua (memory mutex). The EEH freeze after a
+ * fault is done outside the in-flight section, so a kill never waits for a thread that waits for
+ * the PE mutex. In debug builds the cache helpers assert that the spin lock word is held (by
+ * someone: a spin lock has no owner).
  */
 #include <errno.h>
 #include <pthread.h>

@@ -26,10 +26,12 @@
  * Every structure that a pin needs to grow is grown before anything is changed, so a pin that
  * fails (-ENOMEM, -ENOSPC, -EINVAL) leaves the logical state exactly as it was.
  *
- * Locking: one pthread mutex (m->lock) protects every field of struct tcemu_memory and every
+ * Locking: one mutex (m->lock, util/lock.h) protects every field of struct tcemu_memory and every
  * run, and is held for the whole of each public function except create/destroy (which own the
  * object exclusively) and tcemu_memory_page_shift (page_shift is immutable after create). No
- * callback or allocation failure path leaves it held; no other lock is ever taken under it.
+ * callback or allocation failure path leaves it held; no other lock is ever taken under it. In
+ * debug builds the index and hash helpers assert that it is held, and the counts that they stay
+ * within their arrays and that a run's references are above 0 before an unpin.
  */
 #include <errno.h>
 #include <pthread.h>

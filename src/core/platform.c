@@ -10,6 +10,8 @@
  *   for the platform: nothing else is taken under it except table-internal chunk locks (tables
  *   never call out), and the kill hook is called after it is dropped.
  * - pe->invalidations is an atomic counter.
+ * In debug builds (util/lock.h) the helpers that need pe->lock assert it, a TCE kill asserts that
+ * the caller does not hold it, and a PE's owned and bypass flags are checked to go together.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -2,8 +2,10 @@
 /*
  * Private: a mutex and a read-write lock that know who holds them in debug builds, so that a
  * function that must be called with a lock held can say so with TCEMU_ASSERT_HELD(m) (mutex),
- * TCEMU_ASSERT_WRLOCKED(l) or TCEMU_ASSERT_RWLOCKED(l) (rwlock), and a thread that takes a lock it
- * already holds aborts instead of deadlocking.
+ * TCEMU_ASSERT_WRLOCKED(l) or TCEMU_ASSERT_RWLOCKED(l) (rwlock), one that must not with
+ * TCEMU_ASSERT_NOT_HELD(m), one that reads without the lock while its writers are kept out another
+ * way with TCEMU_ASSERT_NO_OTHER_WRITER(l), and a thread that takes a lock it already holds aborts
+ * instead of deadlocking. The VFIO host's and the core's locks use them (vfio/host_priv.h).
  *
  * Release builds (NDEBUG) compile the bookkeeping out: the structs are the bare pthread objects and
  * every wrapper is the pthread call, nothing more.

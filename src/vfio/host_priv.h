@@ -33,6 +33,11 @@
  *   host->mms_lock (mutex) is a leaf: the process list (host_mm_get), under any of the above.
  *   container->lock and mm->lock are taken exclusive only after closing the guest gate
  *   (guest/gate.h), which the guest fast path uses instead of taking them.
+ * The locks are util/lock.h's wrappers: in debug builds these rules are asserted. Every function
+ * documented "host->lock held" (or exclusive, or shared) checks that its caller holds it; an
+ * ioctl and every backend handler check that host->lock is not held; the leaves are not taken
+ * under one another (host_mm_get, host_defect); taking a lock the thread already holds aborts.
+ * Release builds compile all of it out (the wrappers are the bare pthread calls).
  *
  * struct tcemu_host: host->lock protects fdtab, fdcap, next_own_fd, the groups' open/attach
  * state (vfio/group.h); host->mms_lock protects mms; host->glink_lock protects glinks; host->stats_lock protects defects,

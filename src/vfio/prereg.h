@@ -13,8 +13,13 @@
  *   releases), by plain adds under it held exclusive (a map across regions), and is read under it
  *   held exclusive (UNREGISTER), so an unregister never races a map of the same memory. The guest
  *   fast path, gate open, counts into its link's cache instead (guest/gate.h).
- * - mm->next (the host's list) is under host->lock; host and pid are set when it is made.
+ * - mm->next (the host's list) is under host->mms_lock; host and pid are set when it is made.
  * - The caller holds container->lock exclusive for register/unregister/drop (the container's crefs).
+ * In debug builds these rules are asserted (util/lock.h): mm_find and the index updates check
+ * mm->lock, register/unregister/drop check the container's lock exclusive (and the guest gate
+ * closed), and a region's users stay above 0 until it is freed with no mapping left. mm_find_near,
+ * also used by the guest fast path with the gate open, checks only that no other thread holds
+ * mm->lock exclusive.
  */
 #ifndef TCEMU_SRC_VFIO_PREREG_H
 #define TCEMU_SRC_VFIO_PREREG_H
@@ -53,7 +58,7 @@ struct mm {
 	size_t nregions, cap;    /* cap: a multiple of the block size */
 	uint64_t locked;         /* bytes charged; under lock */
 	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
-	struct mm *next;         /* host->mms list, under host->lock */
+	struct mm *next;         /* host->mms list, under host->mms_lock */
 };
 
 /* prereg.c (container->lock held exclusive by the caller unless said otherwise) */
