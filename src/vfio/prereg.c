@@ -393,19 +393,55 @@ out:
 	return rc;
 }
 
+/*
+ * Frees the regions no container references and no entry maps into any more (kept by
+ * mm_drop_container for another container's entries). mm->lock exclusive. Rare: one pass each.
+ */
+static void mm_free_orphans(struct tcemu_host *h, struct mm *mm)
+{
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	for (size_t i = mm->nregions; i-- > 0;) {
+		struct region *r = &mm->regions[i];
+
+		if (r->users == 0 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED) == 0)
+			region_free(h, mm, r);
+	}
+}
+
 void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 {
+	bool orphans = false;
+
 	CONTAINER_ASSERT_EXCLUSIVE(c);
 	TCEMU_ASSERT(c->mm == mm);
 	mm_wrlock(mm);
 	for (size_t i = 0; i < c->nrefs; i++) {
 		struct region *r = mm_find(mm, c->refs[i].ua, c->refs[i].size);
+		uint64_t mapped;
 
 		TCEMU_ASSERT(r != NULL && r->users > 0); /* a container's reference keeps its region */
-		if (r && --r->users == 0)
+		if (!r || --r->users > 0)
+			continue;
+		mapped = __atomic_load_n(&r->mapped, __ATOMIC_RELAXED);
+		if (!mapped) {
 			region_free(h, mm, r);
+			continue;
+		}
+		/*
+		 * Another container of the process maps into a region only this one registered (a
+		 * process's regions serve all its containers, as in the kernel). It stays, pinned and
+		 * charged, until no entry points into it; a later release frees it (mm_free_orphans).
+		 */
+		host_defect(h, "container %d released the region at 0x%llx (0x%llx bytes) it registered while %llu IOMMU "
+			       "entries of another container still map into it: the region stays pinned until they go",
+			    c->first_fd, (unsigned long long)r->ua, (unsigned long long)r->size,
+			    (unsigned long long)mapped);
 	}
 	c->nrefs = 0;
+	for (size_t i = 0; i < mm->nregions && !orphans; i++)
+		orphans = mm->regions[i].users == 0;
+	if (orphans)
+		mm_free_orphans(h, mm);
 	mm_wrunlock(mm);
 }
 
