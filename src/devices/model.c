@@ -536,8 +536,7 @@ static void record_fault(struct tcemu_model *m, uint64_t bus, size_t len, bool w
 	m->fault = f;
 	m->faulted = true;
 	pthread_mutex_unlock(&m->lock);
-	tcemu_logf(&m->log, TCEMU_LOG_WARN, "%s", f.message);
-	host_defect(m->host, "%s", f.message);
+	host_dma_fault(m->host, &f); /* logged there, rate-limited per kind */
 }
 
 static int model_dma(struct tcemu_model *m, uint64_t bus, void *buf, size_t len, bool write)

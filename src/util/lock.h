@@ -24,6 +24,7 @@
 #ifndef TCEMU_SRC_LOCK_H
 #define TCEMU_SRC_LOCK_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -141,6 +142,15 @@ static inline void tcemu_mutex_lock(struct tcemu_mutex *m)
 	TCEMU_ASSERT_NOT_HELD(m); /* would deadlock */
 	pthread_mutex_lock(&m->m);
 	TCEMU_HOLDER_SET(m->owner);
+}
+
+/* 0, or -EBUSY when anyone holds it (the caller included: for a signal handler's try). */
+static inline int tcemu_mutex_trylock(struct tcemu_mutex *m)
+{
+	if (pthread_mutex_trylock(&m->m) != 0)
+		return -EBUSY;
+	TCEMU_HOLDER_SET(m->owner);
+	return 0;
 }
 
 static inline void tcemu_mutex_unlock(struct tcemu_mutex *m)

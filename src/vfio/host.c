@@ -245,6 +245,7 @@ TCEMU_EXPORT void tcemu_host_close_all(struct tcemu_host *h)
 			}
 		}
 	}
+	host_defects_final(h);
 }
 
 TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
@@ -259,9 +260,7 @@ TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
 	}
 	groups_free(h);
 	tcemu_dma_destroy(h->dma); /* after the models that used it */
-	for (size_t i = 0; i < h->ndefects; i++)
-		free(h->defects[i]);
-	free(h->defects);
+	host_defects_free(h);
 	free(h->fdtab);
 	tcemu_mutex_destroy(&h->mms_lock);
 	tcemu_mutex_destroy(&h->glink_lock);

@@ -769,9 +769,7 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 		host_stat_add(h, &h->stats.entries_mapped, -n, NULL);
 		kill_all(c, (unsigned)slot, index, u->size >> tp->page_shift);
 	} else if (u->size) {
-		host_defect(h, "UNMAP_DMA(iova=0x%llx, size=0x%llx) on container %d cleared nothing: "
-			       "that range was never mapped",
-			    (unsigned long long)u->iova, (unsigned long long)u->size, c->first_fd);
+		host_defect_unmap_nothing(h, u->iova, u->size, c->first_fd);
 	}
 out:
 	tcemu_rwlock_unlock(&c->lock);
