@@ -58,6 +58,7 @@ void host_gate_flush(struct tcemu_host *h)
 
 void host_glink_add(struct tcemu_host *h, struct guest_link *gl)
 {
+	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) == GUEST_LOCK_HELD); /* its window's lock, not busy */
 	pthread_mutex_lock(&h->glink_lock);
 	gl->next = h->glinks;
 	h->glinks = gl;
@@ -67,6 +68,7 @@ void host_glink_add(struct tcemu_host *h, struct guest_link *gl)
 
 void host_glink_del(struct tcemu_host *h, struct guest_link *gl)
 {
+	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) == GUEST_LOCK_HELD); /* its window's lock, not busy */
 	pthread_mutex_lock(&h->glink_lock);
 	for (struct guest_link **p = &h->glinks; *p; p = &(*p)->next) {
 		if (*p == gl) {
@@ -144,6 +146,8 @@ static void entries_add(struct tcemu_host *h, struct guest_link *gl, int64_t del
 
 void container_guest_flush(struct guest_link *gl)
 {
+	TCEMU_ASSERT(__atomic_load_n(&gl->c->host->gate_closed, __ATOMIC_RELAXED) ||
+		     !(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST)); /* gate closed or gl unused */
 	/* A link that holds kills belongs to a container whose groups are not changing (gate.h, 5). */
 	if (gl->kills) {
 		for (size_t i = 0; i < gl->c->ngroups; i++)
@@ -298,6 +302,7 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 	bool gather;
 	int rc = 0;
 
+	TCEMU_ASSERT(!gl || (gl == w && (__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST)));
 	if (w->page_shift > gshift || (bus & ((1ull << gshift) - 1)) ||
 	    n > (w->window_size - (bus - w->bus_offset)) >> gshift)
 		return -EAGAIN;
@@ -386,6 +391,7 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 	struct guest_link w;
 	int rc;
 
+	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_HELD); /* its window's lock */
 	*failed = 0;
 	/* The gate, invariant 1 (gate.h): announced when it took its window's lock (FAST), now it looks. */
 	if (__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST) {
@@ -417,6 +423,7 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 	struct region *r;
 	uint64_t failed, index, tce = 0;
 
+	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_HELD); /* its window's lock */
 	/*
 	 * The common case: the gate open (see container_guest_put; only then may the cache be read),
 	 * the cached window, the guest page the host page, the region used last, no failure
