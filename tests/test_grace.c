@@ -150,11 +150,16 @@ TEST(a_grace_period_waits_for_a_section_begun_before_it)
 
 TEST(a_grace_period_does_not_wait_for_idle_or_exited_threads)
 {
+	static struct obj one = { .magic = MAGIC, .serial = 1 };
+	struct reader r = { 0 };
 	pthread_t a;
 	struct timespec t0, t1;
 
 	/* A thread that read once and exited leaves its slot free, outside any section. */
-	CHECK_EQ(pthread_create(&a, NULL, reader_loop, &(struct reader){ 0 }), 0);
+	published = &one; /* what it reads (this test's process has nothing published yet) */
+	CHECK_EQ(pthread_create(&a, NULL, reader_loop, &r), 0);
+	while (atomic_load(&r.sections) == 0)
+		sched_yield();
 	atomic_store(&stop, true);
 	pthread_join(a, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
