@@ -190,17 +190,19 @@ static inline struct region *region_of(struct mm *mm, struct region *r, size_t *
 }
 
 /*
- * The piece of a mapping run from its guest page k: sets *r to the registered region holding that
- * page (the region used last, *r, is tried first) and returns how many pages from k it holds. 0:
- * no region qualifies (none, or its page is smaller than the host page): too hard.
+ * The piece of a mapping run from its guest page k: sets *r to the registered region of mm holding
+ * that page (the region used last, *r, is tried first) and returns how many pages from k it holds.
+ * 0: no region qualifies (none, or its page is smaller than the host page, 2^hshift): too hard.
+ * (The caller passes mm and hshift as locals: with -fno-strict-aliasing, the gathering stores
+ * would make the compiler load them again from the link for every page.)
  */
-static inline uint64_t run_piece(struct guest_link *w, const struct guest_run *run, uint64_t k, uint32_t gshift,
-				 struct region **r)
+static inline uint64_t run_piece(struct mm *mm, size_t *hint, uint32_t hshift, const struct guest_run *run, uint64_t k,
+				 uint32_t gshift, struct region **r)
 {
 	const uint64_t ua = run->ua + (k << gshift);
 
-	*r = region_of(w->c->mm, *r, &w->hint, ua, gshift);
-	if (!*r || (*r)->page_shift < w->page_shift)
+	*r = region_of(mm, *r, hint, ua, gshift);
+	if (!*r || (*r)->page_shift < hshift)
 		return 0;
 	return tcemu_min_u64(run->n - k, ((*r)->ua + (*r)->size - ua) >> gshift);
 }
@@ -263,6 +265,7 @@ static void put_count_apply(struct guest_link *w, struct guest_link *gl, const s
 			    const struct guest_run *runs, size_t nruns)
 {
 	const uint64_t fan = 1ull << (gshift - w->page_shift);
+	struct mm *mm = w->c->mm;
 	struct region *r = NULL;
 
 	if (!pc->recount) {
@@ -272,7 +275,7 @@ static void put_count_apply(struct guest_link *w, struct guest_link *gl, const s
 	}
 	for (size_t i = 0; i < nruns; i++)
 		for (uint64_t k = 0, pages; runs[i].ua && k < runs[i].n; k += pages) {
-			pages = run_piece(w, &runs[i], k, gshift, &r); /* checked: not 0 */
+			pages = run_piece(mm, &w->hint, w->page_shift, &runs[i], k, gshift, &r); /* checked: not 0 */
 			mapped_add(gl, r, (int64_t)(pages * fan));
 		}
 }
@@ -298,6 +301,8 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 	uint64_t tces[TCEMU_TCE_LIST_MAX], uas[TCEMU_TCE_LIST_MAX];
 	struct put_counts pc = { .n = 0 };
 	struct region *r = w->r; /* usually the region used last */
+	struct mm *mm = c->mm;
+	const uint32_t hshift = w->page_shift;
 	uint64_t fan, index, set = 0;
 	bool gather;
 	int rc = 0;
@@ -321,7 +326,7 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 			continue;
 		}
 		for (uint64_t k = 0, pages; k < run->n; k += pages) {
-			pages = run_piece(w, run, k, gshift, &r);
+			pages = run_piece(mm, &w->hint, hshift, run, k, gshift, &r);
 			if (!pages) {
 				/* too hard: the host entries of this TCE are cleared, nothing else changes */
 				*failed = run->at + k;
@@ -371,7 +376,7 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 			for (uint64_t k = 0, pages; k < run->n; k += pages) {
 				const uint64_t ua = run->ua + (k << gshift);
 
-				pages = run_piece(w, run, k, gshift, &r);
+				pages = run_piece(mm, &w->hint, hshift, run, k, gshift, &r);
 				tcemu_table_set_linear(t, index + (run->at + k) * fan, pages * fan,
 						       (r->hpa + (ua - r->ua)) | run->perm, ua, release_entry, &rctx);
 			}
