@@ -17,6 +17,7 @@
 #include <tcemu/guest.h>
 
 #include "fixture.h"
+#include "guest/gate.h"
 #include "harness.h"
 
 #define KiB (1ull << 10)
@@ -710,6 +711,153 @@ TEST(indirect_scattered_lists_count_exactly)
 	munmap(x, MiB);
 }
 
+/*
+ * Every way guest_put writes (guest/gate.c), with the gate open (counts kept in the link) and held
+ * closed (the container and process locks, counts at once), on 4 KiB guest pages (fan-out 1) and
+ * 64 KiB ones (fan-out 16) over a 4 KiB host: a direct-map list over 12 regions pinned out of
+ * order (one linear run: more regions than are counted at once), a scattered list (gathered for
+ * fan-out 1, runs for 16), a stuff, single TCEs in another region than the last (H_PUT_TCE's long
+ * way) and a list whose second run is in unregistered RAM (too hard in the middle: that TCE's host
+ * entries cleared, nothing else changed). After each call every host entry, user address and
+ * region count follows from the guest view, and entries_mapped is their sum.
+ */
+static void paths_case(uint32_t gshift, bool closed)
+{
+	struct tcemu_host *h;
+	struct tcemu_guest *g;
+	int c, grp;
+	uint8_t *a = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *x = mmap(NULL, MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	static const unsigned order[12] = { 7, 2, 11, 0, 5, 9, 3, 10, 1, 6, 8, 4 };
+	const uint64_t pg = 1ull << gshift, fan = pg >> 12, list = 3 * MiB + 512 * KiB;
+	const uint64_t span = 64 * MiB, npages = span >> gshift; /* the part of the window checked */
+	const unsigned n = 3 * MiB / pg < 512 ? (unsigned)(3 * MiB / pg) : 512;
+	uint64_t tces[512], args[4];
+
+	CHECK(a != MAP_FAILED && x != MAP_FAILED);
+	CHECK_EQ(tcemu_host_create(&(struct tcemu_host_opts){ 0 }, &h), 0);
+	CHECK_EQ(fx_v2_container(h, "/dev/vfio/0", 12, GiB, &c, &grp, NULL, false), 0);
+	for (unsigned i = 0; i <= 12; i++) {
+		/* 12 regions of 256 KiB for the first 3 MiB, out of order, then one of 1 MiB */
+		uint64_t off = i < 12 ? order[i] * 256 * KiB : 3 * MiB, size = i < 12 ? 256 * KiB : MiB;
+		struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)a + off, .size = size };
+		CHECK_EQ(tcemu_host_ioctl(h, c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
+	}
+	CHECK_EQ(tcemu_guest_create(h, &g), 0);
+	CHECK_EQ(tcemu_guest_add_ram(g, 0, 4 * MiB, a), 0);
+	CHECK_EQ(tcemu_guest_add_ram(g, 8 * MiB, MiB, x), 0); /* not registered */
+	CHECK_EQ(tcemu_guest_create_window(g, LIOBN, gshift, 0, GiB >> gshift), 0);
+	CHECK_EQ(tcemu_guest_link(g, LIOBN, c), 0);
+	if (closed)
+		host_gate_close(h);
+
+	/* the host entries and counts that the view (and *cleared, whose host entries were cleared) implies */
+#define CHECK_TABLES(cleared)                                                                              \
+	do {                                                                                               \
+		struct tcemu_region_info ri[16];                                                           \
+		uint64_t want[16] = { 0 }, total = 0;                                                      \
+		ssize_t nr = tcemu_host_regions(h, getpid(), ri, 16);                                      \
+		CHECK_EQ(nr, 13);                                                                          \
+		for (uint64_t p = 0; p < npages; p++) {                                                    \
+			uint64_t ga[2] = { LIOBN, p << gshift }, view = ~0ull;                             \
+			CHECK_EQ(tcemu_guest_hcall_slow(g, TCEMU_H_GET_TCE, ga, &view), TCEMU_H_SUCCESS); \
+			for (uint64_t k = 0; k < fan; k++) {                                               \
+				uint64_t tce = ~0ull, ua = ~0ull, want_ua = 0, want_tce = 0;               \
+				if ((view & 3) && p != (cleared)) {                                        \
+					want_ua = (uintptr_t)a + (view & ~3ull) + k * 4096;                \
+					want_tce = frame_of(h, want_ua) | ((view & 2) ? 3 : 1);            \
+					for (ssize_t q = 0; q < nr && q < 16; q++)                         \
+						if (want_ua - ri[q].ua < ri[q].size)                       \
+							want[q]++;                                         \
+					total++;                                                           \
+				}                                                                          \
+				CHECK_EQ(tcemu_host_container_entry(h, c, (p << gshift) + k * 4096, &tce, &ua), 0); \
+				CHECK_U64(tce, want_tce);                                                  \
+				CHECK_U64(ua, want_ua);                                                    \
+			}                                                                                  \
+		}                                                                                          \
+		for (ssize_t q = 0; q < nr && q < 16; q++)                                                 \
+			CHECK_U64(ri[q].mapped, want[q]);                                                  \
+		struct tcemu_host_stats hs;                                                                \
+		tcemu_host_stats(h, &hs);                                                                  \
+		CHECK_U64(hs.entries_mapped, total);                                                       \
+	} while (0)
+
+	/* a direct map of 3 MiB (one run over 12 regions) */
+	for (unsigned i = 0; i < n; i++)
+		tces[i] = (i * pg) | 3;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t be = htobe64(tces[i]);
+		memcpy(a + list + i * 8, &be, 8);
+	}
+	args[0] = LIOBN, args[1] = 0, args[2] = list, args[3] = n;
+	CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_PUT_TCE_INDIRECT, args, NULL), TCEMU_H_SUCCESS);
+	CHECK_TABLES(~0ull);
+	/* a scattered list over the same RAM, some clears, some read-only, over part of the map */
+	for (unsigned i = 0; i < n; i++)
+		tces[i] = i % 9 == 4 ? 0 : (((i * 37 + 5) % n) * pg) | (1 + i % 3);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t be = htobe64(tces[i]);
+		memcpy(a + list + i * 8, &be, 8);
+	}
+	args[1] = (n / 3) * pg;
+	CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_PUT_TCE_INDIRECT, args, NULL), TCEMU_H_SUCCESS);
+	CHECK_TABLES(~0ull);
+	/* a stuff across both */
+	args[1] = (n / 2) * pg, args[2] = 0, args[3] = n / 2;
+	CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_STUFF_TCE, args, NULL), TCEMU_H_SUCCESS);
+	CHECK_TABLES(~0ull);
+	/* single TCEs, each in another region than the one before */
+	for (unsigned i = 0; i < 24; i++) {
+		args[1] = (n + i) * pg, args[2] = (((i * 5) % 12) * 256 * KiB + (i % 4) * pg) | 3;
+		CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_PUT_TCE, args, NULL), TCEMU_H_SUCCESS);
+	}
+	CHECK_TABLES(~0ull);
+	/* too hard in the middle: entries 0-3 map (a run), 4 is in unregistered RAM, 5-7 map again */
+	for (unsigned i = 0; i < 8; i++)
+		tces[i] = i == 4 ? (8 * MiB) | 3 : ((i + 40) * pg % (3 * MiB)) | 3;
+	for (unsigned i = 0; i < 8; i++) {
+		uint64_t be = htobe64(tces[i]);
+		memcpy(a + list + i * 8, &be, 8);
+	}
+	args[1] = 4 * pg, args[2] = list, args[3] = 8; /* over entries the direct map set */
+	CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_PUT_TCE_INDIRECT, args, NULL), TCEMU_H_TOO_HARD);
+	CHECK_TABLES(8);
+#undef CHECK_TABLES
+	/* the whole window cleared: nothing left counted */
+	args[1] = 0, args[2] = 0, args[3] = GiB >> gshift;
+	CHECK_EQ(tcemu_guest_hcall_fast(g, TCEMU_H_STUFF_TCE, args, NULL), TCEMU_H_SUCCESS);
+	struct tcemu_host_stats hs;
+	tcemu_host_stats(h, &hs);
+	CHECK_U64(hs.entries_mapped, 0);
+	if (closed)
+		host_gate_open(h);
+	tcemu_guest_destroy(g);
+	tcemu_host_destroy(h);
+	munmap(a, 4 * MiB);
+	munmap(x, MiB);
+}
+
+TEST(put_ways_gate_open_4k)
+{
+	paths_case(12, false);
+}
+
+TEST(put_ways_gate_closed_4k)
+{
+	paths_case(12, true);
+}
+
+TEST(put_ways_gate_open_64k_on_4k)
+{
+	paths_case(16, false);
+}
+
+TEST(put_ways_gate_closed_64k_on_4k)
+{
+	paths_case(16, true);
+}
+
 /* A removed window: calls that name it go to the VMM (fast) or fail (slow); its counts stay. */
 TEST(removed_window_calls_and_statistics)
 {
@@ -1046,4 +1194,5 @@ HARNESS_MAIN(T(window_creation_rules), T(window_accounting_enomem), T(ram_rules)
 	     T(remove_window_clears_hardware), T(slow_and_fast_paths_make_the_same_tables_4k),
 	     T(slow_and_fast_paths_make_the_same_tables_64k_on_4k), T(concurrent_hypercalls),
 	     T(indirect_list_across_ram_ranges_and_regions), T(indirect_direct_map_lists_and_near_misses), T(indirect_list_rewritten_during_the_call), T(indirect_scattered_lists_count_exactly), T(removed_window_calls_and_statistics),
-	     T(hypercalls_while_the_vmm_changes_the_container))
+	     T(hypercalls_while_the_vmm_changes_the_container), T(put_ways_gate_open_4k), T(put_ways_gate_closed_4k),
+	     T(put_ways_gate_open_64k_on_4k), T(put_ways_gate_closed_64k_on_4k))

@@ -4,8 +4,11 @@
  * v2 container, and its gate: host_gate_close/open/flush and the host's list of guest links. The
  * protocol, its invariants and the locks are guest/gate.h's.
  *
- * The hot path is container_guest_put1 (H_PUT_TCE), with its callees guest_one_done, mapped_add,
- * entries_add and guest_kill: they stay in this file or static inline in headers.
+ * A guest TCE is written one of two ways: container_guest_put1, the hot path (H_PUT_TCE, a stuff
+ * of one: the cached window, region and leaf, one exchange), whose callees (mapped_add,
+ * entries_add, guest_put_done, guest_kill) stay in this file or static inline in headers; and
+ * guest_put, the general path (any list of runs, and put1's long way), which checks everything
+ * before it writes anything.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -55,6 +58,7 @@ void host_gate_flush(struct tcemu_host *h)
 
 void host_glink_add(struct tcemu_host *h, struct guest_link *gl)
 {
+	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) == GUEST_LOCK_HELD); /* its window's lock, not busy */
 	tcemu_mutex_lock(&h->glink_lock);
 	gl->next = h->glinks;
 	h->glinks = gl;
@@ -64,6 +68,7 @@ void host_glink_add(struct tcemu_host *h, struct guest_link *gl)
 
 void host_glink_del(struct tcemu_host *h, struct guest_link *gl)
 {
+	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) == GUEST_LOCK_HELD); /* its window's lock, not busy */
 	tcemu_mutex_lock(&h->glink_lock);
 	for (struct guest_link **p = &h->glinks; *p; p = &(*p)->next) {
 		if (*p == gl) {
@@ -141,6 +146,8 @@ static void entries_add(struct tcemu_host *h, struct guest_link *gl, int64_t del
 
 void container_guest_flush(struct guest_link *gl)
 {
+	TCEMU_ASSERT(__atomic_load_n(&gl->c->host->gate_closed, __ATOMIC_RELAXED) ||
+		     !(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST)); /* gate closed or gl unused */
 	/* A link that holds kills belongs to a container whose groups are not changing (gate.h, 5). */
 	if (gl->kills) {
 		for (size_t i = 0; i < gl->c->ngroups; i++)
@@ -174,42 +181,30 @@ static int guest_window(struct guest_link *gl, uint64_t bus)
 	return 0;
 }
 
-/*
- * Maps the guest pages of one run region by region (t non-NULL), or only checks them (t NULL).
- * Every page must lie in one registered region whose page is at least the host page. Returns how
- * many pages from the run's start qualify (run->n: all).
- */
-static uint64_t guest_run_pieces(struct guest_link *w, const struct guest_run *run, uint32_t gshift,
-				 struct tcemu_table *t, uint64_t index, struct release_ctx *rctx)
-{
-	const uint64_t fan = 1ull << (gshift - w->page_shift);
-	struct mm *mm = w->c->mm;
-	uint64_t done = 0;
-
-	while (done < run->n) {
-		uint64_t ua = run->ua + (done << gshift);
-		struct region *r = mm_find_near(mm, &w->hint, ua, 1ull << gshift);
-		uint64_t k;
-
-		if (!r || r->page_shift < w->page_shift)
-			return done;
-		k = tcemu_min_u64(run->n - done, (r->ua + r->size - ua) >> gshift);
-		if (t) {
-			mapped_add(rctx->gl, r, (int64_t)(k * fan));
-			tcemu_table_set_linear(t, index + (run->at + done) * fan, k * fan, (r->hpa + (ua - r->ua)) | run->perm, ua,
-					       release_entry, rctx);
-		}
-		done += k;
-	}
-	return done;
-}
-
 /* The region holding the page of process address ua (2^shift bytes): r if it does, else looked up. */
 static inline struct region *region_of(struct mm *mm, struct region *r, size_t *hint, uint64_t ua, uint32_t shift)
 {
 	if (region_holds(r, ua, 1ull << shift))
 		return r;
 	return mm_find_near(mm, hint, ua, 1ull << shift);
+}
+
+/*
+ * The piece of a mapping run from its guest page k: sets *r to the registered region of mm holding
+ * that page (the region used last, *r, is tried first) and returns how many pages from k it holds.
+ * 0: no region qualifies (none, or its page is smaller than the host page, 2^hshift): too hard.
+ * (The caller passes mm and hshift as locals: with -fno-strict-aliasing, the gathering stores
+ * would make the compiler load them again from the link for every page.)
+ */
+static inline uint64_t run_piece(struct mm *mm, size_t *hint, uint32_t hshift, const struct guest_run *run, uint64_t k,
+				 uint32_t gshift, struct region **r)
+{
+	const uint64_t ua = run->ua + (k << gshift);
+
+	*r = region_of(mm, *r, hint, ua, gshift);
+	if (!*r || (*r)->page_shift < hshift)
+		return 0;
+	return tcemu_min_u64(run->n - k, ((*r)->ua + (*r)->size - ua) >> gshift);
 }
 
 /* The invalidation of a guest call, counted through gl's cache (NULL: at once). */
@@ -227,202 +222,170 @@ static inline void guest_kill(struct guest_link *w, struct guest_link *gl, uint6
 }
 
 /*
- * The end of a one-entry guest put at index: counts the new entry in r if added, releases the old
- * one (old_tce 0: none; r, if any, is tried first) through gl's cache (NULL: atomics), invalidates.
+ * The end of every guest put (both ways): delta entries more are mapped (added less released), and
+ * the call's host entries [index, index + count) are invalidated, once per call; through gl's
+ * cache (NULL: at once).
  */
-static inline __attribute__((always_inline)) void
-guest_one_done(struct guest_link *w, struct guest_link *gl, struct region *r, bool added, uint64_t index, uint64_t old_tce,
-	       uint64_t old_ua)
+static inline __attribute__((always_inline)) void guest_put_done(struct guest_link *w, struct guest_link *gl,
+								 int64_t delta, uint64_t index, uint64_t count)
 {
-	struct container *c = w->c;
-	int64_t delta = 0;
-
-	if (added) {
-		mapped_add(gl, r, 1);
-		delta++;
-	}
-	if (old_tce) {
-		/* the old entry's region: usually the one just used */
-		size_t hint = w->hint;
-		struct region *o = region_has(r, old_ua) ? r : mm_find_near(c->mm, &hint, old_ua, 1ull << w->page_shift);
-
-		if (o) /* always: regions with mappings cannot go */
-			mapped_add(gl, o, -1);
-		delta--;
-	}
 	if (delta)
-		entries_add(c->host, gl, delta);
-	guest_kill(w, gl, index, 1);
-}
-
-/* guest_put of a single entry of the host's page size (H_PUT_TCE, a stuff of one): an exchange. */
-static int guest_put_one(struct guest_link *w, struct guest_link *gl, uint64_t index, uint32_t gshift,
-			 const struct guest_run *run)
-{
-	struct container *c = w->c;
-	uint64_t tce = 0, ua = run->ua;
-	struct region *r = NULL;
-	int rc = 0;
-
-	if (ua) {
-		r = region_of(c->mm, w->r, &w->hint, ua, gshift); /* usually the region used last */
-		if (!r || r->page_shift < w->page_shift) {
-			r = NULL;
-			ua = 0; /* too hard: the entry is cleared */
-			rc = -EAGAIN;
-		} else if (!host_alloc_ok(c->host)) {
-			return -ENOMEM;
-		} else {
-			tce = (r->hpa + (ua - r->ua)) | run->perm;
-		}
-	}
-	if (tcemu_table_xchg(w->t, index, &tce, &ua))
-		return -ENOMEM; /* nothing changed */
-	guest_one_done(w, gl, r, r != NULL, index, tce, ua);
-	return rc;
+		entries_add(w->c->host, gl, delta);
+	guest_kill(w, gl, index, count);
 }
 
 /*
- * guest_put of several runs (a list of scattered guest pages) of n <= TCEMU_TCE_LIST_MAX guest
- * pages of the host's page size: the entries are gathered into arrays and written by one table
- * call, as a batch map is, instead of one call per run.
+ * The pages a call maps, counted per region after it is written: for up to 4 regions (a call
+ * rarely spans more), else every run is walked again (recount).
  */
-static int guest_put_runs(struct guest_link *w, struct guest_link *gl, uint64_t index, const struct guest_run *runs,
-			  size_t nruns, uint64_t n, uint64_t *failed)
-{
-	struct container *c = w->c;
-	struct release_ctx rctx = { .c = c, .page_shift = w->page_shift, .hint = w->hint, .gl = gl };
-	const uint32_t ps = w->page_shift;
-	uint64_t tces[TCEMU_TCE_LIST_MAX], uas[TCEMU_TCE_LIST_MAX], set = 0;
-	struct region *r = gl ? gl->r : NULL;
+struct put_counts {
 	struct {
 		struct region *r;
-		uint64_t pages;
-	} counts[4]; /* the pages to count per region, for up to 4 regions (a list rarely has more) */
-	unsigned ncounts = 0;
-	bool recount = false;
-	int rc = 0;
+		uint64_t entries;
+	} by[4];
+	unsigned n;
+	bool recount;
+};
 
-	/* Check every page and gather the entries; nothing is written or counted yet. */
-	for (size_t i = 0; i < nruns; i++) {
-		const struct guest_run *run = &runs[i];
+static inline void put_count(struct put_counts *pc, struct region *r, uint64_t entries)
+{
+	unsigned x = 0;
 
-		if (!run->ua) {
-			memset(&tces[run->at], 0, run->n * sizeof(tces[0]));
-			memset(&uas[run->at], 0, run->n * sizeof(uas[0]));
-			continue;
-		}
-		for (uint64_t k = 0, pages; k < run->n; k += pages) {
-			const uint64_t ua = run->ua + (k << ps);
-			unsigned x = 0;
+	while (x < pc->n && pc->by[x].r != r)
+		x++;
+	if (x < pc->n)
+		pc->by[x].entries += entries;
+	else if (pc->n < 4)
+		pc->by[pc->n++] = (typeof(pc->by[0])){ r, entries };
+	else
+		pc->recount = true;
+}
 
-			r = region_of(c->mm, r, &w->hint, ua, ps);
-			if (!r || r->page_shift < ps) {
-				/* too hard: the host entry of this TCE is cleared, nothing else changes */
-				*failed = run->at + k;
-				tcemu_table_clear(w->t, index + *failed, 1, release_entry, &rctx);
-				set = 0; /* none of the gathered entries is written */
-				rc = -EAGAIN;
-				goto flush;
-			}
-			pages = tcemu_min_u64(run->n - k, (r->ua + r->size - ua) >> ps);
-			for (uint64_t j = 0, e = (r->hpa + (ua - r->ua)) | run->perm; j < pages; j++) {
-				tces[run->at + k + j] = e + (j << ps);
-				uas[run->at + k + j] = ua + (j << ps);
-			}
-			while (x < ncounts && counts[x].r != r)
-				x++;
-			if (x < ncounts)
-				counts[x].pages += pages;
-			else if (ncounts < 4)
-				counts[ncounts++] = (typeof(counts[0])){ r, pages };
-			else
-				recount = true;
-		}
-		set += run->n;
+static void put_count_apply(struct guest_link *w, struct guest_link *gl, const struct put_counts *pc, uint32_t gshift,
+			    const struct guest_run *runs, size_t nruns)
+{
+	const uint64_t fan = 1ull << (gshift - w->page_shift);
+	struct mm *mm = w->c->mm;
+	struct region *r = NULL;
+
+	if (!pc->recount) {
+		for (unsigned x = 0; x < pc->n; x++)
+			mapped_add(gl, pc->by[x].r, (int64_t)pc->by[x].entries);
+		return;
 	}
-	if (!host_alloc_ok(c->host))
-		return -ENOMEM;
-	rc = tcemu_table_set(w->t, index, n, tces, uas, release_entry, &rctx);
-	if (rc)
-		return rc; /* no memory for a level: nothing changed */
-	if (!recount) {
-		for (unsigned x = 0; x < ncounts; x++)
-			mapped_add(gl, counts[x].r, (int64_t)counts[x].pages);
-	} else {
-		/* more regions than counted: count every run's pages again, region by region */
-		for (size_t i = 0; i < nruns; i++) {
-			for (uint64_t k = 0, pages; runs[i].ua && k < runs[i].n; k += pages) {
-				const uint64_t ua = runs[i].ua + (k << ps);
-
-				r = region_of(c->mm, r, &w->hint, ua, ps);
-				pages = tcemu_min_u64(runs[i].n - k, (r->ua + r->size - ua) >> ps);
-				mapped_add(gl, r, (int64_t)pages);
-			}
+	for (size_t i = 0; i < nruns; i++)
+		for (uint64_t k = 0, pages; runs[i].ua && k < runs[i].n; k += pages) {
+			pages = run_piece(mm, &w->hint, w->page_shift, &runs[i], k, gshift, &r); /* checked: not 0 */
+			mapped_add(gl, r, (int64_t)(pages * fan));
 		}
-	}
-flush:
-	release_flush(&rctx);
-	if (set != rctx.released)
-		entries_add(c->host, gl, (int64_t)set - (int64_t)rctx.released);
-	guest_kill(w, gl, index, n); /* once per call */
-	return rc;
 }
 
 /*
  * container_guest_put's work, on the window w describes (its cache, or a copy found under the
- * container lock), counting through gl's cache (NULL: atomics).
+ * container lock), counting through gl's cache (NULL: atomics): every guest page is checked
+ * first, then the call is written one of two ways:
+ *  - gathered: a list of several runs (often every TCE a run of its own: scattered pages) of
+ *    guest pages of the host's page size: the entries are gathered into arrays while checked and
+ *    written by one table call, as a batch map is;
+ *  - linear (anything else: one run, as a direct-map list or a stuff, or guest pages fanned out to
+ *    several host entries): one reservation of the call's entries, then one table call per run
+ *    and region.
  */
 static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, uint32_t gshift,
 		     const struct guest_run *runs, size_t nruns, uint64_t *failed)
 {
 	struct container *c = w->c;
-	struct tcemu_host *h = c->host;
 	struct release_ctx rctx = { .c = c, .page_shift = w->page_shift, .hint = w->hint, .gl = gl };
 	struct tcemu_table *t = w->t;
 	const uint64_t n = runs_span(runs, nruns);
+	uint64_t tces[TCEMU_TCE_LIST_MAX], uas[TCEMU_TCE_LIST_MAX];
+	struct put_counts pc = { .n = 0 };
+	struct region *r = w->r; /* usually the region used last */
+	struct mm *mm = c->mm;
+	const uint32_t hshift = w->page_shift;
 	uint64_t fan, index, set = 0;
+	bool gather;
 	int rc = 0;
 
+	TCEMU_ASSERT(!gl || (gl == w && (__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST)));
 	if (w->page_shift > gshift || (bus & ((1ull << gshift) - 1)) ||
 	    n > (w->window_size - (bus - w->bus_offset)) >> gshift)
 		return -EAGAIN;
 	fan = 1ull << (gshift - w->page_shift);
 	index = (bus - w->bus_offset) >> w->page_shift;
-	if (n == 1 && fan == 1)
-		return guest_put_one(w, gl, index, gshift, &runs[0]);
-	if (fan == 1 && nruns > 1 && n <= TCEMU_TCE_LIST_MAX)
-		return guest_put_runs(w, gl, index, runs, nruns, n, failed);
+	gather = fan == 1 && nruns > 1 && n <= TCEMU_TCE_LIST_MAX;
+	/* Check every page (and gather the entries); nothing is written or counted yet. */
 	for (size_t i = 0; i < nruns; i++) {
-		uint64_t ok;
+		const struct guest_run *run = &runs[i];
 
-		if (!runs[i].ua)
+		if (!run->ua) {
+			if (gather) {
+				memset(&tces[run->at], 0, run->n * sizeof(tces[0]));
+				memset(&uas[run->at], 0, run->n * sizeof(uas[0]));
+			}
 			continue;
-		ok = guest_run_pieces(w, &runs[i], gshift, NULL, 0, NULL);
-		if (ok < runs[i].n) {
-			/* too hard: the host entries of this TCE are cleared, nothing else changes */
-			*failed = runs[i].at + ok;
-			tcemu_table_clear(t, index + *failed * fan, fan, release_entry, &rctx);
-			rc = -EAGAIN;
-			goto flush;
+		}
+		for (uint64_t k = 0, pages; k < run->n; k += pages) {
+			pages = run_piece(mm, &w->hint, hshift, run, k, gshift, &r);
+			if (!pages) {
+				/* too hard: the host entries of this TCE are cleared, nothing else changes */
+				*failed = run->at + k;
+				tcemu_table_clear(t, index + *failed * fan, fan, release_entry, &rctx);
+				set = 0; /* nothing gathered is written */
+				rc = -EAGAIN;
+				goto done;
+			}
+			if (gather) {
+				const uint64_t ua = run->ua + (k << gshift);
+				const uint64_t e = (r->hpa + (ua - r->ua)) | run->perm;
+
+				for (uint64_t j = 0; j < pages; j++) {
+					tces[run->at + k + j] = e + (j << gshift);
+					uas[run->at + k + j] = ua + (j << gshift);
+				}
+			}
+			put_count(&pc, r, pages * fan);
+		}
+		set += run->n * fan;
+	}
+	if (set && !host_alloc_ok(c->host))
+		return -ENOMEM;
+	if (gather) {
+		/* every entry of [0, n) was gathered (the runs cover it), which gcc cannot follow */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+		rc = tcemu_table_set(t, index, n, tces, uas, release_entry, &rctx);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+		if (rc)
+			return rc; /* no memory for a level: nothing changed */
+	} else {
+		rc = set ? tcemu_table_reserve(t, index, n * fan) : 0;
+		if (rc)
+			return rc; /* nothing changed */
+		for (size_t i = 0; i < nruns; i++) {
+			const struct guest_run *run = &runs[i];
+
+			if (!run->ua) {
+				tcemu_table_clear(t, index + run->at * fan, run->n * fan, release_entry, &rctx);
+				continue;
+			}
+			for (uint64_t k = 0, pages; k < run->n; k += pages) {
+				const uint64_t ua = run->ua + (k << gshift);
+
+				pages = run_piece(mm, &w->hint, hshift, run, k, gshift, &r);
+				tcemu_table_set_linear(t, index + (run->at + k) * fan, pages * fan,
+						       (r->hpa + (ua - r->ua)) | run->perm, ua, release_entry, &rctx);
+			}
 		}
 	}
-	rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, n * fan) : -ENOMEM;
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < nruns; i++) {
-		if (runs[i].ua) {
-			guest_run_pieces(w, &runs[i], gshift, t, index, &rctx);
-			set += runs[i].n * fan;
-		} else {
-			tcemu_table_clear(t, index + runs[i].at * fan, runs[i].n * fan, release_entry, &rctx);
-		}
-	}
-flush:
+	put_count_apply(w, gl, &pc, gshift, runs, nruns);
+done:
 	release_flush(&rctx);
-	if (set != rctx.released)
-		entries_add(h, gl, (int64_t)set - (int64_t)rctx.released);
-	guest_kill(w, gl, index, n * fan); /* once per call */
+	guest_put_done(w, gl, (int64_t)set - (int64_t)rctx.released, index, n * fan);
 	return rc;
 }
 
@@ -433,6 +396,7 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 	struct guest_link w;
 	int rc;
 
+	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_HELD); /* its window's lock */
 	*failed = 0;
 	/* The gate, invariant 1 (gate.h): announced when it took its window's lock (FAST), now it looks. */
 	if (__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST) {
@@ -464,6 +428,7 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 	struct region *r;
 	uint64_t failed, index, tce = 0;
 
+	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_HELD); /* its window's lock */
 	/*
 	 * The common case: the gate open (see container_guest_put; only then may the cache be read),
 	 * the cached window, the guest page the host page, the region used last, no failure
@@ -484,8 +449,18 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 	if (added)
 		tce = (r->hpa + (ua - r->ua)) | perm;
 	if (gl->leaf.leaf)
-		table_slot_xchg(gl->t, &gl->leaf, &tce, &ua);
-	guest_one_done(gl, gl, r, added, index, tce, ua);
+		table_slot_xchg(gl->t, &gl->leaf, &tce, &ua); /* tce, ua: the old entry (tce 0: none) */
+	if (added)
+		mapped_add(gl, r, 1);
+	if (tce) {
+		/* the old entry's region: usually the one just used */
+		size_t hint = gl->hint;
+		struct region *o = region_has(r, ua) ? r : mm_find_near(c->mm, &hint, ua, 1ull << gshift);
+
+		if (o) /* always: regions with mappings cannot go */
+			mapped_add(gl, o, -1);
+	}
+	guest_put_done(gl, gl, (int64_t)added - (tce != 0), index, 1);
 	return 0;
 
 long_way:
