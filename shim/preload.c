@@ -11,6 +11,7 @@
 /* Both open and open64 (and the other 64-bit names) are defined here: no header aliasing. */
 #undef _FILE_OFFSET_BITS
 #define _LARGEFILE64_SOURCE 1
+#include <alloca.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -63,6 +65,7 @@ _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat and stat64 di
 
 static struct tcemu_host *host;
 static pid_t creator;
+static bool used; /* atomic: this process made an emulated descriptor (see "the summary") */
 /*
  * Which descriptors are emulated, read without a lock on every read(), write(), close()... of the
  * program: set when a backing descriptor is made or adopted, cleared when the host releases it.
@@ -169,6 +172,12 @@ REAL(int, ftruncate64, int, off64_t)
 REAL(int, fallocate, int, int, off_t, off_t)
 REAL(int, fallocate64, int, int, off64_t, off64_t)
 REAL(ssize_t, copy_file_range, int, off64_t *, int, off64_t *, size_t, unsigned)
+REAL(int, execve, const char *, char *const *, char *const *)
+REAL(int, execv, const char *, char *const *)
+REAL(int, execvp, const char *, char *const *)
+REAL(int, execvpe, const char *, char *const *, char *const *)
+REAL(int, fexecve, int, char *const *, char *const *)
+REAL(int, execveat, int, const char *, char *const *, char *const *, int)
 
 static int fail(long rc)
 {
@@ -193,6 +202,7 @@ static int backing_fd(void *opaque)
 	if (fd < 0)
 		return -errno;
 	mark(fd, 1);
+	__atomic_store_n(&used, true, __ATOMIC_RELAXED);
 	return fd;
 }
 
@@ -201,6 +211,187 @@ static void release_fd(void *opaque, int fd)
 	(void)opaque;
 	mark(fd, 0);
 	get_close()(fd);
+}
+
+/*
+ * ---- the summary (docs/exec.md "The summary") ----
+ *
+ * Written to $TCEMU_REPORT only by a process that used VFIO (made an emulated descriptor), once
+ * per program image, appended with a header that says how the process ended: at exit (the
+ * destructor), before an exec (the process's part; the new program appends its own), or from a
+ * handler of a fatal signal (async-signal-safe: the buffer is allocated in advance, the summary
+ * is tcemu_host_summary_signal, the file is written with open/write/close resolved at load; then
+ * the signal is raised again with its default action). A wrapper (sh, timeout) that never touched
+ * /dev/vfio writes nothing, so it cannot overwrite the program's summary with an empty one.
+ */
+static char report_path[PATH_MAX]; /* $TCEMU_REPORT, copied at load: a signal handler reads it */
+static char prog_name[64];
+static int reported;     /* atomic: this image's summary was written */
+static bool exec_failed; /* the part was written before an exec that failed */
+static char sigbuf[1 << 17]; /* the summary a signal handler writes */
+
+static const struct {
+	int sig;
+	const char *name;
+} fatal_signals[] = {
+	{ SIGSEGV, "SIGSEGV" }, { SIGBUS, "SIGBUS" }, { SIGFPE, "SIGFPE" }, { SIGILL, "SIGILL" },
+	{ SIGABRT, "SIGABRT" }, { SIGTERM, "SIGTERM" }, { SIGINT, "SIGINT" }, { SIGQUIT, "SIGQUIT" },
+	{ SIGHUP, "SIGHUP" },
+};
+
+/* Appends s to buf[len] at *n (async-signal-safe). */
+static void put(char *buf, size_t len, size_t *n, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (*n < len) {
+		memcpy(buf + *n, s, l < len - *n ? l : len - *n);
+		*n += l < len - *n ? l : len - *n;
+	}
+}
+
+static void put_num(char *buf, size_t len, size_t *n, unsigned long v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp) - 1;
+
+	tmp[i] = '\0';
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(buf, len, n, tmp + i);
+}
+
+/* "process PID (NAME) HOW[ DETAIL][ (SIGNAME)]:\n" into buf (async-signal-safe). */
+static size_t report_header(char *buf, size_t len, const char *how, const char *detail, const char *signame)
+{
+	size_t n = 0;
+
+	put(buf, len, &n, "process ");
+	put_num(buf, len, &n, (unsigned long)getpid());
+	put(buf, len, &n, " (");
+	put(buf, len, &n, prog_name);
+	put(buf, len, &n, ") ");
+	put(buf, len, &n, how);
+	if (detail) {
+		put(buf, len, &n, " ");
+		put(buf, len, &n, detail);
+	}
+	if (signame) {
+		put(buf, len, &n, " (");
+		put(buf, len, &n, signame);
+		put(buf, len, &n, ")");
+	}
+	put(buf, len, &n, ":\n");
+	return n;
+}
+
+/* Appends len bytes to the report in one write where the kernel allows (async-signal-safe). */
+static void report_append(const char *buf, size_t len)
+{
+	int fd = get_open()(report_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return;
+	while (len) {
+		ssize_t w = get_write()(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		buf += w;
+		len -= (size_t)w;
+	}
+	get_close()(fd);
+}
+
+/* Writes this process's part once (not async-signal-safe: at exit and before an exec). */
+static void report_write(const char *how, const char *detail, const char *signame)
+{
+	size_t head, need, len;
+	char *buf;
+
+	if (!report_path[0] || __atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL))
+		return;
+	len = 4096 + (detail ? strlen(detail) : 0);
+	need = tcemu_host_summary(host, NULL, 0) + 1;
+	buf = malloc(len + need);
+	if (!buf)
+		return;
+	head = report_header(buf, len, how, detail, signame);
+	need = tcemu_host_summary(host, buf + head, need);
+	report_append(buf, head + need);
+	free(buf);
+}
+
+static void on_fatal_signal(int sig)
+{
+	int saved = errno;
+
+	if (host && __atomic_load_n(&used, __ATOMIC_RELAXED) && getpid() == creator &&
+	    !__atomic_exchange_n(&reported, 1, __ATOMIC_ACQ_REL)) {
+		const char *name = "?";
+		char num[16];
+		size_t n = 0, head;
+
+		for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
+			if (fatal_signals[i].sig == sig)
+				name = fatal_signals[i].name;
+		put_num(num, sizeof(num) - 1, &n, (unsigned long)sig);
+		num[n] = '\0';
+		head = report_header(sigbuf, sizeof(sigbuf), "was killed by signal", num, name);
+		n = tcemu_host_summary_signal(host, sigbuf + head, sizeof(sigbuf) - head);
+		if (n >= sizeof(sigbuf) - head) /* cut: end with a newline */
+			n = sizeof(sigbuf) - head - 1, sigbuf[head + n - 1] = '\n';
+		report_append(sigbuf, head + n);
+	}
+	/* The handler was reset to the default (SA_RESETHAND): the signal ends the process as it would have. */
+	raise(sig);
+	errno = saved;
+}
+
+/* Catches the fatal signals the program has not set itself (it can still set them afterwards). */
+static void report_prepare(void)
+{
+	const char *report = getenv("TCEMU_REPORT");
+	const char *name = program_invocation_short_name;
+	struct sigaction sa = { .sa_handler = on_fatal_signal, .sa_flags = SA_RESETHAND | SA_RESTART };
+
+	if (!report || !*report || strlen(report) >= sizeof(report_path))
+		return;
+	snprintf(report_path, sizeof(report_path), "%s", report);
+	snprintf(prog_name, sizeof(prog_name), "%s", name && *name ? name : "?");
+	get_open(), get_write(), get_close(); /* resolved now: dlsym is no call for a signal handler */
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
+		struct sigaction old;
+
+		if (sigaction(fatal_signals[i].sig, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+		    old.sa_handler == SIG_DFL)
+			sigaction(fatal_signals[i].sig, &sa, NULL);
+	}
+}
+
+/* Before this process becomes another program: its part of the summary, which the exec would lose. */
+static void before_exec(const char *what)
+{
+	if (!host || !__atomic_load_n(&used, __ATOMIC_RELAXED) || getpid() != creator)
+		return;
+	report_write("exec'd", what ? what : "(a descriptor)", NULL);
+	/* the part was written; the program after the exec appends its own */
+}
+
+/* An exec that came back: this image keeps running, its summary at exit includes the part above. */
+static int after_failed_exec(int rc)
+{
+	int e = errno;
+
+	if (__atomic_load_n(&reported, __ATOMIC_RELAXED) && getpid() == creator && __atomic_load_n(&used, __ATOMIC_RELAXED)) {
+		exec_failed = true;
+		__atomic_store_n(&reported, 0, __ATOMIC_RELEASE);
+	}
+	errno = e;
+	return rc;
 }
 
 __attribute__((constructor)) static void shim_init(void)
@@ -233,32 +424,18 @@ __attribute__((constructor)) static void shim_init(void)
 	if (rc) {
 		fprintf(stderr, "tcemu: cannot start the emulated host: %s\n", err[0] ? err : strerror(-rc));
 		host = NULL;
+		return;
 	}
+	report_prepare();
 }
 
 __attribute__((destructor)) static void shim_fini(void)
 {
-	const char *report = getenv("TCEMU_REPORT");
-	size_t need;
-	char *buf;
-	FILE *f;
-
-	if (!host || getpid() != creator)
-		return;
+	if (!host || getpid() != creator || !__atomic_load_n(&used, __ATOMIC_RELAXED))
+		return; /* a wrapper or a forked child writes nothing */
 	tcemu_host_close_all(host);
-	if (!report || !*report)
-		return;
-	need = tcemu_host_summary(host, NULL, 0) + 1;
-	buf = malloc(need);
-	if (!buf)
-		return;
-	tcemu_host_summary(host, buf, need);
-	f = fopen(report, "we");
-	if (f) {
-		fputs(buf, f);
-		fclose(f);
-	}
-	free(buf);
+	report_write(exec_failed ? "exited (after a failed exec: this includes the part written before it)" : "exited",
+		     NULL, NULL);
 }
 
 /* For tests and tools running under the shim: the emulated host of this process. */
@@ -1000,4 +1177,82 @@ EXPORT char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen
 	if (resolvedlen < PATH_MAX)
 		__chk_fail();
 	return owned_path(path) ? emu_realpath(path, resolved) : get___realpath_chk()(path, resolved, resolvedlen);
+}
+
+/* ---- exec: the process's part of the summary first (see "the summary" above) ---- */
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	before_exec(path);
+	return after_failed_exec(get_execve()(path, argv, envp));
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+	before_exec(path);
+	return after_failed_exec(get_execv()(path, argv));
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+	before_exec(file);
+	return after_failed_exec(get_execvp()(file, argv));
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	before_exec(file);
+	return after_failed_exec(get_execvpe()(file, argv, envp));
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	before_exec(NULL);
+	return after_failed_exec(get_fexecve()(fd, argv, envp));
+}
+
+EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+	if (!get_execveat())
+		return fail(-ENOSYS);
+	before_exec(path);
+	return after_failed_exec(get_execveat()(dirfd, path, argv, envp, flags));
+}
+
+/* The list forms: their arguments as a vector, then the vector forms above. */
+#define ARGV_FROM_LIST(first, argv, ap, after)                                                     \
+	size_t n_ = 1;                                                                             \
+	va_start(ap, first);                                                                       \
+	while (va_arg(ap, const char *))                                                           \
+		n_++;                                                                              \
+	va_end(ap);                                                                                \
+	const char **argv = alloca((n_ + 1) * sizeof(*argv)); /* no malloc: execle is async-signal-safe */ \
+	va_start(ap, first);                                                                       \
+	argv[0] = first;                                                                           \
+	for (size_t i_ = 1; i_ <= n_; i_++)                                                        \
+		argv[i_] = i_ < n_ ? va_arg(ap, const char *) : NULL;                              \
+	(void)va_arg(ap, const char *);                                                            \
+	after;                                                                                     \
+	va_end(ap)
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	ARGV_FROM_LIST(arg, argv, ap, (void)0);
+	return execv(path, (char *const *)argv);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	ARGV_FROM_LIST(arg, argv, ap, (void)0);
+	return execvp(file, (char *const *)argv);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char *const *envp;
+	va_list ap;
+	ARGV_FROM_LIST(arg, argv, ap, envp = va_arg(ap, char *const *));
+	return execve(path, (char *const *)argv, envp);
 }

@@ -6,15 +6,7 @@ tcemu=$1
 client=${2:-}
 exec_checks=yes
 [ "${3:-}" = "--no-exec" ] && exec_checks=no
-passed=0 failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-check() { # name, then a command that must succeed
-	local name=$1; shift
-	if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-contains() { grep -qF -- "$2" "$1" || { echo "  missing: $2" >&2; echo "  in:" >&2; sed 's/^/    /' "$1" >&2; return 1; }; }
+. "$(dirname "$0")/check_lib.sh"
 
 t_help() { "$tcemu" --help >"$tmp/out" && contains "$tmp/out" "Usage: tcemu" && contains "$tmp/out" "topology"; }
 t_version() { "$tcemu" --version >"$tmp/out" && grep -qE '^tcemu [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out"; }
@@ -124,5 +116,4 @@ check topology_file t_file
 check bad_topology_file t_bad_file
 check missing_topology_file t_missing_file
 check log_level_from_env t_log_env
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -8,10 +8,9 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "death.h"
 #include "harness.h"
 #include "util/lock.h"
 
@@ -116,10 +115,14 @@ TEST(release_assert_vanishes)
 	TCEMU_ASSERT(++evaluated == 100);
 	TCEMU_ASSERT(1 + 1 == 3);
 	CHECK_EQ(evaluated, 0);
-	printf("SKIP death tests and holder checks: built with NDEBUG (assertions compiled out)\n");
 }
 
-HARNESS_MAIN(T(mutex_excludes), T(rwlock_excludes), T(release_assert_vanishes))
+TEST(holder_checks_and_death_tests)
+{
+	SKIP("built with NDEBUG: assertions and holder tracking are compiled out (the debug builds run them)");
+}
+
+HARNESS_MAIN(T(mutex_excludes), T(rwlock_excludes), T(release_assert_vanishes), T(holder_checks_and_death_tests))
 
 #else
 
@@ -226,57 +229,6 @@ TEST(rwlock_knows_holders)
 
 /* ---- death tests: each runs in a forked child that must abort with the right message ---- */
 
-/*
- * Runs fn in a child with its stderr captured; the child must die of SIGABRT after writing
- * "<file>:<line>", "assertion" and the condition text want. Returns NULL if it did, else what went
- * wrong (in why).
- */
-static const char *death(void (*fn)(void), const char *file, const char *want, char *why, size_t whylen)
-{
-	char out[1024], where[64];
-	size_t len = 0;
-	ssize_t n;
-	int fds[2], status = 0;
-	pid_t pid;
-
-	fflush(stdout);
-	fflush(stderr);
-	if (pipe(fds))
-		return strerror(errno);
-	pid = fork();
-	if (pid < 0)
-		return strerror(errno);
-	if (pid == 0) {
-		close(fds[0]);
-		dup2(fds[1], STDERR_FILENO);
-		fn();
-		_exit(0); /* survived */
-	}
-	close(fds[1]);
-	while (len < sizeof(out) - 1 && (n = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
-		len += (size_t)n;
-	out[len] = '\0';
-	close(fds[0]);
-	waitpid(pid, &status, 0);
-	snprintf(where, sizeof(where), "%s:", file);
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-		snprintf(why, whylen, "child did not abort (status 0x%x), wrote \"%s\"", (unsigned)status, out);
-	else if (!strstr(out, where) || !strstr(out, want) || !strstr(out, "assertion"))
-		snprintf(why, whylen, "abort message \"%s\" lacks \"%s\" or \"%s\"", out, where, want);
-	else
-		return NULL;
-	return why;
-}
-
-#define CHECK_DIES(fn, file, want)                                                                 \
-	do {                                                                                       \
-		char why_[1400];                                                                   \
-		if (death(fn, file, want, why_, sizeof(why_))) {                                   \
-			HARNESS_FAIL("%s: %s", #fn, why_);                                         \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 static void false_assert(void)
 {
 	int two = 2;
@@ -359,7 +311,7 @@ TEST(assert_aborts_with_message)
 
 	CHECK_DIES(false_assert, "test_lock.c", "two + 1 == 4");
 	/* The death test can fail: a true assertion survives. */
-	CHECK(death(true_assert, "test_lock.c", "two + 2 == 4", why, sizeof(why)) != NULL);
+	CHECK(death(true_assert, "test_lock.c", NULL, "two + 2 == 4", why, sizeof(why)) != NULL);
 	CHECK_CONTAINS(why, "did not abort");
 }
 

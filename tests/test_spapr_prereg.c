@@ -126,6 +126,43 @@ TEST(prereg_shared_between_containers_refcounted)
 	fx_host_done(h);
 }
 
+/*
+ * A container maps memory that only another container of the process registered (the regions
+ * are the process's, as in the kernel), then the registering container goes. The region must
+ * outlive it while entries map into it (it stays pinned and charged, a defect is reported), and
+ * go with the last of them.
+ */
+TEST(prereg_region_kept_while_another_container_maps_it)
+{
+	struct tcemu_host *h = fx_host_new(&(struct tcemu_host_opts){ .memlock_set = true, .memlock = UINT64_MAX });
+	struct fx_vfio a, b;
+	uint8_t *mem = umem(MiB), *own = umem(MiB);
+	uint64_t ua = 0;
+
+	CHECK_EQ(fx_vfio_attach(&a, h, 0, V2), 0);
+	CHECK_EQ(fx_vfio_attach(&b, h, 1, V2), 0);
+	CHECK_EQ(reg(&a, mem, MiB), 0);
+	CHECK_EQ(reg(&b, own, MiB), 0); /* b is enabled by a registration of its own */
+	CHECK_EQ(map_rw(&b, mem, 0, 8192), 0);
+	CHECK_EQ(region_at(h, mem).users, 1);
+	CHECK_EQ(region_at(h, mem).mapped, 2);
+	fx_vfio_close(&a); /* a's release drops its reference: b's entries still point into the region */
+	CHECK_EQ(nregions(h), 2);
+	CHECK_EQ(region_at(h, mem).users, 0);
+	CHECK_EQ(region_at(h, mem).mapped, 2);
+	CHECK(tce_at(&b, 0, &ua) & 3);
+	CHECK_U64(ua, (uintptr_t)mem);
+	CHECK(tcemu_host_defect_count(h) > 0);
+	/* The region goes with the last container that could still map into it. */
+	CHECK_EQ(unmap(&b, 0, 8192), 0);
+	CHECK_EQ(unreg(&b, own, MiB), 0);
+	fx_vfio_close(&b);
+	CHECK_EQ(nregions(h), 0);
+	CHECK_U64(locked(h), 0);
+	CHECK(host_is_clean(h));
+	fx_host_done(h);
+}
+
 TEST(prereg_overlap_einval_adjacent_ok)
 {
 	struct fx_vfio f;
@@ -506,4 +543,4 @@ HARNESS_MAIN(T(prereg_region_fields), T(prereg_page_shift_64k_system),
 	     T(prereg_map_spanning_adjacent_regions), T(prereg_map_spanning_many_regions_runs_and_failures),
 	     T(prereg_lookup_matches_model), T(prereg_map_unregistered_memory_einval), T(prereg_unregister_enoent),
 	     T(prereg_unregister_ebusy_while_mapped), T(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere),
-	     T(prereg_mapped_counts))
+	     T(prereg_mapped_counts), T(prereg_region_kept_while_another_container_maps_it))

@@ -169,10 +169,21 @@ TCEMU_EXPORT const char *tcemu_ioctl_name(unsigned slot);
 /*
  * Client defects: things a correct client does not do (an UNMAP_DMA that clears nothing, an
  * unregister refused because the memory is still mapped, mappings or registrations left at
- * release, ...). Each is also logged at TCEMU_LOG_WARN. Messages name the call that caused it.
+ * release, ...), and device DMA faults (devmodel.h). Messages name the call that caused them.
+ * They are kept by kind (what a message says apart from its numbers; a DMA fault's kind is its
+ * device, direction and what the IOMMU held), in the order each kind first occurred: a kind keeps
+ * its count, its first message and its first few examples. Each kind is logged at TCEMU_LOG_WARN
+ * for its first 3 occurrences, then once to say that more are counted, not logged, and once with
+ * its final count at tcemu_host_close_all. tcemu_host_stats' defects counts every occurrence.
  */
+/* The number of kinds (at most 1024 kinds are kept; occurrences of further kinds are only counted). */
 TCEMU_EXPORT size_t tcemu_host_defect_count(struct tcemu_host *h);
-/* Copies defect i's message into buf; -ENOENT past the end (only the first 1024 are kept). */
+/*
+ * Copies kind i's line into buf (truncated to len, NUL terminated): the message itself for a kind
+ * that occurred once; otherwise its count and first examples ("262144 UNMAP_DMA calls cleared
+ * nothing (first at iova 0x0 size 0x1000 on container 3, ...): ..." or "FIRST MESSAGE (and N more
+ * like it: ...)"). -ENOENT past the end.
+ */
 TCEMU_EXPORT int tcemu_host_defect(struct tcemu_host *h, size_t i, char *buf, size_t len);
 
 /*
@@ -184,10 +195,17 @@ TCEMU_EXPORT void tcemu_host_close_all(struct tcemu_host *h);
 
 /*
  * A plain-text summary: calls by kind, windows created, entries mapped at peak and at exit,
- * regions registered, locked memory, and every client defect with the call that caused it.
+ * regions registered, locked memory, then the client defects and the DMA faults, one line per
+ * kind (as tcemu_host_defect gives it), each part with its count of occurrences.
  * Writes at most len bytes (NUL terminated) and returns the length it needed, like snprintf.
  */
 TCEMU_EXPORT size_t tcemu_host_summary(struct tcemu_host *h, char *buf, size_t len);
+/*
+ * tcemu_host_summary for a signal handler (async-signal-safe): allocates nothing and waits for no
+ * lock. It reads the counters as they are (without settling a guest fast path's uncounted
+ * entries) and lists the defects only if no thread is recording one at that moment.
+ */
+TCEMU_EXPORT size_t tcemu_host_summary_signal(struct tcemu_host *h, char *buf, size_t len);
 
 /* ---- Test hooks ---- */
 

@@ -46,9 +46,11 @@
  * unfreezes), so every access asks tcemu_pe_dma_stopped (one uncontended PE mutex round trip)
  * before its lookups.
  *
- * Lock order: kill_lock -> lock. On a miss the spin lock is dropped before tcemu_pe_window (PE
- * mutex) and tcemu_memory_hpa_to_ua (memory mutex). The EEH freeze after a fault is done outside
- * the in-flight section, so a kill never waits for a thread that waits for the PE mutex.
+ * Lock order: kill_lock (a util/lock.h mutex) -> lock. On a miss the spin lock is dropped before
+ * tcemu_pe_window (PE mutex) and tcemu_memory_hpa_to_ua (memory mutex). The EEH freeze after a
+ * fault is done outside the in-flight section, so a kill never waits for a thread that waits for
+ * the PE mutex. In debug builds the cache helpers assert that the spin lock word is held (by
+ * someone: a spin lock has no owner).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -61,6 +63,7 @@
 #include <tcemu/table.h>
 
 #include "util/internal.h"
+#include "util/lock.h"
 
 #define CACHE_WAYS 4u
 #define CACHE_SETS 128u /* 512 entries: a ring of 256 4 KiB buffers stays warm */
@@ -95,7 +98,7 @@ struct pe_dma {
 	struct tcemu_dma *dma;
 	uint64_t entered[2]; /* accesses that entered each epoch parity: written under lock */
 	uint64_t left[2];    /* accesses that left it: atomic, no lock */
-	pthread_mutex_t kill_lock;
+	struct tcemu_mutex kill_lock;
 	struct cache_entry cache[CACHE_SETS][CACHE_WAYS];
 };
 
@@ -144,6 +147,7 @@ static inline struct cache_entry *cache_find(struct pe_dma *s, uint64_t tag)
 {
 	struct cache_entry *set = s->cache[set_of(tag)];
 
+	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
 	for (unsigned w = 0; w < CACHE_WAYS; w++)
 		if (set[w].tag == tag && set[w].gen == s->gen)
 			return &set[w];
@@ -156,6 +160,7 @@ static void cache_fill(struct pe_dma *s, const struct cache_entry *e)
 	struct cache_entry *set = s->cache[set_of(e->tag)];
 	unsigned w;
 
+	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
 	for (w = 0; w < CACHE_WAYS; w++)
 		if (set[w].gen != s->gen || set[w].tag == e->tag)
 			break;
@@ -169,6 +174,8 @@ static void cache_fill(struct pe_dma *s, const struct cache_entry *e)
 static inline unsigned inflight_enter(struct pe_dma *s)
 {
 	unsigned ep = s->epoch;
+
+	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0);
 	__atomic_store_n(&s->entered[ep], __atomic_load_n(&s->entered[ep], __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 	return ep;
 }
@@ -185,8 +192,8 @@ static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t 
 	unsigned old, spins = 0;
 	uint64_t target;
 
-	(void)pe;
-	pthread_mutex_lock(&s->kill_lock);
+	TCEMU_ASSERT(pe == s->pe);
+	tcemu_mutex_lock(&s->kill_lock);
 	tcemu_spin_lock(&s->lock);
 	s->kseq++;
 	s->st.invalidations++;
@@ -211,14 +218,14 @@ static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t 
 		else
 			sched_yield();
 	}
-	pthread_mutex_unlock(&s->kill_lock);
+	tcemu_mutex_unlock(&s->kill_lock);
 }
 
 static void pe_dma_free(struct pe_dma *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_destroy(&s->kill_lock);
+	tcemu_mutex_destroy(&s->kill_lock);
 	free(s);
 }
 
@@ -249,7 +256,7 @@ TCEMU_EXPORT int tcemu_dma_create(struct tcemu_platform *p, struct tcemu_memory 
 		if (posix_memalign(&mem_s, 64, sizeof(*s)))
 			goto err;
 		s = memset(mem_s, 0, sizeof(*s));
-		if (pthread_mutex_init(&s->kill_lock, NULL)) {
+		if (tcemu_mutex_init(&s->kill_lock)) {
 			free(s);
 			goto err;
 		}

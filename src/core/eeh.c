@@ -19,11 +19,14 @@
 /* Publishes whether DMA is stopped, for lock-free readers (the DMA engine's hot path). Lock held. */
 static void publish(struct tcemu_pe *pe)
 {
+	TCEMU_ASSERT_HELD(&pe->lock);
 	__atomic_store_n(&pe->dma_stop, (uint32_t)(pe->dma_frozen || pe->in_reset), __ATOMIC_RELEASE);
 }
 
+/* The EEH state. Lock held. */
 static enum tcemu_eeh_state state_locked(const struct tcemu_pe *pe)
 {
+	TCEMU_ASSERT_HELD(&pe->lock);
 	if (!pe->eeh_enabled)
 		return TCEMU_EEH_UNAVAIL;
 	if (pe->in_reset)
@@ -37,23 +40,23 @@ static enum tcemu_eeh_state state_locked(const struct tcemu_pe *pe)
 
 TCEMU_EXPORT void tcemu_pe_eeh_freeze(struct tcemu_pe *pe, bool dma_only)
 {
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	if (!pe->dma_frozen || (!dma_only && !pe->mmio_frozen))
 		pe->eeh_freezes++;
 	pe->dma_frozen = true;
 	if (!dma_only)
 		pe->mmio_frozen = true;
 	publish(pe);
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 }
 
 TCEMU_EXPORT enum tcemu_eeh_state tcemu_pe_eeh_state(struct tcemu_pe *pe)
 {
 	enum tcemu_eeh_state s;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	s = state_locked(pe);
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return s;
 }
 
@@ -66,9 +69,9 @@ TCEMU_EXPORT bool tcemu_pe_mmio_stopped(struct tcemu_pe *pe)
 {
 	bool r;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	r = pe->mmio_frozen || pe->in_reset;
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return r;
 }
 
@@ -76,9 +79,9 @@ TCEMU_EXPORT uint64_t tcemu_pe_eeh_freezes(struct tcemu_pe *pe)
 {
 	uint64_t n;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	n = pe->eeh_freezes;
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return n;
 }
 
@@ -86,7 +89,7 @@ TCEMU_EXPORT int tcemu_pe_eeh_op(struct tcemu_pe *pe, uint32_t op, uint32_t err_
 {
 	int rc = 0;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	switch (op) {
 	case VFIO_EEH_PE_DISABLE:
 		pe->eeh_enabled = false;
@@ -129,6 +132,6 @@ TCEMU_EXPORT int tcemu_pe_eeh_op(struct tcemu_pe *pe, uint32_t op, uint32_t err_
 		break;
 	}
 	publish(pe);
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return rc;
 }

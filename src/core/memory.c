@@ -26,10 +26,12 @@
  * Every structure that a pin needs to grow is grown before anything is changed, so a pin that
  * fails (-ENOMEM, -ENOSPC, -EINVAL) leaves the logical state exactly as it was.
  *
- * Locking: one pthread mutex (m->lock) protects every field of struct tcemu_memory and every
+ * Locking: one mutex (m->lock, util/lock.h) protects every field of struct tcemu_memory and every
  * run, and is held for the whole of each public function except create/destroy (which own the
  * object exclusively) and tcemu_memory_page_shift (page_shift is immutable after create). No
- * callback or allocation failure path leaves it held; no other lock is ever taken under it.
+ * callback or allocation failure path leaves it held; no other lock is ever taken under it. In
+ * debug builds the index and hash helpers assert that it is held, and the counts that they stay
+ * within their arrays and that a run's references are above 0 before an unpin.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -38,6 +40,8 @@
 #include <unistd.h>
 
 #include <tcemu/memory.h>
+
+#include "util/lock.h"
 
 #define DEFAULT_HPA_BASE 0x40000000ull /* 1 GiB */
 #define DEFAULT_HPA_LIMIT (1ull << 50)
@@ -59,7 +63,7 @@ struct key_slot {
 };
 
 struct tcemu_memory {
-	pthread_mutex_t lock;
+	struct tcemu_mutex lock;
 	uint32_t page_shift; /* immutable after create */
 	uint64_t hpa_base;
 	uint64_t hpa_limit;
@@ -114,6 +118,8 @@ static void key_place(struct key_slot *slots, size_t cap, uint64_t hash, struct 
 /* Rebuilds the table with new_cap slots. -ENOMEM leaves the table as it was. */
 static int key_resize(struct tcemu_memory *m, size_t new_cap)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(TCEMU_IS_POW2(new_cap) && m->key_count * 2 <= new_cap);
 	struct key_slot *slots = calloc(new_cap, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
@@ -129,6 +135,7 @@ static int key_resize(struct tcemu_memory *m, size_t new_cap)
 /* Makes room for one more key (load stays <= 1/2 after the insertion). */
 static int key_reserve_one(struct tcemu_memory *m)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
 	if ((m->key_count + 1) * 2 <= m->key_cap)
 		return 0;
 	if (m->key_cap > SIZE_MAX / 2 / sizeof(struct key_slot))
@@ -145,6 +152,9 @@ static struct run *key_find(const struct tcemu_memory *m, uint64_t ua, uint64_t 
 	uint64_t hash = key_hash(ua, size);
 	size_t mask = m->key_cap - 1;
 	struct run *best = NULL;
+
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(m->key_count < m->key_cap); /* a free slot ends every probe */
 	for (size_t i = (size_t)hash & mask; m->by_key[i].run; i = (i + 1) & mask) {
 		struct run *r = m->by_key[i].run;
 		if (m->by_key[i].hash != hash || r->ua != ua || r->size != size || (r->start & align_mask))
@@ -160,6 +170,9 @@ static void key_remove(struct tcemu_memory *m, const struct run *r)
 {
 	size_t mask = m->key_cap - 1;
 	size_t i = (size_t)key_hash(r->ua, r->size) & mask;
+
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(m->key_count > 0);
 	while (m->by_key[i].run != r)
 		i = (i + 1) & mask;
 
@@ -188,6 +201,8 @@ static void key_remove(struct tcemu_memory *m, const struct run *r)
 static void hpa_compact(struct tcemu_memory *m)
 {
 	size_t w = 0;
+
+	TCEMU_ASSERT_HELD(&m->lock);
 	for (size_t i = 0; i < m->hpa_len; i++) {
 		if (m->runs[i]) {
 			m->starts[w] = m->starts[i];
@@ -221,6 +236,8 @@ static void hpa_compact(struct tcemu_memory *m)
  */
 static int hpa_reserve_one(struct tcemu_memory *m)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(m->hpa_len <= m->hpa_cap && m->hpa_dead <= m->hpa_len);
 	if (m->hpa_len < m->hpa_cap)
 		return 0;
 	if (m->hpa_dead && m->hpa_dead >= m->hpa_cap / 4) {
@@ -247,6 +264,7 @@ static int hpa_reserve_one(struct tcemu_memory *m)
 /* Index of the live entry containing hpa, or -1. O(log n). */
 static ptrdiff_t hpa_find(const struct tcemu_memory *m, uint64_t hpa)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
 	/* Find the first entry with start > hpa; the candidate is the one before it. */
 	size_t lo = 0, hi = m->hpa_len;
 	while (lo < hi) {
@@ -267,6 +285,8 @@ static ptrdiff_t hpa_find(const struct tcemu_memory *m, uint64_t hpa)
 /* Turns entry idx into a tombstone; pops trailing tombstones and compacts when they dominate. */
 static void hpa_remove(struct tcemu_memory *m, size_t idx)
 {
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(idx < m->hpa_len && m->runs[idx] && m->hpa_dead < m->hpa_len);
 	m->runs[idx] = NULL;
 	m->hpa_dead++;
 	while (m->hpa_len && !m->runs[m->hpa_len - 1]) {
@@ -313,7 +333,7 @@ TCEMU_EXPORT int tcemu_memory_create(const struct tcemu_memory_params *p, struct
 	if (!m->by_key)
 		goto free_m;
 	m->key_cap = KEY_MIN_CAP;
-	rc = -pthread_mutex_init(&m->lock, NULL);
+	rc = tcemu_mutex_init(&m->lock);
 	if (rc)
 		goto free_by_key;
 
@@ -340,7 +360,7 @@ TCEMU_EXPORT void tcemu_memory_destroy(struct tcemu_memory *m)
 	free(m->runs);
 	free(m->starts);
 	free(m->by_key);
-	pthread_mutex_destroy(&m->lock);
+	tcemu_mutex_destroy(&m->lock);
 	free(m);
 }
 
@@ -368,7 +388,7 @@ TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t 
 		return -EINVAL;
 
 	int rc;
-	pthread_mutex_lock(&m->lock);
+	tcemu_mutex_lock(&m->lock);
 
 	struct run *r = key_find(m, ua, size, align_mask);
 	if (r) {
@@ -399,6 +419,7 @@ TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t 
 	if (rc)
 		goto free_run;
 
+	TCEMU_ASSERT(m->hpa_len < m->hpa_cap && (m->key_count + 1) * 2 <= m->key_cap); /* reserved above */
 	*r = (struct run){ .ua = ua, .size = size, .start = start, .refs = 1 };
 	key_place(m->by_key, m->key_cap, key_hash(ua, size), r);
 	m->key_count++;
@@ -410,13 +431,13 @@ TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t 
 	m->pinned_bytes += size;
 	m->references++;
 	*hpa = start;
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 	return 0;
 
 free_run:
 	free(r);
 unlock:
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 	return rc;
 }
 
@@ -426,12 +447,13 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 		return -EINVAL;
 
 	int rc = -ENOENT;
-	pthread_mutex_lock(&m->lock);
+	tcemu_mutex_lock(&m->lock);
 	ptrdiff_t idx = hpa_find(m, hpa);
 	if (idx < 0)
 		goto unlock;
 
 	struct run *r = m->runs[idx];
+	TCEMU_ASSERT(r->refs > 0 && m->references > 0);
 	m->references--;
 	if (--r->refs == 0) {
 		key_remove(m, r);
@@ -443,7 +465,7 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 	rc = 0;
 
 unlock:
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 	return rc;
 }
 
@@ -453,7 +475,7 @@ TCEMU_EXPORT int tcemu_memory_hpa_to_ua(struct tcemu_memory *m, uint64_t hpa, ui
 		return -EINVAL;
 
 	int rc = -ENOENT;
-	pthread_mutex_lock(&m->lock);
+	tcemu_mutex_lock(&m->lock);
 	ptrdiff_t idx = hpa_find(m, hpa);
 	if (idx >= 0) {
 		const struct run *r = m->runs[idx];
@@ -462,7 +484,7 @@ TCEMU_EXPORT int tcemu_memory_hpa_to_ua(struct tcemu_memory *m, uint64_t hpa, ui
 			*avail = r->size - (hpa - r->start);
 		rc = 0;
 	}
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 	return rc;
 }
 
@@ -473,10 +495,10 @@ TCEMU_EXPORT void tcemu_memory_stats(struct tcemu_memory *m, struct tcemu_memory
 	memset(st, 0, sizeof(*st));
 	if (!m)
 		return;
-	pthread_mutex_lock(&m->lock);
+	tcemu_mutex_lock(&m->lock);
 	st->pins = m->pins;
 	st->pinned_bytes = m->pinned_bytes;
 	st->references = m->references;
 	st->next_hpa = m->next_hpa;
-	pthread_mutex_unlock(&m->lock);
+	tcemu_mutex_unlock(&m->lock);
 }

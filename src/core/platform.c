@@ -10,6 +10,8 @@
  *   for the platform: nothing else is taken under it except table-internal chunk locks (tables
  *   never call out), and the kill hook is called after it is dropped.
  * - pe->invalidations is an atomic counter.
+ * In debug builds (util/lock.h) the helpers that need pe->lock assert it, a TCE kill asserts that
+ * the caller does not hold it, and a PE's owned and bypass flags are checked to go together.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -115,7 +117,7 @@ static void pe_free(struct tcemu_pe *pe)
 	}
 	for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++)
 		tcemu_table_unref(pe->windows[s]);
-	pthread_mutex_destroy(&pe->lock);
+	tcemu_mutex_destroy(&pe->lock);
 	models_free(pe->models, pe->ndevices);
 	free(pe->devices);
 	free(pe);
@@ -155,7 +157,7 @@ static int pe_build(struct tcemu_platform *plat, struct tcemu_phb *phb, const st
 	pe->group = tp->group;
 	pe->bypass = true;
 	pe->eeh_enabled = true;
-	rc = -pthread_mutex_init(&pe->lock, NULL);
+	rc = tcemu_mutex_init(&pe->lock);
 	if (rc)
 		goto err_free_pe;
 	pe->devices = calloc(tp->ndevices ? tp->ndevices : 1, sizeof(*pe->devices));
@@ -200,7 +202,7 @@ err_free_models:
 err_free_devices:
 	free(pe->devices);
 err_destroy_lock:
-	pthread_mutex_destroy(&pe->lock);
+	tcemu_mutex_destroy(&pe->lock);
 err_free_pe:
 	free(pe);
 	return rc;
@@ -449,7 +451,14 @@ TCEMU_EXPORT int tcemu_window_slot(uint64_t bus_addr)
 	return -ERANGE;
 }
 
-/* Counts an invalidation and returns the hook to call once the lock is dropped. */
+/* owned and bypass go together: a PE is host-owned with its bypass window, or owned without. Lock held. */
+static inline void pe_assert_ownership(const struct tcemu_pe *pe)
+{
+	TCEMU_ASSERT_HELD(&pe->lock);
+	TCEMU_ASSERT(pe->owned != pe->bypass);
+}
+
+/* Counts an invalidation and returns the hook to call once the lock is dropped (or never taken). */
 static void kill_locked(struct tcemu_pe *pe, tcemu_tce_kill_fn *fn, void **opaque)
 {
 	struct kill_hook *k = __atomic_load_n(&pe->hook, __ATOMIC_ACQUIRE);
@@ -493,15 +502,16 @@ TCEMU_EXPORT int tcemu_pe_set_window(struct tcemu_pe *pe, unsigned slot, struct 
 	rc = window_fits(pe, slot, t);
 	if (rc)
 		return rc;
-	TCEMU_ASSERT(slot < TCEMU_PE_WINDOWS); /* the profile's windows are among the PE's slots */
-	pthread_mutex_lock(&pe->lock);
+	TCEMU_ASSERT(slot < pe->phb->profile->windows && slot < TCEMU_PE_WINDOWS); /* window_fits checked it */
+	tcemu_mutex_lock(&pe->lock);
+	pe_assert_ownership(pe);
 	if (pe->windows[slot]) {
 		rc = -EBUSY;
 	} else {
 		pe->windows[slot] = tcemu_table_ref(t);
 		kill_locked(pe, &fn, &opaque);
 	}
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	if (fn)
 		fn(opaque, pe, slot, 0, 0);
 	return rc;
@@ -516,14 +526,14 @@ TCEMU_EXPORT int tcemu_pe_unset_window(struct tcemu_pe *pe, unsigned slot)
 
 	if (slot >= TCEMU_PE_WINDOWS)
 		return -EINVAL;
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	old = pe->windows[slot];
 	pe->windows[slot] = NULL;
 	if (old)
 		kill_locked(pe, &fn, &opaque);
 	else
 		rc = -ENOENT;
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	if (fn)
 		fn(opaque, pe, slot, 0, 0);
 	tcemu_table_unref(old);
@@ -536,10 +546,10 @@ TCEMU_EXPORT struct tcemu_table *tcemu_pe_window(struct tcemu_pe *pe, unsigned s
 
 	if (slot >= TCEMU_PE_WINDOWS)
 		return NULL;
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	if (pe->windows[slot])
 		t = tcemu_table_ref(pe->windows[slot]);
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return t;
 }
 
@@ -550,7 +560,8 @@ TCEMU_EXPORT int tcemu_pe_take_ownership(struct tcemu_pe *pe)
 	void *opaque = NULL;
 	int rc = 0;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
+	pe_assert_ownership(pe);
 	if (pe->owned) {
 		rc = -EBUSY;
 	} else {
@@ -560,7 +571,7 @@ TCEMU_EXPORT int tcemu_pe_take_ownership(struct tcemu_pe *pe)
 		pe->windows[0] = NULL;
 		kill_locked(pe, &fn, &opaque);
 	}
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	if (fn)
 		fn(opaque, pe, 0, 0, 0);
 	tcemu_table_unref(host);
@@ -578,9 +589,9 @@ TCEMU_EXPORT int tcemu_pe_release_ownership(struct tcemu_pe *pe)
 	rc = host_default_table(pe, &host);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	if (!pe->owned) {
-		pthread_mutex_unlock(&pe->lock);
+		tcemu_mutex_unlock(&pe->lock);
 		tcemu_table_unref(host);
 		return -EINVAL;
 	}
@@ -591,8 +602,9 @@ TCEMU_EXPORT int tcemu_pe_release_ownership(struct tcemu_pe *pe)
 	pe->windows[0] = host;
 	pe->owned = false;
 	pe->bypass = true;
+	pe_assert_ownership(pe);
 	kill_locked(pe, &fn, &opaque);
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	if (fn)
 		fn(opaque, pe, 0, 0, 0);
 	for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++)
@@ -604,9 +616,10 @@ TCEMU_EXPORT bool tcemu_pe_is_owned(struct tcemu_pe *pe)
 {
 	bool owned;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
+	pe_assert_ownership(pe);
 	owned = pe->owned;
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return owned;
 }
 
@@ -614,9 +627,9 @@ TCEMU_EXPORT bool tcemu_pe_bypass(struct tcemu_pe *pe)
 {
 	bool bypass;
 
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	bypass = pe->bypass;
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return bypass;
 }
 
@@ -625,6 +638,7 @@ TCEMU_EXPORT void tcemu_pe_tce_kill(struct tcemu_pe *pe, unsigned slot, uint64_t
 	tcemu_tce_kill_fn fn;
 	void *opaque;
 
+	TCEMU_ASSERT_NOT_HELD(&pe->lock); /* a leaf: the hook runs with it dropped */
 	kill_locked(pe, &fn, &opaque); /* no lock needed: the hook is published atomically */
 	if (fn)
 		fn(opaque, pe, slot, index, count);
@@ -640,13 +654,13 @@ TCEMU_EXPORT int tcemu_pe_set_kill_hook(struct tcemu_pe *pe, tcemu_tce_kill_fn f
 			return -ENOMEM;
 		*k = (struct kill_hook){ .fn = fn, .opaque = opaque };
 	}
-	pthread_mutex_lock(&pe->lock);
+	tcemu_mutex_lock(&pe->lock);
 	old = __atomic_exchange_n(&pe->hook, k, __ATOMIC_ACQ_REL);
 	if (old) {
 		old->next = pe->retired;
 		pe->retired = old;
 	}
-	pthread_mutex_unlock(&pe->lock);
+	tcemu_mutex_unlock(&pe->lock);
 	return 0;
 }
 

@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private: the platform's structures, shared by platform.c and eeh.c.
- * Locking: see platform.h; pe->lock also protects the EEH fields.
+ * Locking: see platform.c's top comment; pe->lock (a util/lock.h mutex) also protects the EEH
+ * fields. In debug builds the rules are asserted: the helpers that need pe->lock check that the
+ * caller holds it, and a kill hook is never called with it held (it is a leaf).
  */
 #ifndef TCEMU_SRC_PLATFORM_PRIV_H
 #define TCEMU_SRC_PLATFORM_PRIV_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <tcemu/platform.h>
+
+#include "util/lock.h"
 
 struct tcemu_model_type;
 
@@ -36,7 +39,7 @@ struct tcemu_pe {
 	struct tcemu_device_info *devices;
 	struct pe_model *models; /* one per device */
 
-	pthread_mutex_t lock;
+	struct tcemu_mutex lock;
 	struct tcemu_table *windows[TCEMU_PE_WINDOWS];
 	bool owned;  /* by an external owner (a VFIO container) */
 	bool bypass; /* host-owned: 64-bit bypass window on */
@@ -80,6 +83,7 @@ static inline void pe_tce_kill_uncounted(struct tcemu_pe *pe, unsigned slot, uin
 {
 	struct kill_hook *k = __atomic_load_n(&pe->hook, __ATOMIC_ACQUIRE);
 
+	TCEMU_ASSERT_NOT_HELD(&pe->lock); /* hooks run with the PE's lock dropped */
 	if (k)
 		k->fn(k->opaque, pe, slot, index, count);
 }

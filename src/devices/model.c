@@ -265,7 +265,7 @@ static int attach(struct tcemu_host *h, const char *bdf, const struct tcemu_mode
 	size_t slot = 0;
 	int rc;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	g = find_device(h, bdf, &slot);
 	if (!g) {
 		rc = -ENODEV;
@@ -290,7 +290,7 @@ static int attach(struct tcemu_host *h, const char *bdf, const struct tcemu_mode
 	tcemu_vdev_destroy(g->devs[slot]);
 	g->devs[slot] = nv;
 unlock:
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return rc;
 }
 
@@ -346,12 +346,12 @@ TCEMU_EXPORT struct tcemu_model *tcemu_host_model(struct tcemu_host *h, const ch
 
 	if (!h || !bdf)
 		return NULL;
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	g = find_device(h, bdf, &slot);
 	vm = g ? tcemu_vdev_model(g->devs[slot]) : NULL;
 	if (vm && vm->bar_rw == hook_bar_rw)
 		m = vm->arg;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return m;
 }
 
@@ -359,9 +359,9 @@ TCEMU_EXPORT struct tcemu_dma *tcemu_host_dma(struct tcemu_host *h)
 {
 	struct tcemu_dma *dma;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	dma = h->dma;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return dma;
 }
 
@@ -574,8 +574,7 @@ static void record_fault(struct tcemu_model *m, uint64_t bus, size_t len, bool w
 	m->fault = f;
 	m->faulted = true;
 	pthread_mutex_unlock(&m->lock);
-	tcemu_logf(&m->log, TCEMU_LOG_WARN, "%s", f.message);
-	host_defect(m->host, "%s", f.message);
+	host_dma_fault(m->host, &f); /* logged there, rate-limited per kind */
 }
 
 static int model_dma(struct tcemu_model *m, uint64_t bus, void *buf, size_t len, bool write)

@@ -28,7 +28,7 @@
 void host_gate_close(struct tcemu_host *h)
 {
 	__atomic_add_fetch(&h->gate_closed, 1, __ATOMIC_SEQ_CST);
-	pthread_mutex_lock(&h->glink_lock);
+	tcemu_mutex_lock(&h->glink_lock);
 	for (struct guest_link *gl = h->glinks; gl; gl = gl->next) {
 		/* a hypercall that set busy before seeing the gate closed finishes; none starts */
 		for (unsigned spins = 0; __atomic_load_n(gl->lock, __ATOMIC_SEQ_CST) & GUEST_LOCK_FAST; spins++) {
@@ -39,7 +39,7 @@ void host_gate_close(struct tcemu_host *h)
 		}
 		container_guest_flush(gl);
 	}
-	pthread_mutex_unlock(&h->glink_lock);
+	tcemu_mutex_unlock(&h->glink_lock);
 }
 
 void host_gate_open(struct tcemu_host *h)
@@ -55,16 +55,16 @@ void host_gate_flush(struct tcemu_host *h)
 
 void host_glink_add(struct tcemu_host *h, struct guest_link *gl)
 {
-	pthread_mutex_lock(&h->glink_lock);
+	tcemu_mutex_lock(&h->glink_lock);
 	gl->next = h->glinks;
 	h->glinks = gl;
 	gl->listed = true;
-	pthread_mutex_unlock(&h->glink_lock);
+	tcemu_mutex_unlock(&h->glink_lock);
 }
 
 void host_glink_del(struct tcemu_host *h, struct guest_link *gl)
 {
-	pthread_mutex_lock(&h->glink_lock);
+	tcemu_mutex_lock(&h->glink_lock);
 	for (struct guest_link **p = &h->glinks; *p; p = &(*p)->next) {
 		if (*p == gl) {
 			*p = gl->next;
@@ -74,7 +74,7 @@ void host_glink_del(struct tcemu_host *h, struct guest_link *gl)
 	gl->listed = false;
 	/* Not busy (its window's mutex is held); under the list lock no closer changes the regions. */
 	container_guest_flush(gl);
-	pthread_mutex_unlock(&h->glink_lock);
+	tcemu_mutex_unlock(&h->glink_lock);
 }
 
 /* ---- the fast path ---- */
@@ -88,7 +88,7 @@ void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes)
 	int64_t n;
 	int slot;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	slot = c->v2 && c->mm ? find_window(c, bus) : -1;
 	if (slot < 0)
 		goto out;
@@ -96,16 +96,16 @@ void container_guest_clear(struct container *c, uint64_t bus, uint64_t bytes)
 	rctx.page_shift = tp->page_shift;
 	index = (bus - tp->bus_offset) >> tp->page_shift;
 	count = tcemu_min_u64(bytes, tp->window_size - (bus - tp->bus_offset)) >> tp->page_shift;
-	pthread_rwlock_rdlock(&c->mm->lock);
+	tcemu_rwlock_rdlock(&c->mm->lock);
 	n = tcemu_table_clear(c->windows[slot].table, index, count, release_entry, &rctx);
 	release_flush(&rctx);
-	pthread_rwlock_unlock(&c->mm->lock);
+	tcemu_rwlock_unlock(&c->mm->lock);
 	if (n > 0) {
 		host_stat_add(c->host, &c->host->stats.entries_mapped, -n, NULL);
 		kill_all(c, (unsigned)slot, index, count);
 	}
 out:
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 }
 
 /*
@@ -445,14 +445,14 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 	}
 	/* The gate is closed: as a MAP does, under the container and process locks held shared. */
 	w = (struct guest_link){ .c = c, .hint = SIZE_MAX };
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	rc = guest_window(&w, bus);
 	if (!rc) {
-		pthread_rwlock_rdlock(&c->mm->lock);
+		tcemu_rwlock_rdlock(&c->mm->lock);
 		rc = guest_put(&w, NULL, bus, gshift, runs, nruns, failed);
-		pthread_rwlock_unlock(&c->mm->lock);
+		tcemu_rwlock_unlock(&c->mm->lock);
 	}
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }
 
@@ -496,7 +496,7 @@ int container_window_matches(struct container *c, uint64_t start, uint32_t gshif
 {
 	int rc = -EINVAL;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	if (c->v2) {
 		for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++) {
 			const struct tcemu_table_params *tp;
@@ -508,6 +508,6 @@ int container_window_matches(struct container *c, uint64_t start, uint32_t gshif
 				rc = 0;
 		}
 	}
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }

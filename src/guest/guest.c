@@ -16,19 +16,61 @@
 
 #include "guest/gate.h"
 #include "guest/guest_priv.h"
+#include "util/grace.h"
 #include "vfio/host_priv.h"
 #include "vfio/prereg.h"
 
 #define GUEST_MIN_SHIFT 12
 #define GUEST_MAX_SHIFT 34
 
+/* ---- snapshots ---- */
+
+static void *snapshot_alloc(struct tcemu_guest *g, size_t size)
+{
+	void *p = malloc(size);
+
+	if (p)
+		__atomic_add_fetch(&g->live_snapshots, 1, __ATOMIC_RELAXED);
+	return p;
+}
+
+static void snapshot_free(struct tcemu_guest *g, void *p)
+{
+	if (p)
+		__atomic_sub_fetch(&g->live_snapshots, 1, __ATOMIC_RELAXED);
+	free(p);
+}
+
+/*
+ * Frees what a change unpublished (a replaced snapshot, a removed window, NULL for none) once no
+ * hypercall can still see it. No lock held: a hypercall inside its section may wait for any of
+ * the guest's or the host's locks.
+ */
+static void retire(struct tcemu_guest *g, void *snapshot, struct gwin *w)
+{
+	if (!snapshot && !w)
+		return;
+	grace_wait();
+	snapshot_free(g, snapshot);
+	if (w) {
+		__atomic_sub_fetch(&g->live_windows, 1, __ATOMIC_RELAXED);
+		free(w);
+	}
+}
+
 /* ---- guest RAM ---- */
 
 TCEMU_EXPORT void *tcemu_guest_gpa_to_hva(struct tcemu_guest *g, uint64_t gpa, uint64_t len)
 {
-	const struct ram *r = ram_find(ram_snapshot(g), gpa, len ? len : 1);
+	const struct ram *r;
+	void *hva;
 
-	return r ? r->hva + (gpa - r->gpa) : NULL;
+	if (grace_read_enter())
+		return NULL;
+	r = ram_find(ram_snapshot(g), gpa, len ? len : 1);
+	hva = r ? r->hva + (gpa - r->gpa) : NULL;
+	grace_read_exit();
+	return hva;
 }
 
 TCEMU_EXPORT int tcemu_guest_add_ram(struct tcemu_guest *g, uint64_t gpa, uint64_t size, void *hva)
@@ -49,21 +91,19 @@ TCEMU_EXPORT int tcemu_guest_add_ram(struct tcemu_guest *g, uint64_t gpa, uint64
 			goto out;
 		}
 	}
-	n = malloc(sizeof(*n) + (count + 1) * sizeof(n->r[0]));
+	n = snapshot_alloc(g, sizeof(*n) + (count + 1) * sizeof(n->r[0]));
 	if (!n) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	n->retired = NULL;
 	n->n = count + 1;
 	if (count)
 		memcpy(n->r, old->r, count * sizeof(n->r[0]));
 	n->r[count] = (struct ram){ .gpa = gpa, .size = size, .hva = hva };
 	__atomic_store_n(&g->ram, n, __ATOMIC_RELEASE);
-	if (old) {
-		old->retired = g->old_maps;
-		g->old_maps = old;
-	}
+	pthread_rwlock_unlock(&g->lock);
+	retire(g, old, NULL);
+	return 0;
 out:
 	pthread_rwlock_unlock(&g->lock);
 	return rc;
@@ -71,27 +111,26 @@ out:
 
 /* ---- windows ---- */
 
-/* Publishes the window list with add added or drop dropped. g->lock exclusive. -ENOMEM. */
-static int win_publish(struct tcemu_guest *g, struct gwin *add, struct gwin *drop)
+/*
+ * Publishes the window list with add added or drop dropped; *old gets the list it replaced, for
+ * retire() once g->lock is dropped. g->lock exclusive. -ENOMEM (nothing changed).
+ */
+static int win_publish(struct tcemu_guest *g, struct gwin *add, struct gwin *drop, struct win_list **old)
 {
-	struct win_list *old = g->wins, *n;
-	size_t count = old ? old->n : 0, k = 0;
+	struct win_list *cur = g->wins, *n;
+	size_t count = cur ? cur->n : 0, k = 0;
 
-	n = malloc(sizeof(*n) + (count + 1) * sizeof(n->w[0]));
+	n = snapshot_alloc(g, sizeof(*n) + (count + 1) * sizeof(n->w[0]));
 	if (!n)
 		return -ENOMEM;
-	n->retired = NULL;
 	for (size_t i = 0; i < count; i++)
-		if (old->w[i] != drop)
-			n->w[k++] = old->w[i];
+		if (cur->w[i] != drop)
+			n->w[k++] = cur->w[i];
 	if (add)
 		n->w[k++] = add;
 	n->n = k;
 	__atomic_store_n(&g->wins, n, __ATOMIC_RELEASE);
-	if (old) {
-		old->retired = g->old_lists;
-		g->old_lists = old;
-	}
+	*old = cur;
 	return 0;
 }
 
@@ -152,6 +191,7 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 					   uint64_t offset, uint64_t size)
 {
 	struct gwin *w = NULL;
+	struct win_list *old;
 	uint64_t charge;
 	int rc;
 
@@ -179,6 +219,7 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 		rc = -ENOMEM;
 		goto err_unaccount;
 	}
+	__atomic_add_fetch(&g->live_windows, 1, __ATOMIC_RELAXED);
 	w->liobn = liobn;
 	w->page_shift = page_shift;
 	w->offset = offset;
@@ -188,15 +229,17 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 	rc = view_create(w->start, page_shift, size, g->h->page_shift, &w->view);
 	if (rc)
 		goto err_free;
-	rc = win_publish(g, w, NULL);
+	rc = win_publish(g, w, NULL, &old);
 	if (rc)
 		goto err_destroy;
 	pthread_rwlock_unlock(&g->lock);
+	retire(g, old, NULL);
 	return 0;
 
 err_destroy:
 	tcemu_table_unref(w->view);
 err_free:
+	__atomic_sub_fetch(&g->live_windows, 1, __ATOMIC_RELAXED);
 	free(w);
 err_unaccount:
 	mm_account(g->h, g->mm, charge, false);
@@ -212,14 +255,26 @@ static void win_clear_links(struct gwin *w)
 		container_guest_clear(w->links[l]->gl.c, w->start, w->size << w->page_shift);
 }
 
+_Static_assert(sizeof(struct tcemu_guest_stats) % sizeof(uint64_t) == 0, "guest stats are summed as uint64_t words");
+_Static_assert(_Alignof(struct tcemu_guest_stats) == _Alignof(uint64_t), "guest stats are uint64_t counters");
+static void stats_add(struct tcemu_guest_stats *to, const struct tcemu_guest_stats *from)
+{
+	const uint64_t *src = (const uint64_t *)from;
+	uint64_t *dst = (uint64_t *)to;
+
+	for (size_t i = 0; i < sizeof(*to) / sizeof(uint64_t); i++)
+		dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
 TCEMU_EXPORT int tcemu_guest_remove_window(struct tcemu_guest *g, uint32_t liobn)
 {
+	struct win_list *old;
 	struct gwin *w;
 	int rc;
 
 	pthread_rwlock_wrlock(&g->lock);
 	w = win_find(g->wins, liobn);
-	rc = w ? win_publish(g, NULL, w) : -ENOENT;
+	rc = w ? win_publish(g, NULL, w, &old) : -ENOENT;
 	if (rc) {
 		pthread_rwlock_unlock(&g->lock);
 		return rc;
@@ -230,9 +285,10 @@ TCEMU_EXPORT int tcemu_guest_remove_window(struct tcemu_guest *g, uint32_t liobn
 	win_clear_links(w);
 	win_release(g, w);
 	wunlock(w);
-	w->retired = g->removed;
-	g->removed = w;
+	/* Nothing writes a dead window's statistics: they join the removed windows' (under g->lock). */
+	stats_add(&g->removed, &w->stats);
 	pthread_rwlock_unlock(&g->lock);
+	retire(g, old, w);
 	return 0;
 }
 
@@ -317,17 +373,6 @@ TCEMU_EXPORT int tcemu_guest_unlink(struct tcemu_guest *g, uint32_t liobn, int c
 	return rc;
 }
 
-_Static_assert(sizeof(struct tcemu_guest_stats) % sizeof(uint64_t) == 0, "guest stats are summed as uint64_t words");
-_Static_assert(_Alignof(struct tcemu_guest_stats) == _Alignof(uint64_t), "guest stats are uint64_t counters");
-static void stats_add(struct tcemu_guest_stats *to, const struct tcemu_guest_stats *from)
-{
-	const uint64_t *src = (const uint64_t *)from;
-	uint64_t *dst = (uint64_t *)to;
-
-	for (size_t i = 0; i < sizeof(*to) / sizeof(uint64_t); i++)
-		dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-}
-
 TCEMU_EXPORT void tcemu_guest_stats(struct tcemu_guest *g, struct tcemu_guest_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -335,8 +380,7 @@ TCEMU_EXPORT void tcemu_guest_stats(struct tcemu_guest *g, struct tcemu_guest_st
 	stats_add(st, &g->stats);
 	for (size_t i = 0; g->wins && i < g->wins->n; i++)
 		stats_add(st, &g->wins->w[i]->stats);
-	for (const struct gwin *w = g->removed; w; w = w->retired)
-		stats_add(st, &w->stats);
+	stats_add(st, &g->removed);
 	pthread_rwlock_unlock(&g->lock);
 }
 
@@ -372,20 +416,10 @@ TCEMU_EXPORT void tcemu_guest_destroy(struct tcemu_guest *g)
 		return;
 	while (g->wins && g->wins->n)
 		tcemu_guest_remove_window(g, g->wins->w[0]->liobn);
-	free(g->wins);
-	free(g->ram);
-	for (struct win_list *l = g->old_lists, *next; l; l = next) {
-		next = l->retired;
-		free(l);
-	}
-	for (struct ram_map *m = g->old_maps, *next; m; m = next) {
-		next = m->retired;
-		free(m);
-	}
-	for (struct gwin *w = g->removed, *next; w; w = next) {
-		next = w->retired;
-		free(w);
-	}
+	/* The guest goes: nobody may call into it any more, so no hypercall can see these. */
+	snapshot_free(g, g->wins);
+	snapshot_free(g, g->ram);
+	TCEMU_ASSERT(g->live_windows == 0 && g->live_snapshots == 0);
 	pthread_rwlock_destroy(&g->lock);
 	free(g);
 }

@@ -7,8 +7,11 @@
  * Locking: g->lock (rwlock) serializes the changes of the RAM map and of the window list (add_ram,
  * create/remove/link/unlink, exclusive) and the statistics readers (shared). Hypercalls do not
  * take it: the RAM map and the window list are published as immutable snapshots by an atomic
- * pointer, and a snapshot, like a removed window's struct, is kept until the guest is destroyed
- * (a hypercall may still be reading it). Each window has a lock (a spin lock that yields) that
+ * pointer, and every hypercall (and tcemu_guest_gpa_to_hva) reads them, and the windows found in
+ * them, inside a grace-period read section (util/grace.h). A writer that replaces a snapshot or
+ * removes a window unpublishes it under g->lock, drops every lock, waits for a grace period
+ * (grace_wait: no hypercall can still see it) and frees it: memory follows the live windows, not
+ * the churn. Each window has a lock (a spin lock that yields) that
  * serializes hypercalls on it (a guest's hcall is atomic to it) and protects its links, its view
  * and its statistics; a removed window is marked dead under it. g->stats are atomics.
  * Order: g->lock, then a window's lock, then (through the container calls) the container and
@@ -37,15 +40,13 @@ struct ram {
 	uint8_t *hva;
 };
 
-/* Snapshots: immutable once published; replaced ones go on the guest's retired list. */
+/* Snapshots: immutable once published; a replaced one is freed after a grace period. */
 struct ram_map {
-	struct ram_map *retired;
 	size_t n;
 	struct ram r[];
 };
 
 struct win_list {
-	struct win_list *retired;
 	size_t n;
 	struct gwin *w[];
 };
@@ -69,7 +70,6 @@ struct gwin {
 	struct link **links;
 	size_t nlinks;
 	struct tcemu_guest_stats stats; /* written under lock, read with atomic loads */
-	struct gwin *retired;  /* removed windows, kept until the guest goes */
 };
 
 struct tcemu_guest {
@@ -78,10 +78,10 @@ struct tcemu_guest {
 	pthread_rwlock_t lock;
 	struct ram_map *ram;    /* published snapshot (atomic pointer) */
 	struct win_list *wins;  /* published snapshot (atomic pointer) */
-	struct win_list *old_lists;
-	struct ram_map *old_maps;
-	struct gwin *removed;
-	struct tcemu_guest_stats stats; /* atomics: calls that found no window */
+	struct tcemu_guest_stats stats;   /* atomics: calls that found no window */
+	struct tcemu_guest_stats removed; /* the removed windows' statistics (under lock) */
+	/* allocated and not yet freed (atomics, for the tests: memory follows the live objects) */
+	uint64_t live_windows, live_snapshots;
 };
 
 static inline const struct ram_map *ram_snapshot(const struct tcemu_guest *g)

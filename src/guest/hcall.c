@@ -21,6 +21,7 @@
 #include "core/table_priv.h"
 #include "guest/gate.h"
 #include "guest/guest_priv.h"
+#include "util/grace.h"
 
 static inline void count(uint64_t *field, uint64_t n)
 {
@@ -385,8 +386,12 @@ static inline void tally(struct tcemu_guest_stats *st, bool shared, enum path pa
 	}
 }
 
-/* One hypercall on one path; first: the call's first path (it counts the call). */
-static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const uint64_t *a, uint64_t *ret, bool first)
+/*
+ * One hypercall on one path; first: the call's first path (it counts the call). The caller is
+ * inside a grace-period read section: the snapshots and the window found in them stay (util/grace.h).
+ */
+static long hcall_in_section(struct tcemu_guest *g, enum path path, unsigned long op, const uint64_t *a, uint64_t *ret,
+			     bool first)
 {
 	struct gwin *w = NULL;
 	long rc;
@@ -433,6 +438,20 @@ static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const
 
 no_window:
 	tally(&g->stats, true, path, rc, first);
+	return rc;
+}
+
+static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const uint64_t *a, uint64_t *ret, bool first)
+{
+	long rc;
+
+	if (TCEMU_UNLIKELY(grace_read_enter())) {
+		/* this thread's first section and no memory for its slot */
+		tally(&g->stats, true, path, TCEMU_H_HARDWARE, first);
+		return TCEMU_H_HARDWARE;
+	}
+	rc = hcall_in_section(g, path, op, a, ret, first);
+	grace_read_exit();
 	return rc;
 }
 

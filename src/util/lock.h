@@ -2,8 +2,10 @@
 /*
  * Private: a mutex and a read-write lock that know who holds them in debug builds, so that a
  * function that must be called with a lock held can say so with TCEMU_ASSERT_HELD(m) (mutex),
- * TCEMU_ASSERT_WRLOCKED(l) or TCEMU_ASSERT_RWLOCKED(l) (rwlock), and a thread that takes a lock it
- * already holds aborts instead of deadlocking.
+ * TCEMU_ASSERT_WRLOCKED(l) or TCEMU_ASSERT_RWLOCKED(l) (rwlock), one that must not with
+ * TCEMU_ASSERT_NOT_HELD(m), one that reads without the lock while its writers are kept out another
+ * way with TCEMU_ASSERT_NO_OTHER_WRITER(l), and a thread that takes a lock it already holds aborts
+ * instead of deadlocking. The VFIO host's and the core's locks use them (vfio/host_priv.h).
  *
  * Release builds (NDEBUG) compile the bookkeeping out: the structs are the bare pthread objects and
  * every wrapper is the pthread call, nothing more.
@@ -22,6 +24,7 @@
 #ifndef TCEMU_SRC_LOCK_H
 #define TCEMU_SRC_LOCK_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -84,6 +87,13 @@ static inline bool tcemu_rwlock_idle(const struct tcemu_rwlock *l)
 	return __atomic_load_n(&l->writer, __ATOMIC_RELAXED) == 0 && __atomic_load_n(&l->readers, __ATOMIC_RELAXED) == 0;
 }
 
+static inline bool tcemu_rwlock_no_other_writer(const struct tcemu_rwlock *l)
+{
+	uintptr_t w = __atomic_load_n(&l->writer, __ATOMIC_RELAXED);
+
+	return w == 0 || w == tcemu_thread_self();
+}
+
 /* Records the calling thread as a lock's holder, or that nobody holds it exclusive. */
 #define TCEMU_HOLDER_SET(field) __atomic_store_n(&(field), tcemu_thread_self(), __ATOMIC_RELAXED)
 #define TCEMU_HOLDER_CLEAR(field) __atomic_store_n(&(field), 0, __ATOMIC_RELAXED)
@@ -95,6 +105,7 @@ static inline bool tcemu_mutex_idle(const struct tcemu_mutex *m) { (void)m; retu
 static inline bool tcemu_rwlock_wrheld(const struct tcemu_rwlock *l) { (void)l; return true; }
 static inline bool tcemu_rwlock_held(const struct tcemu_rwlock *l) { (void)l; return true; }
 static inline bool tcemu_rwlock_idle(const struct tcemu_rwlock *l) { (void)l; return true; }
+static inline bool tcemu_rwlock_no_other_writer(const struct tcemu_rwlock *l) { (void)l; return true; }
 #endif
 
 /* The calling thread holds mutex m. */
@@ -105,6 +116,13 @@ static inline bool tcemu_rwlock_idle(const struct tcemu_rwlock *l) { (void)l; re
 #define TCEMU_ASSERT_WRLOCKED(l) TCEMU_ASSERT(tcemu_rwlock_wrheld(l))
 /* rwlock l is held: exclusive by the calling thread, or shared (by someone: see above). */
 #define TCEMU_ASSERT_RWLOCKED(l) TCEMU_ASSERT(tcemu_rwlock_held(l))
+/*
+ * No other thread holds rwlock l exclusive, so what it protects is not being written: for code
+ * that may read without l because its writers are kept out another way (the guest gate: an
+ * exclusive holder of a container's or a process's lock first waits for the lock-free readers,
+ * guest/gate.h). Weaker than TCEMU_ASSERT_RWLOCKED: it fails only when the race happens.
+ */
+#define TCEMU_ASSERT_NO_OTHER_WRITER(l) TCEMU_ASSERT(tcemu_rwlock_no_other_writer(l))
 
 /* 0 or a negative errno. */
 static inline int tcemu_mutex_init(struct tcemu_mutex *m)
@@ -124,6 +142,15 @@ static inline void tcemu_mutex_lock(struct tcemu_mutex *m)
 	TCEMU_ASSERT_NOT_HELD(m); /* would deadlock */
 	pthread_mutex_lock(&m->m);
 	TCEMU_HOLDER_SET(m->owner);
+}
+
+/* 0, or -EBUSY when anyone holds it (the caller included: for a signal handler's try). */
+static inline int tcemu_mutex_trylock(struct tcemu_mutex *m)
+{
+	if (pthread_mutex_trylock(&m->m) != 0)
+		return -EBUSY;
+	TCEMU_HOLDER_SET(m->owner);
+	return 0;
 }
 
 static inline void tcemu_mutex_unlock(struct tcemu_mutex *m)

@@ -27,14 +27,14 @@ struct container *container_new(struct tcemu_host *h)
 	if (!c)
 		return NULL;
 	c->host = h;
-	if (pthread_rwlock_init(&c->backend_lock, NULL))
+	if (tcemu_rwlock_init(&c->backend_lock))
 		goto err_free;
-	if (pthread_rwlock_init(&c->lock, NULL))
+	if (tcemu_rwlock_init(&c->lock))
 		goto err_destroy_backend_lock;
 	return c;
 
 err_destroy_backend_lock:
-	pthread_rwlock_destroy(&c->backend_lock);
+	tcemu_rwlock_destroy(&c->backend_lock);
 err_free:
 	free(c);
 	return NULL;
@@ -43,25 +43,27 @@ err_free:
 /* For a change of the backend's shape: backend_lock and lock exclusive (see container.h). */
 static void shape_lock(struct container *c)
 {
-	pthread_rwlock_wrlock(&c->backend_lock);
+	tcemu_rwlock_wrlock(&c->backend_lock);
 	container_wrlock(c);
 }
 
 static void shape_unlock(struct container *c)
 {
+	CONTAINER_ASSERT_SHAPE_LOCKED(c);
 	container_wrunlock(c);
-	pthread_rwlock_unlock(&c->backend_lock);
+	tcemu_rwlock_unlock(&c->backend_lock);
 }
 
 void container_wrlock(struct container *c)
 {
 	host_gate_close(c->host);
-	pthread_rwlock_wrlock(&c->lock);
+	tcemu_rwlock_wrlock(&c->lock);
 }
 
 void container_wrunlock(struct container *c)
 {
-	pthread_rwlock_unlock(&c->lock);
+	CONTAINER_ASSERT_EXCLUSIVE(c);
+	tcemu_rwlock_unlock(&c->lock);
 	host_gate_open(c->host);
 }
 
@@ -69,6 +71,7 @@ int container_attach_group(struct container *c, struct group *g)
 {
 	int rc = 0;
 
+	TCEMU_ASSERT_HELD(&c->host->lock);
 	shape_lock(c);
 	if (c->type)
 		rc = backend_attach(c, g);
@@ -82,14 +85,17 @@ int container_attach_group(struct container *c, struct group *g)
 			c->gcap = cap;
 		}
 	}
-	if (rc == 0 && !c->type)
+	if (rc == 0 && !c->type) {
+		TCEMU_ASSERT(c->ngroups < c->gcap);
 		c->groups[c->ngroups++] = g;
+	}
 	shape_unlock(c);
 	return rc;
 }
 
 void container_detach_group(struct container *c, struct group *g)
 {
+	TCEMU_ASSERT_HELD(&c->host->lock);
 	shape_lock(c);
 	if (c->type) {
 		backend_detach(c, g);
@@ -107,12 +113,18 @@ void container_detach_group(struct container *c, struct group *g)
 
 void container_free(struct container *c)
 {
+	TCEMU_ASSERT_HELD(&c->host->lock);
+	TCEMU_ASSERT(c->users == 0);
 	shape_lock(c);
 	if (c->type)
 		backend_release(c);
+	/* Nothing is left that holds memory or a PE. */
+	TCEMU_ASSERT(!c->type && !c->mm && !c->ngroups && c->nrefs == 0 && !c->v1_locked);
+	for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++)
+		TCEMU_ASSERT(!c->windows[s].table);
 	shape_unlock(c);
-	pthread_rwlock_destroy(&c->lock);
-	pthread_rwlock_destroy(&c->backend_lock);
+	tcemu_rwlock_destroy(&c->lock);
+	tcemu_rwlock_destroy(&c->backend_lock);
 	free(c->groups);
 	free(c->refs);
 	free(c);
@@ -124,13 +136,13 @@ long container_check_extension(struct container *c, unsigned long ext)
 {
 	long r;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	if (!c->type)
 		r = ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU;
 	else
 		r = ext == VFIO_SPAPR_TCE_IOMMU || ext == VFIO_SPAPR_TCE_v2_IOMMU ||
 		    (ext == VFIO_EEH && c->host->eeh);
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return r;
 }
 
@@ -139,6 +151,7 @@ long container_set_iommu(struct container *c, unsigned long type)
 	size_t done;
 	long rc = 0;
 
+	TCEMU_ASSERT_HELD(&c->host->lock);
 	shape_lock(c);
 	if (!has_groups(c) || c->type) {
 		rc = -EINVAL;
@@ -182,7 +195,7 @@ out:
 void container_info(struct container *c, struct tcemu_container_info *ci)
 {
 	memset(ci, 0, sizeof(*ci));
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	ci->type = c->type;
 	ci->enabled = c->enabled;
 	ci->owner = c->mm ? c->mm->pid : 0;
@@ -212,7 +225,7 @@ void container_info(struct container *c, struct tcemu_container_info *ci)
 	for (size_t i = 0; i < c->nrefs; i++)
 		ci->locked_bytes += c->refs[i].size;
 	ci->locked_bytes += c->v1_locked;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 }
 
 int container_entry(struct container *c, uint64_t iova, uint64_t *tce, uint64_t *ua)
@@ -220,14 +233,14 @@ int container_entry(struct container *c, uint64_t iova, uint64_t *tce, uint64_t 
 	const struct tcemu_table_params *tp;
 	int slot, rc;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	slot = find_window(c, iova);
 	if (slot < 0) {
-		pthread_rwlock_unlock(&c->lock);
+		tcemu_rwlock_unlock(&c->lock);
 		return -ENXIO;
 	}
 	tp = tcemu_table_params(c->windows[slot].table);
 	rc = tcemu_table_get(c->windows[slot].table, (iova - tp->bus_offset) >> tp->page_shift, tce, ua);
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }

@@ -23,11 +23,14 @@
  *   (guest/gate.h). v2 MAP also holds the owner mm's lock shared so no region can be
  *   unregistered under it.
  * - users and first_fd are under host->lock.
+ * In debug builds these rules are asserted (util/lock.h): the functions below documented "host->lock
+ * held" or "lock exclusive" check it on entry, the backend's ioctl code checks that it runs under
+ * backend_lock held shared and without host->lock (CONTAINER_ASSERT_BACKEND_CALL), and what reads
+ * the windows or the groups checks that no other thread holds container->lock exclusive.
  */
 #ifndef TCEMU_SRC_VFIO_CONTAINER_H
 #define TCEMU_SRC_VFIO_CONTAINER_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,6 +42,7 @@
 #include <tcemu/table.h>
 
 #include "guest/gate.h"
+#include "util/lock.h"
 #include "vfio/group.h"
 #include "vfio/prereg.h"
 
@@ -56,8 +60,8 @@ struct window {
 
 struct container {
 	struct tcemu_host *host;
-	pthread_rwlock_t backend_lock; /* held across a backend ioctl: see the top */
-	pthread_rwlock_t lock;
+	struct tcemu_rwlock backend_lock; /* held across a backend ioctl: see the top */
+	struct tcemu_rwlock lock;
 	int type;         /* 0, VFIO_SPAPR_TCE_IOMMU or VFIO_SPAPR_TCE_v2_IOMMU */
 	bool v2;
 	bool enabled;
@@ -72,6 +76,21 @@ struct container {
 	unsigned users;     /* open descriptors + attached groups (under host->lock) */
 	int first_fd;       /* a descriptor number for messages */
 };
+
+/*
+ * The rules above as debug assertions (vfio/host_priv.h must be included where they are used):
+ * container->lock exclusive, which an exclusive holder takes only with the guest gate closed.
+ */
+#define CONTAINER_ASSERT_EXCLUSIVE(c) \
+	(TCEMU_ASSERT_WRLOCKED(&(c)->lock), TCEMU_ASSERT(__atomic_load_n(&(c)->host->gate_closed, __ATOMIC_RELAXED) != 0))
+/* A change of the backend's shape: backend_lock and lock exclusive. */
+#define CONTAINER_ASSERT_SHAPE_LOCKED(c) (TCEMU_ASSERT_WRLOCKED(&(c)->backend_lock), CONTAINER_ASSERT_EXCLUSIVE(c))
+/*
+ * A backend ioctl's code (the spapr_* functions vfio/ioctl.c calls): backend_lock held shared for
+ * the whole call, and host->lock not held (a holder of backend_lock shared never takes it).
+ */
+#define CONTAINER_ASSERT_BACKEND_CALL(c) \
+	(TCEMU_ASSERT_RWLOCKED(&(c)->backend_lock), TCEMU_ASSERT_NOT_HELD(&(c)->host->lock))
 
 /* container.c (host->lock held where said) */
 struct container *container_new(struct tcemu_host *h);
@@ -94,9 +113,13 @@ static inline bool has_groups(const struct container *c)
 	return c->ngroups > 0;
 }
 
-/* The window (slot) whose range contains bus address iova, or -1. container->lock held. */
+/*
+ * The window (slot) whose range contains bus address iova, or -1. container->lock held, or the
+ * guest fast path with the gate open (guest/gate.h): either way nobody else holds it exclusive.
+ */
 static inline int find_window(const struct container *c, uint64_t iova)
 {
+	TCEMU_ASSERT_NO_OTHER_WRITER(&c->lock);
 	for (int s = 0; s < TCEMU_PE_WINDOWS; s++) {
 		const struct tcemu_table_params *tp;
 
@@ -109,9 +132,11 @@ static inline int find_window(const struct container *c, uint64_t iova)
 	return -1;
 }
 
-/* Invalidates entries [index, index + count) of window slot on every group's PE. */
+/* Invalidates entries [index, index + count) of window slot on every group's PE. As find_window. */
 static inline void kill_all(struct container *c, unsigned slot, uint64_t index, uint64_t count)
 {
+	TCEMU_ASSERT_NO_OTHER_WRITER(&c->lock);
+	TCEMU_ASSERT(slot < TCEMU_PE_WINDOWS);
 	for (size_t i = 0; i < c->ngroups; i++)
 		tcemu_pe_tce_kill(c->groups[i]->pe, slot, index, count);
 }

@@ -37,6 +37,7 @@
 
 #include "vfio/device.h"
 #include "util/internal.h"
+#include "util/lock.h"
 
 #define NBARS 6
 #define NBACKED 7 /* BAR0-5 and the ROM */
@@ -73,7 +74,7 @@ struct backing {
 };
 
 struct tcemu_vdev {
-	pthread_mutex_t lock;
+	struct tcemu_mutex lock;
 	struct tcemu_device_info info;
 	struct tcemu_logger log;
 	struct backing regions[NBACKED];
@@ -281,7 +282,7 @@ int tcemu_vdev_create_model(const struct tcemu_device_info *info, const struct t
 	for (i = 0; i < TCEMU_VDEV_IRQS; i++)
 		for (unsigned v = 0; v < TCEMU_VDEV_MAX_VECTORS; v++)
 			d->irq_fd[i][v] = -1;
-	rc = -pthread_mutex_init(&d->lock, NULL);
+	rc = tcemu_mutex_init(&d->lock);
 	if (rc)
 		goto free_dev;
 	for (i = 0; i < NBACKED; i++) {
@@ -308,7 +309,7 @@ int tcemu_vdev_create_model(const struct tcemu_device_info *info, const struct t
 close_regions:
 	while (i-- > 0)
 		backing_close(&d->regions[i]);
-	pthread_mutex_destroy(&d->lock);
+	tcemu_mutex_destroy(&d->lock);
 free_dev:
 	free(d);
 	return rc;
@@ -326,7 +327,7 @@ void tcemu_vdev_destroy(struct tcemu_vdev *d)
 				close(d->irq_fd[i][v]);
 	for (unsigned i = 0; i < NBACKED; i++)
 		backing_close(&d->regions[i]);
-	pthread_mutex_destroy(&d->lock);
+	tcemu_mutex_destroy(&d->lock);
 	free(d);
 }
 
@@ -415,6 +416,7 @@ static int intx_update(struct tcemu_vdev *d)
 	int fd = d->irq_fd[VFIO_PCI_INTX_IRQ_INDEX][0];
 	int rc;
 
+	TCEMU_ASSERT_HELD(&d->lock);
 	if (!d->intx_asserted || d->intx_masked)
 		return 0;
 	if (fd < 0)
@@ -451,7 +453,7 @@ static int assign_eventfds(struct tcemu_vdev *d, const struct vfio_irq_set *hdr,
 			goto close_dups;
 		}
 	}
-	pthread_mutex_lock(&d->lock);
+	tcemu_mutex_lock(&d->lock);
 	for (i = 0; i < hdr->count; i++) {
 		int *slot = &d->irq_fd[hdr->index][hdr->start + i];
 
@@ -461,7 +463,7 @@ static int assign_eventfds(struct tcemu_vdev *d, const struct vfio_irq_set *hdr,
 	}
 	if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX)
 		intx_update(d); /* a level raised before the eventfd came */
-	pthread_mutex_unlock(&d->lock);
+	tcemu_mutex_unlock(&d->lock);
 	return 0;
 
 close_dups:
@@ -495,16 +497,16 @@ int tcemu_vdev_set_irqs(struct tcemu_vdev *d, const struct vfio_irq_set *hdr, co
 			return -EINVAL;
 		if (dtype == VFIO_IRQ_SET_DATA_BOOL && !*(const uint8_t *)data)
 			return 0;
-		pthread_mutex_lock(&d->lock);
+		tcemu_mutex_lock(&d->lock);
 		d->intx_masked = action == VFIO_IRQ_SET_ACTION_MASK;
 		intx_update(d);
-		pthread_mutex_unlock(&d->lock);
+		tcemu_mutex_unlock(&d->lock);
 		return 0;
 	}
 	if (dtype == VFIO_IRQ_SET_DATA_EVENTFD)
 		return assign_eventfds(d, hdr, data);
 
-	pthread_mutex_lock(&d->lock);
+	tcemu_mutex_lock(&d->lock);
 	if (hdr->count == 0) { /* disable: unassign every vector of the index */
 		for (uint32_t v = 0; v < d->irq_count[hdr->index]; v++) {
 			if (d->irq_fd[hdr->index][v] >= 0)
@@ -519,7 +521,7 @@ int tcemu_vdev_set_irqs(struct tcemu_vdev *d, const struct vfio_irq_set *hdr, co
 		if (fd >= 0 && (dtype == VFIO_IRQ_SET_DATA_NONE || ((const uint8_t *)data)[i]))
 			rc = signal_fd(fd);
 	}
-	pthread_mutex_unlock(&d->lock);
+	tcemu_mutex_unlock(&d->lock);
 	return rc;
 }
 
@@ -531,7 +533,7 @@ int tcemu_vdev_raise_irq(struct tcemu_vdev *d, unsigned index, unsigned vector)
 
 	if (index >= TCEMU_VDEV_IRQS || vector >= d->irq_count[index])
 		return -EINVAL;
-	pthread_mutex_lock(&d->lock);
+	tcemu_mutex_lock(&d->lock);
 	fd = d->irq_fd[index][vector];
 	if (fd < 0) {
 		rc = -ENOENT;
@@ -542,7 +544,7 @@ int tcemu_vdev_raise_irq(struct tcemu_vdev *d, unsigned index, unsigned vector)
 		if (!rc && index == VFIO_PCI_INTX_IRQ_INDEX)
 			d->intx_masked = true;
 	}
-	pthread_mutex_unlock(&d->lock);
+	tcemu_mutex_unlock(&d->lock);
 	return rc;
 }
 
@@ -550,10 +552,10 @@ int tcemu_vdev_intx_level(struct tcemu_vdev *d, bool asserted)
 {
 	int rc;
 
-	pthread_mutex_lock(&d->lock);
+	tcemu_mutex_lock(&d->lock);
 	d->intx_asserted = asserted;
 	rc = intx_update(d);
-	pthread_mutex_unlock(&d->lock);
+	tcemu_mutex_unlock(&d->lock);
 	return rc;
 }
 
@@ -563,15 +565,15 @@ int tcemu_vdev_irq_fd(struct tcemu_vdev *d, unsigned index, unsigned vector)
 
 	if (index >= TCEMU_VDEV_IRQS || vector >= d->irq_count[index])
 		return -1;
-	pthread_mutex_lock(&d->lock);
+	tcemu_mutex_lock(&d->lock);
 	fd = d->irq_fd[index][vector];
-	pthread_mutex_unlock(&d->lock);
+	tcemu_mutex_unlock(&d->lock);
 	return fd;
 }
 
 int tcemu_vdev_reset(struct tcemu_vdev *d)
 {
-	pthread_mutex_lock(&d->lock);
+	tcemu_mutex_lock(&d->lock);
 	memcpy(d->cfg, d->cfg_init, sizeof(d->cfg));
 	for (unsigned i = 0; i < NBARS; i++) {
 		struct backing *b = &d->regions[i];
@@ -582,7 +584,7 @@ int tcemu_vdev_reset(struct tcemu_vdev *d)
 	}
 	d->intx_masked = false;
 	d->intx_asserted = false;
-	pthread_mutex_unlock(&d->lock);
+	tcemu_mutex_unlock(&d->lock);
 	if (d->has_model && d->model.reset)
 		d->model.reset(d->model.arg);
 	tcemu_logf(&d->log, TCEMU_LOG_DEBUG, "device %s: reset", d->info.bdf);
@@ -612,7 +614,7 @@ ssize_t tcemu_vdev_rw(struct tcemu_vdev *d, void *buf, size_t len, uint64_t off,
 	if (d->has_model && region < NBARS && !(d->regions[region].flags & VFIO_REGION_INFO_FLAG_MMAP))
 		return d->model.bar_rw(d->model.arg, (unsigned)region, buf, len, roff, write); /* traps */
 
-	pthread_mutex_lock(&d->lock);
+	tcemu_mutex_lock(&d->lock);
 	if (region == VFIO_PCI_CONFIG_REGION_INDEX) {
 		for (size_t i = 0; i < len; i++) {
 			size_t o = (size_t)roff + i;
@@ -627,7 +629,7 @@ ssize_t tcemu_vdev_rw(struct tcemu_vdev *d, void *buf, size_t len, uint64_t off,
 	} else {
 		memcpy(p, d->regions[region].mem + roff, len);
 	}
-	pthread_mutex_unlock(&d->lock);
+	tcemu_mutex_unlock(&d->lock);
 	if (write && region == VFIO_PCI_CONFIG_REGION_INDEX && d->has_model && d->model.cfg_written)
 		d->model.cfg_written(d->model.arg, (unsigned)roff, len);
 	return (ssize_t)len;

@@ -13,8 +13,9 @@
  * that many bytes in; each function below checks the rest of its command's rules and fills the
  * struct in place (the dispatcher copies it back).
  *
- * Locking: one mutex per device protects config space, IRQ state and BAR contents accessed through
- * tcemu_vdev_rw. Leaf lock: nothing else is taken under it.
+ * Locking: one mutex per device (a util/lock.h wrapper: taking it twice aborts in debug builds)
+ * protects config space, IRQ state and BAR contents accessed through tcemu_vdev_rw. Leaf lock:
+ * nothing else is taken under it.
  */
 #ifndef TCEMU_SRC_DEVICE_H
 #define TCEMU_SRC_DEVICE_H

@@ -24,6 +24,8 @@ static int fdtab_reserve(struct tcemu_host *h, int fd)
 	size_t cap = h->fdcap ? h->fdcap : 64;
 	struct file **n;
 
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(fd >= 0 && fd < TCEMU_MAX_FD);
 	if ((size_t)fd < h->fdcap)
 		return 0;
 	while (cap <= (size_t)fd)
@@ -39,9 +41,11 @@ static int fdtab_reserve(struct tcemu_host *h, int fd)
 
 int host_new_fd(struct tcemu_host *h, struct file *f, int *out)
 {
-	int fd = h->ops.fd_alloc ? h->ops.fd_alloc(h->ops.opaque) : h->next_own_fd++;
+	int fd;
 	int rc;
 
+	TCEMU_ASSERT_HELD(&h->lock);
+	fd = h->ops.fd_alloc ? h->ops.fd_alloc(h->ops.opaque) : h->next_own_fd++;
 	if (fd < 0)
 		return fd;
 	rc = fd >= TCEMU_MAX_FD ? -EMFILE : fdtab_reserve(h, fd);
@@ -60,7 +64,9 @@ int host_new_fd(struct tcemu_host *h, struct file *f, int *out)
 
 void container_put(struct tcemu_host *h, struct container *c)
 {
-	(void)h;
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(c->host == h);
+	TCEMU_ASSERT(c->users > 0); /* a put without its get */
 	if (--c->users == 0)
 		container_free(c);
 }
@@ -70,34 +76,39 @@ struct container *host_container_get(struct tcemu_host *h, int fd)
 	struct container *c = NULL;
 	struct file *f;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	if (f && f->kind == FILE_CONTAINER) {
 		c = f->container;
 		c->users++;
 	}
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return c;
 }
 
 void host_container_put(struct tcemu_host *h, struct container *c)
 {
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	container_put(h, c);
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 }
 
+/* The last reference to f is gone. host->lock held. */
 static void file_release(struct tcemu_host *h, struct file *f)
 {
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(f->refs == 0);
 	switch (f->kind) {
 	case FILE_CONTAINER:
 		container_put(h, f->container);
 		break;
 	case FILE_GROUP:
+		TCEMU_ASSERT(f->group->open);
 		f->group->open = false;
 		group_maybe_close(h, f->group);
 		break;
 	case FILE_DEVICE:
+		TCEMU_ASSERT(f->device.group->device_fds > 0);
 		f->device.group->device_fds--;
 		group_maybe_close(h, f->device.group);
 		break;
@@ -105,8 +116,11 @@ static void file_release(struct tcemu_host *h, struct file *f)
 	free(f);
 }
 
+/* Drops one reference to f (a descriptor or a call in flight). host->lock held. */
 static void file_put(struct tcemu_host *h, struct file *f)
 {
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(f->refs > 0); /* a put without its get */
 	if (--f->refs == 0)
 		file_release(h, f);
 }
@@ -142,7 +156,7 @@ TCEMU_EXPORT int tcemu_host_open(struct tcemu_host *h, const char *path, int fla
 	f = host_alloc(h, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	if (g) {
 		/* Busy while open, or while a previous open is still in use (a device holds it attached). */
 		if (g->open || g->container) {
@@ -171,13 +185,13 @@ TCEMU_EXPORT int tcemu_host_open(struct tcemu_host *h, const char *path, int fla
 		f->container->users = 1;
 		f->container->first_fd = *fd;
 	}
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	if (h->trace)
 		tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "open(\"%s\") = %d", path, *fd);
 	return 0;
 
 err_unlock:
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	free(f);
 	return rc;
 }
@@ -186,15 +200,15 @@ TCEMU_EXPORT int tcemu_host_close(struct tcemu_host *h, int fd)
 {
 	struct file *f;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	if (!f) {
-		pthread_mutex_unlock(&h->lock);
+		tcemu_mutex_unlock(&h->lock);
 		return -EBADF;
 	}
 	h->fdtab[fd] = NULL;
 	file_put(h, f);
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	if (h->ops.fd_release)
 		h->ops.fd_release(h->ops.opaque, fd);
 	if (h->trace)
@@ -209,7 +223,7 @@ TCEMU_EXPORT int tcemu_host_dup(struct tcemu_host *h, int fd, int newfd)
 
 	if (newfd < 0 || newfd >= TCEMU_MAX_FD)
 		return -EBADF;
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	if (!f)
 		rc = -EBADF;
@@ -221,7 +235,7 @@ TCEMU_EXPORT int tcemu_host_dup(struct tcemu_host *h, int fd, int newfd)
 		h->fdtab[newfd] = f;
 		f->refs++;
 	}
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return rc;
 }
 
@@ -229,9 +243,9 @@ TCEMU_EXPORT bool tcemu_host_is_fd(struct tcemu_host *h, int fd)
 {
 	bool r;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	r = fd_file(h, fd) != NULL;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return r;
 }
 
@@ -240,10 +254,10 @@ TCEMU_EXPORT enum tcemu_fd_kind tcemu_host_fd_kind(struct tcemu_host *h, int fd)
 	struct file *f;
 	enum tcemu_fd_kind k;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	k = f ? (enum tcemu_fd_kind)f->kind : TCEMU_FD_NONE;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return k;
 }
 
@@ -252,19 +266,19 @@ static struct file *file_get(struct tcemu_host *h, int fd)
 {
 	struct file *f;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	f = fd_file(h, fd);
 	if (f)
 		f->refs++;
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return f;
 }
 
 static void file_unget(struct tcemu_host *h, struct file *f)
 {
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	file_put(h, f);
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 }
 
 TCEMU_EXPORT long tcemu_host_ioctl(struct tcemu_host *h, int fd, unsigned long cmd, void *arg)

@@ -32,6 +32,8 @@ static void group_unset(struct tcemu_host *h, struct group *g)
 {
 	struct container *c = g->container;
 
+	TCEMU_ASSERT_HELD(&h->lock);
+	TCEMU_ASSERT(c != NULL);
 	container_detach_group(c, g);
 	g->container = NULL;
 	container_put(h, c);
@@ -40,6 +42,7 @@ static void group_unset(struct tcemu_host *h, struct group *g)
 /* The group file and every device file of the group are gone: the group is closed. */
 void group_maybe_close(struct tcemu_host *h, struct group *g)
 {
+	TCEMU_ASSERT_HELD(&h->lock);
 	if (g->open || g->device_fds)
 		return;
 	if (g->container)
@@ -48,9 +51,9 @@ void group_maybe_close(struct tcemu_host *h, struct group *g)
 
 long group_get_status(struct group *g, struct vfio_group_status *st)
 {
-	pthread_mutex_lock(&g->host->lock);
+	tcemu_mutex_lock(&g->host->lock);
 	st->flags = VFIO_GROUP_FLAGS_VIABLE | (g->container ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
-	pthread_mutex_unlock(&g->host->lock);
+	tcemu_mutex_unlock(&g->host->lock);
 	return 0;
 }
 
@@ -60,7 +63,7 @@ long group_set_container(struct group *g, int cfd)
 	struct file *cf;
 	long rc;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	cf = fd_file(h, cfd);
 	if (!cf && fcntl(cfd, F_GETFD) < 0) {
 		rc = -EBADF;
@@ -82,7 +85,7 @@ long group_set_container(struct group *g, int cfd)
 	if (cf->container->first_fd == 0)
 		cf->container->first_fd = cfd;
 out:
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return rc;
 }
 
@@ -91,14 +94,14 @@ long group_unset_container(struct group *g)
 	struct tcemu_host *h = g->host;
 	long rc = 0;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	if (!g->container)
 		rc = -EINVAL;
 	else if (g->device_fds)
 		rc = -EBUSY;
 	else
 		group_unset(h, g);
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return rc;
 }
 
@@ -109,7 +112,7 @@ long group_get_device_fd(struct group *g, const char *name)
 	int fd = -1;
 	long rc;
 
-	pthread_mutex_lock(&h->lock);
+	tcemu_mutex_lock(&h->lock);
 	if (!g->container || !g->container->type) {
 		rc = -EINVAL;
 		goto out;
@@ -136,7 +139,7 @@ long group_get_device_fd(struct group *g, const char *name)
 		break;
 	}
 out:
-	pthread_mutex_unlock(&h->lock);
+	tcemu_mutex_unlock(&h->lock);
 	return rc;
 }
 

@@ -5,7 +5,9 @@
  *
  * Locking (the order is vfio/host_priv.h's): host->lock protects open, container and device_fds
  * (the group's open and attach state); attached_to_backend is written under the container's lock
- * held exclusive; host, pe, number, devs and ndevs are set when the host is made.
+ * held exclusive; host, pe, number, devs and ndevs are set when the host is made. In debug builds
+ * the functions documented "host->lock held" assert it, and the backend's attach and detach assert
+ * the container's lock exclusive when they write attached_to_backend.
  */
 #ifndef TCEMU_SRC_VFIO_GROUP_H
 #define TCEMU_SRC_VFIO_GROUP_H

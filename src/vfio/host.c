@@ -126,7 +126,11 @@ struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create)
 {
 	struct mm *mm;
 
-	pthread_mutex_lock(&h->mms_lock);
+	/* A leaf: not under itself nor under the other leaves (stats_lock, glink_lock). */
+	TCEMU_ASSERT_NOT_HELD(&h->mms_lock);
+	TCEMU_ASSERT_NOT_HELD(&h->stats_lock);
+	TCEMU_ASSERT_NOT_HELD(&h->glink_lock);
+	tcemu_mutex_lock(&h->mms_lock);
 	for (mm = h->mms; mm; mm = mm->next)
 		if (mm->pid == pid)
 			goto out;
@@ -135,7 +139,7 @@ struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create)
 	mm = host_alloc(h, sizeof(*mm));
 	if (!mm)
 		goto out;
-	if (pthread_rwlock_init(&mm->lock, NULL)) {
+	if (tcemu_rwlock_init(&mm->lock)) {
 		free(mm);
 		mm = NULL;
 		goto out;
@@ -146,7 +150,7 @@ struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create)
 	mm->next = h->mms;
 	h->mms = mm;
 out:
-	pthread_mutex_unlock(&h->mms_lock);
+	tcemu_mutex_unlock(&h->mms_lock);
 	return mm;
 }
 
@@ -187,16 +191,16 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 	rc = tcemu_memory_create(&mp, &h->mem);
 	if (rc)
 		goto err_destroy_platform;
-	rc = -pthread_mutex_init(&h->lock, NULL);
+	rc = tcemu_mutex_init(&h->lock);
 	if (rc)
 		goto err_destroy_memory;
-	rc = -pthread_mutex_init(&h->stats_lock, NULL);
+	rc = tcemu_mutex_init(&h->stats_lock);
 	if (rc)
 		goto err_destroy_lock;
-	rc = -pthread_mutex_init(&h->glink_lock, NULL);
+	rc = tcemu_mutex_init(&h->glink_lock);
 	if (rc)
 		goto err_destroy_stats_lock;
-	rc = -pthread_mutex_init(&h->mms_lock, NULL);
+	rc = tcemu_mutex_init(&h->mms_lock);
 	if (rc)
 		goto err_destroy_glink_lock;
 	rc = groups_build(h);
@@ -211,13 +215,13 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 err_free_groups:
 	groups_free(h);
 	tcemu_dma_destroy(h->dma); /* after the models that used it */
-	pthread_mutex_destroy(&h->mms_lock);
+	tcemu_mutex_destroy(&h->mms_lock);
 err_destroy_glink_lock:
-	pthread_mutex_destroy(&h->glink_lock);
+	tcemu_mutex_destroy(&h->glink_lock);
 err_destroy_stats_lock:
-	pthread_mutex_destroy(&h->stats_lock);
+	tcemu_mutex_destroy(&h->stats_lock);
 err_destroy_lock:
-	pthread_mutex_destroy(&h->lock);
+	tcemu_mutex_destroy(&h->lock);
 err_destroy_memory:
 	tcemu_memory_destroy(h->mem);
 err_destroy_platform:
@@ -236,9 +240,9 @@ TCEMU_EXPORT void tcemu_host_close_all(struct tcemu_host *h)
 		for (size_t fd = 0; fd < h->fdcap; fd++) {
 			struct file *f;
 
-			pthread_mutex_lock(&h->lock);
+			tcemu_mutex_lock(&h->lock);
 			f = fd < h->fdcap ? h->fdtab[fd] : NULL;
-			pthread_mutex_unlock(&h->lock);
+			tcemu_mutex_unlock(&h->lock);
 			if (f && (int)f->kind == pass) {
 				host_defect(h, "descriptor %zu (%s) was never closed", fd,
 					    pass == FILE_DEVICE ? "a device" : pass == FILE_GROUP ? "a group" : "a container");
@@ -246,6 +250,7 @@ TCEMU_EXPORT void tcemu_host_close_all(struct tcemu_host *h)
 			}
 		}
 	}
+	host_defects_final(h);
 }
 
 TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
@@ -260,14 +265,12 @@ TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
 	}
 	groups_free(h);
 	tcemu_dma_destroy(h->dma); /* after the models that used it */
-	for (size_t i = 0; i < h->ndefects; i++)
-		free(h->defects[i]);
-	free(h->defects);
+	host_defects_free(h);
 	free(h->fdtab);
-	pthread_mutex_destroy(&h->mms_lock);
-	pthread_mutex_destroy(&h->glink_lock);
-	pthread_mutex_destroy(&h->stats_lock);
-	pthread_mutex_destroy(&h->lock);
+	tcemu_mutex_destroy(&h->mms_lock);
+	tcemu_mutex_destroy(&h->glink_lock);
+	tcemu_mutex_destroy(&h->stats_lock);
+	tcemu_mutex_destroy(&h->lock);
 	tcemu_memory_destroy(h->mem);
 	tcemu_platform_destroy(h->plat);
 	free(h);
@@ -292,7 +295,7 @@ TCEMU_EXPORT ssize_t tcemu_host_regions(struct tcemu_host *h, pid_t pid, struct 
 	if (!mm)
 		return 0;
 	host_gate_close(h); /* the guest fast path's uncounted entries go into the counts */
-	pthread_rwlock_rdlock(&mm->lock);
+	tcemu_rwlock_rdlock(&mm->lock);
 	n = (ssize_t)mm->nregions;
 	for (size_t i = 0; i < mm->nregions && i < max; i++) {
 		const struct region *r = &mm->regions[i];
@@ -306,7 +309,7 @@ TCEMU_EXPORT ssize_t tcemu_host_regions(struct tcemu_host *h, pid_t pid, struct 
 			.users = r->users,
 		};
 	}
-	pthread_rwlock_unlock(&mm->lock);
+	tcemu_rwlock_unlock(&mm->lock);
 	host_gate_open(h);
 	return n;
 }
@@ -323,12 +326,12 @@ TCEMU_EXPORT int tcemu_host_locked(struct tcemu_host *h, pid_t pid, uint64_t *lo
 			*limit = default_limit(h);
 		return 0;
 	}
-	pthread_rwlock_rdlock(&mm->lock);
+	tcemu_rwlock_rdlock(&mm->lock);
 	if (locked)
 		*locked = mm->locked;
 	if (limit)
 		*limit = mm->limit;
-	pthread_rwlock_unlock(&mm->lock);
+	tcemu_rwlock_unlock(&mm->lock);
 	return 0;
 }
 

@@ -33,17 +33,21 @@
  *   host->mms_lock (mutex) is a leaf: the process list (host_mm_get), under any of the above.
  *   container->lock and mm->lock are taken exclusive only after closing the guest gate
  *   (guest/gate.h), which the guest fast path uses instead of taking them.
+ * The locks are util/lock.h's wrappers: in debug builds these rules are asserted. Every function
+ * documented "host->lock held" (or exclusive, or shared) checks that its caller holds it; an
+ * ioctl and every backend handler check that host->lock is not held; the leaves are not taken
+ * under one another (host_mm_get, host_defect); taking a lock the thread already holds aborts.
+ * Release builds compile all of it out (the wrappers are the bare pthread calls).
  *
  * struct tcemu_host: host->lock protects fdtab, fdcap, next_own_fd, the groups' open/attach
- * state (vfio/group.h); host->mms_lock protects mms; host->glink_lock protects glinks; host->stats_lock protects defects,
- * ndefects; stats, gate_closed, fail_nth and alloc_count are atomics; exit_recorded and at_exit are
+ * state (vfio/group.h); host->mms_lock protects mms; host->glink_lock protects glinks; host->stats_lock protects dkinds,
+ * ndkinds, dkcap, dkinds_dropped; stats, gate_closed, fail_nth and alloc_count are atomics; exit_recorded and at_exit are
  * written by tcemu_host_close_all without a lock; the rest is set at creation.
  * struct file: refs under host->lock; the rest is set when it is made.
  */
 #ifndef TCEMU_SRC_HOST_PRIV_H
 #define TCEMU_SRC_HOST_PRIV_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -55,12 +59,15 @@
 
 #include "vfio/device.h"
 #include "util/internal.h"
+#include "util/lock.h"
 
 struct tcemu_host;
 struct container;
 struct group;
 struct mm;
 struct guest_link;
+struct defect_kind;
+struct tcemu_model_fault;
 
 enum file_kind { FILE_CONTAINER = TCEMU_FD_CONTAINER, FILE_GROUP = TCEMU_FD_GROUP, FILE_DEVICE = TCEMU_FD_DEVICE };
 
@@ -94,23 +101,24 @@ struct tcemu_host {
 	bool trusted_args;
 	uint32_t page_shift; /* system page */
 
-	pthread_mutex_t lock;
+	struct tcemu_mutex lock;
 	struct file **fdtab; /* indexed by descriptor number */
 	size_t fdcap;
 	int next_own_fd;
 	struct group *groups; /* one per PE */
 	size_t ngroups;
-	pthread_mutex_t mms_lock; /* the process list (a leaf) */
+	struct tcemu_mutex mms_lock; /* the process list (a leaf) */
 	struct mm *mms;
 
 	uint32_t gate_closed;          /* atomic: closers of the guest gate (guest/gate.h) */
-	pthread_mutex_t glink_lock;    /* the guest link list */
+	struct tcemu_mutex glink_lock;    /* the guest link list */
 	struct guest_link *glinks;
 
-	pthread_mutex_t stats_lock; /* defects list */
+	struct tcemu_mutex stats_lock; /* the defect kinds */
 	struct tcemu_host_stats stats; /* every field is an atomic counter */
-	char **defects;
-	size_t ndefects;
+	struct defect_kind *dkinds; /* client defects and DMA faults by kind, in order of first occurrence (report.c) */
+	size_t ndkinds, dkcap;
+	uint64_t dkinds_dropped; /* occurrences of kinds beyond TCEMU_MAX_DEFECTS kinds */
 	bool exit_recorded;
 	struct tcemu_host_stats at_exit; /* the state when tcemu_host_close_all ran */
 
@@ -118,7 +126,7 @@ struct tcemu_host {
 	uint64_t alloc_count; /* atomic */
 };
 
-#define TCEMU_MAX_DEFECTS 1024
+#define TCEMU_MAX_DEFECTS 1024 /* defect kinds kept */
 #define TCEMU_MAX_FD (1 << 20)
 
 /* host.c */
@@ -140,14 +148,22 @@ void host_stat_peak(uint64_t *peak, uint64_t v); /* raises the atomic *peak to v
 /* The process pid's state (create: made if missing; NULL: none, or no memory). Takes host->mms_lock. */
 struct mm *host_mm_get(struct tcemu_host *h, pid_t pid, bool create);
 
-/* report.c */
+/* report.c: client defects, kept by kind (one kind per format string), logged rate-limited */
 void host_defect(struct tcemu_host *h, const char *fmt, ...) TCEMU_PRINTF(2, 3);
+/* An UNMAP_DMA of [iova, iova + size) on container that cleared nothing (one aggregated kind). */
+void host_defect_unmap_nothing(struct tcemu_host *h, uint64_t iova, uint64_t size, int container);
+/* A device DMA fault (devices/model.c): a kind per device, direction and what the IOMMU held. */
+void host_dma_fault(struct tcemu_host *h, const struct tcemu_model_fault *f);
+/* Logs the final count of each kind whose occurrences were no longer logged (tcemu_host_close_all). */
+void host_defects_final(struct tcemu_host *h);
+void host_defects_free(struct tcemu_host *h); /* tcemu_host_destroy */
 
 /* fd.c */
 int host_new_fd(struct tcemu_host *h, struct file *f, int *fd);     /* host->lock held */
 /* The file behind descriptor fd, or NULL. host->lock held. */
 static inline struct file *fd_file(struct tcemu_host *h, int fd)
 {
+	TCEMU_ASSERT_HELD(&h->lock);
 	return fd >= 0 && (size_t)fd < h->fdcap ? h->fdtab[fd] : NULL;
 }
 /* Drops one user of c (a descriptor or an attached group), freeing it with the last. host->lock held. */

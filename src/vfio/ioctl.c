@@ -102,9 +102,9 @@ static long h_set_iommu(struct call *x)
 {
 	long rc;
 
-	pthread_mutex_lock(&x->h->lock);
+	tcemu_mutex_lock(&x->h->lock);
 	rc = container_set_iommu(C(x), x->in.value);
-	pthread_mutex_unlock(&x->h->lock);
+	tcemu_mutex_unlock(&x->h->lock);
 	return rc;
 }
 
@@ -367,9 +367,9 @@ static pid_t owner_of(struct container *c)
 {
 	pid_t owner;
 
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	owner = c->mm ? c->mm->pid : 0;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return owner;
 }
 
@@ -382,10 +382,11 @@ static long backend_check(struct tcemu_host *h, struct container *c, const struc
 	pid_t owner;
 	int type;
 
-	pthread_rwlock_rdlock(&c->lock);
+	TCEMU_ASSERT_RWLOCKED(&c->backend_lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	type = c->type;
 	owner = c->mm ? c->mm->pid : 0;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	/* Backend commands need a backend: the VFIO core answers EINVAL without one. */
 	if (!type)
 		return -EINVAL;
@@ -477,14 +478,16 @@ static long run(struct tcemu_host *h, struct file *f, const struct ioctl_desc *d
 	struct container *c;
 	long rc;
 
+	/* An ioctl runs without host->lock: a handler that needs it takes it (SET_IOMMU, groups). */
+	TCEMU_ASSERT_NOT_HELD(&h->lock);
 	if (d->mode == CORE)
 		return run_checked(h, f, d, x);
 	c = f->container;
-	pthread_rwlock_rdlock(&c->backend_lock);
+	tcemu_rwlock_rdlock(&c->backend_lock);
 	rc = backend_check(h, c, d);
 	if (rc == 0)
 		rc = run_checked(h, f, d, x);
-	pthread_rwlock_unlock(&c->backend_lock);
+	tcemu_rwlock_unlock(&c->backend_lock);
 	return rc;
 }
 

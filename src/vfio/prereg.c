@@ -60,6 +60,7 @@ static void tops_update(struct mm *mm, size_t from)
 {
 	size_t nblocks = (mm->nregions + KEYS_PER_BLOCK - 1) / KEYS_PER_BLOCK;
 
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
 	for (size_t b = from / KEYS_PER_BLOCK; b < nblocks; b++)
 		mm->tops[b] = mm->ends[tcemu_min_u64((b + 1) * KEYS_PER_BLOCK, mm->nregions) - 1];
 }
@@ -74,6 +75,8 @@ static int regions_reserve(struct tcemu_host *h, struct mm *mm)
 	struct region *r;
 	uint64_t *e, *t;
 
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	TCEMU_ASSERT(mm->nregions <= mm->cap && mm->cap % KEYS_PER_BLOCK == 0);
 	if (mm->nregions < mm->cap)
 		return 0;
 	r = host_realloc(h, mm->regions, cap * sizeof(*r));
@@ -111,10 +114,12 @@ static struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uin
 	return r;
 }
 
+/* mm->lock held, or the guest fast path with the gate open: nobody else holds it exclusive. */
 struct region *mm_find_near(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
 {
 	size_t i = *hint;
 
+	TCEMU_ASSERT_NO_OTHER_WRITER(&mm->lock);
 	if (i < mm->nregions && ua >= mm->regions[i].ua && size <= mm->regions[i].size &&
 	    ua - mm->regions[i].ua <= mm->regions[i].size - size)
 		return &mm->regions[i];
@@ -125,18 +130,21 @@ struct region *mm_find(struct mm *mm, uint64_t ua, uint64_t size)
 {
 	size_t hint = SIZE_MAX;
 
+	TCEMU_ASSERT_RWLOCKED(&mm->lock);
 	return mm_find_next(mm, &hint, ua, size);
 }
 
 void mm_wrlock(struct mm *mm)
 {
 	host_gate_close(mm->host);
-	pthread_rwlock_wrlock(&mm->lock);
+	tcemu_rwlock_wrlock(&mm->lock);
 }
 
 void mm_wrunlock(struct mm *mm)
 {
-	pthread_rwlock_unlock(&mm->lock);
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	TCEMU_ASSERT(__atomic_load_n(&mm->host->gate_closed, __ATOMIC_RELAXED) != 0);
+	tcemu_rwlock_unlock(&mm->lock);
 	host_gate_open(mm->host);
 }
 
@@ -157,7 +165,10 @@ static size_t cref_lower_bound(const struct container *c, uint64_t ua)
 
 struct cref *container_cref(struct container *c, const struct region *r)
 {
-	size_t i = cref_lower_bound(c, r->ua);
+	size_t i;
+
+	TCEMU_ASSERT_RWLOCKED(&c->lock);
+	i = cref_lower_bound(c, r->ua);
 
 	return i < c->nrefs && c->refs[i].ua == r->ua ? &c->refs[i] : NULL;
 }
@@ -187,6 +198,8 @@ int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge)
 /* Makes room for one more cref in c. */
 static int cref_reserve(struct tcemu_host *h, struct container *c)
 {
+	CONTAINER_ASSERT_EXCLUSIVE(c);
+	TCEMU_ASSERT(c->nrefs <= c->rcap);
 	if (c->nrefs < c->rcap)
 		return 0;
 	size_t cap = c->rcap ? c->rcap * 2 : 16;
@@ -202,6 +215,8 @@ static void cref_insert(struct container *c, struct region *r)
 {
 	size_t i = cref_lower_bound(c, r->ua);
 
+	CONTAINER_ASSERT_EXCLUSIVE(c);
+	TCEMU_ASSERT(c->nrefs < c->rcap); /* cref_reserve made room */
 	memmove(&c->refs[i + 1], &c->refs[i], (c->nrefs - i) * sizeof(*c->refs));
 	c->refs[i] = (struct cref){ .ua = r->ua, .size = r->size };
 	c->nrefs++;
@@ -211,6 +226,8 @@ static void cref_remove(struct container *c, struct cref *cr)
 {
 	size_t i = (size_t)(cr - c->refs);
 
+	CONTAINER_ASSERT_EXCLUSIVE(c);
+	TCEMU_ASSERT(cr >= c->refs && i < c->nrefs);
 	memmove(&c->refs[i], &c->refs[i + 1], (c->nrefs - i - 1) * sizeof(*c->refs));
 	c->nrefs--;
 }
@@ -235,6 +252,10 @@ static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 	size_t i = (size_t)(r - mm->regions);
 	uint64_t pg = 1ull << h->page_shift, size = r->size;
 
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	TCEMU_ASSERT(r >= mm->regions && i < mm->nregions);
+	/* Nobody uses it: no container references it, no IOMMU entry points into it. */
+	TCEMU_ASSERT(r->users == 0 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED) == 0);
 	tcemu_memory_unpin(h->mem, r->hpa);
 	if (r->mlocked)
 		real_munlock(r->ua, r->size);
@@ -256,6 +277,8 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	size_t at;
 	int rc;
 
+	CONTAINER_ASSERT_EXCLUSIVE(c);
+	TCEMU_ASSERT(c->mm == mm);
 	if ((ua & (pg - 1)) || (size & (pg - 1)) || size == 0 || ua + size < ua)
 		return -EINVAL;
 	rc = cref_reserve(h, c);
@@ -270,6 +293,7 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 			rc = -EBUSY;
 			goto out;
 		}
+		TCEMU_ASSERT(r->users > 0 && r->users < UINT32_MAX);
 		r->users++;
 		cref_insert(c, r);
 		goto out;
@@ -336,6 +360,8 @@ int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint
 	struct cref *cr;
 	int rc = 0;
 
+	CONTAINER_ASSERT_EXCLUSIVE(c);
+	TCEMU_ASSERT(c->mm == mm);
 	if ((ua & (pg - 1)) || (size & (pg - 1)))
 		return -EINVAL;
 	mm_wrlock(mm);
@@ -359,6 +385,7 @@ int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint
 		goto out;
 	}
 	cref_remove(c, cr);
+	TCEMU_ASSERT(r->users > 0); /* this container's reference, at least */
 	if (--r->users == 0)
 		region_free(h, mm, r);
 out:
@@ -366,16 +393,55 @@ out:
 	return rc;
 }
 
+/*
+ * Frees the regions no container references and no entry maps into any more (kept by
+ * mm_drop_container for another container's entries). mm->lock exclusive. Rare: one pass each.
+ */
+static void mm_free_orphans(struct tcemu_host *h, struct mm *mm)
+{
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	for (size_t i = mm->nregions; i-- > 0;) {
+		struct region *r = &mm->regions[i];
+
+		if (r->users == 0 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED) == 0)
+			region_free(h, mm, r);
+	}
+}
+
 void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 {
+	bool orphans = false;
+
+	CONTAINER_ASSERT_EXCLUSIVE(c);
+	TCEMU_ASSERT(c->mm == mm);
 	mm_wrlock(mm);
 	for (size_t i = 0; i < c->nrefs; i++) {
 		struct region *r = mm_find(mm, c->refs[i].ua, c->refs[i].size);
+		uint64_t mapped;
 
-		if (r && --r->users == 0)
+		TCEMU_ASSERT(r != NULL && r->users > 0); /* a container's reference keeps its region */
+		if (!r || --r->users > 0)
+			continue;
+		mapped = __atomic_load_n(&r->mapped, __ATOMIC_RELAXED);
+		if (!mapped) {
 			region_free(h, mm, r);
+			continue;
+		}
+		/*
+		 * Another container of the process maps into a region only this one registered (a
+		 * process's regions serve all its containers, as in the kernel). It stays, pinned and
+		 * charged, until no entry points into it; a later release frees it (mm_free_orphans).
+		 */
+		host_defect(h, "container %d released the region at 0x%llx (0x%llx bytes) it registered while %llu IOMMU "
+			       "entries of another container still map into it: the region stays pinned until they go",
+			    c->first_fd, (unsigned long long)r->ua, (unsigned long long)r->size,
+			    (unsigned long long)mapped);
 	}
 	c->nrefs = 0;
+	for (size_t i = 0; i < mm->nregions && !orphans; i++)
+		orphans = mm->regions[i].users == 0;
+	if (orphans)
+		mm_free_orphans(h, mm);
 	mm_wrunlock(mm);
 }
 
@@ -385,6 +451,6 @@ void mm_free(struct tcemu_host *h, struct mm *mm)
 	free(mm->regions);
 	free(mm->ends);
 	free(mm->tops);
-	pthread_rwlock_destroy(&mm->lock);
+	tcemu_rwlock_destroy(&mm->lock);
 	free(mm);
 }

@@ -13,16 +13,22 @@
  *   releases), by plain adds under it held exclusive (a map across regions), and is read under it
  *   held exclusive (UNREGISTER), so an unregister never races a map of the same memory. The guest
  *   fast path, gate open, counts into its link's cache instead (guest/gate.h).
- * - mm->next (the host's list) is under host->lock; host and pid are set when it is made.
+ * - mm->next (the host's list) is under host->mms_lock; host and pid are set when it is made.
  * - The caller holds container->lock exclusive for register/unregister/drop (the container's crefs).
+ * In debug builds these rules are asserted (util/lock.h): mm_find and the index updates check
+ * mm->lock, register/unregister/drop check the container's lock exclusive (and the guest gate
+ * closed), and a region's users stay above 0 until it is freed with no mapping left. mm_find_near,
+ * also used by the guest fast path with the gate open, checks only that no other thread holds
+ * mm->lock exclusive.
  */
 #ifndef TCEMU_SRC_VFIO_PREREG_H
 #define TCEMU_SRC_VFIO_PREREG_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "util/lock.h"
 
 struct tcemu_host;
 struct container;
@@ -44,7 +50,7 @@ struct region {
 struct mm {
 	struct tcemu_host *host;
 	pid_t pid;
-	pthread_rwlock_t lock;
+	struct tcemu_rwlock lock;
 	struct region *regions;  /* sorted by ua, non-overlapping, inline */
 	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous;
 	                            UINT64_MAX from nregions to cap */
@@ -52,7 +58,7 @@ struct mm {
 	size_t nregions, cap;    /* cap: a multiple of the block size */
 	uint64_t locked;         /* bytes charged; under lock */
 	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
-	struct mm *next;         /* host->mms list, under host->lock */
+	struct mm *next;         /* host->mms list, under host->mms_lock */
 };
 
 /* prereg.c (container->lock held exclusive by the caller unless said otherwise) */

@@ -36,6 +36,8 @@ void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64_t old_
 	struct container *c = rc->c;
 
 	(void)index;
+	/* Under the container lock, or the guest fast path with its gate open (rc->gl). */
+	TCEMU_ASSERT(rc->gl || tcemu_rwlock_held(&c->lock));
 	rc->released++;
 	if (c->v2) {
 		if (!region_has(rc->r, old_ua)) {
@@ -57,12 +59,13 @@ static uint64_t window_clear(struct container *c, unsigned slot)
 	struct release_ctx rc = { .c = c, .page_shift = tcemu_table_params(w->table)->page_shift };
 	int64_t n;
 
+	TCEMU_ASSERT_RWLOCKED(&c->lock);
 	if (c->v2 && c->mm)
-		pthread_rwlock_rdlock(&c->mm->lock);
+		tcemu_rwlock_rdlock(&c->mm->lock);
 	n = tcemu_table_clear(w->table, 0, tcemu_table_entries(w->table), release_entry, &rc);
 	release_flush(&rc);
 	if (c->v2 && c->mm)
-		pthread_rwlock_unlock(&c->mm->lock);
+		tcemu_rwlock_unlock(&c->mm->lock);
 	if (n > 0) {
 		host_stat_add(c->host, &c->host->stats.entries_mapped, -n, NULL);
 		kill_all(c, slot, 0, 0);
@@ -75,6 +78,8 @@ static void window_free(struct container *c, unsigned slot)
 {
 	struct window *w = &c->windows[slot];
 
+	CONTAINER_ASSERT_EXCLUSIVE(c);
+	TCEMU_ASSERT(slot < TCEMU_PE_WINDOWS);
 	if (!w->table)
 		return;
 	window_clear(c, slot);
@@ -109,6 +114,10 @@ static int window_build(struct container *c, unsigned slot, uint64_t start, uint
 	size_t done = 0;
 	int rc;
 
+	CONTAINER_ASSERT_EXCLUSIVE(c);
+	/* A free slot among the PEs' windows (the callers chose it within the profile's). */
+	TCEMU_ASSERT(slot < TCEMU_PE_WINDOWS && !c->windows[slot].table);
+	TCEMU_ASSERT(!has_groups(c) || slot < tcemu_pe_profile(c->groups[0]->pe)->windows);
 	rc = tcemu_table_geometry(&p, &g);
 	if (rc)
 		return -EINVAL;
@@ -150,6 +159,7 @@ static int build_default_window(struct container *c)
 	struct tcemu_phb_info hi;
 	int rc;
 
+	CONTAINER_ASSERT_EXCLUSIVE(c);
 	if (!c->def_window_pending)
 		return 0;
 	if (!has_groups(c))
@@ -171,10 +181,10 @@ static int lock_shared_with_default_window(struct container *c, struct tcemu_tab
 	int rc = 0;
 
 	*built = NULL;
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	if (!c->def_window_pending)
 		return 0;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	container_wrlock(c);
 	if (c->def_window_pending) {
 		rc = build_default_window(c);
@@ -184,7 +194,7 @@ static int lock_shared_with_default_window(struct container *c, struct tcemu_tab
 	container_wrunlock(c);
 	if (rc)
 		return rc;
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	return 0;
 }
 
@@ -226,6 +236,8 @@ int backend_attach(struct container *c, struct group *g)
 	size_t done = 0;
 	int rc;
 
+	CONTAINER_ASSERT_SHAPE_LOCKED(c);
+	TCEMU_ASSERT(!g->attached_to_backend);
 	for (size_t i = 0; i < c->ngroups; i++)
 		if (c->groups[i] == g)
 			return -EBUSY;
@@ -257,6 +269,7 @@ int backend_attach(struct container *c, struct group *g)
 	}
 	if (!has_groups(c) && !c->windows[0].table)
 		c->def_window_pending = true;
+	TCEMU_ASSERT(c->ngroups < c->gcap);
 	c->groups[c->ngroups++] = g;
 	g->attached_to_backend = true;
 	return 0;
@@ -274,6 +287,7 @@ void backend_release(struct container *c)
 {
 	struct tcemu_host *h = c->host;
 
+	CONTAINER_ASSERT_SHAPE_LOCKED(c);
 	for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++) {
 		if (c->windows[s].table) {
 			struct tcemu_table_info ti;
@@ -311,6 +325,7 @@ void backend_detach(struct container *c, struct group *g)
 {
 	size_t i;
 
+	CONTAINER_ASSERT_SHAPE_LOCKED(c);
 	for (i = 0; i < c->ngroups && c->groups[i] != g; i++)
 		;
 	if (i == c->ngroups)
@@ -329,6 +344,7 @@ void backend_detach(struct container *c, struct group *g)
 	memmove(&c->groups[i], &c->groups[i + 1], (c->ngroups - i - 1) * sizeof(*c->groups));
 	c->ngroups--;
 	tcemu_pe_release_ownership(g->pe);
+	TCEMU_ASSERT(g->attached_to_backend);
 	g->attached_to_backend = false;
 }
 
@@ -340,6 +356,7 @@ int spapr_record_owner(struct container *c, pid_t caller)
 	struct mm *mm;
 	int rc = 0;
 
+	CONTAINER_ASSERT_BACKEND_CALL(c);
 	mm = host_mm_get(c->host, caller, true);
 	if (!mm)
 		return -ENOMEM;
@@ -356,9 +373,10 @@ int spapr_need_groups(struct container *c)
 {
 	int rc;
 
-	pthread_rwlock_rdlock(&c->lock);
+	CONTAINER_ASSERT_BACKEND_CALL(c);
+	tcemu_rwlock_rdlock(&c->lock);
 	rc = has_groups(c) ? 0 : -ENXIO;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }
 
@@ -366,9 +384,10 @@ int spapr_need_enabled(struct container *c)
 {
 	int rc;
 
-	pthread_rwlock_rdlock(&c->lock);
+	CONTAINER_ASSERT_BACKEND_CALL(c);
+	tcemu_rwlock_rdlock(&c->lock);
 	rc = c->enabled ? 0 : -EPERM;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }
 
@@ -376,9 +395,10 @@ int spapr_need_owner(struct container *c)
 {
 	int rc;
 
-	pthread_rwlock_rdlock(&c->lock);
+	CONTAINER_ASSERT_BACKEND_CALL(c);
+	tcemu_rwlock_rdlock(&c->lock);
 	rc = c->mm ? 0 : -EPERM;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }
 
@@ -387,9 +407,10 @@ long spapr_get_info(struct container *c, struct vfio_iommu_spapr_tce_info *info,
 	const struct tcemu_profile_info *prof;
 	struct tcemu_phb_info hi;
 
-	pthread_rwlock_rdlock(&c->lock);
+	CONTAINER_ASSERT_BACKEND_CALL(c);
+	tcemu_rwlock_rdlock(&c->lock);
 	if (!has_groups(c)) {
-		pthread_rwlock_unlock(&c->lock);
+		tcemu_rwlock_unlock(&c->lock);
 		return -ENXIO;
 	}
 	tcemu_phb_info(tcemu_pe_phb(c->groups[0]->pe), &hi);
@@ -404,7 +425,7 @@ long spapr_get_info(struct container *c, struct vfio_iommu_spapr_tce_info *info,
 		info->ddw.max_dynamic_windows_supported = prof->windows;
 		info->ddw.levels = prof->max_levels;
 	}
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	if (info->argsz >= sizeof(*info))
 		*out_len = sizeof(*info);
 	return 0;
@@ -415,9 +436,10 @@ long spapr_enable(struct container *c, pid_t caller)
 	struct tcemu_phb_info hi;
 	long rc;
 
-	pthread_rwlock_rdlock(&c->lock);
+	CONTAINER_ASSERT_BACKEND_CALL(c);
+	tcemu_rwlock_rdlock(&c->lock);
 	rc = c->enabled ? -EBUSY : 0;
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	if (rc)
 		return rc;
 	rc = spapr_record_owner(c, caller);
@@ -450,6 +472,7 @@ out:
 
 long spapr_disable(struct container *c)
 {
+	CONTAINER_ASSERT_BACKEND_CALL(c);
 	container_wrlock(c);
 	if (c->enabled) {
 		c->enabled = false;
@@ -483,7 +506,9 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	struct region *r;
 	long rc = 0;
 
-	pthread_rwlock_rdlock(&mm->lock);
+	TCEMU_ASSERT_RWLOCKED(&c->lock);
+	TCEMU_ASSERT(c->v2 && mm != NULL);
+	tcemu_rwlock_rdlock(&mm->lock);
 	r = mm_find(mm, vaddr, 1ull << ps);
 	if (r && end - r->ua <= r->size) {
 		if (r->page_shift < ps) {
@@ -501,7 +526,7 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 		rc = -EINVAL;
 		goto out;
 	}
-	pthread_rwlock_unlock(&mm->lock);
+	tcemu_rwlock_unlock(&mm->lock);
 	mm_wrlock(mm);
 	exclusive = true;
 	/* Check: regions without a gap from vaddr to end, each with a large enough page. */
@@ -558,7 +583,7 @@ out:
 	if (exclusive)
 		mm_wrunlock(mm);
 	else
-		pthread_rwlock_unlock(&mm->lock);
+		tcemu_rwlock_unlock(&mm->lock);
 	return rc;
 }
 
@@ -573,6 +598,8 @@ static long map_v1(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	uint64_t pinned = 0;
 	long rc;
 
+	TCEMU_ASSERT_RWLOCKED(&c->lock);
+	TCEMU_ASSERT(!c->v2);
 	/*
 	 * difference: the kernel's v1 always pins writable, so read-only memory cannot be mapped for a
 	 * device to read; tcemu pins with the access the direction needs.
@@ -629,6 +656,7 @@ long spapr_map(struct container *c, const struct vfio_iommu_type1_dma_map *m)
 	long rc;
 	int slot;
 
+	CONTAINER_ASSERT_BACKEND_CALL(c);
 	rc = lock_shared_with_default_window(c, &built);
 	if (rc)
 		return rc;
@@ -672,7 +700,7 @@ long spapr_map(struct container *c, const struct vfio_iommu_type1_dma_map *m)
 	else
 		rc = map_v1(c, t, tp->page_shift, index, m->size >> tp->page_shift, m->vaddr, perm, (unsigned)slot);
 out:
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	if (rc)
 		undo_default_window(c, built);
 	return rc;
@@ -689,6 +717,7 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 	long rc;
 	int slot;
 
+	CONTAINER_ASSERT_BACKEND_CALL(c);
 	rc = lock_shared_with_default_window(c, &built);
 	if (rc)
 		return rc;
@@ -715,11 +744,11 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 	rctx.page_shift = tp->page_shift;
 	index = (u->iova - tp->bus_offset) >> tp->page_shift;
 	if (c->v2 && c->mm)
-		pthread_rwlock_rdlock(&c->mm->lock);
+		tcemu_rwlock_rdlock(&c->mm->lock);
 	n = tcemu_table_clear(c->windows[slot].table, index, u->size >> tp->page_shift, release_entry, &rctx);
 	release_flush(&rctx);
 	if (c->v2 && c->mm)
-		pthread_rwlock_unlock(&c->mm->lock);
+		tcemu_rwlock_unlock(&c->mm->lock);
 	if (u->iova == 0 && u->size && u->size < tp->window_size) {
 		/*
 		 * DPDK's rte_vfio_container_dma_unmap sends the map struct as UNMAP_DMA: the backend
@@ -740,12 +769,10 @@ long spapr_unmap(struct container *c, const struct vfio_iommu_type1_dma_unmap *u
 		host_stat_add(h, &h->stats.entries_mapped, -n, NULL);
 		kill_all(c, (unsigned)slot, index, u->size >> tp->page_shift);
 	} else if (u->size) {
-		host_defect(h, "UNMAP_DMA(iova=0x%llx, size=0x%llx) on container %d cleared nothing: "
-			       "that range was never mapped",
-			    (unsigned long long)u->iova, (unsigned long long)u->size, c->first_fd);
+		host_defect_unmap_nothing(h, u->iova, u->size, c->first_fd);
 	}
 out:
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	if (rc)
 		undo_default_window(c, built);
 	return rc;
@@ -755,7 +782,9 @@ long spapr_register(struct container *c, const struct vfio_iommu_spapr_register_
 {
 	long rc;
 
+	CONTAINER_ASSERT_BACKEND_CALL(c);
 	container_wrlock(c);
+	TCEMU_ASSERT(c->mm != NULL); /* recorded by the precheck; it stays while backend_lock is held */
 	rc = mm_register(c->host, c->mm, c, r->vaddr, r->size);
 	if (rc == 0)
 		c->enabled = true; /* v2: the first registration enables, for good */
@@ -767,7 +796,9 @@ long spapr_unregister(struct container *c, const struct vfio_iommu_spapr_registe
 {
 	long rc;
 
+	CONTAINER_ASSERT_BACKEND_CALL(c);
 	container_wrlock(c);
+	TCEMU_ASSERT(c->mm != NULL); /* as in spapr_register */
 	rc = mm_unregister(c->host, c->mm, c, r->vaddr, r->size);
 	container_wrunlock(c);
 	return rc;
@@ -780,6 +811,7 @@ long spapr_create(struct container *c, struct vfio_iommu_spapr_tce_create *cr)
 	unsigned slot;
 	long rc;
 
+	CONTAINER_ASSERT_BACKEND_CALL(c);
 	container_wrlock(c);
 	if (!has_groups(c)) {
 		rc = -ENXIO;
@@ -822,6 +854,7 @@ long spapr_remove(struct container *c, const struct vfio_iommu_spapr_tce_remove 
 	long rc = 0;
 	int slot;
 
+	CONTAINER_ASSERT_BACKEND_CALL(c);
 	container_wrlock(c);
 	if (!has_groups(c)) {
 		rc = -ENXIO;
@@ -846,11 +879,12 @@ long spapr_eeh(struct container *c, const struct vfio_eeh_pe_op *op, uint32_t ar
 {
 	long rc = 0;
 
+	CONTAINER_ASSERT_BACKEND_CALL(c);
 	if (op->op == VFIO_EEH_PE_INJECT_ERR && argsz < sizeof(*op))
 		return -EINVAL;
-	pthread_rwlock_rdlock(&c->lock);
+	tcemu_rwlock_rdlock(&c->lock);
 	for (size_t i = 0; i < c->ngroups && rc == 0; i++)
 		rc = tcemu_pe_eeh_op(c->groups[i]->pe, op->op, op->err.type, op->err.func);
-	pthread_rwlock_unlock(&c->lock);
+	tcemu_rwlock_unlock(&c->lock);
 	return rc;
 }

@@ -5,7 +5,8 @@
  * Runs an unmodified program against the emulated /dev/vfio: builds a fake sysfs for the topology
  * in a private temporary directory, exports its location, runs the program with
  * libtcemu-preload.so, returns its exit status, and prints the shim's summary (calls, windows,
- * mappings, regions, locked memory, client defects) when it ends. See docs/exec.md.
+ * mappings, regions, locked memory, client defects, DMA faults; one part per process that used
+ * VFIO, saying how it ended) when it ends. See docs/exec.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -258,10 +259,22 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
 	if (trace)
 		set_env("TCEMU_TRACE", "1");
 
-	/* The terminal's ^C goes to the program; tcemu waits for it to finish and reports. */
+	/*
+	 * The terminal's ^C goes to the program; tcemu waits for it to finish and reports. The program
+	 * gets the default actions back (an ignored signal would stay ignored across the spawn).
+	 */
+	posix_spawnattr_t sa;
+	sigset_t dfl;
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	rc = posix_spawnp(&pid, argv[optind], NULL, NULL, argv + optind, environ);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGQUIT);
+	posix_spawnattr_init(&sa);
+	posix_spawnattr_setsigdefault(&sa, &dfl);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawnp(&pid, argv[optind], NULL, &sa, argv + optind, environ);
+	posix_spawnattr_destroy(&sa);
 	if (rc) {
 		fprintf(stderr, "tcemu exec: %s: %s\n", argv[optind], strerror(rc));
 		remove_tree(tmp);
@@ -271,7 +284,10 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
 		;
 	result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 
-	/* The summary the shim left, to stderr and to --report FILE. */
+	/*
+	 * The summary the shim left, to stderr and to --report FILE: one part per process that used
+	 * VFIO (a process that exec'd wrote its part before the exec), each with how it ended.
+	 */
 	FILE *in = fopen(report, "re"), *out = report_out ? fopen(report_out, "we") : NULL;
 	char line[4096];
 	if (report_out && !out)
@@ -289,7 +305,8 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
 		}
 		fclose(in);
 	} else {
-		const char *why = "the program ended without running its exit handlers (killed, _exit, or exec)";
+		const char *why = "no process opened /dev/vfio (or the one that did ended without running its exit "
+				  "handlers or a signal handler: SIGKILL, _exit)";
 		fprintf(stderr, "no summary: %s\n", why);
 		if (out)
 			fprintf(out, "no summary: %s\n", why);
