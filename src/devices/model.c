@@ -337,6 +337,32 @@ TCEMU_EXPORT int tcemu_host_set_model(struct tcemu_host *h, const char *bdf, con
 	return tcemu_host_attach_model(h, bdf, t, params);
 }
 
+size_t host_models_summary(struct tcemu_host *h, char *buf, size_t len, bool in_signal)
+{
+	size_t used = 0;
+
+	if (len)
+		buf[0] = '\0';
+	if (in_signal ? tcemu_mutex_trylock(&h->lock) != 0 : (tcemu_mutex_lock(&h->lock), false))
+		return 0;
+	for (size_t i = 0; i < h->ngroups; i++)
+		for (size_t d = 0; d < h->groups[i].ndevs; d++) {
+			const struct tcemu_vdev_model *vm = tcemu_vdev_model(h->groups[i].devs[d]);
+			struct tcemu_model *m = vm && vm->bar_rw == hook_bar_rw ? vm->arg : NULL;
+			char c[160];
+			int n;
+
+			if (!m || m->type != &tcemu_virtio_net_type || virtio_net_counters(m, c, sizeof(c), in_signal))
+				continue;
+			n = snprintf(buf + used, len > used ? len - used : 0, "%s  %s %s: %s\n",
+				     used ? "" : "devices:\n", m->bdf, m->type->name, c);
+			if (n > 0)
+				used = used + (size_t)n < len ? used + (size_t)n : len ? len - 1 : 0;
+		}
+	tcemu_mutex_unlock(&h->lock);
+	return used;
+}
+
 TCEMU_EXPORT struct tcemu_model *tcemu_host_model(struct tcemu_host *h, const char *bdf)
 {
 	struct tcemu_model *m = NULL;
