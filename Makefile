@@ -6,7 +6,7 @@
 BUILD ?= build
 MESON_FLAGS ?= --buildtype=release -Dwerror=true
 # Debian packages the build and the tests need.
-DEBS ?= gcc libc6-dev pkg-config meson ninja-build libdpdk-dev
+DEBS ?= gcc libc6-dev pkg-config meson ninja-build libdpdk-dev dpdk-dev
 
 .PHONY: all deps build run check bench install clean
 

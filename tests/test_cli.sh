@@ -60,6 +60,26 @@ t_exec_sysfs() {
 	contains "$tmp/out" "0001:02:00.0" && contains "$tmp/out" "same" && contains "$tmp/out" "modules" &&
 	[ ! -e "$(head -n 1 "$tmp/out")" ]
 }
+t_exec_sysfs_pci() {
+	# what DPDK's PCI scan reads: resource (13 lines, BAR lengths and kinds), revision, the driver link
+	"$tcemu" exec -- sh -c 'cd "$TCEMU_SYSFS_PCI_DEVICES"; for d in 0000:01:00.0 0000:03:00.0 0000:04:00.0; do
+		echo "$d $(cat $d/vendor $d/device $d/subsystem_device $d/class $d/revision $d/sriov_numvfs $d/numa_node | tr "\n" " ")";
+		echo "$d driver $(readlink $d/driver)"; echo "$d lines $(wc -l <$d/resource)";
+		n=0; while read -r start end flags; do [ "$flags" = 0x0000000000000000 ] ||
+			echo "$d bar$n $((end - start + 1)) $flags"; n=$((n + 1)); done <$d/resource;
+	done' >"$tmp/out" 2>"$tmp/err" || { cat "$tmp/err" >&2; return 1; }
+	contains "$tmp/out" "0000:01:00.0 0x1af4 0x1000 0x0001 0x020000 0x00 0 -1 " &&
+	contains "$tmp/out" "0000:03:00.0 0x1af4 0x1001 0x0002 0x010000 0x00 0 -1 " &&
+	contains "$tmp/out" "0000:04:00.0 0x1b36 0x0005 0x0000 0x00ff00 0x01 0 -1 " &&
+	contains "$tmp/out" "0000:01:00.0 driver ../../../../bus/pci/drivers/vfio-pci" &&
+	contains "$tmp/out" "0000:01:00.0 lines 13" &&
+	contains "$tmp/out" "0000:01:00.0 bar0 64 0x0000000000000100" &&
+	contains "$tmp/out" "0000:01:00.0 bar1 4096 0x0000000000000200" &&
+	contains "$tmp/out" "0000:01:00.0 bar4 16384 0x0000000000100200" &&
+	contains "$tmp/out" "0000:03:00.0 bar0 128 0x0000000000000100" &&
+	contains "$tmp/out" "0000:04:00.0 bar2 1048576 0x0000000000102200" &&
+	[ "$(grep -c ' bar' "$tmp/out")" -eq 8 ]
+}
 t_exec_report() {
 	[ -n "$client" ] || { echo "  no client given" >&2; return 1; }
 	# in one process: the report covers the process that loaded the shim, and the test runner
@@ -102,6 +122,7 @@ if [ "$exec_checks" = yes ]; then
 	check exec_usage t_exec_usage
 	check exec_bad_topology t_exec_bad_topology
 	check exec_fake_sysfs t_exec_sysfs
+	check exec_sysfs_pci t_exec_sysfs_pci
 	check exec_report t_exec_report
 	check exec_trace t_exec_trace
 fi

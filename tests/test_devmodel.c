@@ -354,7 +354,50 @@ TEST(attach_rules_and_plain_device_back)
 	tcemu_host_destroy(vh.h);
 }
 
+/* The topology's model= keyword attaches through the same path, with the topology's ids. */
+TEST(topology_models_are_attached_at_host_creation)
+{
+	static const char topo[] = "phb 0 ioda3\n"
+				   "pe 1 group=0\n device 0000:01:00.0 model=virtio-net link=0000:02:00.0 device=0x1041\n"
+				   "pe 2 group=1\n device 0000:02:00.0 model=virtio-net\n"
+				   "pe 3 group=2\n device 0000:03:00.0 model=virtio-blk size=1M\n"
+				   "pe 4 group=3\n device 0000:04:00.0\n";
+	struct tcemu_host_opts o = { .platform.topology_text = topo };
+	struct tcemu_host *h = NULL;
+	struct tcemu_model *m;
+	uint8_t cfg[12] = { 0 };
+	char path[] = "/tmp/tcemu-devmodel-XXXXXX", text[256];
+
+	CHECK_EQ(tcemu_host_create(&o, &h), 0);
+	CHECK(tcemu_host_dma(h) != NULL);
+	m = tcemu_host_model(h, "0000:01:00.0");
+	CHECK(m != NULL);
+	CHECK_STR(tcemu_model_type_of(m)->name, "virtio-net");
+	CHECK_EQ(tcemu_model_config_read(m, 0, cfg, sizeof(cfg)), 0);
+	CHECK_EQ(cfg[0] | cfg[1] << 8, 0x1af4);
+	CHECK_EQ(cfg[2] | cfg[3] << 8, 0x1041); /* the topology's device= */
+	CHECK_EQ(cfg[8], 0);                    /* the model's revision */
+	CHECK_EQ(cfg[9] | cfg[10] << 8 | cfg[11] << 16, 0x020000);
+	CHECK(tcemu_host_model(h, "0000:02:00.0") != NULL);
+	m = tcemu_host_model(h, "0000:03:00.0");
+	CHECK(m != NULL);
+	CHECK_STR(tcemu_model_type_of(m)->name, "virtio-blk");
+	CHECK(tcemu_host_model(h, "0000:04:00.0") == NULL);
+	tcemu_host_destroy(h);
+
+	/* an image that cannot be opened fails the host (the model's errno) */
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(text, sizeof(text), "phb 0 ioda3\npe 1\n device 0000:01:00.0 model=virtio-blk disk=%s\n", path);
+	o.platform.topology_text = text;
+	h = NULL;
+	CHECK_EQ(tcemu_host_create(&o, &h), -ENOENT);
+	CHECK(h == NULL);
+}
+
 HARNESS_MAIN(T(config_space_has_the_models_identity_and_capabilities), T(irq_info_follows_the_capabilities),
 	     T(trapped_bar_accesses_reach_the_model), T(intx_is_a_level_with_vfio_automask),
 	     T(msix_vectors_and_their_limits), T(dma_only_through_the_iommu_with_named_faults),
-	     T(attach_rules_and_plain_device_back))
+	     T(attach_rules_and_plain_device_back), T(topology_models_are_attached_at_host_creation))

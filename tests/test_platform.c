@@ -67,7 +67,14 @@ TEST(default_topology_shape)
 	CHECK(tcemu_platform_pe_by_bdf(p, "0000:01:00.0") == tcemu_platform_pe_by_group(p, 0));
 	CHECK(tcemu_platform_pe_by_bdf(p, "0001:02:00.0") == tcemu_platform_pe_by_group(p, 5));
 	CHECK(tcemu_platform_pe_by_bdf(p, "0000:09:00.0") == NULL);
+	/* groups 0-2: the virtio models' ids and BARs; 3-5: the test device */
 	const struct tcemu_device_info *di = tcemu_pe_device(tcemu_platform_pe_by_group(p, 0), 0);
+	CHECK_EQ(di->vendor, 0x1af4);
+	CHECK_EQ(di->device, 0x1000);
+	CHECK_EQ(di->bar_flags[0], TCEMU_BAR_IO);
+	di = tcemu_pe_device(tcemu_platform_pe_by_group(p, 2), 0);
+	CHECK_EQ(di->device, 0x1001);
+	di = tcemu_pe_device(tcemu_platform_pe_by_group(p, 3), 0);
 	CHECK_EQ(di->vendor, 0x1b36);
 	CHECK_EQ(di->device, 0x0005);
 	CHECK(di->bar_size[0] > 0);

@@ -22,7 +22,9 @@ t_dma_fault() {
 	contains "$tmp/report.txt" "3. device 0000:01:00.0: DMA read at 0x4000000000000 faulted: no window (tce 0x0); PE frozen" &&
 	contains "$tmp/err" "device 0000:01:00.0: DMA write at 0x100000 faulted: read-only entry" &&
 	contains "$tmp/report.txt" "client defects: 5 in 4 kinds" && # what it left open
-	contains "$tmp/report.txt" "1. descriptor 4 (a group) was never closed (and 1 more like it: descriptor 3 (a container) was never closed)"
+	# (descriptor numbers depend on what the topology's models hold open)
+	contains "$tmp/report.txt" "(a group) was never closed (and 1 more like it: descriptor " &&
+	contains "$tmp/report.txt" " (a container) was never closed)"
 }
 t_unmap_aggregated() {
 	run "$client" unmap 100000; [ $rc -eq 0 ] || { cat "$tmp/err" >&2; return 1; }

@@ -43,7 +43,7 @@ static int client_open(struct client *x)
 
 	x->mem = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	x->c = open("/dev/vfio/vfio", O_RDWR);
-	x->g = open("/dev/vfio/0", O_RDWR | O_CLOEXEC);
+	x->g = open("/dev/vfio/3", O_RDWR | O_CLOEXEC); /* the default's first plain test device */
 	reg.vaddr = (uintptr_t)x->mem;
 	if (x->mem == MAP_FAILED || x->c < 0 || x->g < 0 || ioctl(x->g, VFIO_GROUP_GET_STATUS, &st) ||
 	    !(st.flags & VFIO_GROUP_FLAGS_VIABLE) || ioctl(x->g, VFIO_GROUP_SET_CONTAINER, &x->c) ||
@@ -131,7 +131,7 @@ TEST(device_regions_pread_read_mmap)
 	uint8_t pattern[64], back[64];
 
 	CHECK_EQ(client_open(&x), 0);
-	int d = ioctl(x.g, VFIO_GROUP_GET_DEVICE_FD, "0000:01:00.0");
+	int d = ioctl(x.g, VFIO_GROUP_GET_DEVICE_FD, "0000:04:00.0");
 	CHECK(d >= 0);
 	CHECK(fcntl(d, F_GETFD) & FD_CLOEXEC);
 	const uint64_t cfg = (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
@@ -279,7 +279,7 @@ TEST(irq_eventfd_and_poll)
 
 	CHECK(efd >= 0);
 	CHECK_EQ(client_open(&x), 0);
-	int d = ioctl(x.g, VFIO_GROUP_GET_DEVICE_FD, "0000:01:00.0");
+	int d = ioctl(x.g, VFIO_GROUP_GET_DEVICE_FD, "0000:04:00.0");
 	CHECK(d >= 0);
 	*set = (struct vfio_irq_set){ .argsz = sizeof(buf), .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
 				      .index = VFIO_PCI_MSIX_IRQ_INDEX, .start = 0, .count = 1 };

@@ -62,7 +62,7 @@ struct vfio {
 
 static struct vfio last; /* what the last vfio_open opened */
 
-/* Container, group 0 in it (sPAPR v2), and the group's device 0000:01:00.0. */
+/* Container, group 3 in it (sPAPR v2), and the group's device 0000:04:00.0 (the default's first plain test device). */
 static int vfio_open(struct vfio *v)
 {
 	/* what a failed test left open would keep the group busy for the next one */
@@ -74,12 +74,12 @@ static int vfio_open(struct vfio *v)
 	}
 	*v = (struct vfio){ -1, -1, -1 };
 	v->c = open("/dev/vfio/vfio", O_RDWR);
-	v->g = open("/dev/vfio/0", O_RDWR);
+	v->g = open("/dev/vfio/3", O_RDWR);
 	last = *v;
 	if (v->c < 0 || v->g < 0 || ioctl(v->g, VFIO_GROUP_SET_CONTAINER, &v->c) ||
 	    ioctl(v->c, VFIO_SET_IOMMU, VFIO_SPAPR_TCE_v2_IOMMU))
 		return -1;
-	v->d = ioctl(v->g, VFIO_GROUP_GET_DEVICE_FD, "0000:01:00.0");
+	v->d = ioctl(v->g, VFIO_GROUP_GET_DEVICE_FD, "0000:04:00.0");
 	last.d = v->d;
 	return v->d < 0 ? -1 : 0;
 }
@@ -338,10 +338,10 @@ TEST(stat_reports_character_devices)
 	CHECK_EQ(minor(st.st_rdev), 196);
 	CHECK_EQ(plain_stat("/dev/vfio/vfio", &pst), 0);
 	CHECK(pst.st_dev == st.st_dev && pst.st_ino == st.st_ino && pst.st_rdev == st.st_rdev);
-	/* a group is a character device, the same as /dev/vfio/0 through every entry point */
+	/* a group is a character device, the same as /dev/vfio/3 (its group) through every entry point */
 	CHECK_EQ(fstat64(v.g, &st64), 0);
 	CHECK(S_ISCHR(st64.st_mode));
-	CHECK_EQ(stat("/dev/vfio/0", &pst), 0);
+	CHECK_EQ(stat("/dev/vfio/3", &pst), 0);
 	CHECK(pst.st_ino == st64.st_ino && pst.st_rdev == st64.st_rdev && pst.st_mode == st64.st_mode);
 	CHECK(pst.st_rdev != st.st_rdev);
 	memset(&st64, 0, sizeof(st64));
@@ -362,7 +362,7 @@ TEST(stat_reports_character_devices)
 	CHECK(S_ISCHR(st.st_mode));
 	CHECK_EQ(__xstat64(1, "/dev/vfio/vfio", &st64), 0);
 	CHECK(S_ISCHR(st64.st_mode));
-	CHECK_EQ(__fxstatat64(1, AT_FDCWD, "/dev/vfio/0", &st64, 0), 0);
+	CHECK_EQ(__fxstatat64(1, AT_FDCWD, "/dev/vfio/3", &st64, 0), 0);
 	CHECK(st64.st_rdev == pst.st_rdev);
 	CHECK_EQ(__fxstat(1, v.c, &st), 0);
 	CHECK_EQ(minor(st.st_rdev), 196);

@@ -55,6 +55,12 @@ TEST(default_text)
 			CHECK_EQ(pe->ndevices, 1);
 			snprintf(bdf, sizeof(bdf), "%04zx:%02x:00.0", i, pe_numbers[i][j]);
 			CHECK_STR(d->bdf, bdf);
+			CHECK_U64(d->rom_size, 0);
+			if (pe->group < 3) { /* groups 0-2: the models (checked below) */
+				CHECK(d->model != NULL);
+				continue;
+			}
+			CHECK(d->model == NULL);
 			CHECK_EQ(d->vendor, 0x1b36);
 			CHECK_EQ(d->device, 0x0005);
 			CHECK_EQ(d->class_code, 0x00ff00);
@@ -67,9 +73,27 @@ TEST(default_text)
 			CHECK_EQ(d->bars[2].flags, TCEMU_BAR_MEM64 | TCEMU_BAR_PREFETCH | TCEMU_BAR_MMAP);
 			for (int b = 3; b < 6; b++)
 				CHECK_U64(d->bars[b].size, 0);
-			CHECK_U64(d->rom_size, 0);
 		}
 	}
+	/* groups 0 and 1: virtio-net ports cabled to each other; group 2: a 64M virtio-blk memory disk */
+	for (size_t j = 0; j < 3; j++) {
+		const struct tcemu_topo_device *d = dev_of(t, 0, j);
+
+		CHECK_STR(d->model->name, j < 2 ? "virtio-net" : "virtio-blk");
+		CHECK_EQ(d->vendor, 0x1af4);
+		CHECK_EQ(d->device, j < 2 ? 0x1000 : 0x1001);
+		CHECK_EQ(d->class_code, j < 2 ? 0x020000 : 0x010000);
+		CHECK_EQ(d->subsys_vendor, 0x1af4);
+		CHECK_EQ(d->subsys_device, j < 2 ? 1 : 2);
+		CHECK_EQ(d->bars[0].flags, TCEMU_BAR_IO);
+		CHECK_U64(d->bars[0].size, j < 2 ? 64 : 128);
+		CHECK_EQ(d->bars[1].flags, TCEMU_BAR_MMAP);
+		CHECK_EQ(d->bars[4].flags, TCEMU_BAR_MEM64);
+		CHECK(d->disk == NULL);
+	}
+	CHECK_STR(dev_of(t, 0, 0)->link, "0000:02:00.0");
+	CHECK_STR(dev_of(t, 0, 1)->link, "0000:01:00.0");
+	CHECK_U64(dev_of(t, 0, 2)->disk_size, 64ull << 20);
 	tcemu_topology_free(t);
 }
 
@@ -357,10 +381,97 @@ static const struct error_case error_cases[] = {
 	{ PHB0 PE1 "device 0000:01:00.0 rom=1K\n", "t:3: ", "rom size '1K' must be a power of two of at least 2K" },
 	{ PHB0 PE1 "device 0000:01:00.0 rom=3K\n", "t:3: ", "rom size '3K'" },
 	{ PHB0 PE1 "device 0000:01:00.0 rom=\n", "t:3: ", "missing value for 'rom'" },
+	/* models */
+#define NET1 "device 0000:01:00.0 model=virtio-net"
+#define PE2 "pe 2\n"
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-gpu\n", "t:3: ", "unknown model 'virtio-gpu' (expected virtio-net or virtio-blk)" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=Virtio-net\n", "t:3: ", "unknown model 'Virtio-net'" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=\n", "t:3: ", "missing value for 'model'" },
+	{ PHB0 PE1 "device 0000:01:00.0 link=0000:02:00.0\n", "t:3: ", "link= needs a model" },
+	{ PHB0 PE1 "device 0000:01:00.0 disk=/tmp/x\n", "t:3: ", "disk= needs a model" },
+	{ PHB0 PE1 "device 0000:01:00.0 size=64M\n", "t:3: ", "size= needs a model" },
+	{ PHB0 PE1 NET1 " disk=/tmp/x\n", "t:3: ", "disk= is for model=virtio-blk, not virtio-net" },
+	{ PHB0 PE1 NET1 " size=1M\n", "t:3: ", "size= is for model=virtio-blk, not virtio-net" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk link=0000:02:00.0\n", "t:3: ", "link= is for model=virtio-net, not virtio-blk" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk disk=/tmp/x size=1M\n", "t:3: ", "give disk= (an image file, its own size) or size= (a memory disk), not both" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk size=1000\n", "t:3: ", "disk size '1000' must be a multiple of 512 from 512 to 16T" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk size=0\n", "t:3: ", "disk size '0' must be" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk size=32T\n", "t:3: ", "disk size '32T' must be" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk disk=/a,b\n", "t:3: ", "disk '/a,b': a path of at most 511 bytes without ','" },
+	{ PHB0 PE1 NET1 " link=0000:01:00.0\n", "t:3: ", "link=0000:01:00.0: a port cannot be cabled to itself" },
+	{ PHB0 PE1 NET1 " link=0000:01:00\n", "t:3: ", "invalid BDF '0000:01:00'" },
+	{ PHB0 PE1 NET1 " link=0000:02:00.0\n", "t:3: ", "link=0000:02:00.0: no such device" },
+	{ PHB0 PE1 NET1 " link=0000:02:00.0\n" PE2 "device 0000:02:00.0\n", "t:3: ", "link=0000:02:00.0: not a virtio-net device (line 5)" },
+	{ PHB0 PE1 NET1 " link=0000:02:00.0\n" PE2 "device 0000:02:00.0 model=virtio-blk\n", "t:3: ", "not a virtio-net device (line 5)" },
+	{ PHB0 PE1 NET1 " link=0000:02:00.0\n" PE2 "device 0000:02:00.0 model=virtio-net link=0000:03:00.0\n"
+	  "pe 3\ndevice 0000:03:00.0 model=virtio-net\n", "t:3: ", "link=0000:02:00.0: that port is cabled to 0000:03:00.0 (line 5)" },
+	{ PHB0 PE1 NET1 " link=0000:02:00.0\n" PE2 "device 0000:02:00.0 model=virtio-net\n"
+	  "pe 3\ndevice 0000:03:00.0 model=virtio-net link=0000:02:00.0\n", "t:7: ", "link=0000:02:00.0: that port is cabled to 0000:01:00.0 (line 5)" },
+	{ PHB0 PE1 NET1 " bar0=64,io\n", "t:3: ", "bar0 conflicts with the virtio-net registers (bar0=64,io)" },
+	{ PHB0 PE1 NET1 " bar1=4K,mmap\n", "t:3: ", "bar1 conflicts with the virtio-net registers (bar1=4K,mmap)" },
+	{ PHB0 PE1 NET1 " bar5=16\n", "t:3: ", "bar5 conflicts with the virtio-net registers (bar4=16K,mem64)" },
+	{ PHB0 PE1 NET1 " bar3=16K,mem64,mmap\n", "t:3: ", "bar3 conflicts with the virtio-net registers (bar4=16K,mem64)" },
+	{ PHB0 PE1 NET1 " bar2=16K\n", "t:3: ", "bar2: a BAR beside a model's must be mmap" },
+	{ PHB0 PE1 NET1 " rom=2K\n", "t:3: ", "rom: a virtio-net device has no ROM" },
 	/* the line of the error with comments, blank lines and CRLF around */
 	{ "# c\r\n\r\n" PHB0 "  pe 1 # c\r\n\tdevice 0000:01:00.0 rom=5\r\n", "t:5: ", "rom size '5'" },
 	{ GOOD "phb 1 ioda3\r\r\n", "t:4: ", "unknown profile 'ioda3\\x0d'" },
 };
+
+/* model=: ids, class and BARs from the model unless given; cables made symmetric. */
+TEST(models)
+{
+	static const char text[] = PHB0
+		"pe 1\n device 0000:01:00.0 model=virtio-net link=0000:02:00.0 device=0x1041 bar2=1M,mem64,mmap\n"
+		"pe 2\n device 0000:02:00.0 model=virtio-net\n"
+		"pe 3\n device 0000:03:00.0 model=virtio-net\n"
+		"pe 4\n device 0000:04:00.0 model=virtio-blk disk=/var/tmp/disk.img\n"
+		"pe 5\n device 0000:05:00.0 model=virtio-blk size=1G\n"
+		"pe 6\n device 0000:06:00.0 model=virtio-blk\n";
+	struct tcemu_topology *t = NULL;
+	const struct tcemu_topo_device *d;
+	char err[256];
+
+	CHECK_EQ(PARSE(text, &t, err), 0);
+	d = dev_of(t, 0, 0);
+	CHECK_STR(d->model->name, "virtio-net");
+	CHECK_EQ(d->vendor, 0x1af4);
+	CHECK_EQ(d->device, 0x1041); /* given */
+	CHECK_EQ(d->subsys_vendor, 0x1af4);
+	CHECK_EQ(d->subsys_device, 1);
+	CHECK_EQ(d->class_code, 0x020000);
+	CHECK_U64(d->bars[0].size, 64);
+	CHECK_EQ(d->bars[0].flags, TCEMU_BAR_IO);
+	CHECK_U64(d->bars[1].size, 4096);
+	CHECK_EQ(d->bars[1].flags, TCEMU_BAR_MMAP);
+	CHECK_U64(d->bars[2].size, 1 << 20); /* a free slot, mmap */
+	CHECK_U64(d->bars[4].size, 16384);
+	CHECK_EQ(d->bars[4].flags, TCEMU_BAR_MEM64);
+	CHECK_STR(d->link, "0000:02:00.0");
+	CHECK(d->link_given);
+	d = dev_of(t, 0, 1);
+	CHECK_STR(d->link, "0000:01:00.0"); /* made symmetric */
+	CHECK(!d->link_given);
+	CHECK_EQ(d->device, 0x1000);
+	CHECK_STR(dev_of(t, 0, 2)->link, ""); /* loopback */
+	d = dev_of(t, 0, 3);
+	CHECK_STR(d->model->name, "virtio-blk");
+	CHECK_EQ(d->device, 0x1001);
+	CHECK_EQ(d->class_code, 0x010000);
+	CHECK_STR(d->disk, "/var/tmp/disk.img");
+	CHECK_U64(d->disk_size, 0);
+	CHECK_U64(dev_of(t, 0, 4)->disk_size, 1ull << 30);
+	CHECK(dev_of(t, 0, 5)->disk == NULL);
+	CHECK_U64(dev_of(t, 0, 5)->disk_size, 0);
+	tcemu_topology_free(t);
+
+	/* both sides naming each other is fine; so is a cable across PHBs */
+	static const char both[] = PHB0 "pe 1\n device 0000:01:00.0 model=virtio-net link=0001:00:00.0\n"
+		"phb 1 ioda2\npe 0\n device 0001:00:00.0 model=virtio-net link=0000:01:00.0\n";
+	CHECK_EQ(PARSE(both, &t, err), 0);
+	CHECK_STR(dev_of(t, 1, 0)->link, "0000:01:00.0");
+	tcemu_topology_free(t);
+}
 
 TEST(errors)
 {
@@ -508,7 +619,7 @@ TEST(unterminated_text)
 	int rc = tcemu_topology_parse(copy, len - 3, "t", &t, err, sizeof(err));
 	free(copy);
 	CHECK_EQ(rc, -EINVAL);
-	CHECK_CONTAINS(err, "t:22: unknown bar2 flag 'mm'");
+	CHECK_CONTAINS(err, "t:26: unknown bar2 flag 'mm'");
 }
 
 TEST(error_buffer)
@@ -692,6 +803,6 @@ TEST(robustness)
 	CHECK(ok > 0 && ok < 20000);
 }
 
-HARNESS_MAIN(T(default_text), T(every_option), T(defaults), T(auto_groups), T(limits_accepted), T(errors),
+HARNESS_MAIN(T(default_text), T(every_option), T(defaults), T(auto_groups), T(limits_accepted), T(models), T(errors),
 	     T(exact_messages), T(crlf_and_comments), T(nul_byte), T(long_line), T(text_too_large),
 	     T(unterminated_text), T(error_buffer), T(load), T(profile_names), T(robustness))

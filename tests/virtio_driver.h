@@ -62,9 +62,18 @@ struct vd_host {
 	int c, g[2];
 };
 
+/*
+ * Plain test devices in groups 0 and 1 (0000:01:00.0, 0000:02:00.0): the tests attach their
+ * models themselves (the embedded default has models there already).
+ */
+#define VD_TOPOLOGY                                                                                  \
+	"phb 0 ioda3\n"                                                                              \
+	"pe 1 group=0\n  device 0000:01:00.0 bar0=16K,mem64 bar2=1M,mem64,prefetch,mmap\n"          \
+	"pe 2 group=1\n  device 0000:02:00.0 bar0=16K,mem64 bar2=1M,mem64,prefetch,mmap\n"
+
 static inline int vd_host_open(struct vd_host *vh)
 {
-	struct tcemu_host_opts o = { .memlock_set = true, .memlock = UINT64_MAX };
+	struct tcemu_host_opts o = { .platform.topology_text = VD_TOPOLOGY, .memlock_set = true, .memlock = UINT64_MAX };
 
 	memset(vh, 0, sizeof(*vh));
 	return tcemu_host_create(&o, &vh->h);

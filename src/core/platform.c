@@ -98,6 +98,13 @@ static int host_default_table(const struct tcemu_pe *pe, struct tcemu_table **ou
 	return tcemu_table_create(&p, out);
 }
 
+static void models_free(struct pe_model *models, size_t n)
+{
+	for (size_t i = 0; models && i < n; i++)
+		free(models[i].params);
+	free(models);
+}
+
 static void pe_free(struct tcemu_pe *pe)
 {
 	if (!pe)
@@ -111,8 +118,28 @@ static void pe_free(struct tcemu_pe *pe)
 	for (unsigned s = 0; s < TCEMU_PE_WINDOWS; s++)
 		tcemu_table_unref(pe->windows[s]);
 	tcemu_mutex_destroy(&pe->lock);
+	models_free(pe->models, pe->ndevices);
 	free(pe->devices);
 	free(pe);
+}
+
+/* The parameters of a topology device's model, in the model's own syntax. */
+static int model_params(const struct tcemu_topo_device *td, char **out)
+{
+	int n = 0;
+
+	*out = NULL;
+	if (td->link[0])
+		n = asprintf(out, "link=%s", td->link);
+	else if (td->disk)
+		n = asprintf(out, "disk=%s", td->disk);
+	else if (td->disk_size)
+		n = asprintf(out, "size=%llu", (unsigned long long)td->disk_size);
+	if (n < 0) {
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int pe_build(struct tcemu_platform *plat, struct tcemu_phb *phb, const struct tcemu_topo_pe *tp,
@@ -138,6 +165,11 @@ static int pe_build(struct tcemu_platform *plat, struct tcemu_phb *phb, const st
 		rc = -ENOMEM;
 		goto err_destroy_lock;
 	}
+	pe->models = calloc(tp->ndevices ? tp->ndevices : 1, sizeof(*pe->models));
+	if (!pe->models) {
+		rc = -ENOMEM;
+		goto err_free_devices;
+	}
 	pe->ndevices = tp->ndevices;
 	for (size_t d = 0; d < tp->ndevices; d++) {
 		const struct tcemu_topo_device *td = &tp->devices[d];
@@ -154,13 +186,19 @@ static int pe_build(struct tcemu_platform *plat, struct tcemu_phb *phb, const st
 			di->bar_flags[b] = td->bars[b].flags;
 		}
 		di->rom_size = td->rom_size;
+		pe->models[d].type = td->model;
+		rc = model_params(td, &pe->models[d].params);
+		if (rc)
+			goto err_free_models;
 	}
 	rc = host_default_table(pe, &pe->windows[0]);
 	if (rc)
-		goto err_free_devices;
+		goto err_free_models;
 	*out = pe;
 	return 0;
 
+err_free_models:
+	models_free(pe->models, tp->ndevices);
 err_free_devices:
 	free(pe->devices);
 err_destroy_lock:

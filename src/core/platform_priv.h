@@ -15,6 +15,14 @@
 
 #include "util/lock.h"
 
+struct tcemu_model_type;
+
+/* The model the topology put on a device (model=): attached by the host that is built on it. */
+struct pe_model {
+	const struct tcemu_model_type *type; /* NULL: the plain device */
+	char *params;                        /* the model's parameters ("link=...", "disk=..."), or NULL */
+};
+
 /* A kill hook is immutable once published; replacing it publishes a new one. */
 struct kill_hook {
 	tcemu_tce_kill_fn fn;
@@ -29,6 +37,7 @@ struct tcemu_pe {
 	uint32_t group;
 	size_t ndevices;
 	struct tcemu_device_info *devices;
+	struct pe_model *models; /* one per device */
 
 	struct tcemu_mutex lock;
 	struct tcemu_table *windows[TCEMU_PE_WINDOWS];
@@ -79,5 +88,11 @@ static inline void pe_tce_kill_uncounted(struct tcemu_pe *pe, unsigned slot, uin
 		k->fn(k->opaque, pe, slot, index, count);
 }
 void pe_add_invalidations(struct tcemu_pe *pe, uint64_t n);
+
+/* The model of device i of pe (type NULL: none). Immutable after creation. */
+static inline const struct pe_model *pe_device_model(const struct tcemu_pe *pe, size_t i)
+{
+	return &pe->models[i];
+}
 
 #endif

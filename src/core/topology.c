@@ -33,18 +33,22 @@ static const char default_text[] =
 	"# tcemu embedded default topology.\n"
 	"#\n"
 	"# Two PCI host bridges: a POWER9 PHB4 (ioda3, PCI domain 0) with four PEs and a POWER8 PHB3\n"
-	"# (ioda2, PCI domain 1) with two. Each PE is one IOMMU group holding one device with the\n"
-	"# QEMU test device IDs (1b36:0005, class 00ff00): a 16K 64-bit register BAR (bar0, bar1 is\n"
-	"# its upper half) and a 1M 64-bit prefetchable BAR that clients may mmap (bar2, with bar3).\n"
+	"# (ioda2, PCI domain 1) with two. Each PE is one IOMMU group holding one device:\n"
+	"#   groups 0 and 1: two transitional virtio-net ports (1af4:1000) cabled to each other, for\n"
+	"#     DPDK's net_virtio (testpmd) or a guest; ids and BARs come from the model;\n"
+	"#   group 2: a transitional virtio-blk disk (1af4:1001) of 64M of memory;\n"
+	"#   groups 3 to 5: the QEMU test device (1b36:0005, class 00ff00) with a 16K 64-bit\n"
+	"#     register BAR (bar0, bar1 is its upper half) and a 1M 64-bit prefetchable BAR that\n"
+	"#     clients may mmap (bar2, with bar3).\n"
 	"# Both PHBs have the usual 2G default 32-bit DMA window; the system page size is 4K.\n"
 	"page-size 4K\n"
 	"phb 0 ioda3 dma32=2G       # POWER9 PHB4, PCI domain 0\n"
 	"  pe 1 group=0\n"
-	"    device 0000:01:00.0 vendor=0x1b36 device=0x0005 class=0x00ff00 bar0=16K,mem64 bar2=1M,mem64,prefetch,mmap\n"
+	"    device 0000:01:00.0 model=virtio-net link=0000:02:00.0\n"
 	"  pe 2 group=1\n"
-	"    device 0000:02:00.0 vendor=0x1b36 device=0x0005 class=0x00ff00 bar0=16K,mem64 bar2=1M,mem64,prefetch,mmap\n"
+	"    device 0000:02:00.0 model=virtio-net link=0000:01:00.0\n"
 	"  pe 3 group=2\n"
-	"    device 0000:03:00.0 vendor=0x1b36 device=0x0005 class=0x00ff00 bar0=16K,mem64 bar2=1M,mem64,prefetch,mmap\n"
+	"    device 0000:03:00.0 model=virtio-blk size=64M\n"
 	"  pe 4 group=3\n"
 	"    device 0000:04:00.0 vendor=0x1b36 device=0x0005 class=0x00ff00 bar0=16K,mem64 bar2=1M,mem64,prefetch,mmap\n"
 	"phb 1 ioda2 dma32=2G       # POWER8 PHB3, PCI domain 1\n"
@@ -688,21 +692,94 @@ static int get_bar(struct parser *ps, unsigned n, const struct tok *val, struct 
 	return 0;
 }
 
+/* What a model's BAR n holds, for messages: "64,io", "16K,mem64", "4K,mmap"... buf has 48 bytes. */
+static const char *model_bar(const struct tcemu_model_type *m, unsigned n, char *buf)
+{
+	static const char suffix[] = "KMGT";
+	uint64_t size = m->bar_size[n];
+	unsigned s = 0;
+	uint32_t f = m->bar_flags[n];
+
+	while (s < 4 && size >= 1024 && !(size % 1024)) {
+		size /= 1024;
+		s++;
+	}
+	snprintf(buf, 48, "%" PRIu64 "%.*s%s%s%s", size, s ? 1 : 0, s ? &suffix[s - 1] : "",
+		 f & TCEMU_BAR_IO ? ",io" : f & TCEMU_BAR_MEM64 ? ",mem64" : "",
+		 f & TCEMU_BAR_PREFETCH ? ",prefetch" : "", f & TCEMU_BAR_MMAP ? ",mmap" : "");
+	return buf;
+}
+
+/* The slot the model uses for BAR n (its own, or the upper half of its 64-bit BAR n-1), or -1. */
+static int model_bar_slot(const struct tcemu_model_type *m, unsigned n)
+{
+	if (m->bar_size[n])
+		return (int)n;
+	if (n && m->bar_size[n - 1] && (m->bar_flags[n - 1] & TCEMU_BAR_MEM64))
+		return (int)n - 1;
+	return -1;
+}
+
+/*
+ * A device with model=: ids and class come from the model unless given, BARs from the model; a
+ * given BAR may only fill a slot the model leaves free and must be mmap (plain memory: every BAR
+ * without mmap traps to the model, which has no registers there). No ROM.
+ */
+static int apply_model(struct parser *ps, struct tcemu_topo_device *dev, uint32_t seen, unsigned k_vendor,
+		       unsigned k_bar0, unsigned k_rom)
+{
+	const struct tcemu_model_type *m = dev->model;
+	char b[48];
+
+	if (!(seen & (1u << k_vendor)))
+		dev->vendor = m->vendor;
+	if (!(seen & (1u << (k_vendor + 1))))
+		dev->device = m->device;
+	if (!(seen & (1u << (k_vendor + 2))))
+		dev->class_code = m->class_code;
+	if (!(seen & (1u << (k_vendor + 3))))
+		dev->subsys_vendor = m->subsys_vendor;
+	if (!(seen & (1u << (k_vendor + 4))))
+		dev->subsys_device = m->subsys_device;
+	if (seen & (1u << k_rom))
+		return fail(ps, "rom: a %s device has no ROM", m->name);
+	for (unsigned n = 0; n < 6; n++) {
+		const struct tcemu_topo_bar *bar = &dev->bars[n];
+		int slot = model_bar_slot(m, n);
+
+		if (!(seen & (1u << (k_bar0 + n))))
+			continue;
+		if (slot < 0 && (bar->flags & TCEMU_BAR_MEM64) && n < 5)
+			slot = model_bar_slot(m, n + 1);
+		if (slot >= 0)
+			return fail(ps, "bar%u conflicts with the %s registers (bar%d=%s)", n, m->name, slot,
+				    model_bar(m, (unsigned)slot, b));
+		if (!(bar->flags & TCEMU_BAR_MMAP))
+			return fail(ps, "bar%u: a BAR beside a model's must be mmap (it would trap to %s, "
+				    "which has no registers there)", n, m->name);
+	}
+	for (unsigned n = 0; n < 6; n++)
+		if (!(seen & (1u << (k_bar0 + n))))
+			dev->bars[n] = (struct tcemu_topo_bar){ m->bar_size[n], m->bar_flags[n] };
+	return 0;
+}
+
 static int parse_device(struct parser *ps)
 {
-	enum { K_VENDOR, K_DEVICE, K_CLASS, K_SVENDOR, K_SDEVICE, K_BAR0, K_ROM = K_BAR0 + 6, NKEYS };
+	enum { K_VENDOR, K_DEVICE, K_CLASS, K_SVENDOR, K_SDEVICE, K_BAR0, K_ROM = K_BAR0 + 6, K_MODEL, K_LINK,
+	       K_DISK, K_SIZE, NKEYS };
 	static const char *const keys[NKEYS] = {
 		"vendor", "device", "class", "subsys-vendor", "subsys-device",
-		"bar0", "bar1", "bar2", "bar3", "bar4", "bar5", "rom",
+		"bar0", "bar1", "bar2", "bar3", "bar4", "bar5", "rom", "model", "link", "disk", "size",
 	};
 	struct tcemu_topo_phb *phb = last_phb(ps);
 	struct tcemu_topo_pe *pe = last_pe(ps);
 	struct tcemu_topo_device dev = { .vendor = 0x1b36, .device = 0x0005, .class_code = 0x00ff00 };
-	struct tcemu_topo_device *devs;
-	struct tok tk, val;
+	struct tcemu_topo_device *devs, peer;
+	struct tok tk, val, disk = { NULL, 0 };
 	char q[QUOTE_MAX];
 	uint64_t v;
-	uint32_t seen = 0, domain = 0;
+	uint32_t seen = 0, domain = 0, peer_domain = 0;
 	size_t key = 0;
 	int rc;
 
@@ -741,6 +818,29 @@ static int parse_device(struct parser *ps)
 			if (!rc && (!is_pow2(dev.rom_size) || dev.rom_size < 2 * KIB))
 				rc = fail(ps, "rom size '%s' must be a power of two of at least 2K", quote(&val, q));
 			break;
+		case K_MODEL:
+			if (tok_is(&val, "virtio-net"))
+				dev.model = tcemu_model_builtin("virtio-net");
+			else if (tok_is(&val, "virtio-blk"))
+				dev.model = tcemu_model_builtin("virtio-blk");
+			if (!dev.model)
+				rc = fail(ps, "unknown model '%s' (expected virtio-net or virtio-blk)", quote(&val, q));
+			break;
+		case K_LINK:
+			rc = get_bdf(ps, &val, &peer, &peer_domain);
+			memcpy(dev.link, peer.bdf, sizeof(dev.link));
+			dev.link_given = true;
+			break;
+		case K_DISK:
+			disk = val;
+			if (memchr(val.s, ',', val.len) || val.len >= 512)
+				rc = fail(ps, "disk '%s': a path of at most 511 bytes without ','", quote(&val, q));
+			break;
+		case K_SIZE:
+			rc = get_size(ps, &val, "disk size", &dev.disk_size);
+			if (!rc && (!dev.disk_size || dev.disk_size % 512 || dev.disk_size > (1ull << 44)))
+				rc = fail(ps, "disk size '%s' must be a multiple of 512 from 512 to 16T", quote(&val, q));
+			break;
 		default:
 			rc = get_bar(ps, (unsigned)(key - K_BAR0), &val, &dev.bars[key - K_BAR0]);
 			break;
@@ -748,8 +848,24 @@ static int parse_device(struct parser *ps)
 		if (rc)
 			return rc;
 	}
-	if (!(seen & (1u << K_SVENDOR)))
+	if (!dev.model && (seen & (1u << K_LINK | 1u << K_DISK | 1u << K_SIZE)))
+		return fail(ps, "%s= needs a model (link= model=virtio-net; disk=, size= model=virtio-blk)",
+			    keys[seen & (1u << K_LINK) ? K_LINK : seen & (1u << K_DISK) ? K_DISK : K_SIZE]);
+	if (dev.model && strcmp(dev.model->name, "virtio-net") == 0 && (seen & (1u << K_DISK | 1u << K_SIZE)))
+		return fail(ps, "%s= is for model=virtio-blk, not virtio-net", seen & (1u << K_DISK) ? "disk" : "size");
+	if (dev.model && strcmp(dev.model->name, "virtio-blk") == 0 && (seen & (1u << K_LINK)))
+		return fail(ps, "link= is for model=virtio-net, not virtio-blk");
+	if ((seen & (1u << K_DISK)) && (seen & (1u << K_SIZE)))
+		return fail(ps, "give disk= (an image file, its own size) or size= (a memory disk), not both");
+	if (dev.link_given && strcmp(dev.link, dev.bdf) == 0)
+		return fail(ps, "link=%s: a port cannot be cabled to itself (without link= it loops back)", dev.link);
+	if (dev.model) {
+		rc = apply_model(ps, &dev, seen, K_VENDOR, K_BAR0, K_ROM);
+		if (rc)
+			return rc;
+	} else if (!(seen & (1u << K_SVENDOR))) {
 		dev.subsys_vendor = dev.vendor;
+	}
 	for (unsigned n = 0; n < 5; n++)
 		if ((dev.bars[n].flags & TCEMU_BAR_MEM64) && (seen & (1u << (K_BAR0 + n + 1))))
 			return fail(ps, "bar%u cannot be given: it is the upper half of 64-bit bar%u", n + 1, n);
@@ -768,9 +884,55 @@ static int parse_device(struct parser *ps)
 	if (!devs)
 		return nomem(ps);
 	pe->devices = devs;
+	if (disk.len) {
+		dev.disk = strndup(disk.s, disk.len);
+		if (!dev.disk)
+			return nomem(ps);
+	}
 	dev.line = ps->line;
 	pe->devices[pe->ndevices++] = dev;
 	bit_set(ps->bdf_used, bdf_key(dev.bdf));
+	return 0;
+}
+
+/* The device at bdf anywhere in the topology, or NULL. */
+static struct tcemu_topo_device *find_device(struct tcemu_topology *t, const char *bdf)
+{
+	for (size_t i = 0; i < t->nphbs; i++)
+		for (size_t j = 0; j < t->phbs[i].npes; j++)
+			for (size_t d = 0; d < t->phbs[i].pes[j].ndevices; d++)
+				if (strcmp(t->phbs[i].pes[j].devices[d].bdf, bdf) == 0)
+					return &t->phbs[i].pes[j].devices[d];
+	return NULL;
+}
+
+/*
+ * Cables (after the whole text): a link names another virtio-net device; the cable is made
+ * symmetric (the named port gets link= back unless it names its own, which must then be this one).
+ */
+static int check_links(struct parser *ps)
+{
+	struct tcemu_topology *t = ps->t;
+
+	for (size_t i = 0; i < t->nphbs; i++)
+		for (size_t j = 0; j < t->phbs[i].npes; j++)
+			for (size_t d = 0; d < t->phbs[i].pes[j].ndevices; d++) {
+				struct tcemu_topo_device *a = &t->phbs[i].pes[j].devices[d], *b;
+
+				if (!a->link_given)
+					continue;
+				b = find_device(t, a->link);
+				if (!b)
+					return report(&ps->msg, a->line, -EINVAL, "link=%s: no such device", a->link);
+				if (b->model != a->model)
+					return report(&ps->msg, a->line, -EINVAL,
+						      "link=%s: not a virtio-net device (line %u)", a->link, b->line);
+				if (b->link[0] && strcmp(b->link, a->bdf) != 0)
+					return report(&ps->msg, a->line, -EINVAL,
+						      "link=%s: that port is cabled to %s (line %u)", a->link, b->link,
+						      b->line);
+				memcpy(b->link, a->bdf, sizeof(b->link));
+			}
 	return 0;
 }
 
@@ -835,6 +997,9 @@ static int finish(struct parser *ps)
 		return rc;
 	if (!t->nphbs)
 		return report(&ps->msg, 0, -EINVAL, "no phb defined");
+	rc = check_links(ps);
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < t->nphbs; i++) {
 		for (size_t j = 0; j < t->phbs[i].npes; j++) {
 			struct tcemu_topo_pe *pe = &t->phbs[i].pes[j];
@@ -984,8 +1149,11 @@ void tcemu_topology_free(struct tcemu_topology *t)
 	if (!t)
 		return;
 	for (size_t i = 0; i < t->nphbs; i++) {
-		for (size_t j = 0; j < t->phbs[i].npes; j++)
+		for (size_t j = 0; j < t->phbs[i].npes; j++) {
+			for (size_t d = 0; d < t->phbs[i].pes[j].ndevices; d++)
+				free(t->phbs[i].pes[j].devices[d].disk);
 			free(t->phbs[i].pes[j].devices);
+		}
 		free(t->phbs[i].pes);
 	}
 	free(t->phbs);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <tcemu/devmodel.h>
 #include <tcemu/platform.h>
 
 #define TCEMU_TOPO_MAX_FILE (1u << 20) /* bytes */
@@ -33,6 +34,12 @@ struct tcemu_topo_device {
 	struct tcemu_topo_bar bars[6];
 	uint64_t rom_size;  /* 0: no ROM */
 	unsigned line;      /* line of the "device" statement */
+	/* model=: a built-in model type (tcemu_model_builtin), NULL for the plain device. */
+	const struct tcemu_model_type *model;
+	char link[16];      /* virtio-net: the cabled port ("": a loopback), made symmetric */
+	bool link_given;    /* link= was on this line (not filled in from the other port) */
+	char *disk;         /* virtio-blk: raw image path (owned), or NULL */
+	uint64_t disk_size; /* virtio-blk: size of the memory disk; 0: the model's default (64M) */
 };
 
 struct tcemu_topo_pe {

@@ -34,6 +34,7 @@
 #include <tcemu/dma.h>
 #include <tcemu/table.h>
 
+#include "core/platform_priv.h"
 #include "vfio/device.h"
 #include "devices/models.h"
 #include "vfio/group.h"
@@ -180,9 +181,12 @@ static void model_info(const struct tcemu_model_type *t, const char *bdf, struct
 	memcpy(info->bar_flags, t->bar_flags, sizeof(info->bar_flags));
 }
 
-/* Runs init and builds the device. host->lock held. */
+/*
+ * Runs init and builds the device, with the ids and BARs of base (a topology's model= device,
+ * whose ids may be overridden) or else of the type. host->lock held.
+ */
 static int model_build(struct tcemu_host *h, struct group *g, const char *bdf, const struct tcemu_model_type *t,
-		       const char *params, struct tcemu_vdev **out)
+		       const char *params, const struct tcemu_device_info *base, struct tcemu_vdev **out)
 {
 	struct tcemu_device_info info;
 	struct tcemu_model *m;
@@ -217,7 +221,10 @@ static int model_build(struct tcemu_host *h, struct group *g, const char *bdf, c
 	m->in_init = false;
 	if (rc)
 		goto destroy_eeh_lock;
-	model_info(t, bdf, &info);
+	if (base)
+		info = *base;
+	else
+		model_info(t, bdf, &info);
 	rc = tcemu_vdev_create_model(&info, &h->lg, &m->vm, out);
 	if (rc)
 		goto destroy_state;
@@ -249,16 +256,15 @@ static struct group *find_device(struct tcemu_host *h, const char *bdf, size_t *
 	return NULL;
 }
 
-TCEMU_EXPORT int tcemu_host_attach_model(struct tcemu_host *h, const char *bdf, const struct tcemu_model_type *type,
-					 const char *params)
+/* tcemu_host_attach_model, with the device info of a topology's model= device (base) or none. */
+static int attach(struct tcemu_host *h, const char *bdf, const struct tcemu_model_type *type, const char *params,
+		  bool from_topology)
 {
 	struct tcemu_vdev *nv = NULL;
 	struct group *g;
 	size_t slot = 0;
 	int rc;
 
-	if (!h || !bdf || (type && !type_valid(type)))
-		return -EINVAL;
 	tcemu_mutex_lock(&h->lock);
 	g = find_device(h, bdf, &slot);
 	if (!g) {
@@ -275,7 +281,8 @@ TCEMU_EXPORT int tcemu_host_attach_model(struct tcemu_host *h, const char *bdf, 
 			goto unlock;
 	}
 	if (type)
-		rc = model_build(h, g, tcemu_vdev_info(g->devs[slot])->bdf, type, params, &nv);
+		rc = model_build(h, g, tcemu_vdev_info(g->devs[slot])->bdf, type, params,
+				 from_topology ? tcemu_pe_device(g->pe, slot) : NULL, &nv);
 	else
 		rc = tcemu_vdev_create(tcemu_pe_device(g->pe, slot), &h->lg, &nv);
 	if (rc)
@@ -285,6 +292,37 @@ TCEMU_EXPORT int tcemu_host_attach_model(struct tcemu_host *h, const char *bdf, 
 unlock:
 	tcemu_mutex_unlock(&h->lock);
 	return rc;
+}
+
+TCEMU_EXPORT int tcemu_host_attach_model(struct tcemu_host *h, const char *bdf, const struct tcemu_model_type *type,
+					 const char *params)
+{
+	if (!h || !bdf || (type && !type_valid(type)))
+		return -EINVAL;
+	return attach(h, bdf, type, params, false);
+}
+
+int host_attach_topology_models(struct tcemu_host *h)
+{
+	for (size_t i = 0; i < h->ngroups; i++) {
+		struct tcemu_pe *pe = h->groups[i].pe;
+
+		for (size_t d = 0; d < h->groups[i].ndevs; d++) {
+			const struct pe_model *pm = pe_device_model(pe, d);
+			const char *bdf = tcemu_pe_device(pe, d)->bdf;
+			int rc;
+
+			if (!pm->type)
+				continue;
+			rc = attach(h, bdf, pm->type, pm->params, true);
+			if (rc) {
+				tcemu_logf(&h->lg, TCEMU_LOG_ERROR, "device %s: model %s%s%s: %s", bdf, pm->type->name,
+					   pm->params ? " " : "", pm->params ? pm->params : "", strerror(-rc));
+				return rc;
+			}
+		}
+	}
+	return 0;
 }
 
 TCEMU_EXPORT int tcemu_host_set_model(struct tcemu_host *h, const char *bdf, const char *name, const char *params)
@@ -297,6 +335,32 @@ TCEMU_EXPORT int tcemu_host_set_model(struct tcemu_host *h, const char *bdf, con
 			return -ENOENT;
 	}
 	return tcemu_host_attach_model(h, bdf, t, params);
+}
+
+size_t host_models_summary(struct tcemu_host *h, char *buf, size_t len, bool in_signal)
+{
+	size_t used = 0;
+
+	if (len)
+		buf[0] = '\0';
+	if (in_signal ? tcemu_mutex_trylock(&h->lock) != 0 : (tcemu_mutex_lock(&h->lock), false))
+		return 0;
+	for (size_t i = 0; i < h->ngroups; i++)
+		for (size_t d = 0; d < h->groups[i].ndevs; d++) {
+			const struct tcemu_vdev_model *vm = tcemu_vdev_model(h->groups[i].devs[d]);
+			struct tcemu_model *m = vm && vm->bar_rw == hook_bar_rw ? vm->arg : NULL;
+			char c[160];
+			int n;
+
+			if (!m || m->type != &tcemu_virtio_net_type || virtio_net_counters(m, c, sizeof(c), in_signal))
+				continue;
+			n = snprintf(buf + used, len > used ? len - used : 0, "%s  %s %s: %s\n",
+				     used ? "" : "devices:\n", m->bdf, m->type->name, c);
+			if (n > 0)
+				used = used + (size_t)n < len ? used + (size_t)n : len ? len - 1 : 0;
+		}
+	tcemu_mutex_unlock(&h->lock);
+	return used;
 }
 
 TCEMU_EXPORT struct tcemu_model *tcemu_host_model(struct tcemu_host *h, const char *bdf)

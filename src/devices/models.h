@@ -6,9 +6,33 @@
 #ifndef TCEMU_SRC_DEVICES_MODELS_H
 #define TCEMU_SRC_DEVICES_MODELS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <tcemu/devmodel.h>
 
 extern const struct tcemu_model_type tcemu_virtio_net_type;
 extern const struct tcemu_model_type tcemu_virtio_blk_type;
+
+struct tcemu_host;
+
+/*
+ * Attaches the models a host's topology gave (model=), in topology order: called once by
+ * tcemu_host_create after its groups are built. 0, or the first attach's negative errno (logged).
+ */
+int host_attach_topology_models(struct tcemu_host *h);
+
+/*
+ * The built-in models' counters, one line per device ("devices:" first), for the host's summary;
+ * returns the length written (0: no model has counters). Takes host->lock, then each model's lock
+ * (in_signal: only tries them, and leaves out what it could not lock).
+ */
+size_t host_models_summary(struct tcemu_host *h, char *buf, size_t len, bool in_signal);
+
+/*
+ * virtio-net's counters as "tx N packets (N dropped), rx N packets (N dropped, N waiting)"
+ * (virtio_net.c). -EBUSY (nothing written) when try and its lock is taken.
+ */
+int virtio_net_counters(struct tcemu_model *m, char *buf, size_t len, bool try);
 
 #endif

@@ -365,6 +365,19 @@ static void net_destroy(struct tcemu_model *m)
 	free(p);
 }
 
+int virtio_net_counters(struct tcemu_model *m, char *buf, size_t len, bool try)
+{
+	struct net_port *p = tcemu_model_priv(m);
+
+	if (try ? pthread_mutex_trylock(&p->v.lock) != 0 : pthread_mutex_lock(&p->v.lock) != 0)
+		return -EBUSY;
+	snprintf(buf, len, "tx %llu packets (%llu dropped), rx %llu packets (%llu dropped, %u waiting)",
+		 (unsigned long long)p->tx_packets, (unsigned long long)p->tx_dropped,
+		 (unsigned long long)p->rx_packets, (unsigned long long)p->rx_dropped, p->bl_count);
+	pthread_mutex_unlock(&p->v.lock);
+	return 0;
+}
+
 static const struct tcemu_model_ops net_ops = {
 	.init = net_init,
 	.bar_read = virtio_pci_bar_read,

@@ -23,6 +23,7 @@
 #include "guest/gate.h"
 #include "vfio/group.h"
 #include "vfio/host_priv.h"
+#include "devices/models.h"
 #include "vfio/prereg.h"
 
 #define OWN_FD_BASE 1000
@@ -205,11 +206,15 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 	rc = groups_build(h);
 	if (rc)
 		goto err_free_groups;
+	rc = host_attach_topology_models(h);
+	if (rc)
+		goto err_free_groups;
 	*out = h;
 	return 0;
 
 err_free_groups:
 	groups_free(h);
+	tcemu_dma_destroy(h->dma); /* after the models that used it */
 	tcemu_mutex_destroy(&h->mms_lock);
 err_destroy_glink_lock:
 	tcemu_mutex_destroy(&h->glink_lock);

@@ -27,6 +27,7 @@
 #include <tcemu/host.h>
 
 #include "vfio/host_priv.h"
+#include "devices/models.h"
 
 #define DEFECT_EXAMPLES 3   /* examples an aggregated line shows */
 #define DEFECT_WARN_FIRST 3 /* occurrences of a kind logged before the rest are only counted */
@@ -446,6 +447,12 @@ static size_t summary(struct tcemu_host *h, char *buf, size_t len, bool in_signa
 	if (now.defects > kept)
 		sb_printf(&b, "  (%llu more of further kinds not kept)\n", (unsigned long long)(now.defects - kept));
 	tcemu_mutex_unlock(&h->stats_lock);
+	{ /* the device models' own counters (devices/model.c; only trylocks in a signal handler) */
+		char dev[2048];
+
+		if (host_models_summary(h, dev, sizeof(dev), in_signal))
+			sb_printf(&b, "%s", dev);
+	}
 	sb_end(&b);
 	return b.used;
 }

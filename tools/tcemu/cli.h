@@ -17,8 +17,9 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg);
 const char *human_size(uint64_t bytes, char *buf, size_t len);
 /* tcemu run: the whole stack end to end (run.c). */
 int cmd_run(int argc, char **argv, struct tcemu_logger lg);
-/* The fake sysfs tree of a platform under root (exec.c). 0 or a negative errno. */
-int build_sysfs(struct tcemu_platform *p, const char *root);
+struct tcemu_host;
+/* The fake sysfs tree of a host's platform under root (exec.c). 0 or a negative errno. */
+int build_sysfs(struct tcemu_host *h, const char *root);
 /* Removes a directory tree (exec.c). */
 void remove_tree(const char *root);
 

@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <tcemu/devmodel.h>
+#include <tcemu/host.h>
 #include <tcemu/platform.h>
 
 #include "cli.h"
@@ -66,18 +68,97 @@ static int mkdirs(const char *path)
 	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -errno : 0;
 }
 
+/* The kernel's resource flags (include/linux/ioport.h), as sysfs `resource` shows them. */
+#define IORESOURCE_IO 0x00000100u
+#define IORESOURCE_MEM 0x00000200u
+#define IORESOURCE_PREFETCH 0x00002000u
+#define IORESOURCE_READONLY 0x00004000u
+#define IORESOURCE_MEM_64 0x00100000u
+#define RESOURCE_LINES 13 /* 6 BARs, the ROM, 6 SR-IOV BARs (always empty here) */
+#define PLAIN_REVISION 0x01 /* what the plain device's config space holds (src/vfio/device.c) */
+
+/* Bus-address cursors of one PHB, for the `resource` lines: each range naturally aligned. */
+struct bus_space {
+	uint64_t mem, io;
+};
+
+static uint64_t place(uint64_t *cursor, uint64_t size)
+{
+	uint64_t at = (*cursor + size - 1) & ~(size - 1);
+
+	*cursor = at + size;
+	return at;
+}
+
+/*
+ * The `resource` file DPDK's PCI scan needs (one "0x%016llx 0x%016llx 0x%016llx" line per
+ * resource: start, end, flags; lengths are the BARs'): without it the device fails the scan,
+ * which aborts the whole PCI bus scan.
+ */
+static int write_resource(const char *dir, const struct tcemu_device_info *di, struct bus_space *bs)
+{
+	char path[PATH_MAX + 64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/resource", dir);
+	f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	for (unsigned n = 0; n < RESOURCE_LINES; n++) {
+		uint64_t size = n < 6 ? di->bar_size[n] : n == 6 ? di->rom_size : 0, start = 0, flags = 0;
+		uint32_t bf = n < 6 ? di->bar_flags[n] : 0;
+
+		if (size && (bf & TCEMU_BAR_IO)) {
+			start = place(&bs->io, size);
+			flags = IORESOURCE_IO;
+		} else if (size) {
+			start = place(&bs->mem, size);
+			flags = IORESOURCE_MEM | (bf & TCEMU_BAR_MEM64 ? IORESOURCE_MEM_64 : 0) |
+				(bf & TCEMU_BAR_PREFETCH ? IORESOURCE_PREFETCH : 0) | (n == 6 ? IORESOURCE_READONLY : 0);
+		}
+		fprintf(f, "0x%016llx 0x%016llx 0x%016llx\n", (unsigned long long)start,
+			(unsigned long long)(size ? start + size - 1 : 0), (unsigned long long)flags);
+	}
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+/* The device's files: what DPDK's PCI scan (drivers/bus/pci/linux/pci.c) and QEMU read. */
+static int write_device(struct tcemu_host *h, const char *dir, const struct tcemu_device_info *di,
+			struct bus_space *bs)
+{
+	struct tcemu_model *m = tcemu_host_model(h, di->bdf);
+	uint8_t rev = PLAIN_REVISION;
+	int rc;
+
+	if (m && tcemu_model_config_read(m, 8, &rev, 1))
+		rev = tcemu_model_type_of(m)->revision;
+	if ((rc = write_file(dir, "vendor", "0x%04x\n", di->vendor)) ||
+	    (rc = write_file(dir, "device", "0x%04x\n", di->device)) ||
+	    (rc = write_file(dir, "class", "0x%06x\n", di->class_code)) ||
+	    (rc = write_file(dir, "subsystem_vendor", "0x%04x\n", di->subsys_vendor)) ||
+	    (rc = write_file(dir, "subsystem_device", "0x%04x\n", di->subsys_device)) ||
+	    (rc = write_file(dir, "revision", "0x%02x\n", rev)) ||
+	    (rc = write_file(dir, "sriov_numvfs", "0\n")) || (rc = write_file(dir, "numa_node", "-1\n")))
+		return rc;
+	return write_resource(dir, di, bs);
+}
+
 /*
  * The fake sysfs, shaped like the real one where VFIO programs look:
- *   bus/pci/devices/<BDF>/{vendor,device,class,subsystem_vendor,subsystem_device,numa_node}
+ *   bus/pci/devices/<BDF>/{vendor,device,class,subsystem_vendor,subsystem_device,revision,
+ *                          resource,sriov_numvfs,numa_node}
  *   bus/pci/devices/<BDF>/iommu_group -> ../../../../kernel/iommu_groups/<N>
  *   bus/pci/devices/<BDF>/driver -> ../../../../bus/pci/drivers/vfio-pci
  *   kernel/iommu_groups/<N>/devices/<BDF> -> ../../../../bus/pci/devices/<BDF>
  *   module/vfio, module/vfio_pci, bus/pci/drivers/vfio-pci
+ * Bus addresses in `resource`: each PHB's memory BARs from 0x600000000000 + domain << 36, its
+ * I/O BARs from 0x1000 + domain << 16, in topology order, naturally aligned.
  */
-int build_sysfs(struct tcemu_platform *p, const char *root)
+int build_sysfs(struct tcemu_host *h, const char *root)
 {
 	/* room for the longest directory plus the longest name added to it */
 	char dir[PATH_MAX], link[PATH_MAX + 64], target[PATH_MAX];
+	struct tcemu_platform *p = tcemu_host_platform(h);
 	int rc;
 
 	static const char *const dirs[] = { "module/vfio", "module/vfio_pci", "bus/pci/drivers/vfio-pci",
@@ -87,37 +168,41 @@ int build_sysfs(struct tcemu_platform *p, const char *root)
 		if ((rc = mkdirs(dir)))
 			return rc;
 	}
-	for (size_t i = 0; i < tcemu_platform_pe_count(p); i++) {
-		struct tcemu_pe *pe = tcemu_platform_pe(p, i);
-		uint32_t group = tcemu_pe_group(pe);
-		struct tcemu_pe_info pi;
+	for (size_t x = 0; x < tcemu_platform_phb_count(p); x++) {
+		struct tcemu_phb *phb = tcemu_platform_phb(p, x);
+		struct tcemu_phb_info hi;
 
-		tcemu_pe_info(pe, &pi);
-		snprintf(dir, sizeof(dir), "%s/kernel/iommu_groups/%u/devices", root, group);
-		if ((rc = mkdirs(dir)))
-			return rc;
-		for (size_t d = 0; d < pi.ndevices; d++) {
-			const struct tcemu_device_info *di = tcemu_pe_device(pe, d);
+		tcemu_phb_info(phb, &hi);
+		struct bus_space bs = { 0x600000000000ull + ((uint64_t)hi.domain << 36), 0x1000 + ((uint64_t)hi.domain << 16) };
 
-			snprintf(dir, sizeof(dir), "%s/bus/pci/devices/%s", root, di->bdf);
-			if ((rc = mkdirs(dir)) || (rc = write_file(dir, "vendor", "0x%04x\n", di->vendor)) ||
-			    (rc = write_file(dir, "device", "0x%04x\n", di->device)) ||
-			    (rc = write_file(dir, "class", "0x%06x\n", di->class_code)) ||
-			    (rc = write_file(dir, "subsystem_vendor", "0x%04x\n", di->subsys_vendor)) ||
-			    (rc = write_file(dir, "subsystem_device", "0x%04x\n", di->subsys_device)) ||
-			    (rc = write_file(dir, "numa_node", "-1\n")))
+		for (size_t i = 0; i < hi.npes; i++) {
+			struct tcemu_pe *pe = tcemu_phb_pe(phb, i);
+			uint32_t group = tcemu_pe_group(pe);
+			struct tcemu_pe_info pi;
+
+			tcemu_pe_info(pe, &pi);
+			snprintf(dir, sizeof(dir), "%s/kernel/iommu_groups/%u/devices", root, group);
+			if ((rc = mkdirs(dir)))
 				return rc;
-			snprintf(link, sizeof(link), "%s/iommu_group", dir);
-			snprintf(target, sizeof(target), "../../../../kernel/iommu_groups/%u", group);
-			if (symlink(target, link) != 0)
-				return -errno;
-			snprintf(link, sizeof(link), "%s/driver", dir);
-			if (symlink("../../../../bus/pci/drivers/vfio-pci", link) != 0)
-				return -errno;
-			snprintf(link, sizeof(link), "%s/kernel/iommu_groups/%u/devices/%s", root, group, di->bdf);
-			snprintf(target, sizeof(target), "../../../../bus/pci/devices/%s", di->bdf);
-			if (symlink(target, link) != 0)
-				return -errno;
+			for (size_t d = 0; d < pi.ndevices; d++) {
+				const struct tcemu_device_info *di = tcemu_pe_device(pe, d);
+
+				snprintf(dir, sizeof(dir), "%s/bus/pci/devices/%s", root, di->bdf);
+				if ((rc = mkdirs(dir)) || (rc = write_device(h, dir, di, &bs)))
+					return rc;
+				snprintf(link, sizeof(link), "%s/iommu_group", dir);
+				snprintf(target, sizeof(target), "../../../../kernel/iommu_groups/%u", group);
+				if (symlink(target, link) != 0)
+					return -errno;
+				snprintf(link, sizeof(link), "%s/driver", dir);
+				if (symlink("../../../../bus/pci/drivers/vfio-pci", link) != 0)
+					return -errno;
+				snprintf(link, sizeof(link), "%s/kernel/iommu_groups/%u/devices/%s", root, group,
+					 di->bdf);
+				snprintf(target, sizeof(target), "../../../../bus/pci/devices/%s", di->bdf);
+				if (symlink(target, link) != 0)
+					return -errno;
+			}
 		}
 	}
 	return 0;
@@ -185,8 +270,8 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
 	const char *topology = NULL, *report_out = NULL;
 	char preload[PATH_MAX], tmp[] = "/tmp/tcemu-exec-XXXXXX", sysfs[64], devices[128];
 	char report[64], topo_abs[PATH_MAX], err[512] = "", ld[2 * PATH_MAX + 2];
-	struct tcemu_platform_opts po = { .logger = lg, .errbuf = err, .errlen = sizeof(err) };
-	struct tcemu_platform *p;
+	struct tcemu_host_opts ho = { .platform = { .logger = lg, .errbuf = err, .errlen = sizeof(err) } };
+	struct tcemu_host *h;
 	bool trace = false;
 	int c, rc, status = 0, result;
 	pid_t pid;
@@ -219,28 +304,31 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
 		fprintf(stderr, "tcemu exec: %s: %s\n", topology, strerror(errno));
 		return 1;
 	}
-	/* Check the topology here, so a bad file is reported before the program starts. */
-	po.topology_path = topology ? topo_abs : NULL;
-	rc = tcemu_platform_create(&po, &p);
+	/*
+	 * Build the host here (topology and models), so a bad file or a model that cannot start is
+	 * reported before the program starts; the sysfs files come from it.
+	 */
+	ho.platform.topology_path = topology ? topo_abs : NULL;
+	rc = tcemu_host_create(&ho, &h);
 	if (rc) {
 		fprintf(stderr, "tcemu exec: %s\n", err[0] ? err : strerror(-rc));
 		return 1;
 	}
 	if ((rc = find_preload(preload, sizeof(preload)))) {
 		fprintf(stderr, "tcemu exec: libtcemu-preload.so not found (set TCEMU_PRELOAD): %s\n", strerror(-rc));
-		tcemu_platform_destroy(p);
+		tcemu_host_destroy(h);
 		return 1;
 	}
 	if (!mkdtemp(tmp)) {
 		perror("tcemu exec: mkdtemp");
-		tcemu_platform_destroy(p);
+		tcemu_host_destroy(h);
 		return 1;
 	}
 	snprintf(sysfs, sizeof(sysfs), "%s/sys", tmp);
 	snprintf(devices, sizeof(devices), "%s/bus/pci/devices", sysfs);
 	snprintf(report, sizeof(report), "%s/report.txt", tmp);
-	rc = build_sysfs(p, sysfs);
-	tcemu_platform_destroy(p);
+	rc = build_sysfs(h, sysfs);
+	tcemu_host_destroy(h);
 	if (rc) {
 		fprintf(stderr, "tcemu exec: cannot build the fake sysfs in %s: %s\n", sysfs, strerror(-rc));
 		remove_tree(tmp);

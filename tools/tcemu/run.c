@@ -27,6 +27,7 @@
 #include <endian.h>
 #include <linux/vfio.h>
 
+#include <tcemu/devmodel.h>
 #include <tcemu/dma.h>
 #include <tcemu/guest.h>
 #include <tcemu/host.h>
@@ -164,6 +165,7 @@ struct run {
 	struct scenario sc;
 	struct tcemu_host *h;
 	struct tcemu_dma *dma;
+	bool own_dma; /* created here (no model in the topology), not the host's */
 	struct tcemu_guest *g;
 	struct tcemu_guest_phb *phb;
 	struct tcemu_pe *pe;
@@ -452,8 +454,17 @@ static int setup(struct run *r, char *err, size_t errlen)
 		snprintf(err, errlen, "group %u: no such IOMMU group with dynamic windows in the topology", r->sc.group);
 		return -EINVAL;
 	}
-	if ((rc = tcemu_dma_create(tcemu_host_platform(r->h), tcemu_host_memory(r->h), &r->dma)))
-		return rc;
+	/*
+	 * The host's DMA engine when the topology has models (a PE has one kill hook: a second engine
+	 * would take it from the first, whose cached translations would then outlive their TCEs),
+	 * else one of our own.
+	 */
+	r->dma = tcemu_host_dma(r->h);
+	if (!r->dma) {
+		if ((rc = tcemu_dma_create(tcemu_host_platform(r->h), tcemu_host_memory(r->h), &r->dma)))
+			return rc;
+		r->own_dma = true;
+	}
 	/* the guest's RAM: reserved, not committed; only what DMA touches becomes real */
 	r->ram = mmap(NULL, r->sc.ram, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (r->ram == MAP_FAILED) {
@@ -494,7 +505,8 @@ static void teardown(struct run *r)
 {
 	tcemu_guest_phb_destroy(r->phb);
 	tcemu_guest_destroy(r->g);
-	tcemu_dma_destroy(r->dma);
+	if (r->own_dma)
+		tcemu_dma_destroy(r->dma);
 	tcemu_host_destroy(r->h);
 	if (r->ram && r->ram != MAP_FAILED)
 		munmap(r->ram, r->sc.ram);
