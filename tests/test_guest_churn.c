@@ -4,9 +4,10 @@
  * on every reboot) while other threads issue hypercalls on a stable window and on the churned
  * LIOBN. Every answer is one a guest may get (success, or "no such window"), nothing crashes (run
  * under ASan and TSan in CI), and memory follows the live windows, not the churn: removed windows
- * and replaced snapshots are freed after their grace period (util/grace.h).
+ * and replaced snapshots are freed after their grace period (util/grace.h), counted by the
+ * guest's live_windows/live_snapshots (a heap figure from mallinfo2 drifts by tens of KiB with
+ * the threads' arenas, too much to tell a bounded heap from a slow leak in a short run).
  */
-#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -21,14 +22,6 @@
 #define CHURNED 0x200u
 #define CYCLES 2000u
 #define PAGES (FX_GUEST_RAM >> 12)
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define REPLACED_ALLOCATOR 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define REPLACED_ALLOCATOR 1
-#endif
-#endif
 
 struct caller {
 	struct tcemu_guest *g;
@@ -60,20 +53,12 @@ static void *put_loop(void *arg)
 	return NULL;
 }
 
-static size_t heap_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	return mi.uordblks + mi.hblkhd;
-}
-
 TEST(window_churn_frees_what_it_unpublishes)
 {
 	struct fx_guest f = { 0 };
 	atomic_bool stop = false;
 	struct caller stable, churned;
 	pthread_t ts, tc;
-	size_t heap_before = 0, heap_after;
 	uint64_t windows_peak = 0;
 
 	CHECK_EQ(fx_guest_linked(&f, 0, 12, 12, STABLE), 0);
@@ -82,8 +67,6 @@ TEST(window_churn_frees_what_it_unpublishes)
 	CHECK_EQ(pthread_create(&ts, NULL, put_loop, &stable), 0);
 	CHECK_EQ(pthread_create(&tc, NULL, put_loop, &churned), 0);
 	for (unsigned n = 0; n < CYCLES; n++) {
-		if (n == CYCLES / 10)
-			heap_before = heap_in_use(); /* after the first cycles: the allocator has warmed up */
 		if (tcemu_guest_create_window(f.g, CHURNED, 12, 0, PAGES) != 0 ||
 		    tcemu_guest_link(f.g, CHURNED, f.c) != 0 || tcemu_guest_unlink(f.g, CHURNED, f.c) != 0 ||
 		    tcemu_guest_remove_window(f.g, CHURNED) != 0) {
@@ -95,7 +78,6 @@ TEST(window_churn_frees_what_it_unpublishes)
 		if (live > windows_peak)
 			windows_peak = live;
 	}
-	heap_after = heap_in_use();
 	atomic_store(&stop, true);
 	pthread_join(ts, NULL);
 	pthread_join(tc, NULL);
@@ -107,13 +89,6 @@ TEST(window_churn_frees_what_it_unpublishes)
 	CHECK_EQ(__atomic_load_n(&f.g->live_windows, __ATOMIC_RELAXED), 1);
 	CHECK_EQ(__atomic_load_n(&f.g->live_snapshots, __ATOMIC_RELAXED), 2);
 	CHECK(windows_peak <= 2);
-#ifndef REPLACED_ALLOCATOR
-	/* 1800 cycles kept nothing: each would have kept a window and a list (about 300 bytes). */
-	CHECK(heap_after < heap_before + (256u << 10));
-#else
-	(void)heap_before;
-	(void)heap_after;
-#endif
 	fx_guest_close(&f);
 }
 
