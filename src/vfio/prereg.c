@@ -229,23 +229,40 @@ static void real_munlock(uint64_t ua, uint64_t size)
 	syscall(SYS_munlock, (void *)(uintptr_t)ua, (size_t)size);
 }
 
-/* Frees a region nobody uses: unpin, return the charge. mm->lock held exclusive. */
-static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
+/*
+ * Gives back what a region nobody uses holds: unpins it, unlocks it, returns its charge to the
+ * process. Leaves it in the index and the host's statistics to the caller. mm->lock held exclusive.
+ */
+static void region_release(struct tcemu_host *h, struct mm *mm, const struct region *r)
 {
-	size_t i = (size_t)(r - mm->regions);
-	uint64_t pg = 1ull << h->page_shift, size = r->size;
+	uint64_t pg = 1ull << h->page_shift;
 
 	tcemu_memory_unpin(h->mem, r->hpa);
 	if (r->mlocked)
 		real_munlock(r->ua, r->size);
+	mm->locked -= tcemu_min_u64(mm->locked, (r->size + pg - 1) & ~(pg - 1));
+}
+
+/* The host's statistics after n regions of bytes in all were freed. */
+static void regions_freed_stats(struct tcemu_host *h, uint64_t bytes, uint64_t n)
+{
+	host_stat_add(h, &h->stats.locked_bytes, -(int64_t)bytes, NULL);
+	host_stat_add(h, &h->stats.regions_registered, -(int64_t)n, NULL);
+}
+
+/* Frees one region nobody uses and closes its slot in the index. mm->lock held exclusive. */
+static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
+{
+	size_t i = (size_t)(r - mm->regions);
+	uint64_t size = r->size;
+
+	region_release(h, mm, r);
 	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
 	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
 	mm->nregions--;
 	mm->ends[mm->nregions] = UINT64_MAX;
 	tops_update(mm, i);
-	mm->locked -= tcemu_min_u64(mm->locked, (size + pg - 1) & ~(pg - 1));
-	host_stat_add(h, &h->stats.locked_bytes, -(int64_t)size, NULL);
-	host_stat_add(h, &h->stats.regions_registered, -1, NULL);
+	regions_freed_stats(h, size, 1);
 }
 
 int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size)
@@ -366,17 +383,50 @@ out:
 	return rc;
 }
 
+/*
+ * Drops every reference of c in one pass: c->refs and the region array are both sorted by address,
+ * so a merge of the two finds each referenced region, and the regions that stay are compacted in
+ * place behind it (O(regions from the first one c references) instead of a search and a move of
+ * the array's tail per region).
+ */
 void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 {
-	mm_wrlock(mm);
-	for (size_t i = 0; i < c->nrefs; i++) {
-		struct region *r = mm_find(mm, c->refs[i].ua, c->refs[i].size);
+	uint64_t freed_bytes = 0, nfreed = 0;
+	size_t first, i, w, k = 0;
 
-		if (r && --r->users == 0)
-			region_free(h, mm, r);
+	if (c->nrefs == 0)
+		return;
+	mm_wrlock(mm);
+	first = i = w = lower_bound(mm, c->refs[0].ua);
+	for (; i < mm->nregions; i++) {
+		struct region *r = &mm->regions[i];
+
+		/* A reference always names a live region: none is skipped here. */
+		while (k < c->nrefs && c->refs[k].ua < r->ua)
+			k++;
+		if (k < c->nrefs && c->refs[k].ua == r->ua && c->refs[k].size == r->size) {
+			k++;
+			if (--r->users == 0) {
+				region_release(h, mm, r);
+				freed_bytes += r->size;
+				nfreed++;
+				continue;
+			}
+		}
+		if (w != i) {
+			mm->regions[w] = *r;
+			mm->ends[w] = mm->ends[i];
+		}
+		w++;
 	}
+	for (i = w; i < mm->nregions; i++)
+		mm->ends[i] = UINT64_MAX;
+	mm->nregions = w;
+	tops_update(mm, first);
 	c->nrefs = 0;
 	mm_wrunlock(mm);
+	if (nfreed)
+		regions_freed_stats(h, freed_bytes, nfreed);
 }
 
 void mm_free(struct tcemu_host *h, struct mm *mm)
