@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
@@ -226,7 +227,8 @@ static int probe_query(uint64_t ua, uint64_t end, bool need_write, uint32_t sys,
 		return -ENOTTY;
 	fd = maps_fd_get(-1);
 	while (fd >= 0 && covered < end) {
-		struct maps_query q = { .size = sizeof(q), .query_addr = covered };
+		/* Only the fields up to the page size are exchanged (the ABI takes a shorter size). */
+		struct maps_query q = { .size = offsetof(struct maps_query, vma_offset), .query_addr = covered };
 		uint32_t shift = sys;
 
 		if (ioctl(fd, MAPS_QUERY, &q) != 0) {
@@ -270,7 +272,7 @@ void probe_use_query(bool on)
 int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_shift)
 {
 	const uint64_t end = ua + size;
-	uint32_t sys = tcemu_log2_u64((uint64_t)sysconf(_SC_PAGESIZE));
+	uint32_t sys = tcemu_log2_u64((uint64_t)getpagesize());
 	int rc = -ENOTTY;
 
 	if (size == 0 || end < ua)
