@@ -39,6 +39,8 @@
 #endif
 #define HUGETLBFS_MAGIC_NUMBER 0x958458f6
 
+static bool client_accessible(const void *p, size_t len, bool write);
+
 int copy_from_client(struct tcemu_host *h, void *dst, const void *src, size_t len)
 {
 	struct iovec local = { dst, len }, remote = { (void *)src, len };
@@ -48,7 +50,7 @@ int copy_from_client(struct tcemu_host *h, void *dst, const void *src, size_t le
 		return 0;
 	if (!src)
 		return -EFAULT;
-	if (h->trusted_args) {
+	if (h->trusted_args || client_accessible(src, len, false)) {
 		memcpy(dst, src, len);
 		return 0;
 	}
@@ -71,7 +73,7 @@ int copy_to_client(struct tcemu_host *h, void *dst, const void *src, size_t len)
 		return 0;
 	if (!dst)
 		return -EFAULT;
-	if (h->trusted_args) {
+	if (h->trusted_args || client_accessible(dst, len, true)) {
 		memcpy(dst, src, len);
 		return 0;
 	}
@@ -215,8 +217,12 @@ unlock:
 	return st ? (int)(uint32_t)st : -1;
 }
 
-/* The query way: 0, -EFAULT, or -ENOTTY when it cannot answer (use the file). */
-static int probe_query(uint64_t ua, uint64_t end, bool need_write, uint32_t sys, uint32_t *backing_shift)
+/*
+ * The query way: 0, -EFAULT, or -ENOTTY when it cannot answer (use the file). anon_only: -ENOTTY as
+ * well for a range not wholly in anonymous private mappings (client_readable, below).
+ */
+static int probe_query(uint64_t ua, uint64_t end, bool need_write, bool anon_only, uint32_t sys,
+		       uint32_t *backing_shift)
 {
 	uint64_t covered = ua;
 	uint32_t minshift = 63;
@@ -227,8 +233,8 @@ static int probe_query(uint64_t ua, uint64_t end, bool need_write, uint32_t sys,
 		return -ENOTTY;
 	fd = maps_fd_get(-1);
 	while (fd >= 0 && covered < end) {
-		/* Only the fields up to the page size are exchanged (the ABI takes a shorter size). */
-		struct maps_query q = { .size = offsetof(struct maps_query, vma_offset), .query_addr = covered };
+		/* Only the fields up to the inode are exchanged (the ABI takes a shorter size). */
+		struct maps_query q = { .size = offsetof(struct maps_query, dev_major), .query_addr = covered };
 		uint32_t shift = sys;
 
 		if (ioctl(fd, MAPS_QUERY, &q) != 0) {
@@ -249,6 +255,8 @@ static int probe_query(uint64_t ua, uint64_t end, bool need_write, uint32_t sys,
 			return -ENOTTY; /* not an answer about this address */
 		if (!(q.vma_flags & MAPS_VMA_READ) || (need_write && !(q.vma_flags & MAPS_VMA_WRITE)))
 			return -EFAULT;
+		if (anon_only && q.inode)
+			return -ENOTTY;
 		/* The kernel's page size of the mapping: the huge page size of a hugetlb one. */
 		if (TCEMU_IS_POW2(q.vma_page_size) && q.vma_page_size > (1ull << sys))
 			shift = tcemu_log2_u64(q.vma_page_size);
@@ -262,7 +270,26 @@ static int probe_query(uint64_t ua, uint64_t end, bool need_write, uint32_t sys,
 	return 0;
 }
 
-static bool probe_query_off; /* tests: always read the file */
+static bool probe_query_off; /* tests: always read the file, always use the checked copies */
+
+/*
+ * Whether [p, p + len) lies wholly in anonymous private mappings with the access, by the query:
+ * then a plain copy cannot fault (such memory has no file to be truncated under it and is filled
+ * on demand), and the query is one cheap call where process_vm_readv/writev pins the pages of a
+ * "remote" process. Anything else (file or shared memory, a hole, no PROCMAP_QUERY) takes the
+ * checked copy, which decides. The one case left: a client thread that unmaps or mprotects an
+ * argument while another thread's ioctl is reading it (between the query and the copy) faults
+ * where the kernel would return EFAULT; such a client races its own call.
+ */
+static bool client_accessible(const void *p, size_t len, bool write)
+{
+	uint32_t shift;
+	uint64_t ua = (uint64_t)(uintptr_t)p;
+
+	return ua + len > ua && !__atomic_load_n(&probe_query_off, __ATOMIC_RELAXED) &&
+	       probe_query(ua, ua + len, write, true, 12, &shift) == 0;
+}
+
 
 void probe_use_query(bool on)
 {
@@ -278,7 +305,7 @@ int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_s
 	if (size == 0 || end < ua)
 		return -EFAULT;
 	if (!__atomic_load_n(&probe_query_off, __ATOMIC_RELAXED))
-		rc = probe_query(ua, end, need_write, sys, backing_shift);
+		rc = probe_query(ua, end, need_write, false, sys, backing_shift);
 	if (rc == -ENOTTY)
 		rc = probe_maps_file(ua, end, need_write, sys, backing_shift);
 	return rc;
