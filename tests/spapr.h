@@ -12,6 +12,7 @@
  *   test_spapr_windows.c   the default window (section 7), window geometry, create and remove
  *   test_spapr_map.c       map and unmap: entries, replacement; GET_INFO
  *   test_spapr_kernel.c    the differences from the kernel (section 10); everything returns to zero
+ *   test_spapr_teardown.c  many regions, their teardown, the memory checks behind REGISTER
  *
  * Check-order tests violate two rules at once and assert that the earlier rule wins. When both
  * rules give the same errno, the test asserts a side effect that only the earlier rule leaves

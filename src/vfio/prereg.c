@@ -246,27 +246,44 @@ static void real_munlock(uint64_t ua, uint64_t size)
 	syscall(SYS_munlock, (void *)(uintptr_t)ua, (size_t)size);
 }
 
-/* Frees a region nobody uses: unpin, return the charge. mm->lock held exclusive. */
-static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
+/*
+ * Gives back what a region nobody uses holds: unpins it, unlocks it, returns its charge to the
+ * process. Leaves it in the index and the host's statistics to the caller. mm->lock held exclusive.
+ */
+static void region_release(struct tcemu_host *h, struct mm *mm, const struct region *r)
 {
-	size_t i = (size_t)(r - mm->regions);
-	uint64_t pg = 1ull << h->page_shift, size = r->size;
+	uint64_t pg = 1ull << h->page_shift;
 
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
-	TCEMU_ASSERT(r >= mm->regions && i < mm->nregions);
+	TCEMU_ASSERT(r >= mm->regions && (size_t)(r - mm->regions) < mm->nregions);
 	/* Nobody uses it: no container references it, no IOMMU entry points into it. */
 	TCEMU_ASSERT(r->users == 0 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED) == 0);
 	tcemu_memory_unpin(h->mem, r->hpa);
 	if (r->mlocked)
 		real_munlock(r->ua, r->size);
+	mm->locked -= tcemu_min_u64(mm->locked, (r->size + pg - 1) & ~(pg - 1));
+}
+
+/* The host's statistics after n regions of bytes in all were freed. */
+static void regions_freed_stats(struct tcemu_host *h, uint64_t bytes, uint64_t n)
+{
+	host_stat_add(h, &h->stats.locked_bytes, -(int64_t)bytes, NULL);
+	host_stat_add(h, &h->stats.regions_registered, -(int64_t)n, NULL);
+}
+
+/* Frees one region nobody uses and closes its slot in the index. mm->lock held exclusive. */
+static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
+{
+	size_t i = (size_t)(r - mm->regions);
+	uint64_t size = r->size;
+
+	region_release(h, mm, r);
 	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
 	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
 	mm->nregions--;
 	mm->ends[mm->nregions] = UINT64_MAX;
 	tops_update(mm, i);
-	mm->locked -= tcemu_min_u64(mm->locked, (size + pg - 1) & ~(pg - 1));
-	host_stat_add(h, &h->stats.locked_bytes, -(int64_t)size, NULL);
-	host_stat_add(h, &h->stats.regions_registered, -1, NULL);
+	regions_freed_stats(h, size, 1);
 }
 
 int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size)
@@ -293,8 +310,9 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 			rc = -EBUSY;
 			goto out;
 		}
-		TCEMU_ASSERT(r->users > 0 && r->users < UINT32_MAX);
-		r->users++;
+		TCEMU_ASSERT(r->users < UINT32_MAX);
+		if (r->users++ == 0)
+			mm->orphans--; /* an orphan (mm_drop_container) has a container again */
 		cref_insert(c, r);
 		goto out;
 	}
@@ -394,55 +412,69 @@ out:
 }
 
 /*
- * Frees the regions no container references and no entry maps into any more (kept by
- * mm_drop_container for another container's entries). mm->lock exclusive. Rare: one pass each.
+ * Drops every reference of c in one pass: c->refs and the region array are both sorted by address,
+ * so a merge of the two finds each referenced region, and the regions that stay are compacted in
+ * place behind it (O(regions from the first one c references) instead of a search and a move of
+ * the array's tail per region).
+ *
+ * A region whose last reference goes while another container of the process still maps into it
+ * (a process's regions serve all its containers, as in the kernel) stays, pinned and charged, as
+ * an orphan (users 0); the pass of a later release frees every orphan nothing maps into any more
+ * (it then starts at the first region).
  */
-static void mm_free_orphans(struct tcemu_host *h, struct mm *mm)
-{
-	TCEMU_ASSERT_WRLOCKED(&mm->lock);
-	for (size_t i = mm->nregions; i-- > 0;) {
-		struct region *r = &mm->regions[i];
-
-		if (r->users == 0 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED) == 0)
-			region_free(h, mm, r);
-	}
-}
-
 void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 {
-	bool orphans = false;
+	uint64_t freed_bytes = 0, nfreed = 0;
+	size_t first, i, w, k = 0;
 
 	CONTAINER_ASSERT_EXCLUSIVE(c);
 	TCEMU_ASSERT(c->mm == mm);
+	if (c->nrefs == 0 && mm->orphans == 0)
+		return;
 	mm_wrlock(mm);
-	for (size_t i = 0; i < c->nrefs; i++) {
-		struct region *r = mm_find(mm, c->refs[i].ua, c->refs[i].size);
+	first = i = w = mm->orphans || c->nrefs == 0 ? 0 : lower_bound(mm, c->refs[0].ua);
+	for (; i < mm->nregions; i++) {
+		struct region *r = &mm->regions[i];
 		uint64_t mapped;
 
-		TCEMU_ASSERT(r != NULL && r->users > 0); /* a container's reference keeps its region */
-		if (!r || --r->users > 0)
-			continue;
+		/* A reference always names a live region: none is skipped here. */
+		while (k < c->nrefs && c->refs[k].ua < r->ua)
+			k++;
+		if (k < c->nrefs && c->refs[k].ua == r->ua && c->refs[k].size == r->size) {
+			k++;
+			TCEMU_ASSERT(r->users > 0); /* a container's reference keeps its region */
+			if (--r->users == 0) {
+				mm->orphans++; /* until freed below, or kept as an orphan */
+				if (__atomic_load_n(&r->mapped, __ATOMIC_RELAXED))
+					host_defect(h, "container %d released the region at 0x%llx (0x%llx bytes) it registered "
+						       "while IOMMU entries of another container still map into it: the region "
+						       "stays pinned until they go",
+						    c->first_fd, (unsigned long long)r->ua, (unsigned long long)r->size);
+			}
+		}
 		mapped = __atomic_load_n(&r->mapped, __ATOMIC_RELAXED);
-		if (!mapped) {
-			region_free(h, mm, r);
+		if (r->users == 0 && mapped == 0) {
+			region_release(h, mm, r);
+			mm->orphans--;
+			freed_bytes += r->size;
+			nfreed++;
 			continue;
 		}
-		/*
-		 * Another container of the process maps into a region only this one registered (a
-		 * process's regions serve all its containers, as in the kernel). It stays, pinned and
-		 * charged, until no entry points into it; a later release frees it (mm_free_orphans).
-		 */
-		host_defect(h, "container %d released the region at 0x%llx (0x%llx bytes) it registered while %llu IOMMU "
-			       "entries of another container still map into it: the region stays pinned until they go",
-			    c->first_fd, (unsigned long long)r->ua, (unsigned long long)r->size,
-			    (unsigned long long)mapped);
+		if (w != i) {
+			mm->regions[w] = *r;
+			mm->ends[w] = mm->ends[i];
+		}
+		w++;
 	}
+	TCEMU_ASSERT(k == c->nrefs);
+	for (i = w; i < mm->nregions; i++)
+		mm->ends[i] = UINT64_MAX;
+	mm->nregions = w;
+	tops_update(mm, first);
 	c->nrefs = 0;
-	for (size_t i = 0; i < mm->nregions && !orphans; i++)
-		orphans = mm->regions[i].users == 0;
-	if (orphans)
-		mm_free_orphans(h, mm);
 	mm_wrunlock(mm);
+	if (nfreed)
+		regions_freed_stats(h, freed_bytes, nfreed);
 }
 
 void mm_free(struct tcemu_host *h, struct mm *mm)

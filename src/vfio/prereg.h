@@ -56,6 +56,7 @@ struct mm {
 	                            UINT64_MAX from nregions to cap */
 	uint64_t *tops;          /* tops[b]: the last key of block b of ends[] (prereg.c) */
 	size_t nregions, cap;    /* cap: a multiple of the block size */
+	size_t orphans;          /* regions no container references, kept while entries map into them */
 	uint64_t locked;         /* bytes charged; under lock */
 	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
 	struct mm *next;         /* host->mms list, under host->mms_lock */

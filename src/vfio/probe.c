@@ -5,18 +5,27 @@
  *
  * - copy_from_client / copy_to_client copy ioctl arguments with process_vm_readv/writev on this
  *   process: the kernel checks the access and reports EFAULT instead of faulting us.
- * - probe_range checks, from /proc/self/maps, that a range is mapped with the needed access and
- *   finds the smallest backing page size over it (hugetlbfs mappings have their huge page size),
- *   without touching the memory: registering a sparse guest's RAM leaves it sparse.
+ * - probe_range checks that a range is mapped with the needed access and finds the smallest
+ *   backing page size over it (hugetlbfs mappings have their huge page size), without touching the
+ *   memory: registering a sparse guest's RAM leaves it sparse. It asks the kernel about each
+ *   mapping over the range with the PROCMAP_QUERY ioctl of /proc/self/maps (Linux 6.11): one
+ *   system call per mapping, on a descriptor kept open (below). Each call asks the kernel afresh,
+ *   nothing about the mappings is cached, so a client that maps, unmaps or mprotects memory
+ *   between two calls is seen exactly as a new read of the maps file would see it. Kernels without
+ *   the ioctl get the old way: /proc/self/maps read and parsed on every call.
  * - probe_pin faults a range in with the access needed (MADV_POPULATE_READ/WRITE), as pinning
  *   does: used by v1 maps, which pin page by page.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -95,16 +104,14 @@ static uint32_t hugetlb_shift(uint64_t start, uint64_t end, const char *path)
 	return tcemu_log2_u64((uint64_t)sf.f_bsize);
 }
 
-int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_shift)
+/* The maps file way: reads and parses /proc/self/maps. */
+static int probe_maps_file(uint64_t ua, uint64_t end, bool need_write, uint32_t sys, uint32_t *backing_shift)
 {
-	const uint64_t end = ua + size;
 	uint64_t covered = ua;
-	uint32_t minshift = 63, sys = tcemu_log2_u64((uint64_t)sysconf(_SC_PAGESIZE));
+	uint32_t minshift = 63;
 	char line[512];
 	FILE *f;
 
-	if (size == 0 || end < ua)
-		return -EFAULT;
 	f = fopen("/proc/self/maps", "re");
 	if (!f)
 		return -EFAULT;
@@ -136,6 +143,145 @@ int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_s
 		return -EFAULT;
 	*backing_shift = minshift;
 	return 0;
+}
+
+/*
+ * The argument of PROCMAP_QUERY, as the kernel's ABI lays it out (uapi linux/fs.h; not in the
+ * headers of every distribution yet): in, size..query_addr; out, the mapping covering query_addr.
+ */
+struct maps_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+_Static_assert(sizeof(struct maps_query) == 104, "the PROCMAP_QUERY argument is 104 bytes");
+#define MAPS_QUERY _IOWR('f', 17, struct maps_query)
+#define MAPS_VMA_READ 0x1
+#define MAPS_VMA_WRITE 0x2
+
+/*
+ * The descriptor of /proc/self/maps that the queries use, opened on first use. "self" is resolved
+ * at open, so the descriptor is tied to the process that opened it: maps_state packs that pid
+ * (high half) with the descriptor (low half), 0 for none, and a forked child, whose pid differs,
+ * opens its own. The client may close the descriptor behind our back (closefrom) and the number
+ * may then name another file: the ioctl fails there (EBADF, ENOTTY) and the number is forgotten,
+ * never closed, and a new descriptor is opened. maps_lock (a leaf) serializes the replacement;
+ * the fast path is one atomic load.
+ */
+static uint64_t maps_state;
+static dev_t maps_dev;
+static ino_t maps_ino;
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static int maps_query_missing; /* the kernel has no PROCMAP_QUERY: parse the file instead */
+
+/* Whether fd is still the maps descriptor we opened (fstat: same file system and inode). */
+static bool maps_fd_is_ours(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_dev == maps_dev && st.st_ino == maps_ino;
+}
+
+/* The descriptor to query, other than stale (a number that just failed: forgotten); -1: none. */
+static int maps_fd_get(int stale)
+{
+	const uint64_t pid = (uint64_t)tcemu_self_pid();
+	uint64_t st = __atomic_load_n(&maps_state, __ATOMIC_ACQUIRE);
+	struct stat sb;
+	int fd;
+
+	if (st >> 32 == pid && (int)(uint32_t)st != stale)
+		return (int)(uint32_t)st;
+	pthread_mutex_lock(&maps_lock);
+	st = __atomic_load_n(&maps_state, __ATOMIC_RELAXED);
+	if (st >> 32 == pid && (int)(uint32_t)st != stale)
+		goto unlock;
+	/* Inherited across fork: it shows the parent's mappings. Ours to close if still the same file. */
+	if (st && st >> 32 != pid && maps_fd_is_ours((int)(uint32_t)st))
+		close((int)(uint32_t)st);
+	st = 0;
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &sb) == 0) {
+		maps_dev = sb.st_dev;
+		maps_ino = sb.st_ino;
+		st = pid << 32 | (uint32_t)fd;
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	__atomic_store_n(&maps_state, st, __ATOMIC_RELEASE);
+unlock:
+	pthread_mutex_unlock(&maps_lock);
+	return st ? (int)(uint32_t)st : -1;
+}
+
+/* The query way: 0, -EFAULT, or -ENOTTY when it cannot answer (use the file). */
+static int probe_query(uint64_t ua, uint64_t end, bool need_write, uint32_t sys, uint32_t *backing_shift)
+{
+	uint64_t covered = ua;
+	uint32_t minshift = 63;
+	bool fresh = false;
+	int fd;
+
+	if (__atomic_load_n(&maps_query_missing, __ATOMIC_RELAXED))
+		return -ENOTTY;
+	fd = maps_fd_get(-1);
+	while (fd >= 0 && covered < end) {
+		/* Only the fields up to the inode are exchanged (the ABI takes a shorter size). */
+		struct maps_query q = { .size = offsetof(struct maps_query, dev_major), .query_addr = covered };
+		uint32_t shift = sys;
+
+		if (ioctl(fd, MAPS_QUERY, &q) != 0) {
+			if (errno == ENOENT)
+				return -EFAULT; /* no mapping covers it: a hole */
+			if (errno != EBADF && errno != ENOTTY && errno != EINVAL)
+				return -ENOTTY; /* a passing failure: read the file this time */
+			if (fresh) {
+				/* A descriptor we just opened: this kernel has no PROCMAP_QUERY. */
+				__atomic_store_n(&maps_query_missing, 1, __ATOMIC_RELAXED);
+				return -ENOTTY;
+			}
+			fd = maps_fd_get(fd);
+			fresh = true;
+			continue;
+		}
+		if (q.vma_start > covered || q.vma_end <= covered)
+			return -ENOTTY; /* not an answer about this address */
+		if (!(q.vma_flags & MAPS_VMA_READ) || (need_write && !(q.vma_flags & MAPS_VMA_WRITE)))
+			return -EFAULT;
+		/* The kernel's page size of the mapping: the huge page size of a hugetlb one. */
+		if (TCEMU_IS_POW2(q.vma_page_size) && q.vma_page_size > (1ull << sys))
+			shift = tcemu_log2_u64(q.vma_page_size);
+		if (shift < minshift)
+			minshift = shift;
+		covered = q.vma_end;
+	}
+	if (fd < 0)
+		return -ENOTTY;
+	*backing_shift = minshift;
+	return 0;
+}
+
+static bool probe_query_off; /* tests: always read the file */
+
+void probe_use_query(bool on)
+{
+	__atomic_store_n(&probe_query_off, !on, __ATOMIC_RELAXED);
+}
+
+int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_shift)
+{
+	const uint64_t end = ua + size;
+	uint32_t sys = tcemu_log2_u64((uint64_t)getpagesize());
+	int rc = -ENOTTY;
+
+	if (size == 0 || end < ua)
+		return -EFAULT;
+	if (!__atomic_load_n(&probe_query_off, __ATOMIC_RELAXED))
+		rc = probe_query(ua, end, need_write, sys, backing_shift);
+	if (rc == -ENOTTY)
+		rc = probe_maps_file(ua, end, need_write, sys, backing_shift);
+	return rc;
 }
 
 int probe_pin(uint64_t ua, uint64_t size, bool need_write)

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pre-registration (sPAPR v2) through the fd-level VFIO API: the cost of REGISTER+UNREGISTER and
+ * the teardown of many regions.
+ *
+ * Figures, each with its ratio to a reference measured in the same run:
+ *  - REGISTER+UNREGISTER of one 4 KiB segment, against two trivial system calls (getppid): the
+ *    library called directly (trusted_args) and through the checked argument copies a shim client
+ *    gets. Goal: the direct call costs at most the two system calls (ratio <= 1).
+ *  - 16K, 64K and 128K one-page regions registered (DPDK --no-huge registers one per 4 KiB page),
+ *    then the container closed: the time of each, and per region. Goal: the per-region teardown
+ *    cost stays flat (128K against 16K at most 1.5).
+ *
+ * Usage: bench_prereg [--quick]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+
+#include <tcemu/host.h>
+
+static int rounds = 5;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, long rc)
+{
+	fprintf(stderr, "bench_prereg: %s failed: %ld\n", what, rc);
+	exit(1);
+}
+
+struct fixture {
+	struct tcemu_host *h;
+	int c, g;
+};
+
+static void setup(struct fixture *f, bool trusted)
+{
+	struct tcemu_host_opts o = { .memlock_set = true, .memlock = UINT64_MAX, .trusted_args = trusted };
+	long rc;
+
+	if ((rc = tcemu_host_create(&o, &f->h)))
+		die("host", rc);
+	if ((rc = tcemu_host_open(f->h, "/dev/vfio/vfio", 2, &f->c)) || (rc = tcemu_host_open(f->h, "/dev/vfio/0", 2, &f->g)))
+		die("open", rc);
+	if ((rc = tcemu_host_ioctl(f->h, f->g, VFIO_GROUP_SET_CONTAINER, &f->c)) ||
+	    (rc = tcemu_host_ioctl(f->h, f->c, VFIO_SET_IOMMU, (void *)VFIO_SPAPR_TCE_v2_IOMMU)))
+		die("container setup", rc);
+}
+
+/* Closes the group and the container: the container's release drops its regions. */
+static void close_container(struct fixture *f)
+{
+	tcemu_host_close(f->h, f->g);
+	tcemu_host_close(f->h, f->c);
+}
+
+static long reg(struct fixture *f, const uint8_t *va, uint64_t len, unsigned long cmd)
+{
+	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)va, .size = len };
+
+	return tcemu_host_ioctl(f->h, f->c, cmd, &r);
+}
+
+/* ns per getppid() (the reference), best of the rounds. */
+static double syscall_ns(unsigned n)
+{
+	double best = 1e9;
+
+	for (int r = 0; r < rounds + 1; r++) {
+		double t0 = now();
+		for (unsigned i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		double s = (now() - t0) / n;
+		if (r && s < best)
+			best = s;
+	}
+	return best * 1e9;
+}
+
+/* ns per REGISTER+UNREGISTER pair of one page, best of the rounds. */
+static double pair_ns(bool trusted, uint8_t *page, unsigned n)
+{
+	struct fixture f;
+	double best = 1e9;
+
+	setup(&f, trusted);
+	for (int r = 0; r < rounds + 1; r++) {
+		double t0 = now();
+		for (unsigned i = 0; i < n; i++) {
+			long rc = reg(&f, page, 4096, VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
+			if (rc == 0)
+				rc = reg(&f, page, 4096, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY);
+			if (rc)
+				die("register/unregister", rc);
+		}
+		double s = (now() - t0) / n;
+		if (r && s < best)
+			best = s;
+	}
+	close_container(&f);
+	tcemu_host_destroy(f.h);
+	return best * 1e9;
+}
+
+/* n one-page regions registered in address order, then the container closed: best seconds of each. */
+static void many(uint8_t *mem, unsigned n, double *reg_s, double *close_s)
+{
+	*reg_s = *close_s = 1e9;
+	for (int r = 0; r < (rounds > 1 ? 3 : 1); r++) {
+		struct fixture f;
+		struct tcemu_host_stats st;
+
+		setup(&f, true);
+		double t0 = now();
+		for (unsigned i = 0; i < n; i++) {
+			long rc = reg(&f, mem + i * 4096ull, 4096, VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
+			if (rc)
+				die("register", rc);
+		}
+		double t1 = now();
+		close_container(&f);
+		double t2 = now();
+		tcemu_host_stats(f.h, &st);
+		if (st.regions_registered || st.locked_bytes)
+			die("teardown left regions", (long)st.regions_registered);
+		tcemu_host_destroy(f.h);
+		if (t1 - t0 < *reg_s)
+			*reg_s = t1 - t0;
+		if (t2 - t1 < *close_s)
+			*close_s = t2 - t1;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const unsigned counts[] = { 16384, 65536, 131072 };
+	unsigned ncalls = 200000, ncounts = 3;
+	double sys, direct, checked, reg_s[3], close_s[3];
+	uint8_t *mem;
+
+	if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
+		ncalls = 20000;
+		rounds = 1;
+		ncounts = 2;
+	}
+	printf("tcemu %s pre-registration benchmark (sPAPR v2)\n", tcemu_version());
+	mem = mmap(NULL, counts[2] * 4096ull, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap", -1);
+
+	sys = syscall_ns(ncalls);
+	direct = pair_ns(true, mem, ncalls);
+	checked = pair_ns(false, mem, ncalls);
+	printf("\nREGISTER+UNREGISTER of one 4 KiB segment (best of %d rounds of %u):\n", rounds, ncalls);
+	printf("  %-44s %8.0f ns  (reference)\n", "two trivial system calls (getppid)", 2 * sys);
+	printf("  %-44s %8.0f ns  ratio %.2f  (goal <= 1.00: %s)\n", "REGISTER+UNREGISTER, direct (trusted_args)", direct,
+	       direct / (2 * sys), direct <= 2 * sys ? "met" : "NOT met");
+	printf("  %-44s %8.0f ns  ratio %.2f\n", "REGISTER+UNREGISTER, checked argument copies", checked,
+	       checked / (2 * sys));
+
+	printf("\nN one-page regions registered in address order, then the container closed:\n");
+	for (unsigned i = 0; i < ncounts; i++) {
+		many(mem, counts[i], &reg_s[i], &close_s[i]);
+		printf("  %6u regions: register %7.3f s (%5.0f ns each), teardown %7.4f s (%6.1f ns per region)\n",
+		       counts[i], reg_s[i], reg_s[i] / counts[i] * 1e9, close_s[i], close_s[i] / counts[i] * 1e9);
+	}
+	double flat = (close_s[ncounts - 1] / counts[ncounts - 1]) / (close_s[0] / counts[0]);
+	printf("  %-44s %.2f  (goal <= 1.50: %s)\n", "teardown per region, largest / 16K", flat,
+	       flat <= 1.5 ? "met" : "NOT met");
+	munmap(mem, counts[2] * 4096ull);
+	return 0;
+}
