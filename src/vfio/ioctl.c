@@ -365,12 +365,10 @@ static void trace_call(struct tcemu_host *h, int fd, const struct ioctl_desc *d,
 /* The container's owner process, 0 if none yet (it can be recorded by another thread any time). */
 static pid_t owner_of(struct container *c)
 {
-	pid_t owner;
+	/* Recorded once under c->lock (a release store), reset only with backend_lock exclusive. */
+	const struct mm *mm = __atomic_load_n(&c->mm, __ATOMIC_ACQUIRE);
 
-	tcemu_rwlock_rdlock(&c->lock);
-	owner = c->mm ? c->mm->pid : 0;
-	tcemu_rwlock_unlock(&c->lock);
-	return owner;
+	return mm ? mm->pid : 0;
 }
 
 /*
@@ -383,10 +381,8 @@ static long backend_check(struct tcemu_host *h, struct container *c, const struc
 	int type;
 
 	TCEMU_ASSERT_RWLOCKED(&c->backend_lock);
-	tcemu_rwlock_rdlock(&c->lock);
-	type = c->type;
-	owner = c->mm ? c->mm->pid : 0;
-	tcemu_rwlock_unlock(&c->lock);
+	type = c->type; /* written only with backend_lock exclusive */
+	owner = owner_of(c);
 	/* Backend commands need a backend: the VFIO core answers EINVAL without one. */
 	if (!type)
 		return -EINVAL;

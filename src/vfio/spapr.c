@@ -314,7 +314,7 @@ void backend_release(struct container *c)
 				    c->first_fd, c->nrefs);
 		mm_drop_container(h, c->mm, c);
 	}
-	c->mm = NULL;
+	__atomic_store_n(&c->mm, NULL, __ATOMIC_RELEASE); /* read without c->lock by vfio/ioctl.c */
 	c->enabled = false;
 	c->def_window_pending = false;
 	c->type = 0;
@@ -362,7 +362,7 @@ int spapr_record_owner(struct container *c, pid_t caller)
 		return -ENOMEM;
 	container_wrlock(c);
 	if (!c->mm)
-		c->mm = mm;
+		__atomic_store_n(&c->mm, mm, __ATOMIC_RELEASE); /* read without c->lock by vfio/ioctl.c */
 	else if (c->mm != mm)
 		rc = -EPERM;
 	container_wrunlock(c);
