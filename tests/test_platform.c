@@ -332,7 +332,9 @@ TEST(bad_topology_is_reported_with_line)
 	CHECK_CONTAINS(err, "/nonexistent/topo.txt");
 
 	/* a real file: errors name the file */
-	char path[] = "/tmp/tcemu-topo-XXXXXX";
+	static char path[32];
+
+	snprintf(path, sizeof(path), "/tmp/tcemu-topo-XXXXXX"); /* static: the cleanup runs after this function returns */
 	int fd = mkstemp(path);
 	CHECK(fd >= 0);
 	DEFER(remove_file, path); /* also when a check fails before the unlink below */

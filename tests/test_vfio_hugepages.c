@@ -117,7 +117,7 @@ static int setup(struct tcemu_host **h, int *c, int *g)
 
 TEST(hugetlb_region_backs_2m_iommu_pages)
 {
-	struct mapping m;
+	static struct mapping m; /* static: its cleanup runs after the test function returns */
 	uint8_t *mem = huge_mem(&m, 4 * MiB);
 	struct tcemu_host *h = NULL;
 	struct tcemu_region_info ri;
