@@ -41,6 +41,9 @@ struct race {
 	struct tcemu_host *h;
 	int c, g;
 	unsigned long type; /* what SET_IOMMU sets after each reset */
+	bool flip;          /* alternate v2 and v1 instead */
+	pid_t as_pid;       /* the resetting "process" (caller_pid tests), 0: this one */
+	bool then_register; /* the resetter registers mem after each reset (it becomes the owner) */
 	uint8_t *mem;
 	atomic_bool stop;
 	unsigned long actions, resets;
@@ -73,22 +76,38 @@ static void unexpected(struct race *r, const char *what, long rc)
 	}
 }
 
-/* Detaches the container's only group (the backend goes) and sets it up again. */
+/* Two "processes" in one: the host asks this thread's pid (map_by_another_process...). */
+static __thread pid_t thread_pid;
+
+/*
+ * Detaches the container's only group (the backend goes) and sets it up again: SET_IOMMU with
+ * r->type (alternating with v1 if r->flip), then REGISTER_MEMORY if r->then_register.
+ */
 static void *resetter(void *arg)
 {
 	struct race *r = arg;
 	long deadline = now_ns() + RUN_NS;
+	struct vfio_iommu_spapr_register_memory reg = {
+		.argsz = sizeof(reg), .vaddr = (uintptr_t)r->mem, .size = MEM_PAGES * PAGE,
+	};
 
+	thread_pid = r->as_pid;
 	while (r->resets < MAX_ROUNDS && now_ns() < deadline) {
+		unsigned long type = r->flip && (r->resets & 1) ? VFIO_SPAPR_TCE_IOMMU : r->type;
 		long rc = tcemu_host_ioctl(r->h, r->g, VFIO_GROUP_UNSET_CONTAINER, NULL);
 		if (rc)
 			unexpected(r, "UNSET_CONTAINER", rc);
 		rc = tcemu_host_ioctl(r->h, r->g, VFIO_GROUP_SET_CONTAINER, &r->c);
 		if (rc)
 			unexpected(r, "SET_CONTAINER", rc);
-		rc = tcemu_host_ioctl(r->h, r->c, VFIO_SET_IOMMU, (void *)r->type);
+		rc = tcemu_host_ioctl(r->h, r->c, VFIO_SET_IOMMU, (void *)type);
 		if (rc)
 			unexpected(r, "SET_IOMMU", rc);
+		if (r->then_register) {
+			rc = tcemu_host_ioctl(r->h, r->c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &reg);
+			if (rc)
+				unexpected(r, "REGISTER_MEMORY by the owner", rc);
+		}
 		pause_briefly(r->resets);
 		r->resets++;
 	}
@@ -277,29 +296,6 @@ static void *enabler(void *arg)
 	return NULL;
 }
 
-static void *flip_resetter(void *arg)
-{
-	struct race *r = arg;
-	long deadline = now_ns() + RUN_NS;
-
-	while (r->resets < MAX_ROUNDS && now_ns() < deadline) {
-		unsigned long type = (r->resets & 1) ? VFIO_SPAPR_TCE_IOMMU : VFIO_SPAPR_TCE_v2_IOMMU;
-		long rc = tcemu_host_ioctl(r->h, r->g, VFIO_GROUP_UNSET_CONTAINER, NULL);
-		if (rc)
-			unexpected(r, "UNSET_CONTAINER", rc);
-		rc = tcemu_host_ioctl(r->h, r->g, VFIO_GROUP_SET_CONTAINER, &r->c);
-		if (rc)
-			unexpected(r, "SET_CONTAINER", rc);
-		rc = tcemu_host_ioctl(r->h, r->c, VFIO_SET_IOMMU, (void *)type);
-		if (rc)
-			unexpected(r, "SET_IOMMU", rc);
-		pause_briefly(r->resets);
-		r->resets++;
-	}
-	atomic_store(&r->stop, true);
-	return NULL;
-}
-
 /* ENABLE is a v1 command: one checked as v1 must not act on the v2 backend set meanwhile. */
 TEST(v1_enable_while_container_becomes_v2)
 {
@@ -308,8 +304,10 @@ TEST(v1_enable_while_container_becomes_v2)
 	struct tcemu_host_stats st;
 
 	CHECK_EQ(race_setup(&r, VFIO_SPAPR_TCE_IOMMU), 0);
+	r.type = VFIO_SPAPR_TCE_v2_IOMMU;
+	r.flip = true;
 	CHECK_EQ(pthread_create(&a, NULL, enabler, &r), 0);
-	CHECK_EQ(pthread_create(&b, NULL, flip_resetter, &r), 0);
+	CHECK_EQ(pthread_create(&b, NULL, resetter, &r), 0);
 	pthread_join(b, NULL);
 	pthread_join(a, NULL);
 	if (r.unexpected_rc)
@@ -322,42 +320,10 @@ TEST(v1_enable_while_container_becomes_v2)
 	munmap(r.mem, MEM_PAGES * PAGE);
 }
 
-/* Two "processes" in one: the host asks this thread's pid. */
-static __thread pid_t thread_pid;
-
 static pid_t caller_pid(void *opaque)
 {
 	(void)opaque;
 	return thread_pid;
-}
-
-/* Process 1000 owns the container anew after every reset: it registers its memory. */
-static void *owner_loop(void *arg)
-{
-	struct race *r = arg;
-	long deadline = now_ns() + RUN_NS;
-	struct vfio_iommu_spapr_register_memory reg = {
-		.argsz = sizeof(reg), .vaddr = (uintptr_t)r->mem, .size = MEM_PAGES * PAGE,
-	};
-
-	thread_pid = 1000;
-	while (r->resets < MAX_ROUNDS && now_ns() < deadline) {
-		long rc = tcemu_host_ioctl(r->h, r->g, VFIO_GROUP_UNSET_CONTAINER, NULL);
-		if (rc)
-			unexpected(r, "UNSET_CONTAINER", rc);
-		rc = tcemu_host_ioctl(r->h, r->g, VFIO_GROUP_SET_CONTAINER, &r->c);
-		if (rc)
-			unexpected(r, "SET_CONTAINER", rc);
-		rc = tcemu_host_ioctl(r->h, r->c, VFIO_SET_IOMMU, (void *)VFIO_SPAPR_TCE_v2_IOMMU);
-		if (rc)
-			unexpected(r, "SET_IOMMU", rc);
-		rc = tcemu_host_ioctl(r->h, r->c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &reg);
-		if (rc)
-			unexpected(r, "REGISTER_MEMORY by the owner", rc);
-		r->resets++;
-	}
-	atomic_store(&r->stop, true);
-	return NULL;
 }
 
 /* Process 2000 never owns the container: none of its maps may succeed. */
@@ -387,7 +353,7 @@ static void *intruder(void *arg)
 TEST(map_by_another_process_while_the_owner_registers)
 {
 	struct tcemu_host_opts o = { .ops = { .caller_pid = caller_pid } };
-	struct race r = { 0 };
+	struct race r = { .type = VFIO_SPAPR_TCE_v2_IOMMU, .as_pid = 1000, .then_register = true };
 	pthread_t a, b;
 	struct tcemu_host_stats st;
 
@@ -398,7 +364,7 @@ TEST(map_by_another_process_while_the_owner_registers)
 	CHECK_EQ(tcemu_host_ioctl(r.h, r.g, VFIO_GROUP_SET_CONTAINER, &r.c), 0);
 	r.mem = mmap(NULL, MEM_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(r.mem != MAP_FAILED);
-	CHECK_EQ(pthread_create(&a, NULL, owner_loop, &r), 0);
+	CHECK_EQ(pthread_create(&a, NULL, resetter, &r), 0);
 	CHECK_EQ(pthread_create(&b, NULL, intruder, &r), 0);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
