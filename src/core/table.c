@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <tcemu/table.h>
 
@@ -151,25 +152,48 @@ TCEMU_EXPORT int tcemu_table_geometry(const struct tcemu_table_params *p, struct
 	return 0;
 }
 
+/*
+ * A level of BIG_LEVEL bytes or more is mapped on its own: fresh zero pages, so a big one-level
+ * table (a PE's default 32-bit window) costs only the pages it touches. calloc would not do:
+ * once a large block has been freed, glibc raises its mmap threshold and serves the next ones
+ * from the heap, zeroing them whole (megabytes per window, most of a host's creation time).
+ */
+#define BIG_LEVEL (128u << 10)
+
 static uint64_t *level_alloc(struct tcemu_table *t, bool leaf)
 {
 	size_t bytes = leaf ? t->leaf_bytes : t->inner_bytes;
-	/* calloc of a large block comes from fresh zero pages: a big one-level table costs only what
-	 * is touched. */
-	uint64_t *l = calloc(1, bytes);
+	uint64_t *l;
 
-	if (!l)
-		return NULL;
+	if (bytes >= BIG_LEVEL) {
+		l = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (l == MAP_FAILED)
+			return NULL;
+	} else {
+		l = calloc(1, bytes);
+		if (!l)
+			return NULL;
+	}
 	__atomic_add_fetch(&t->allocated_bytes, bytes, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&t->levels_allocated, 1, __ATOMIC_RELAXED);
 	return l;
 }
 
+static void level_release(uint64_t *l, size_t bytes)
+{
+	if (bytes >= BIG_LEVEL)
+		munmap(l, bytes);
+	else
+		free(l);
+}
+
 static void level_free(struct tcemu_table *t, uint64_t *l, bool leaf)
 {
-	__atomic_sub_fetch(&t->allocated_bytes, leaf ? t->leaf_bytes : t->inner_bytes, __ATOMIC_RELAXED);
+	size_t bytes = leaf ? t->leaf_bytes : t->inner_bytes;
+
+	__atomic_sub_fetch(&t->allocated_bytes, bytes, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&t->levels_allocated, 1, __ATOMIC_RELAXED);
-	free(l);
+	level_release(l, bytes);
 }
 
 _Static_assert(sizeof(void *) <= sizeof(uint64_t), "an inner entry holds a level's address");
@@ -267,7 +291,7 @@ static void free_levels(struct tcemu_table *t, uint64_t *level, uint32_t height)
 				free_levels(t, inner_target(raw), height - 1);
 		}
 	}
-	free(level);
+	level_release(level, height > 0 ? t->inner_bytes : t->leaf_bytes);
 }
 
 TCEMU_EXPORT void tcemu_table_unref(struct tcemu_table *t)

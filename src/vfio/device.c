@@ -11,7 +11,10 @@
  *  - BARs 0-5 and the ROM (region slots 0-6) are each backed by a memfd that is mapped
  *    MAP_SHARED into this process; tcemu_vdev_rw copies to or from that mapping, and a client
  *    that mmaps the memfd (tcemu_vdev_region_fd) sees the same bytes. The ROM holds zeroes
- *    after the 0x55 0xAA signature and is mapped read-only.
+ *    after the 0x55 0xAA signature and is mapped read-only. A memfd is made at the region's
+ *    first use (a plain access or region_fd), not at creation: most regions are never used
+ *    (a model's trapped BARs never), and five system calls per region were most of the cost of
+ *    creating a host.
  *  - IRQs: one dup'ed eventfd (or -1) per vector of each index, plus the INTx mask state.
  *    INTx is advertised AUTOMASKED, so tcemu_vdev_raise_irq masks INTx when it signals it; the
  *    client unmasks it (SET_IRQS ACTION_UNMASK) once it has handled the interrupt. A raise while
@@ -22,9 +25,10 @@
  *    level (intx_asserted): signalled when asserted and unmasked, again at an unmask while still
  *    asserted, never lost while masked.
  *
- * Locking: d->lock protects cfg[], intx_masked, intx_asserted, irq_fd[][] and the BAR contents accessed through
- * tcemu_vdev_rw and reset. Everything else (info, region sizes and flags, memfds, mappings, the
- * power-on config and write masks) is immutable between create and destroy.
+ * Locking: d->lock protects cfg[], intx_masked, intx_asserted, irq_fd[][], the regions' memfds and
+ * mappings (made once, at first use, under it) and the BAR contents accessed through
+ * tcemu_vdev_rw and reset. Everything else (info, region sizes and flags, the power-on config and
+ * write masks) is immutable between create and destroy.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -204,15 +208,19 @@ static void build_config(struct tcemu_vdev *d)
 	memcpy(d->cfg, d->cfg_init, sizeof(d->cfg));
 }
 
-/* Creates, sizes and maps the memfd of region slot i. */
-static int backing_open(struct tcemu_vdev *d, unsigned i, uint64_t size)
+/* Creates, sizes and maps the memfd of region slot i (of b->size bytes) unless done. d->lock held. */
+static int backing_open(struct tcemu_vdev *d, unsigned i)
 {
 	static const uint8_t rom_sig[2] = { 0x55, 0xaa };
 	struct backing *b = &d->regions[i];
+	uint64_t size = b->size;
 	bool rom = i == ROM_SLOT;
 	char name[48];
 	int rc;
 
+	TCEMU_ASSERT_HELD(&d->lock);
+	if (b->mem)
+		return 0;
 	if (rom)
 		snprintf(name, sizeof(name), "tcemu:%.15s:rom", d->info.bdf);
 	else
@@ -227,7 +235,6 @@ static int backing_open(struct tcemu_vdev *d, unsigned i, uint64_t size)
 	b->mem = mmap(NULL, (size_t)size, rom ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
 	if (b->mem == MAP_FAILED)
 		goto close_fd;
-	b->size = size;
 	return 0;
 
 close_fd:
@@ -290,9 +297,7 @@ int tcemu_vdev_create_model(const struct tcemu_device_info *info, const struct t
 
 		if (!size)
 			continue;
-		rc = backing_open(d, i, size);
-		if (rc)
-			goto close_regions;
+		d->regions[i].size = size; /* the memfd comes at first use (backing_open) */
 		d->regions[i].flags = VFIO_REGION_INFO_FLAG_READ;
 		if (i != ROM_SLOT) {
 			d->regions[i].flags |= VFIO_REGION_INFO_FLAG_WRITE;
@@ -306,10 +311,6 @@ int tcemu_vdev_create_model(const struct tcemu_device_info *info, const struct t
 	*out = d;
 	return 0;
 
-close_regions:
-	while (i-- > 0)
-		backing_close(&d->regions[i]);
-	tcemu_mutex_destroy(&d->lock);
 free_dev:
 	free(d);
 	return rc;
@@ -624,10 +625,17 @@ ssize_t tcemu_vdev_rw(struct tcemu_vdev *d, void *buf, size_t len, uint64_t off,
 			else
 				p[i] = d->cfg[o];
 		}
-	} else if (write) {
-		memcpy(d->regions[region].mem + roff, p, len);
 	} else {
-		memcpy(p, d->regions[region].mem + roff, len);
+		int rc = backing_open(d, (unsigned)region);
+
+		if (rc) {
+			tcemu_mutex_unlock(&d->lock);
+			return rc;
+		}
+		if (write)
+			memcpy(d->regions[region].mem + roff, p, len);
+		else
+			memcpy(p, d->regions[region].mem + roff, len);
 	}
 	tcemu_mutex_unlock(&d->lock);
 	if (write && region == VFIO_PCI_CONFIG_REGION_INDEX && d->has_model && d->model.cfg_written)
@@ -637,8 +645,14 @@ ssize_t tcemu_vdev_rw(struct tcemu_vdev *d, void *buf, size_t len, uint64_t off,
 
 int tcemu_vdev_region_fd(struct tcemu_vdev *d, unsigned index, int *fd)
 {
+	int rc;
+
 	if (index >= NBARS || !(d->regions[index].flags & VFIO_REGION_INFO_FLAG_MMAP))
 		return -EINVAL;
-	*fd = d->regions[index].fd;
-	return 0;
+	tcemu_mutex_lock(&d->lock);
+	rc = backing_open(d, index);
+	if (!rc)
+		*fd = d->regions[index].fd;
+	tcemu_mutex_unlock(&d->lock);
+	return rc;
 }

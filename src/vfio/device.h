@@ -94,11 +94,12 @@ int tcemu_vdev_reset(struct tcemu_vdev *d);
  * bytes transferred (the access is cut at the region's end), 0 at or past the end, -EINVAL for
  * a region that does not exist or has size 0, or a write to a read-only region (ROM).
  * Config space accesses of any size and alignment work byte-wise; BAR accesses copy the
- * backing memory.
+ * backing memory, made at the region's first use (a negative errno if that fails: -EMFILE, -ENOMEM).
  */
 ssize_t tcemu_vdev_rw(struct tcemu_vdev *d, void *buf, size_t len, uint64_t off, bool write);
 
-/* For mmap: the memfd backing region index (BAR with MMAP), or -EINVAL (no such region, no MMAP). */
+/* For mmap: the memfd backing region index (BAR with MMAP), or -EINVAL (no such region, no MMAP),
+ * or the errno of making it (first use). */
 int tcemu_vdev_region_fd(struct tcemu_vdev *d, unsigned index, int *fd);
 
 /*
