@@ -821,3 +821,53 @@ TCEMU_EXPORT uint64_t tcemu_table_entries(const struct tcemu_table *t)
 {
 	return t->geo.entries;
 }
+
+/* table_walk_valid below a level whose entry 0 is entry `base` and which is `height` above the leaves. */
+static int walk_valid_level(struct tcemu_table *t, uint64_t *level, uint32_t height, uint64_t base,
+			    table_walk_fn fn, void *opaque)
+{
+	uint64_t n = tcemu_min_u64(level_entries(t), t->geo.entries - base);
+
+	if (height == 0) {
+		struct chunk *chunks = leaf_chunks(t, level);
+		uint64_t *uas = leaf_ua(t, level);
+
+		for (uint64_t c0 = 0; c0 < n; c0 += CHUNK_ENTRIES) {
+			uint64_t end = tcemu_min_u64(n, c0 + CHUNK_ENTRIES), counted = 0;
+			uint32_t nvalid = __atomic_load_n(&chunks[c0 >> CHUNK_SHIFT].nvalid, __ATOMIC_RELAXED);
+
+			if (nvalid == 0)
+				continue;
+			for (uint64_t i = c0; i < end; i++) {
+				uint64_t raw = ld(&level[i]);
+				int rc;
+
+				if (!raw)
+					continue;
+				counted++;
+				rc = fn(opaque, base + i, be64toh(raw), uas ? ld(&uas[i]) : 0);
+				if (rc)
+					return rc;
+			}
+			if (counted != nvalid)
+				return -EUCLEAN; /* the chunk's count does not match its entries */
+		}
+		return 0;
+	}
+	for (uint64_t s = 0; s < n && (s << (t->bits * height)) < t->geo.entries - base; s++) {
+		uint64_t raw = __atomic_load_n(&level[s], __ATOMIC_ACQUIRE);
+		int rc;
+
+		if (!raw)
+			continue;
+		rc = walk_valid_level(t, inner_target(raw), height - 1, base + (s << (t->bits * height)), fn, opaque);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int table_walk_valid(struct tcemu_table *t, table_walk_fn fn, void *opaque)
+{
+	return walk_valid_level(t, t->top, t->params.levels - 1, 0, fn, opaque);
+}

@@ -57,4 +57,13 @@ void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uin
  */
 void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint64_t *tce, uint64_t *ua);
 
+/*
+ * For checkers (vfio/check.c, guest/check.c), not concurrent with writers: calls fn for every
+ * valid entry in index order, with its user address (0 without one). Skips absent subtrees and
+ * chunks whose count of valid entries is 0; -EUCLEAN when a chunk's count differs from its valid
+ * entries. Stops at the first non-zero return of fn and returns it.
+ */
+typedef int (*table_walk_fn)(void *opaque, uint64_t index, uint64_t tce, uint64_t ua);
+int table_walk_valid(struct tcemu_table *t, table_walk_fn fn, void *opaque);
+
 #endif
