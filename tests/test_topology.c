@@ -378,7 +378,10 @@ static const struct error_case error_cases[] = {
 	{ PHB0 PE1 "device 0000:01:00.0 bar0=16Z\n", "t:3: ", "invalid bar0 size '16Z'" },
 	{ PHB0 PE1 "device 0000:01:00.0 bar0=16777216T,mem64\n", "t:3: ", "bar0 size '16777216T' too large" },
 	{ PHB0 PE1 "device 0000:01:00.0 bar0=16K bar0=16K\n", "t:3: ", "duplicate key 'bar0'" },
-	{ PHB0 PE1 "device 0000:01:00.0 rom=1K\n", "t:3: ", "rom size '1K' must be a power of two of at least 2K" },
+	{ PHB0 PE1 "device 0000:01:00.0 rom=1K\n", "t:3: ", "rom size '1K' must be a power of two from 2K to 2G" },
+	/* found by fuzz_topology: accepted, then no host could be built on them */
+	{ PHB0 PE1 "device 0000:01:00.0 rom=4G\n", "t:3: ", "rom size '4G' must be a power of two from 2K to 2G" },
+	{ PHB0 PE1 "device 0000:01:00.0 bar0=2T,mem64\n", "t:3: ", "bar0 '2T,mem64': a mem64 bar cannot exceed 1T" },
 	{ PHB0 PE1 "device 0000:01:00.0 rom=3K\n", "t:3: ", "rom size '3K'" },
 	{ PHB0 PE1 "device 0000:01:00.0 rom=\n", "t:3: ", "missing value for 'rom'" },
 	/* models */

@@ -685,6 +685,9 @@ static int get_bar(struct parser *ps, unsigned n, const struct tok *val, struct 
 	if (type == 1) {
 		if (n == 5)
 			return fail(ps, "bar5 cannot be mem64 (there is no bar6 for its upper half)");
+		/* a device region lives at index << 40 of its descriptor (vfio/device.c) */
+		if (bar->size > (1ull << 40))
+			return fail(ps, "bar%u '%s': a mem64 bar cannot exceed 1T", n, q);
 		bar->flags |= TCEMU_BAR_MEM64;
 	} else if (bar->size > 2 * GIB) {
 		return fail(ps, "bar%u '%s': a mem32 bar cannot exceed 2G (use mem64)", n, q);
@@ -815,8 +818,8 @@ static int parse_device(struct parser *ps)
 			break;
 		case K_ROM:
 			rc = get_size(ps, &val, "rom size", &dev.rom_size);
-			if (!rc && (!is_pow2(dev.rom_size) || dev.rom_size < 2 * KIB))
-				rc = fail(ps, "rom size '%s' must be a power of two of at least 2K", quote(&val, q));
+			if (!rc && (!is_pow2(dev.rom_size) || dev.rom_size < 2 * KIB || dev.rom_size > 2 * GIB))
+				rc = fail(ps, "rom size '%s' must be a power of two from 2K to 2G", quote(&val, q));
 			break;
 		case K_MODEL:
 			if (tok_is(&val, "virtio-net"))
