@@ -25,16 +25,15 @@
 #include "vfio/host_priv.h"
 #include "vfio/prereg.h"
 
-#define MAX_CHECKED 4096 /* containers and processes followed by one check (more: -1, "too many") */
 
 struct checker {
 	struct tcemu_host *h;
 	unsigned flags;
 	struct check_report rep;
-	struct container *cs[MAX_CHECKED];
-	size_t ncs;
-	struct mm *mms[MAX_CHECKED];
-	size_t nmms;
+	struct container **cs; /* every container, once */
+	size_t ncs, cscap;
+	struct mm **mms;       /* every process */
+	size_t nmms, mmcap;
 	/* the process being checked: its regions' entry counts and container references */
 	struct mm *mm;
 	uint64_t *mapped, *users; /* nmapped each */
@@ -58,16 +57,29 @@ int check_broken(struct check_report *r, const char *fmt, ...)
 
 #define broken(k, ...) check_broken(&(k)->rep, __VA_ARGS__)
 
+/* Appends p to the array *arr (n used, cap allocated); false: no memory. */
+static bool push(void ***arr, size_t *n, size_t *cap, void *p)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 8;
+		void **more = realloc(*arr, ncap * sizeof(*more));
+
+		if (!more)
+			return false;
+		*arr = more;
+		*cap = ncap;
+	}
+	(*arr)[(*n)++] = p;
+	return true;
+}
+
 static void add_container(struct checker *k, struct container *c)
 {
 	for (size_t i = 0; i < k->ncs; i++)
 		if (k->cs[i] == c)
 			return;
-	if (k->ncs == MAX_CHECKED) {
-		broken(k, "more than %d containers", MAX_CHECKED);
-		return;
-	}
-	k->cs[k->ncs++] = c;
+	if (!push((void ***)&k->cs, &k->ncs, &k->cscap, c))
+		broken(k, "no memory for the check");
 }
 
 /* Every container: those behind a descriptor and those only attached groups keep. host->lock held. */
@@ -86,9 +98,10 @@ static void find_containers(struct checker *k)
 
 		if (g->container)
 			add_container(k, g->container);
-		if (!g->open && (g->container || g->device_fds))
-			broken(k, "group %u is closed but attached or has %u device descriptors", g->number,
-			       g->device_fds);
+		/* a device descriptor keeps its group attached after the group's own file is closed */
+		if (!g->open && !g->device_fds && g->container)
+			broken(k, "group %u: no descriptor left, still attached to container %d", g->number,
+			       g->container->first_fd);
 	}
 }
 
@@ -294,9 +307,9 @@ static void check_counters(struct checker *k)
 		       (unsigned long long)entries, (unsigned long long)regions, (unsigned long long)ms.pins,
 		       (unsigned long long)locked);
 	for (size_t i = 0; i < h->ngroups; i++)
-		if (h->groups[i].open || tcemu_pe_is_owned(h->groups[i].pe))
+		if (h->groups[i].open || h->groups[i].device_fds || tcemu_pe_is_owned(h->groups[i].pe))
 			broken(k, "after teardown: group %u %s", h->groups[i].number,
-			       h->groups[i].open ? "still open" : "still owns its PE");
+			       h->groups[i].open || h->groups[i].device_fds ? "still open" : "still owns its PE");
 }
 
 int tcemu_host_check_invariants(struct tcemu_host *h, unsigned flags, char *why, size_t len)
@@ -317,8 +330,9 @@ int tcemu_host_check_invariants(struct tcemu_host *h, unsigned flags, char *why,
 	find_containers(k);
 	/* the process list is a leaf lock: copy it, then check each process without it */
 	tcemu_mutex_lock(&h->mms_lock);
-	for (struct mm *mm = h->mms; mm && k->nmms < MAX_CHECKED; mm = mm->next)
-		k->mms[k->nmms++] = mm;
+	for (struct mm *mm = h->mms; mm; mm = mm->next)
+		if (!push((void ***)&k->mms, &k->nmms, &k->mmcap, mm))
+			broken(k, "no memory for the check");
 	tcemu_mutex_unlock(&h->mms_lock);
 	for (size_t i = 0; i < k->nmms; i++)
 		check_mm(k, k->mms[i]);
@@ -336,6 +350,8 @@ int tcemu_host_check_invariants(struct tcemu_host *h, unsigned flags, char *why,
 	tcemu_mutex_unlock(&h->lock);
 	host_gate_open(h);
 	rc = k->rep.broken ? -1 : 0;
+	free(k->cs);
+	free(k->mms);
 	free(k);
 	return rc;
 }

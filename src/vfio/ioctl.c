@@ -428,7 +428,8 @@ static long run_checked(struct tcemu_host *h, struct file *f, const struct ioctl
 		/* Copy byte by byte up to the NUL: the string may end just before unmapped memory. */
 		size_t i;
 		for (i = 0; i < sizeof(x->in.str); i++) {
-			if (copy_from_client(h, &x->in.str[i], (const char *)x->uarg + i, 1))
+			/* (an integer sum: the client's pointer may be NULL, and NULL + i is undefined in C) */
+			if (copy_from_client(h, &x->in.str[i], (const void *)((uintptr_t)x->uarg + i), 1))
 				return -EFAULT;
 			if (!x->in.str[i])
 				break;

@@ -72,9 +72,26 @@ uint64_t fz_pow2(struct fz *f, unsigned lo, unsigned hi)
 	return 1ull << (lo + fz_below(f, hi - lo + 1));
 }
 
-struct tcemu_host *fz_host(const char *topology)
+static void log_stderr(void *opaque, enum tcemu_log_level level, const char *msg)
+{
+	(void)opaque;
+	fprintf(stderr, "[%s] %s\n", tcemu_log_level_name(level), msg);
+}
+
+struct tcemu_host_opts fz_host_opts(void)
 {
 	struct tcemu_host_opts o = { .memlock_set = true, .memlock = UINT64_MAX };
+
+	if (getenv("FZ_TRACE")) {
+		o.trace = true;
+		o.platform.logger = (struct tcemu_logger){ .fn = log_stderr, .level = TCEMU_LOG_DEBUG };
+	}
+	return o;
+}
+
+struct tcemu_host *fz_host(const char *topology)
+{
+	struct tcemu_host_opts o = fz_host_opts();
 	struct tcemu_host *h = NULL;
 	char err[256];
 	int rc;
@@ -121,4 +138,16 @@ void fz_teardown(struct tcemu_host *h, unsigned flags)
 	tcemu_host_close_all(h);
 	fz_check_host(h, flags | TCEMU_CHECK_TEARDOWN, "after closing everything");
 	tcemu_host_destroy(h);
+}
+
+/*
+ * Under ASan: a small quarantine. A host is made and freed for every input, and with the default
+ * 256 MiB quarantine every input's allocations come from fresh pages (page faults and shadow
+ * poisoning: 4 ms a host instead of 0.5 ms). 4 MiB still holds what the last input freed, so a use
+ * after free within an input is caught. Ignored without ASan.
+ */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "quarantine_size_mb=4";
 }

@@ -42,6 +42,11 @@ void fz_bytes(struct fz *f, void *buf, size_t len);
 /* A power of two 2^s with lo <= s <= hi. */
 uint64_t fz_pow2(struct fz *f, unsigned lo, unsigned hi);
 
+/*
+ * Options for a harness's host: an unlimited locked-memory limit, a silent logger, or with FZ_TRACE
+ * set in the environment every call decoded on stderr (to see what an input does).
+ */
+struct tcemu_host_opts fz_host_opts(void);
 /* A host with an unlimited locked-memory limit and a silent logger; topology text NULL: the default. */
 struct tcemu_host *fz_host(const char *topology);
 
