@@ -4,16 +4,12 @@
 # legacy and modern, encoded the way fuzz_devices.c reads its input.
 import os, struct, sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fzenc  # noqa: E402
+
 PAGE = 4096
-class Enc:
-    def __init__(s, which): s.b = bytearray(); s.below(2, which)
-    def below(s, n, v):
-        if n <= 1: return
-        if n <= 0x100: s.b += struct.pack('<B', v)
-        elif n <= 0x10000: s.b += struct.pack('<H', v)
-        elif n <= 0x100000000: s.b += struct.pack('<I', v)
-        else: s.b += struct.pack('<Q', v)
-    def u32(s, v): s.b += struct.pack('<I', v)
+class Enc(fzenc.Base):
+    def __init__(s, which): super().__init__(); s.below(2, which)
     def bus(s, page): s.below(8, 2); s.below(256, page); s.below(4, 1)
     def map_all(s, flags=3): s.below(16, 10); s.below(256, 0); s.below(256, 255); s.below(3, 1); s.below(3, flags - 1)
     def init(s, modern, queues, feat=0):
@@ -62,9 +58,7 @@ def blk_readonly_fault():
     e.avail(0, 0, 0, 1, 128); e.notify(0)
     return e.b
 
-out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'corpus', 'devices')
-os.makedirs(out, exist_ok=True)
-for name, b in (('net_legacy', net(False)), ('net_modern', net(True)), ('net_indirect', net_indirect()),
-                ('blk_read', blk(False, False)), ('blk_write_modern', blk(True, True)),
-                ('blk_readonly_fault', blk_readonly_fault())):
-    open(os.path.join(out, name), 'wb').write(b)
+fzenc.write(os.path.join(os.path.dirname(__file__), '..', 'corpus', 'devices'),
+            [('net_legacy', net(False)), ('net_modern', net(True)), ('net_indirect', net_indirect()),
+             ('blk_read', blk(False, False)), ('blk_write_modern', blk(True, True)),
+             ('blk_readonly_fault', blk_readonly_fault())])

@@ -4,14 +4,11 @@
 # one (1 GiB of 4 KiB pages at bus 0) unless a DDW window was created.
 import os, struct, sys
 
-class Enc:
-    def __init__(s, ram_shift_i): s.b = bytearray(); s.below(3, ram_shift_i)
-    def below(s, n, v):
-        if n <= 1: return
-        if n <= 0x100: s.b += struct.pack('<B', v)
-        elif n <= 0x10000: s.b += struct.pack('<H', v)
-        elif n <= 0x100000000: s.b += struct.pack('<I', v)
-        else: s.b += struct.pack('<Q', v)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fzenc  # noqa: E402
+
+class Enc(fzenc.Base):
+    def __init__(s, ram_shift_i): super().__init__(); s.below(3, ram_shift_i)
     def hc(s, liobn_i, page, pages=1 << 18):
         s.below(5, 1); s.below(5, liobn_i); s.below(8, 1); s.below(pages, page)
     def tce(s, gpage, perm, gpages=(64 << 20) >> 12): s.below(8, 3); s.below(gpages, gpage); s.below(4, perm)
@@ -37,7 +34,5 @@ def ddw():
 def big_pages():
     e = Enc(2); e.rtas(0); e.rtas(1, 3, 32); e.rtas(0); e.put(2, 5, 3, 2); e.rtas(3); return e.b
 
-out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'corpus', 'guest')
-os.makedirs(out, exist_ok=True)
-for f in (puts, lists, ddw, big_pages):
-    open(os.path.join(out, f.__name__), 'wb').write(f())
+fzenc.write(os.path.join(os.path.dirname(__file__), '..', 'corpus', 'guest'),
+            [(f.__name__, f()) for f in (puts, lists, ddw, big_pages)])

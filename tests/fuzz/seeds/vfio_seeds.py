@@ -4,17 +4,11 @@
 # fuzz_vfio.c reads its input (fz_below: 1, 2, 4 or 8 little-endian bytes by the bound).
 import os, struct, sys
 
-class Enc:
-    def __init__(s): s.b = bytearray(); s.nfds = 0; s.fds = []
-    def below(s, n, v):
-        assert 0 <= v < n or n <= 1
-        if n <= 1: return
-        if n <= 0x100: s.b += struct.pack('<B', v)
-        elif n <= 0x10000: s.b += struct.pack('<H', v)
-        elif n <= 0x100000000: s.b += struct.pack('<I', v)
-        else: s.b += struct.pack('<Q', v)
-    def u32(s, v): s.b += struct.pack('<I', v)
-    def u64(s, v): s.b += struct.pack('<Q', v)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fzenc  # noqa: E402
+
+class Enc(fzenc.Base):
+    def __init__(s): super().__init__(); s.nfds = 0; s.fds = []
     def fd(s, i):  # index of an opened descriptor, None: -1
         s.below(len(s.fds) + 2, i if i is not None else len(s.fds) + 1)
     def place(s): s.below(12, 4); s.below(64, 0)
@@ -80,7 +74,5 @@ def two_processes():
     e.pid(1); e.register(0, 16, 16); e.map(0, 0, 0, 4); e.pid(0); e.map(0, 0, 0, 4)
     return e.b
 
-out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'corpus', 'vfio')
-os.makedirs(out, exist_ok=True)
-for f in (v2, v2_two_windows, v1, devices, two_processes):
-    open(os.path.join(out, f.__name__), 'wb').write(f())
+fzenc.write(os.path.join(os.path.dirname(__file__), '..', 'corpus', 'vfio'),
+            [(f.__name__, f()) for f in (v2, v2_two_windows, v1, devices, two_processes)])
