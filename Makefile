@@ -1,14 +1,16 @@
 # tcemu: the two set-up commands of the README, for a fresh Debian 12 machine, run as root.
 #   make run    install what is missing, build, run the main job on the embedded default
 #   make check  the same, then every test
-# Other targets: build, bench, install, clean. BUILD=dir picks the build directory.
+# Other targets: build, bench, fuzz, install, clean. BUILD=dir picks the build directory.
+#   make fuzz   every fuzz harness (clang, libFuzzer, ASan+UBSan) for FUZZ_SECONDS each (60)
 
 BUILD ?= build
 MESON_FLAGS ?= --buildtype=release -Dwerror=true
 # Debian packages the build and the tests need.
-DEBS ?= gcc libc6-dev pkg-config meson ninja-build libdpdk-dev dpdk-dev
+DEBS ?= gcc libc6-dev pkg-config meson ninja-build libdpdk-dev dpdk-dev clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run check bench install clean
+.PHONY: all deps build run check bench fuzz install clean
 
 all: build
 
@@ -39,8 +41,14 @@ check: build
 bench: build
 	meson test -C $(BUILD) --benchmark --verbose
 
+fuzz: deps
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz --buildtype=debugoptimized -Dfuzz=true \
+		-Dtests=false -Dbench=false -Db_lundef=false
+	ninja -C build-fuzz
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) 2
+
 install: build
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-tsan
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz
