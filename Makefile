@@ -44,7 +44,7 @@ bench: build
 fuzz: deps
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz --buildtype=debugoptimized -Dfuzz=true \
 		-Dtests=false -Dbench=false -Db_lundef=false
-	ninja -C build-fuzz
+	ninja -C build-fuzz tests/fuzz/fuzz_topology tests/fuzz/fuzz_vfio tests/fuzz/fuzz_guest tests/fuzz/fuzz_devices
 	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) 2
 
 install: build
