@@ -24,7 +24,9 @@
  *    alignment, so at most ~29 per key).
  *
  * Every structure that a pin needs to grow is grown before anything is changed, so a pin that
- * fails (-ENOMEM, -ENOSPC, -EINVAL) leaves the logical state exactly as it was.
+ * fails (-ENOMEM, -ENOSPC, -EINVAL) leaves the logical state exactly as it was. Every allocation
+ * after creation asks the owner's hook first (core/memory_priv.h), so failure injection reaches
+ * each of them.
  *
  * Locking: one mutex (m->lock, util/lock.h) protects every field of struct tcemu_memory and every
  * run, and is held for the whole of each public function except create/destroy (which own the
@@ -41,6 +43,8 @@
 
 #include <tcemu/memory.h>
 
+#include "core/memory_priv.h"
+#include "util/alloc.h"
 #include "util/lock.h"
 
 #define DEFAULT_HPA_BASE 0x40000000ull /* 1 GiB */
@@ -75,6 +79,8 @@ struct tcemu_memory {
 	size_t hpa_len;    /* entries in use (live + tombstones) */
 	size_t hpa_cap;    /* both arrays hold at least this many entries */
 	size_t hpa_dead;   /* tombstones among the first hpa_len entries */
+
+	struct tcemu_alloc_hook hook; /* asked before every allocation after creation (core/memory_priv.h) */
 
 	struct key_slot *by_key; /* hash slots; run == NULL: empty */
 	size_t key_cap;      /* power of two */
@@ -120,7 +126,7 @@ static int key_resize(struct tcemu_memory *m, size_t new_cap)
 {
 	TCEMU_ASSERT_HELD(&m->lock);
 	TCEMU_ASSERT(TCEMU_IS_POW2(new_cap) && m->key_count * 2 <= new_cap);
-	struct key_slot *slots = calloc(new_cap, sizeof(*slots));
+	struct key_slot *slots = alloc_hook_ok(&m->hook) ? calloc(new_cap, sizeof(*slots)) : NULL;
 	if (!slots)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->key_cap; i++)
@@ -219,10 +225,10 @@ static void hpa_compact(struct tcemu_memory *m)
 	 */
 	if (m->hpa_cap > HPA_MIN_CAP && m->hpa_len * 4 < m->hpa_cap) {
 		size_t cap = m->hpa_cap / 2;
-		uint64_t *s = realloc(m->starts, cap * sizeof(*s));
+		uint64_t *s = alloc_hook_ok(&m->hook) ? realloc(m->starts, cap * sizeof(*s)) : NULL;
 		if (s)
 			m->starts = s;
-		struct run **r = realloc(m->runs, cap * sizeof(*r));
+		struct run **r = alloc_hook_ok(&m->hook) ? realloc(m->runs, cap * sizeof(*r)) : NULL;
 		if (r)
 			m->runs = r;
 		m->hpa_cap = cap;
@@ -249,11 +255,11 @@ static int hpa_reserve_one(struct tcemu_memory *m)
 	if (cap > SIZE_MAX / sizeof(uint64_t))
 		return -ENOMEM;
 	/* If only the first grows, it just stays bigger than hpa_cap says: no state changes. */
-	uint64_t *s = realloc(m->starts, cap * sizeof(*s));
+	uint64_t *s = alloc_hook_ok(&m->hook) ? realloc(m->starts, cap * sizeof(*s)) : NULL;
 	if (!s)
 		return -ENOMEM;
 	m->starts = s;
-	struct run **r = realloc(m->runs, cap * sizeof(*r));
+	struct run **r = alloc_hook_ok(&m->hook) ? realloc(m->runs, cap * sizeof(*r)) : NULL;
 	if (!r)
 		return -ENOMEM;
 	m->runs = r;
@@ -351,6 +357,11 @@ free_m:
 	return rc;
 }
 
+void memory_set_alloc_hook(struct tcemu_memory *m, const struct tcemu_alloc_hook *hook)
+{
+	m->hook = *hook;
+}
+
 TCEMU_EXPORT void tcemu_memory_destroy(struct tcemu_memory *m)
 {
 	if (!m)
@@ -409,7 +420,7 @@ TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t 
 
 	/* Reserve everything first so nothing below can fail. */
 	rc = -ENOMEM;
-	r = malloc(sizeof(*r));
+	r = alloc_hook_ok(&m->hook) ? malloc(sizeof(*r)) : NULL;
 	if (!r)
 		goto unlock;
 	rc = key_reserve_one(m);

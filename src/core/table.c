@@ -29,6 +29,7 @@
 #include <tcemu/table.h>
 
 #include "core/table_priv.h"
+#include "util/alloc.h"
 #include "util/internal.h"
 
 #define CHUNK_SHIFT 9u
@@ -54,6 +55,7 @@ struct tcemu_table {
 	size_t inner_bytes;
 	uint64_t *top;
 	uint64_t refs;            /* atomic */
+	struct tcemu_alloc_hook hook; /* asked before every allocation (util/alloc.h) */
 	uint64_t allocated_bytes; /* atomic */
 	uint64_t levels_allocated; /* atomic */
 };
@@ -165,6 +167,8 @@ static uint64_t *level_alloc(struct tcemu_table *t, bool leaf)
 	size_t bytes = leaf ? t->leaf_bytes : t->inner_bytes;
 	uint64_t *l;
 
+	if (!alloc_hook_ok(&t->hook))
+		return NULL;
 	if (bytes >= BIG_LEVEL) {
 		l = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (l == MAP_FAILED)
@@ -238,19 +242,28 @@ static uint64_t *walk(struct tcemu_table *t, uint64_t index, bool alloc, int *er
 
 TCEMU_EXPORT int tcemu_table_create(const struct tcemu_table_params *p, struct tcemu_table **out)
 {
+	static const struct tcemu_alloc_hook none;
+
+	return table_create_hooked(p, &none, out);
+}
+
+int table_create_hooked(const struct tcemu_table_params *p, const struct tcemu_alloc_hook *hook,
+			struct tcemu_table **out)
+{
 	struct tcemu_table *t;
 	uint64_t e;
 	int rc;
 
 	if (!out)
 		return -EINVAL;
-	t = calloc(1, sizeof(*t));
+	t = alloc_hook_ok(hook) ? calloc(1, sizeof(*t)) : NULL;
 	if (!t)
 		return -ENOMEM;
 	rc = tcemu_table_geometry(p, &t->geo);
 	if (rc)
 		goto err_free_table;
 	t->params = *p;
+	t->hook = *hook;
 	if (!t->params.sys_page_shift)
 		t->params.sys_page_shift = 12;
 	t->bits = t->geo.bits_per_level;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private: the table's entry points for writers that bring their own serialization (the guest
- * views of guest/guest.c, guest/hcall.c) and for the guest fast path (guest/gate.c), beyond
+ * views of guest/guest.c, guest/hcall.c), for the guest fast path (guest/gate.c), for the host's
+ * failure injection (table_create_hooked) and for checkers (table_walk_valid), beyond
  * tcemu/table.h. Defined in core/table.c.
  *
  * Locking: as tcemu/table.h and the top of core/table.c say. The table has no table-wide lock;
@@ -15,7 +16,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <tcemu/table.h>
+
 struct tcemu_table;
+struct tcemu_alloc_hook;
+
+/*
+ * tcemu_table_create whose allocations (the table, every level, at creation and later) ask hook
+ * first (util/alloc.h): the VFIO host's tables and the guest views, so that failure injection
+ * reaches them. hook is copied.
+ */
+int table_create_hooked(const struct tcemu_table_params *p, const struct tcemu_alloc_hook *hook,
+			struct tcemu_table **out);
 
 /*
  * For a table whose writers the caller serializes with a lock of its own (a guest view):
