@@ -20,6 +20,7 @@
 #include <tcemu/memory.h>
 #include <tcemu/platform.h>
 
+#include "core/memory_priv.h"
 #include "guest/gate.h"
 #include "vfio/group.h"
 #include "vfio/host_priv.h"
@@ -64,6 +65,17 @@ pid_t host_caller(struct tcemu_host *h)
 void *host_alloc(struct tcemu_host *h, size_t size)
 {
 	return host_alloc_ok(h) ? calloc(1, size) : NULL;
+}
+
+void *host_malloc(struct tcemu_host *h, size_t size)
+{
+	return host_alloc_ok(h) ? malloc(size) : NULL;
+}
+
+/* host_alloc_ok for the objects below the host (util/alloc.h). */
+static bool hook_ok(void *opaque)
+{
+	return host_alloc_ok(opaque);
 }
 
 void *host_realloc(struct tcemu_host *h, void *p, size_t size)
@@ -176,6 +188,7 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 	h->trace = opts->trace;
 	h->trusted_args = opts->trusted_args;
 	h->next_own_fd = OWN_FD_BASE;
+	h->hook = (struct tcemu_alloc_hook){ .ok = hook_ok, .opaque = h };
 	rc = tcemu_platform_create(&opts->platform, &h->plat);
 	if (rc)
 		goto err_free_host;
@@ -191,6 +204,7 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 	rc = tcemu_memory_create(&mp, &h->mem);
 	if (rc)
 		goto err_destroy_platform;
+	memory_set_alloc_hook(h->mem, &h->hook);
 	rc = tcemu_mutex_init(&h->lock);
 	if (rc)
 		goto err_destroy_memory;

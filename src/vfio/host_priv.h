@@ -58,6 +58,7 @@
 #include <tcemu/table.h>
 
 #include "vfio/device.h"
+#include "util/alloc.h"
 #include "util/internal.h"
 #include "util/lock.h"
 
@@ -124,6 +125,7 @@ struct tcemu_host {
 
 	uint64_t fail_nth;    /* atomic: failure injection */
 	uint64_t alloc_count; /* atomic */
+	struct tcemu_alloc_hook hook; /* host_alloc_ok as a hook, for the tables and memory it makes */
 };
 
 #define TCEMU_MAX_DEFECTS 1024 /* defect kinds kept */
@@ -142,6 +144,7 @@ static inline bool host_alloc_ok(struct tcemu_host *h)
 	return __atomic_add_fetch(&h->alloc_count, 1, __ATOMIC_RELAXED) != nth;
 }
 void *host_alloc(struct tcemu_host *h, size_t size);      /* calloc with failure injection */
+void *host_malloc(struct tcemu_host *h, size_t size);     /* malloc with failure injection */
 void *host_realloc(struct tcemu_host *h, void *p, size_t size);
 void host_stat_add(struct tcemu_host *h, uint64_t *field, int64_t delta, uint64_t *peak);
 void host_stat_peak(uint64_t *peak, uint64_t v); /* raises the atomic *peak to v */

@@ -455,7 +455,7 @@ static long run_checked(struct tcemu_host *h, struct file *f, const struct ioctl
 			uint32_t n = x->in.hdr.argsz - d->maxsz;
 			if (x->in.hdr.argsz > MAX_ARGSZ)
 				return -EINVAL;
-			x->data = malloc(n);
+			x->data = host_malloc(h, n);
 			if (!x->data)
 				return -ENOMEM;
 			if (copy_from_client(h, x->data, (const uint8_t *)x->uarg + d->maxsz, n))

@@ -20,6 +20,7 @@
 
 #include <tcemu/memory.h>
 
+#include "core/table_priv.h"
 #include "guest/gate.h"
 #include "vfio/container.h"
 #include "vfio/host_priv.h"
@@ -126,11 +127,7 @@ static int window_build(struct container *c, unsigned slot, uint64_t start, uint
 	rc = charge ? mm_account(h, c->mm, charge, true) : 0;
 	if (rc)
 		return rc;
-	if (!host_alloc_ok(h)) {
-		rc = -ENOMEM;
-		goto err_unaccount;
-	}
-	rc = tcemu_table_create(&p, &t);
+	rc = table_create_hooked(&p, &h->hook, &t); /* its allocations can be failed */
 	if (rc)
 		goto err_unaccount;
 	for (done = 0; done < c->ngroups; done++) {
