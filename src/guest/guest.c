@@ -27,7 +27,7 @@
 
 static void *snapshot_alloc(struct tcemu_guest *g, size_t size)
 {
-	void *p = malloc(size);
+	void *p = host_malloc(g->h, size);
 
 	if (p)
 		__atomic_add_fetch(&g->live_snapshots, 1, __ATOMIC_RELAXED);
@@ -138,7 +138,8 @@ static int win_publish(struct tcemu_guest *g, struct gwin *add, struct gwin *dro
  * The view table: from the window's start, its size rounded up to a power of two; the fewest
  * levels that keep a level at 64 KiB or less (so a huge sparse window allocates little).
  */
-static int view_create(uint64_t start, uint32_t shift, uint64_t pages, uint32_t sys, struct tcemu_table **out)
+static int view_create(struct tcemu_host *h, uint64_t start, uint32_t shift, uint64_t pages, uint32_t sys,
+		       struct tcemu_table **out)
 {
 	struct tcemu_table_params p = { .bus_offset = start, .page_shift = shift, .sys_page_shift = sys };
 	struct tcemu_table_geometry geo;
@@ -161,7 +162,7 @@ static int view_create(uint64_t start, uint32_t shift, uint64_t pages, uint32_t 
 	if (!best)
 		return -EINVAL;
 	p.levels = best;
-	return tcemu_table_create(&p, out);
+	return table_create_hooked(&p, &h->hook, out); /* the host's failure injection reaches it */
 }
 
 /* Takes a link off the host's list and frees it with its container reference. Window lock held. */
@@ -214,7 +215,7 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 	rc = mm_account(g->h, g->mm, charge, true);
 	if (rc)
 		goto err_unlock;
-	w = calloc(1, sizeof(*w));
+	w = host_alloc(g->h, sizeof(*w));
 	if (!w) {
 		rc = -ENOMEM;
 		goto err_unaccount;
@@ -226,7 +227,7 @@ TCEMU_EXPORT int tcemu_guest_create_window(struct tcemu_guest *g, uint32_t liobn
 	w->size = size;
 	w->start = offset << page_shift;
 	w->charged = charge;
-	rc = view_create(w->start, page_shift, size, g->h->page_shift, &w->view);
+	rc = view_create(g->h, w->start, page_shift, size, g->h->page_shift, &w->view);
 	if (rc)
 		goto err_free;
 	rc = win_publish(g, w, NULL, &old);
@@ -318,7 +319,7 @@ TCEMU_EXPORT int tcemu_guest_link(struct tcemu_guest *g, uint32_t liobn, int con
 			goto out; /* the container reference taken above stays with the link */
 		}
 	}
-	struct link **n = realloc(w->links, (w->nlinks + 1) * sizeof(*n)), *l = calloc(1, sizeof(*l));
+	struct link **n = host_realloc(g->h, w->links, (w->nlinks + 1) * sizeof(*n)), *l = host_alloc(g->h, sizeof(*l));
 	if (n)
 		w->links = n;
 	if (!n || !l) {
@@ -398,7 +399,7 @@ TCEMU_EXPORT int tcemu_guest_create(struct tcemu_host *h, struct tcemu_guest **o
 
 	if (!h || !out)
 		return -EINVAL;
-	g = calloc(1, sizeof(*g));
+	g = host_alloc(h, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
 	g->h = h;

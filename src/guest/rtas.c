@@ -64,6 +64,7 @@
 
 #include "guest/guest_priv.h"
 #include "util/internal.h"
+#include "vfio/host_priv.h"
 
 #define RTAS_TCE_SHIFT 12 /* the smallest IOMMU page: the unit of the largest block */
 #define RTAS_MAX_LEVELS 4
@@ -183,7 +184,7 @@ static uint32_t backing_shift(struct tcemu_guest_phb *phb)
 	n = tcemu_host_regions(phb->h, ci.owner, NULL, 0);
 	if (n <= 0)
 		return shift;
-	ri = calloc((size_t)n, sizeof(*ri));
+	ri = host_alloc(phb->h, (size_t)n * sizeof(*ri)); /* no memory: the fallback below, as for no region */
 	if (!ri)
 		return shift;
 	got = tcemu_host_regions(phb->h, ci.owner, ri, (size_t)n);
@@ -497,7 +498,7 @@ TCEMU_EXPORT int tcemu_guest_phb_create(struct tcemu_guest *g, const struct tcem
 	rc = params_check(p);
 	if (rc)
 		return rc;
-	phb = calloc(1, sizeof(*phb));
+	phb = host_alloc(guest_host(g), sizeof(*phb));
 	if (!phb)
 		return -ENOMEM;
 	phb->g = g;
