@@ -12,6 +12,7 @@
 #include <linux/vfio.h>
 
 #include "harness.h"
+#include "vfio/check.h"
 
 #define GiB (1ull << 30)
 
@@ -27,9 +28,28 @@ struct tcemu_host_opts fx_host_opts(void)
 	return o;
 }
 
+/*
+ * Destroys a host. In debug builds (the sanitizer builds of CI) every fixture host is first closed
+ * and checked (vfio/check.h): accounting back to zero, every TCE gone, every PE back with the
+ * host. A broken invariant fails the test.
+ */
+static void host_destroy_checked(struct tcemu_host *h)
+{
+#ifndef NDEBUG
+	char why[512];
+
+	if (h) {
+		tcemu_host_close_all(h);
+		if (tcemu_host_check_invariants(h, TCEMU_CHECK_TEARDOWN, why, sizeof(why)))
+			HARNESS_FAIL("host invariants at teardown: %s", why);
+	}
+#endif
+	tcemu_host_destroy(h);
+}
+
 static void destroy_host(void *h)
 {
-	tcemu_host_destroy(h);
+	host_destroy_checked(h);
 }
 
 struct tcemu_host *fx_host_new(const struct tcemu_host_opts *o)
@@ -45,7 +65,7 @@ struct tcemu_host *fx_host_new(const struct tcemu_host_opts *o)
 void fx_host_done(struct tcemu_host *h)
 {
 	harness_undefer(destroy_host, h);
-	tcemu_host_destroy(h);
+	host_destroy_checked(h);
 }
 
 /* ---- VFIO container and group ---- */
@@ -128,7 +148,7 @@ void fx_vfio_close(struct fx_vfio *f)
 
 void fx_vfio_destroy(struct fx_vfio *f)
 {
-	tcemu_host_destroy(f->h);
+	host_destroy_checked(f->h);
 	if (f->mem)
 		munmap(f->mem, f->mem_size);
 	f->h = NULL;
@@ -208,7 +228,7 @@ void fx_guest_close(struct fx_guest *f)
 {
 	tcemu_guest_phb_destroy(f->phb);
 	tcemu_guest_destroy(f->g);
-	tcemu_host_destroy(f->h);
+	host_destroy_checked(f->h);
 	if (f->ram)
 		munmap(f->ram, FX_GUEST_RAM);
 	f->phb = NULL;

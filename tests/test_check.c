@@ -115,7 +115,7 @@ TEST(an_entry_outside_registered_memory_is_caught)
 	CHECK_EQ(map(&f, 0, 0, FX_PAGE, 3), 0);
 	CHECK_EQ(tcemu_host_container_info(f.h, f.c, &ci), 0);
 	CHECK_EQ(tcemu_host_container_entry(f.h, f.c, 0, &tce, &ua), 0);
-	/* find the window's table through the group's PE, and move entry 0 one page past the region */
+	/* find the window's table through the group's PE (a reference), move entry 0 one page past the region */
 	struct tcemu_table *t = tcemu_pe_window(tcemu_platform_pe_by_group(tcemu_host_platform(f.h), 0), 0);
 	CHECK(t != NULL);
 	uint64_t bad = tce + 64 * FX_PAGE, bad_ua = ua + 64 * FX_PAGE;
@@ -123,6 +123,7 @@ TEST(an_entry_outside_registered_memory_is_caught)
 	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), -1);
 	CHECK_CONTAINS(why, "is in no region of its process");
 	CHECK_EQ(tcemu_table_xchg(t, 0, &bad, &bad_ua), 0); /* put it back */
+	tcemu_table_unref(t);
 	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), 0);
 }
 
