@@ -3,7 +3,8 @@
  * The main of a fuzz harness in builds without libFuzzer: runs LLVMFuzzerTestOneInput on every
  * file named on the command line, and on every file of every directory named there (not
  * recursively). An input that breaks an invariant or crashes aborts the process, so the test
- * fails; the closing line counts the inputs replayed.
+ * fails. Each argument (a directory of inputs or one input) counts as one test in the closing line;
+ * the number of inputs replayed from each is printed before it.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ static int by_name(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	unsigned passed = 0, failed = 0;
+	size_t inputs = 0;
 
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
 		}
 		if (!S_ISDIR(st.st_mode)) {
 			replay_file(argv[i]) ? failed++ : passed++;
+			printf("# %s: 1 input\n", argv[i]);
 			continue;
 		}
 		d = opendir(argv[i]);
@@ -78,16 +81,17 @@ int main(int argc, char **argv)
 		if (d)
 			closedir(d);
 		qsort(names, n, sizeof(*names), by_name);
+		inputs = 0;
 		for (size_t k = 0; k < n; k++) {
-			if (replay_file(names[k])) {
+			if (replay_file(names[k]))
 				fprintf(stderr, "replay: %s: cannot read\n", names[k]);
-				failed++;
-			} else {
-				passed++;
-			}
+			else
+				inputs++;
 			free(names[k]);
 		}
 		free(names);
+		printf("# %s: %zu inputs\n", argv[i], inputs);
+		inputs == n && d ? passed++ : failed++;
 	}
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
