@@ -18,6 +18,11 @@ int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_s
 /* Tests: false makes probe_range read /proc/self/maps instead of querying the kernel (the old way). */
 void probe_use_query(bool on);
 int probe_pin(uint64_t ua, uint64_t size, bool need_write);
+/*
+ * Tests: false makes the checked copies take the portable way (process_vm_readv/writev, and where
+ * they are refused a probe_range check first) even where the fault-catching routine exists.
+ */
+void probe_use_fault_copy(bool on);
 int copy_from_client(struct tcemu_host *h, void *dst, const void *src, size_t len);
 int copy_to_client(struct tcemu_host *h, void *dst, const void *src, size_t len);
 
