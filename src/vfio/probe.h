@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private: safe access to client memory (vfio/probe.c): checks and pins of process ranges, and
- * copies of ioctl arguments that give EFAULT instead of a crash. These are system calls on this
- * process; the one lock, probe.c's maps_lock, is a leaf that guards the replacement of the
- * descriptor probe_range queries.
+ * copies of ioctl arguments that give EFAULT instead of a crash (util/fault.c's routine: no system
+ * call; the portable way: one). The checks and pins are system calls on this process; the one
+ * lock, probe.c's maps_lock, is a leaf that guards the replacement of the descriptor probe_range
+ * queries.
  */
 #ifndef TCEMU_SRC_VFIO_PROBE_H
 #define TCEMU_SRC_VFIO_PROBE_H
