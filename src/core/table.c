@@ -6,8 +6,14 @@
  * An inner entry holds the address of the next level with READ|WRITE set as "valid" (tcemu keeps
  * the process address of the level there: table memory has no simulated physical address).
  * A leaf allocation is: hw[E] (the hardware entries), then ua[E] when the table keeps user
- * addresses, then one struct chunk per 512 entries (lock word and count of valid entries).
+ * addresses, then one struct chunk per 512 entries (lock word, count of valid entries and a mask
+ * of its 64 cache lines that may hold a valid entry). An inner level is its E entries followed by
+ * one 64-bit mask per 512 entries, bit k set when line k (entries 8k..8k+7) may hold a next level.
  * For a one-level table the top level is that leaf.
+ *
+ * The masks let a clear skip what is empty: a sparse window costs what it holds, not its size.
+ * They are hints kept as supersets: a bit is set before an entry under it can be seen and cleared
+ * only by a clear that found its line empty (inner bits are never cleared: levels stay).
  *
  * Locking (see also table.h):
  * - Inner entries go from 0 to a level exactly once, by compare-and-swap; levels are freed only
@@ -36,11 +42,15 @@
 #define MIN_PAGE_SHIFT 12u
 #define MAX_PAGE_SHIFT 40u
 
+#define LINE_ENTRIES 8u /* entries per 64-byte line: one bit of a chunk's or inner level's mask */
+
 struct chunk {
 	uint32_t lock;
 	uint32_t nvalid;
+	uint64_t lines; /* bit k: line k of the chunk may hold a valid entry (under lock) */
 };
 _Static_assert(_Alignof(struct chunk) <= _Alignof(uint64_t), "chunks follow a leaf's 64-bit words unpadded");
+_Static_assert(CHUNK_ENTRIES / LINE_ENTRIES == 64, "one mask word per chunk");
 
 struct tcemu_table {
 	struct tcemu_table_params params;
@@ -85,6 +95,20 @@ static inline uint64_t *leaf_ua(const struct tcemu_table *t, uint64_t *leaf)
 static inline struct chunk *leaf_chunks(const struct tcemu_table *t, uint64_t *leaf)
 {
 	return (struct chunk *)(leaf + level_entries(t) * (t->userspace ? 2 : 1));
+}
+
+/* An inner level's line masks, one word per 512 entries, after its entries. */
+static inline uint64_t *inner_masks(const struct tcemu_table *t, uint64_t *level)
+{
+	return level + level_entries(t);
+}
+
+/* The bits of lines [pos / 8, (pos + n - 1) / 8] of a 512-entry chunk (pos: offset in the chunk). */
+static inline uint64_t line_bits(uint64_t pos, uint64_t n)
+{
+	uint64_t a = pos / LINE_ENTRIES, b = (pos + n - 1) / LINE_ENTRIES;
+
+	return (~0ull >> (63 - b)) & (~0ull << a);
 }
 
 uint64_t tcemu_table_accounted_size(uint32_t page_shift, uint64_t window_size, uint32_t levels,
@@ -201,6 +225,10 @@ static uint64_t *walk(struct tcemu_table *t, uint64_t index, bool alloc, int *er
 				*err = -ENOMEM;
 				return NULL;
 			}
+			/* The bit first: whoever sees the next level (the winner's) sees the bit. */
+			uint64_t pos = (uint64_t)(slot - level);
+			__atomic_fetch_or(&inner_masks(t, level)[pos / CHUNK_ENTRIES],
+					  1ull << (pos % CHUNK_ENTRIES / LINE_ENTRIES), __ATOMIC_RELEASE);
 			want = htobe64((uint64_t)(uintptr_t)fresh | INNER_VALID);
 			if (__atomic_compare_exchange_n(slot, &raw, want, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 				raw = want;
@@ -234,7 +262,7 @@ TCEMU_EXPORT int tcemu_table_create(const struct tcemu_table_params *p, struct t
 	t->page_mask = (1ull << p->page_shift) - 1;
 	t->userspace = p->flags & TCEMU_TABLE_USERSPACE;
 	e = level_entries(t);
-	t->inner_bytes = e * sizeof(uint64_t);
+	t->inner_bytes = e * sizeof(uint64_t) + (e >> CHUNK_SHIFT) * sizeof(uint64_t);
 	/* level_shift >= 12, so a leaf holds a whole number of chunks. */
 	t->leaf_bytes = e * sizeof(uint64_t) * (t->userspace ? 2 : 1) + (e >> CHUNK_SHIFT) * sizeof(struct chunk);
 	t->refs = 1;
@@ -343,6 +371,7 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
 	int32_t delta = 0;
 	unsigned no = 0;
+	bool any = false; /* an entry made valid: its lines get their bits */
 
 	tcemu_spin_lock(&c->lock);
 	if (c->nvalid == 0) {
@@ -358,6 +387,7 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 			else
 				fill_linear(hw, n, tce, src->step);
 			delta = (int32_t)n;
+			any = true;
 			goto unlock;
 		}
 		const uint64_t *restrict tces = src->tces + k0;
@@ -390,6 +420,7 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 			}
 		}
 		delta = (int32_t)nv;
+		any = nv != 0;
 		goto unlock;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -400,7 +431,9 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 
 		if (!(tce & TCEMU_TCE_PERM_MASK))
 			tce = 0;
-		else if (ua)
+		else
+			any = true;
+		if (tce && ua)
 			nua = linear ? (src->first_ua ? src->first_ua + k * src->step : 0) : (src->uas ? src->uas[k] : 0);
 		st(&hw[i], htobe64(tce));
 		if (ua) {
@@ -416,6 +449,8 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 		delta += (tce != 0) - (old != 0);
 	}
 unlock:
+	if (any)
+		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), n);
 	if (delta)
 		__atomic_store_n(&c->nvalid, (uint32_t)((int32_t)c->nvalid + delta), __ATOMIC_RELAXED);
 	tcemu_spin_unlock(&c->lock);
@@ -580,13 +615,15 @@ void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uin
 
 	if (!leaf)
 		return; /* a clear below an absent level */
+	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+
 	old = ld(&leaf[pos]);
+	if (valid)
+		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), 1);
 	st(&leaf[pos], valid ? htobe64(tce) : 0);
 	if (t->userspace)
 		st(&leaf_ua(t, leaf)[pos], 0);
 	if (valid != (old != 0)) {
-		struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
-
 		__atomic_store_n(&c->nvalid, c->nvalid + (valid ? 1 : -1), __ATOMIC_RELAXED);
 	}
 }
@@ -605,6 +642,8 @@ void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint6
 		oua = ld(uap);
 		st(uap, nu);
 	}
+	if (nt)
+		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), 1);
 	if ((nt != 0) != (old != 0))
 		__atomic_store_n(&c->nvalid, c->nvalid + (nt ? 1 : -1), __ATOMIC_RELAXED);
 	tcemu_spin_unlock(&c->lock);
@@ -625,7 +664,52 @@ int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce)
 	return rc;
 }
 
-/* Clears [first, last] below a level whose entry 0 is entry `base` and which is `height` above the leaves. */
+/*
+ * Clears entries [lo, hi) of a leaf (positions in the leaf; one chunk c, locked) at lines whose
+ * bit is set, noting the old entries in olds (index of position 0: base). Clears the bits of the
+ * lines it leaves empty. Returns the number cleared.
+ */
+static unsigned clear_lines(struct tcemu_table *t, uint64_t *leaf, struct chunk *c, uint64_t base, uint64_t lo,
+			    uint64_t hi, bool note, struct old_entry *olds)
+{
+	const uint64_t cfirst = lo & ~(uint64_t)(CHUNK_ENTRIES - 1);
+	uint64_t *uas = leaf_ua(t, leaf), m = c->lines & line_bits(lo - cfirst, hi - lo);
+	unsigned no = 0;
+
+	while (m) {
+		const uint64_t lp = cfirst + (uint64_t)__builtin_ctzll(m) * LINE_ENTRIES;
+		const uint64_t a = tcemu_max_u64(lo, lp), z = tcemu_min_u64(hi, lp + LINE_ENTRIES);
+		uint64_t rest = 0;
+
+		m &= m - 1;
+		for (uint64_t e = a; e < z; e++) {
+			uint64_t old = ld(&leaf[e]);
+
+			if (!old)
+				continue;
+			st(&leaf[e], 0);
+			if (note) {
+				olds[no].index = base + e;
+				olds[no].tce = be64toh(old);
+				olds[no].ua = uas ? ld(&uas[e]) : 0;
+			}
+			if (uas)
+				st(&uas[e], 0);
+			no++;
+		}
+		for (uint64_t e = lp; e < lp + LINE_ENTRIES; e++)
+			rest |= e < a || e >= z ? ld(&leaf[e]) : 0;
+		if (!rest)
+			c->lines &= ~line_bits(lp - cfirst, 1);
+	}
+	return no;
+}
+
+/*
+ * Clears [first, last] below a level whose entry 0 is entry `base` and which is `height` above the
+ * leaves. Visits only chunks with valid entries and, in them and in inner levels, only the lines
+ * whose mask bit is set.
+ */
 static int64_t clear_level(struct tcemu_table *t, uint64_t *level, uint32_t height, uint64_t base, uint64_t first,
 			   uint64_t last, tcemu_tce_release_fn release, void *opaque)
 {
@@ -634,57 +718,54 @@ static int64_t clear_level(struct tcemu_table *t, uint64_t *level, uint32_t heig
 	if (height == 0) {
 		struct old_entry olds[CHUNK_ENTRIES];
 		struct chunk *chunks = leaf_chunks(t, level);
-		uint64_t *uas = leaf_ua(t, level);
 
 		for (uint64_t i = first; i <= last;) {
 			uint64_t pos = i - base;
 			uint32_t n = piece_len(i, last - i + 1);
 			struct chunk *c = &chunks[pos >> CHUNK_SHIFT];
-			unsigned no = 0;
+			unsigned no;
 
 			if (__atomic_load_n(&c->nvalid, __ATOMIC_RELAXED) == 0) {
 				i += n;
 				continue;
 			}
 			tcemu_spin_lock(&c->lock);
-			for (uint32_t k = 0; k < n; k++) {
-				uint64_t old = ld(&level[pos + k]);
-
-				if (!old)
-					continue;
-				st(&level[pos + k], 0);
-				if (release) {
-					olds[no].index = i + k;
-					olds[no].tce = be64toh(old);
-					olds[no].ua = uas ? ld(&uas[pos + k]) : 0;
-				}
-				if (uas)
-					st(&uas[pos + k], 0);
-				no++;
-			}
+			no = clear_lines(t, level, c, base, pos, pos + n, release != NULL, olds);
 			if (no)
 				__atomic_store_n(&c->nvalid, c->nvalid - no, __ATOMIC_RELAXED);
+			if (!c->nvalid)
+				c->lines = 0;
 			tcemu_spin_unlock(&c->lock);
-			if (release)
-				release_all(olds, no, release, opaque);
+			release_all(olds, no, release, opaque);
 			cleared += no;
 			i += n;
 		}
 		return cleared;
 	}
 
-	uint32_t shift = t->bits * height;
-	uint64_t s0 = (first - base) >> shift, s1 = (last - base) >> shift;
+	const uint32_t shift = t->bits * height;
+	const uint64_t s0 = (first - base) >> shift, s1 = (last - base) >> shift;
+	const uint64_t *masks = inner_masks(t, level);
 
-	for (uint64_t s = s0; s <= s1; s++) {
-		uint64_t raw = __atomic_load_n(&level[s], __ATOMIC_ACQUIRE);
-		uint64_t sub = base + (s << shift);
-		uint64_t sub_last = sub + ((1ull << shift) - 1);
+	for (uint64_t w = s0 / CHUNK_ENTRIES; w <= s1 / CHUNK_ENTRIES; w++) {
+		const uint64_t wfirst = w * CHUNK_ENTRIES, lo = tcemu_max_u64(s0, wfirst);
+		const uint64_t hi = tcemu_min_u64(s1, wfirst + CHUNK_ENTRIES - 1);
+		uint64_t m = __atomic_load_n(&masks[w], __ATOMIC_ACQUIRE) & line_bits(lo - wfirst, hi - lo + 1);
 
-		if (!raw)
-			continue; /* absent subtree: nothing mapped there */
-		cleared += clear_level(t, inner_target(raw), height - 1, sub, tcemu_max_u64(first, sub),
-				       tcemu_min_u64(last, sub_last), release, opaque);
+		for (; m; m &= m - 1) {
+			const uint64_t lp = wfirst + (uint64_t)__builtin_ctzll(m) * LINE_ENTRIES;
+
+			for (uint64_t s = tcemu_max_u64(lo, lp); s <= tcemu_min_u64(hi, lp + LINE_ENTRIES - 1); s++) {
+				uint64_t raw = __atomic_load_n(&level[s], __ATOMIC_ACQUIRE);
+				uint64_t sub = base + (s << shift);
+				uint64_t sub_last = sub + ((1ull << shift) - 1);
+
+				if (!raw)
+					continue; /* absent subtree: nothing mapped there */
+				cleared += clear_level(t, inner_target(raw), height - 1, sub, tcemu_max_u64(first, sub),
+						       tcemu_min_u64(last, sub_last), release, opaque);
+			}
+		}
 	}
 	return cleared;
 }
