@@ -315,13 +315,17 @@ static void release_all(const struct old_entry *olds, unsigned n, tcemu_tce_rele
 }
 
 /*
- * Where the new entries come from: arrays, or a linear run (first + k * step). A single
- * always-inline writer is instantiated once per source kind.
+ * Where the new entries come from: arrays, a linear run (first + k * step), or a list of linear
+ * runs (table_set_runs). A single always-inline writer is instantiated once per source kind.
  */
+enum source_kind { SRC_ARRAYS, SRC_LINEAR, SRC_RUNS };
+
 struct source {
 	const uint64_t *tces, *uas;
 	uint64_t first_tce, first_ua, step;
 	bool all_valid; /* arrays: every entry has permission bits (found while validating) */
+	const struct table_run *run; /* runs: the run of the next entry to write ... */
+	uint64_t run_off;            /* ... and how far into it that entry is */
 };
 
 /* hw[0, n) = first, first + step, ... in big-endian, four at a time. */
@@ -361,34 +365,40 @@ static inline __attribute__((always_inline)) void fill_linear2(uint64_t *hw, uin
 	}
 }
 
-static inline __attribute__((always_inline)) void
-write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, const struct source *src, uint64_t k0,
-	    bool linear, struct old_entry *olds, unsigned *nold)
-{
-	uint64_t pos = index & t->level_mask;
-	uint64_t *hw = leaf + pos;
-	uint64_t *ua = t->userspace ? leaf_ua(t, leaf) + pos : NULL;
-	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
-	int32_t delta = 0;
-	unsigned no = 0;
-	bool any = false; /* an entry made valid: its lines get their bits */
+/* What one locked piece of a chunk changed. */
+struct piece_result {
+	int32_t delta;  /* change of the chunk's valid count */
+	bool any;       /* an entry was made valid: the piece's lines get their bits */
+	unsigned nold;  /* old entries noted */
+};
 
-	tcemu_spin_lock(&c->lock);
-	if (c->nvalid == 0) {
+/*
+ * Writes n entries at hw/ua (index: the first one's) from src (entry k0 of it onwards; a linear
+ * src when linear), under the chunk lock the caller holds; empty: the chunk held no valid entry
+ * when locked. Old entries go to olds from res->nold on.
+ */
+static inline __attribute__((always_inline)) void
+write_locked(uint64_t *hw, uint64_t *ua, uint64_t index, uint32_t n, const struct source *src, uint64_t k0,
+	     bool linear, bool empty, struct old_entry *olds, struct piece_result *res)
+{
+	unsigned no = res->nold;
+	int32_t delta = 0;
+
+	if (empty) {
 		/* An empty chunk (the common case of a fresh map): no old entry to hand back. */
 		if (linear) {
 			uint64_t tce = src->first_tce + k0 * src->step;
 			uint64_t ustep = src->first_ua ? src->step : 0, u = src->first_ua ? src->first_ua + k0 * src->step : 0;
 
 			if (!(tce & TCEMU_TCE_PERM_MASK))
-				goto unlock; /* clearing an empty chunk */
+				return; /* clearing an empty chunk */
 			if (ua)
 				fill_linear2(hw, ua, n, tce, u, src->step, ustep);
 			else
 				fill_linear(hw, n, tce, src->step);
-			delta = (int32_t)n;
-			any = true;
-			goto unlock;
+			res->delta += (int32_t)n;
+			res->any = true;
+			return;
 		}
 		const uint64_t *restrict tces = src->tces + k0;
 		const uint64_t *restrict uas = src->uas ? src->uas + k0 : NULL;
@@ -419,9 +429,9 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 				nv += (uint32_t)(valid & 1);
 			}
 		}
-		delta = (int32_t)nv;
-		any = nv != 0;
-		goto unlock;
+		res->delta += (int32_t)nv;
+		res->any |= nv != 0;
+		return;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t k = k0 + i;
@@ -432,7 +442,7 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 		if (!(tce & TCEMU_TCE_PERM_MASK))
 			tce = 0;
 		else
-			any = true;
+			res->any = true;
 		if (tce && ua)
 			nua = linear ? (src->first_ua ? src->first_ua + k * src->step : 0) : (src->uas ? src->uas[k] : 0);
 		st(&hw[i], htobe64(tce));
@@ -448,13 +458,53 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 		}
 		delta += (tce != 0) - (old != 0);
 	}
-unlock:
-	if (any)
+	res->delta += delta;
+	res->nold = no;
+}
+
+/*
+ * Writes entries [index, index + n) of one chunk of leaf from src (entry k0 of it onwards; for
+ * runs, from src->run at src->run_off, which it advances) under the chunk's lock. *nold: the old
+ * entries noted in olds.
+ */
+static inline __attribute__((always_inline)) void
+write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, struct source *src, uint64_t k0,
+	    enum source_kind kind, struct old_entry *olds, unsigned *nold)
+{
+	uint64_t pos = index & t->level_mask;
+	uint64_t *hw = leaf + pos;
+	uint64_t *ua = t->userspace ? leaf_ua(t, leaf) + pos : NULL;
+	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+	struct piece_result res = { 0 };
+	bool empty;
+
+	tcemu_spin_lock(&c->lock);
+	empty = c->nvalid == 0;
+	if (kind == SRC_RUNS) {
+		/* one linear piece per run the chunk's entries cross, all under this one lock */
+		for (uint32_t done = 0; done < n;) {
+			const struct table_run *r = src->run;
+			uint32_t m = (uint32_t)tcemu_min_u64(n - done, r->count - src->run_off);
+			struct source one = { .first_tce = r->tce, .first_ua = r->ua, .step = src->step };
+
+			write_locked(hw + done, ua ? ua + done : NULL, index + done, m, &one, src->run_off, true, empty,
+				     olds, &res);
+			done += m;
+			src->run_off += m;
+			if (src->run_off == r->count) {
+				src->run++;
+				src->run_off = 0;
+			}
+		}
+	} else {
+		write_locked(hw, ua, index, n, src, k0, kind == SRC_LINEAR, empty, olds, &res);
+	}
+	if (res.any)
 		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), n);
-	if (delta)
-		__atomic_store_n(&c->nvalid, (uint32_t)((int32_t)c->nvalid + delta), __ATOMIC_RELAXED);
+	if (res.delta)
+		__atomic_store_n(&c->nvalid, (uint32_t)((int32_t)c->nvalid + res.delta), __ATOMIC_RELAXED);
 	tcemu_spin_unlock(&c->lock);
-	*nold = no;
+	*nold = res.nold;
 }
 
 TCEMU_EXPORT int tcemu_table_reserve(struct tcemu_table *t, uint64_t index, uint64_t count)
@@ -479,7 +529,7 @@ static inline uint32_t piece_len(uint64_t index, uint64_t left)
 }
 
 static inline __attribute__((always_inline)) int
-set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source *src, bool linear,
+set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source *src, enum source_kind kind,
 	   tcemu_tce_release_fn release, void *opaque)
 {
 	struct old_entry olds[CHUNK_ENTRIES];
@@ -492,7 +542,20 @@ set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source 
 		return 0;
 
 	/* Pass 1: validate every entry, allocate every level; nothing visible changes yet. */
-	if (linear) {
+	if (kind == SRC_RUNS) {
+		uint64_t bad = 0, total = 0;
+
+		for (const struct table_run *r = src->run; total < count; r++) {
+			bad |= r->tce;
+			if (!r->count || r->count > count - total)
+				return -EINVAL; /* the runs must cover count exactly */
+			if ((r->tce & TCEMU_TCE_PERM_MASK) && r->tce + (r->count - 1) * src->step < r->tce)
+				return -EINVAL;
+			total += r->count;
+		}
+		if (bad & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+			return -EINVAL;
+	} else if (kind == SRC_LINEAR) {
 		if (src->first_tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
 			return -EINVAL;
 		if ((src->first_tce & TCEMU_TCE_PERM_MASK) && src->first_tce + (count - 1) * src->step < src->first_tce)
@@ -524,7 +587,7 @@ set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source 
 			uint32_t n = piece_len(index + done, stop - done);
 			unsigned nold;
 
-			write_chunk(t, leaf, index + done, n, src, done, linear, olds, &nold);
+			write_chunk(t, leaf, index + done, n, src, done, kind, olds, &nold);
 			release_all(olds, nold, release, opaque);
 			done += n;
 		}
@@ -539,7 +602,7 @@ TCEMU_EXPORT int tcemu_table_set(struct tcemu_table *t, uint64_t index, uint64_t
 
 	if (!tces && count)
 		return -EINVAL;
-	return set_common(t, index, count, &src, false, release, opaque);
+	return set_common(t, index, count, &src, SRC_ARRAYS, release, opaque);
 }
 
 TCEMU_EXPORT int tcemu_table_set_linear(struct tcemu_table *t, uint64_t index, uint64_t count, uint64_t first_tce,
@@ -547,7 +610,23 @@ TCEMU_EXPORT int tcemu_table_set_linear(struct tcemu_table *t, uint64_t index, u
 {
 	struct source src = { .first_tce = first_tce, .first_ua = ua, .step = t->page_mask + 1 };
 
-	return set_common(t, index, count, &src, true, release, opaque);
+	return set_common(t, index, count, &src, SRC_LINEAR, release, opaque);
+}
+
+int table_set_runs(struct tcemu_table *t, uint64_t index, const struct table_run *runs, size_t nruns,
+		   tcemu_tce_release_fn release, void *opaque)
+{
+	struct source src = { .run = runs, .step = t->page_mask + 1 };
+	uint64_t count = 0;
+
+	if (!runs && nruns)
+		return -EINVAL;
+	for (size_t i = 0; i < nruns; i++) {
+		if (runs[i].count > UINT64_MAX - count)
+			return -ERANGE;
+		count += runs[i].count;
+	}
+	return set_common(t, index, count, &src, SRC_RUNS, release, opaque);
 }
 
 TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_t *tce, uint64_t *ua)
@@ -575,7 +654,7 @@ TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_
 			*ua = 0;
 		return 0;
 	}
-	write_chunk(t, leaf, index, 1, &src, 0, false, &old, &nold);
+	write_chunk(t, leaf, index, 1, &src, 0, SRC_ARRAYS, &old, &nold);
 	*tce = old.tce;
 	if (ua)
 		*ua = old.ua;
@@ -697,8 +776,9 @@ static unsigned clear_lines(struct tcemu_table *t, uint64_t *leaf, struct chunk 
 				st(&uas[e], 0);
 			no++;
 		}
-		for (uint64_t e = lp; e < lp + LINE_ENTRIES; e++)
-			rest |= e < a || e >= z ? ld(&leaf[e]) : 0;
+		if (a != lp || z != lp + LINE_ENTRIES) /* part of the line: the rest may hold entries */
+			for (uint64_t e = lp; e < lp + LINE_ENTRIES; e++)
+				rest |= e < a || e >= z ? ld(&leaf[e]) : 0;
 		if (!rest)
 			c->lines &= ~line_bits(lp - cfirst, 1);
 	}
