@@ -405,8 +405,20 @@ write_locked(uint64_t *hw, uint64_t *ua, uint64_t index, uint32_t n, const struc
 		uint32_t nv = 0;
 
 		if (ua && uas && src->all_valid) {
-			/* the usual map: a straight copy */
-			for (uint32_t i = 0; i < n; i++) {
+			/* the usual map: a straight copy, unrolled like the linear fill */
+			uint32_t i = 0;
+
+			for (; i + 4 <= n; i += 4) {
+				st(&hw[i], htobe64(tces[i]));
+				st(&ua[i], uas[i]);
+				st(&hw[i + 1], htobe64(tces[i + 1]));
+				st(&ua[i + 1], uas[i + 1]);
+				st(&hw[i + 2], htobe64(tces[i + 2]));
+				st(&ua[i + 2], uas[i + 2]);
+				st(&hw[i + 3], htobe64(tces[i + 3]));
+				st(&ua[i + 3], uas[i + 3]);
+			}
+			for (; i < n; i++) {
 				st(&hw[i], htobe64(tces[i]));
 				st(&ua[i], uas[i]);
 			}
