@@ -36,7 +36,7 @@ static inline double bench_now(void)
  * after a bswap), the additions of the addresses and one compare, with no load at all. Not
  * inlined, so every caller measures the same code.
  */
-static __attribute__((noinline)) void bench_ref_store(uint64_t *restrict hw, uint64_t *restrict ua, uint64_t n,
+static __attribute__((noinline, unused)) void bench_ref_store(uint64_t *restrict hw, uint64_t *restrict ua, uint64_t n,
 						      uint64_t tce, uint64_t u, uint64_t step)
 {
 	uint64_t i = 0;
@@ -64,7 +64,7 @@ static __attribute__((noinline)) void bench_ref_store(uint64_t *restrict hw, uin
 struct bench_old_ref {
 	uint64_t *hw, *ua;
 };
-static __attribute__((noinline)) void bench_old_store(struct bench_old_ref *r, uint64_t first, uint64_t n,
+static __attribute__((noinline, unused)) void bench_old_store(struct bench_old_ref *r, uint64_t first, uint64_t n,
 						      uint32_t shift)
 {
 	for (uint64_t i = first; i < first + n; i++) {
