@@ -170,9 +170,10 @@ struct tcemu_model_sg {
 
 /*
  * Gathers the bytes of n elements, in order, into buf (at most len bytes: the elements are read
- * up to that) / scatters len bytes of data over them. Each element is one DMA: a fault stops at
- * the faulting element (it transfers nothing; earlier elements were transferred). Returns the
- * number of bytes transferred, or -EIO, -EINVAL.
+ * up to that) / scatters len bytes of data over them. All or nothing: every element is translated
+ * and checked before any byte moves, so a fault in any element transfers nothing at all (and is
+ * recorded and freezes the PE as for one access). Returns the number of bytes transferred, or
+ * -EIO, -EINVAL, -ENOMEM.
  */
 TCEMU_EXPORT ssize_t tcemu_model_dma_readv(struct tcemu_model *m, const struct tcemu_model_sg *sg, size_t n,
 					   void *buf, size_t len);

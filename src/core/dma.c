@@ -42,6 +42,16 @@
  * is copied, into a list of segments; a fault therefore transfers nothing, and each page's bytes
  * come from one translation (old or new, never a mix) even if a kill runs concurrently.
  *
+ * Scatter-gather (dma_access_sg, dma_priv.h): the pages of every element are resolved into one
+ * segment list before anything is copied, under one in-flight epoch: all or nothing, like one
+ * access.
+ *
+ * Identity mode (benchmark only, dma_priv.h): a bus address is the process address. Each PE keeps
+ * a snapshot of the pinned process memory (sorted, merged ranges from memory_pinned_ranges) under
+ * `lock`; an access whose bytes all lie in one range is copied under `lock` (so a kill is a barrier
+ * as above), an access outside them refreshes the snapshot once (outside `lock`) and faults if it
+ * is still outside. A kill drops the snapshot (memory is unpinned only after its TCEs are killed).
+ *
  * Stopped state: eeh.c changes the EEH state without telling the engine (injected errors, resets,
  * unfreezes), so every access asks tcemu_pe_dma_stopped (one uncontended PE mutex round trip)
  * before its lookups.
@@ -62,6 +72,8 @@
 #include <tcemu/platform.h>
 #include <tcemu/table.h>
 
+#include "core/dma_priv.h"
+#include "core/memory_priv.h"
 #include "util/internal.h"
 #include "util/lock.h"
 
@@ -99,6 +111,8 @@ struct pe_dma {
 	uint64_t entered[2]; /* accesses that entered each epoch parity: written under lock */
 	uint64_t left[2];    /* accesses that left it: atomic, no lock */
 	struct tcemu_mutex kill_lock;
+	struct memory_range *id_ranges; /* identity mode: the snapshot (lock), NULL: none */
+	size_t id_n;
 	struct cache_entry cache[CACHE_SETS][CACHE_WAYS];
 };
 
@@ -109,6 +123,7 @@ struct tcemu_dma {
 	struct pe_dma **pes;   /* in platform order */
 	size_t hash_mask;
 	struct pe_dma **hash;  /* open addressing by PE pointer */
+	bool identity;         /* benchmark only: bus address = process address (dma_priv.h) */
 };
 
 struct seg {
@@ -189,6 +204,7 @@ static inline void inflight_exit(struct pe_dma *s, unsigned ep)
 static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count)
 {
 	struct pe_dma *s = opaque;
+	struct memory_range *ranges;
 	unsigned old, spins = 0;
 	uint64_t target;
 
@@ -207,10 +223,14 @@ static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t 
 				e->gen = 0;
 		}
 	}
+	ranges = s->id_ranges;
+	s->id_ranges = NULL;
+	s->id_n = 0;
 	old = s->epoch;
 	s->epoch = old ^ 1u;
 	target = s->entered[old]; /* final: nobody enters `old` until the next kill flips back */
 	tcemu_spin_unlock(&s->lock);
+	free(ranges); /* identity accesses use it only under the lock */
 	/* Wait for the accesses that may still use a translation from before the kill. */
 	while (__atomic_load_n(&s->left[old], __ATOMIC_ACQUIRE) != target) {
 		if (++spins < 64)
@@ -226,6 +246,7 @@ static void pe_dma_free(struct pe_dma *s)
 	if (!s)
 		return;
 	tcemu_mutex_destroy(&s->kill_lock);
+	free(s->id_ranges);
 	free(s);
 }
 
@@ -441,15 +462,169 @@ static void record_fault(struct pe_dma *s, enum tcemu_dma_fault_kind k, uint64_t
 	s->st.last_fault_bus = bus;
 }
 
+/* Counts n accesses of len bytes in all, or a fault at fbus. Lock held. */
+static void count_access(struct pe_dma *s, size_t n, size_t len, bool write, enum tcemu_dma_fault_kind k,
+			 uint64_t fbus)
+{
+	if (write)
+		s->st.writes += n;
+	else
+		s->st.reads += n;
+	if (k)
+		record_fault(s, k, fbus);
+	else if (write)
+		s->st.bytes_written += len;
+	else
+		s->st.bytes_read += len;
+}
+
+/* The bytes of [ua, ua + len) lie in one range of the identity snapshot. Lock held. */
+static bool id_covers(const struct pe_dma *s, uint64_t ua, size_t len)
+{
+	size_t lo = 0, hi = s->id_n;
+
+	while (lo < hi) { /* the first range that starts above ua */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->id_ranges[mid].ua <= ua)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && ua - s->id_ranges[lo - 1].ua < s->id_ranges[lo - 1].size &&
+	       len <= s->id_ranges[lo - 1].size - (ua - s->id_ranges[lo - 1].ua);
+}
+
+/* Every element inside the snapshot; *fbus: the first one that is not. Lock held. */
+static bool id_covers_all(const struct pe_dma *s, const struct dma_sg *sg, size_t n, uint64_t *fbus)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sg[i].len && !id_covers(s, sg[i].bus, sg[i].len)) {
+			*fbus = sg[i].bus;
+			return false;
+		}
+	return true;
+}
+
+/*
+ * Identity mode: bus addresses are process addresses, checked against the pinned memory and
+ * copied under the PE's lock. One refresh of the snapshot when something is not covered.
+ */
+static int identity_access(struct tcemu_dma *dma, struct pe_dma *s, const struct dma_sg *sg, size_t n,
+			   uint8_t *buf, size_t total, bool write)
+{
+	struct memory_range *old = NULL;
+	uint64_t fbus = sg[0].bus;
+	bool ok;
+
+	tcemu_spin_lock(&s->lock);
+	ok = id_covers_all(s, sg, n, &fbus);
+	for (int tries = 0; !ok && tries < 4; tries++) {
+		uint64_t kseq = s->kseq;
+		struct memory_range *r = NULL;
+		size_t nr = 0;
+		int rc;
+
+		tcemu_spin_unlock(&s->lock);
+		free(old);
+		old = NULL;
+		rc = memory_pinned_ranges(dma->mem, &r, &nr);
+		if (rc)
+			return rc;
+		tcemu_spin_lock(&s->lock);
+		if (s->kseq != kseq) { /* a kill since: the snapshot may hold memory unpinned after it */
+			old = r;
+			continue;
+		}
+		old = s->id_ranges;
+		s->id_ranges = r;
+		s->id_n = nr;
+		ok = id_covers_all(s, sg, n, &fbus);
+	}
+	if (ok) {
+		size_t done = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			uint8_t *ua = (uint8_t *)(uintptr_t)sg[i].bus;
+
+			if (write)
+				memcpy(ua, buf + done, sg[i].len);
+			else
+				memcpy(buf + done, ua, sg[i].len);
+			done += sg[i].len;
+		}
+	}
+	count_access(s, n, total, write, ok ? TCEMU_DMA_FAULT_NONE : TCEMU_DMA_FAULT_EXTENT, fbus);
+	tcemu_spin_unlock(&s->lock);
+	free(old);
+	if (!ok) {
+		tcemu_pe_eeh_freeze(s->pe, false);
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * The translated path of n elements: every page of every element resolved before anything is
+ * copied. The caller entered epoch ep (inflight_enter); this leaves it.
+ */
+static int translated_access(struct tcemu_dma *dma, struct pe_dma *s, const struct dma_sg *sg, size_t n,
+			     uint8_t *buf, size_t total, bool write, unsigned ep)
+{
+	const unsigned need = write ? TCEMU_TCE_WRITE : TCEMU_TCE_READ;
+	enum tcemu_dma_fault_kind k = TCEMU_DMA_FAULT_NONE;
+	struct seg_list l;
+	uint64_t fbus = sg[0].bus;
+	int err = 0;
+
+	l.v = l.inl;
+	l.n = 0;
+	l.cap = SEGS_INLINE;
+	for (size_t i = 0; i < n && !k && !err; i++)
+		if (sg[i].len)
+			k = build_segs(dma, s, sg[i].bus, sg[i].len, need, &l, &fbus, &err);
+	if (!k && !err) {
+		size_t done = 0;
+
+		for (size_t i = 0; i < l.n; i++) {
+			if (write)
+				memcpy(l.v[i].ua, buf + done, l.v[i].len);
+			else
+				memcpy(buf + done, l.v[i].ua, l.v[i].len);
+			done += l.v[i].len;
+		}
+	}
+	inflight_exit(s, ep);
+	if (l.v != l.inl)
+		free(l.v);
+	if (err)
+		return err;
+
+	tcemu_spin_lock(&s->lock);
+	count_access(s, n, total, write, k, fbus);
+	tcemu_spin_unlock(&s->lock);
+	if (k) {
+		tcemu_pe_eeh_freeze(s->pe, false);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A stopped PE: every access fails, counted as a fault at bus. */
+static int stopped_access(struct pe_dma *s, size_t n, bool write, uint64_t bus)
+{
+	tcemu_spin_lock(&s->lock);
+	count_access(s, n, 0, write, TCEMU_DMA_FAULT_STOPPED, bus);
+	tcemu_spin_unlock(&s->lock);
+	return -EIO;
+}
+
 static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, uint8_t *buf, size_t len, bool write)
 {
 	const unsigned need = write ? TCEMU_TCE_WRITE : TCEMU_TCE_READ;
-	enum tcemu_dma_fault_kind k;
-	struct seg_list l;
+	const struct dma_sg one = { bus, len };
 	struct pe_dma *s;
-	uint64_t fbus = bus;
 	unsigned ep, slot;
-	int err = 0;
 
 	if (!dma || !pe || (!buf && len))
 		return -EINVAL;
@@ -461,16 +636,10 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 	if (!len)
 		return 0;
 
-	if (TCEMU_UNLIKELY(tcemu_pe_dma_stopped(pe))) {
-		tcemu_spin_lock(&s->lock);
-		if (write)
-			s->st.writes++;
-		else
-			s->st.reads++;
-		record_fault(s, TCEMU_DMA_FAULT_STOPPED, bus);
-		tcemu_spin_unlock(&s->lock);
-		return -EIO;
-	}
+	if (TCEMU_UNLIKELY(tcemu_pe_dma_stopped(pe)))
+		return stopped_access(s, 1, write, bus);
+	if (TCEMU_UNLIKELY(dma->identity))
+		return identity_access(dma, s, &one, 1, buf, len, write);
 
 	/*
 	 * Fast path: the whole access inside one cached page and its pinned run, and short: copied
@@ -508,45 +677,51 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 	tcemu_spin_unlock(&s->lock);
 
 	/* Slow path: page by page, every page resolved before anything is copied. */
-	l.v = l.inl;
-	l.n = 0;
-	l.cap = SEGS_INLINE;
-	k = build_segs(dma, s, bus, len, need, &l, &fbus, &err);
-	if (!k && !err) {
-		size_t done = 0;
+	return translated_access(dma, s, &one, 1, buf, len, write, ep);
+}
 
-		for (size_t i = 0; i < l.n; i++) {
-			if (write)
-				memcpy(l.v[i].ua, buf + done, l.v[i].len);
-			else
-				memcpy(buf + done, l.v[i].ua, l.v[i].len);
-			done += l.v[i].len;
-		}
+int dma_access_sg(struct tcemu_dma *dma, struct tcemu_pe *pe, const struct dma_sg *sg, size_t n, void *buf,
+		  bool write)
+{
+	struct pe_dma *s;
+	size_t total = 0;
+	unsigned ep;
+
+	if (!dma || !pe || (n && !sg))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (sg[i].len && (sg[i].bus + (sg[i].len - 1) < sg[i].bus || total + sg[i].len < total))
+			return -EINVAL;
+		total += sg[i].len;
 	}
-	inflight_exit(s, ep);
-	if (l.v != l.inl)
-		free(l.v);
-	if (err)
-		return err;
+	if (total && !buf)
+		return -EINVAL;
+	s = pe_state(dma, pe);
+	if (!s)
+		return -EINVAL;
+	if (!total)
+		return 0;
+	if (n == 1)
+		return dma_access(dma, pe, sg[0].bus, buf, sg[0].len, write);
 
+	if (TCEMU_UNLIKELY(tcemu_pe_dma_stopped(pe)))
+		return stopped_access(s, n, write, sg[0].bus);
+	if (TCEMU_UNLIKELY(dma->identity))
+		return identity_access(dma, s, sg, n, buf, total, write);
 	tcemu_spin_lock(&s->lock);
-	if (write)
-		s->st.writes++;
-	else
-		s->st.reads++;
-	if (k) {
-		record_fault(s, k, fbus);
-	} else if (write) {
-		s->st.bytes_written += len;
-	} else {
-		s->st.bytes_read += len;
-	}
+	ep = inflight_enter(s);
 	tcemu_spin_unlock(&s->lock);
-	if (k) {
-		tcemu_pe_eeh_freeze(pe, false);
-		return -EIO;
-	}
-	return 0;
+	return translated_access(dma, s, sg, n, buf, total, write, ep);
+}
+
+void dma_set_identity(struct tcemu_dma *dma)
+{
+	dma->identity = true;
+}
+
+bool dma_identity(const struct tcemu_dma *dma)
+{
+	return dma->identity;
 }
 
 TCEMU_EXPORT int tcemu_dma_read(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, void *buf, size_t len)

@@ -34,6 +34,7 @@
 #include <tcemu/dma.h>
 #include <tcemu/table.h>
 
+#include "core/dma_priv.h"
 #include "core/platform_priv.h"
 #include "vfio/device.h"
 #include "devices/models.h"
@@ -48,6 +49,7 @@
 #define CAP_MSIX 0x11
 #define MSIX_ENABLE 0x80u /* bit 15 of message control: bit 7 of its high byte */
 #define MSIX_TABLE_SIZE_MASK 0x7ffu
+#define SG_INLINE 16u /* scatter-gather elements without an allocation */
 
 struct tcemu_model {
 	const struct tcemu_model_type *type;
@@ -625,22 +627,38 @@ TCEMU_EXPORT int tcemu_model_dma_write(struct tcemu_model *m, uint64_t bus, cons
 	return model_dma(m, bus, (void *)(uintptr_t)data, len, true);
 }
 
+/*
+ * Scatter-gather: the elements up to len bytes, as one all-or-nothing access of the engine (every
+ * element translated and checked before any byte moves).
+ */
 static ssize_t model_dmav(struct tcemu_model *m, const struct tcemu_model_sg *sg, size_t n, uint8_t *buf, size_t len,
 			  bool write)
 {
-	size_t done = 0;
+	struct dma_sg inl[SG_INLINE], *v = inl;
+	size_t done = 0, k = 0;
+	int rc;
 
-	if (n && !sg)
+	if ((n && !sg) || (len && !buf))
 		return -EINVAL;
+	if (!m->dma)
+		return -EINVAL;
+	if (n > SG_INLINE) {
+		v = malloc(n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
 	for (size_t i = 0; i < n && done < len; i++) {
 		size_t c = (size_t)tcemu_min_u64(sg[i].len, len - done);
-		int rc = model_dma(m, sg[i].bus, buf + done, c, write);
 
-		if (rc)
-			return rc;
+		v[k++] = (struct dma_sg){ sg[i].bus, c };
 		done += c;
 	}
-	return (ssize_t)done;
+	rc = dma_access_sg(m->dma, m->pe, v, k, buf, write);
+	if (rc == -EIO)
+		record_fault(m, 0, SIZE_MAX, write); /* the address: the engine's record */
+	if (v != inl)
+		free(v);
+	return rc ? rc : (ssize_t)done;
 }
 
 TCEMU_EXPORT ssize_t tcemu_model_dma_readv(struct tcemu_model *m, const struct tcemu_model_sg *sg, size_t n,
