@@ -301,7 +301,11 @@ TEST(dma_only_through_the_iommu_with_named_faults)
 	/* A write across into the read-only page: nothing written, named fault, PE frozen. */
 	tcemu_model_set_context(f.m, "toy doorbell %d", 7);
 	memset(mem + 0xff0, 0, 0x20);
+	CHECK_EQ(((struct toy *)tcemu_model_priv(f.m))->freezes, 0);
 	CHECK_EQ(tcemu_model_dma_write(f.m, 0x100ff8, "0123456789abcdef", 16), -EIO);
+	/* the model heard of the freeze inside the failing call, not at its next entry point */
+	CHECK_EQ(((struct toy *)tcemu_model_priv(f.m))->freezes, 1);
+	CHECK_EQ(((struct toy *)tcemu_model_priv(f.m))->thaws, 0);
 	CHECK_EQ(mem[0xff8], 0);
 	CHECK_EQ(mem[0x1000], 0);
 	CHECK_EQ(tcemu_model_last_fault(f.m, &flt), 0);

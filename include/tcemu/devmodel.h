@@ -75,9 +75,12 @@ struct tcemu_model_ops {
 	/* Optional: VFIO_DEVICE_RESET (config space, INTx and plain BARs are reset before the call). */
 	void (*reset)(struct tcemu_model *m);
 	/*
-	 * Optional: the PE froze (true) or thawed (false). Called before the next trapped access,
-	 * config write or reset after the change (a DMA fault is reported at once by the -EIO of the
-	 * access); a freeze followed by a thaw between two accesses is delivered as both.
+	 * Optional: the PE froze (true) or thawed (false). A freeze caused by the model's own DMA
+	 * fault is delivered at once, inside the failing tcemu_model_dma_* call (which may run under
+	 * the model's own locks: the callback must not take them). Other changes (EEH injections,
+	 * unfreezes, resets, another device's fault) are delivered before the model's next trapped
+	 * access, config write, reset or failed DMA; a freeze followed by a thaw between two of those
+	 * is delivered as both.
 	 */
 	void (*eeh)(struct tcemu_model *m, bool frozen);
 	/* Optional: the device goes away (host destroyed, or another model attached): free state. */

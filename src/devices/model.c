@@ -13,9 +13,13 @@
  * engine's per-PE record (kind and bus address) and, for a permission fault, from the entry the
  * window's table holds there; the record is kept in the model and reported as a host defect.
  *
- * EEH: eeh.c tells nobody about state changes, so the model is told at its next entry point
- * (trapped access, config write, reset): a changed freeze count or a stopped PE is a freeze, a
- * PE that works again after a freeze was told is a thaw.
+ * EEH: a freeze caused by the model's own DMA (a fault) is told to the model at once, inside the
+ * failing tcemu_model_dma_* call (sync_eeh with try: skipped when eeh_lock is taken, i.e. a DMA
+ * from inside the eeh callback). eeh.c tells nobody about other state changes (EEH_PE_OP
+ * injections, unfreezes, resets, another device's fault on the PE), so those reach the model at
+ * its next entry point (trapped access, config write, reset) or its next DMA, which fails on a
+ * stopped PE: a changed freeze count or a stopped PE is a freeze, a PE that works again after a
+ * freeze was told is a thaw.
  *
  * Locking: m->lock (a leaf) protects the context string and the fault record. m->eeh_lock
  * serialises the EEH delivery and is held across the model's eeh callback (taken only at entry
@@ -90,14 +94,23 @@ TCEMU_EXPORT const struct tcemu_model_type *tcemu_model_builtin(const char *name
 
 /* ---- EEH and the device hooks ---- */
 
-static void sync_eeh(struct tcemu_model *m)
+/*
+ * Tells the model of a freeze or thaw it has not heard of. try: from a failed DMA, inside the
+ * model's own code, perhaps inside its eeh callback: only if eeh_lock is free.
+ */
+static void sync_eeh(struct tcemu_model *m, bool try)
 {
 	uint64_t n;
 	bool frozen;
 
 	if (!m->type->ops->eeh)
 		return;
-	pthread_mutex_lock(&m->eeh_lock);
+	if (try) {
+		if (pthread_mutex_trylock(&m->eeh_lock))
+			return;
+	} else {
+		pthread_mutex_lock(&m->eeh_lock);
+	}
 	n = tcemu_pe_eeh_freezes(m->pe);
 	frozen = tcemu_pe_dma_stopped(m->pe) || tcemu_pe_mmio_stopped(m->pe);
 	if (!m->told_frozen && (frozen || n != m->freezes_seen)) {
@@ -117,7 +130,7 @@ static ssize_t hook_bar_rw(void *arg, unsigned bar, void *buf, size_t len, uint6
 	struct tcemu_model *m = arg;
 	int rc;
 
-	sync_eeh(m);
+	sync_eeh(m, false);
 	rc = write ? m->type->ops->bar_write(m, bar, off, buf, len) : m->type->ops->bar_read(m, bar, off, buf, len);
 	return rc ? rc : (ssize_t)len;
 }
@@ -126,7 +139,7 @@ static void hook_cfg_written(void *arg, unsigned off, size_t len)
 {
 	struct tcemu_model *m = arg;
 
-	sync_eeh(m);
+	sync_eeh(m, false);
 	if (m->type->ops->config_write)
 		m->type->ops->config_write(m, off, len);
 }
@@ -135,7 +148,7 @@ static void hook_reset(void *arg)
 {
 	struct tcemu_model *m = arg;
 
-	sync_eeh(m);
+	sync_eeh(m, false);
 	if (m->type->ops->reset)
 		m->type->ops->reset(m);
 }
@@ -612,8 +625,10 @@ static int model_dma(struct tcemu_model *m, uint64_t bus, void *buf, size_t len,
 	if (!m->dma)
 		return -EINVAL;
 	rc = write ? tcemu_dma_write(m->dma, m->pe, bus, buf, len) : tcemu_dma_read(m->dma, m->pe, bus, buf, len);
-	if (rc == -EIO)
+	if (rc == -EIO) {
 		record_fault(m, bus, len, write);
+		sync_eeh(m, true); /* the freeze reaches the model now, not at its next entry point */
+	}
 	return rc;
 }
 
@@ -654,8 +669,10 @@ static ssize_t model_dmav(struct tcemu_model *m, const struct tcemu_model_sg *sg
 		done += c;
 	}
 	rc = dma_access_sg(m->dma, m->pe, v, k, buf, write);
-	if (rc == -EIO)
+	if (rc == -EIO) {
 		record_fault(m, 0, SIZE_MAX, write); /* the address: the engine's record */
+		sync_eeh(m, true);
+	}
 	if (v != inl)
 		free(v);
 	return rc ? rc : (ssize_t)done;
