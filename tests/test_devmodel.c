@@ -418,7 +418,9 @@ TEST(attach_rules_and_plain_device_back)
 	fd = tcemu_host_ioctl(vh.h, vh.g[0], VFIO_GROUP_GET_DEVICE_FD, (void *)BDF);
 	CHECK(fd >= 0);
 	CHECK_EQ(tcemu_host_ioctl(vh.h, (int)fd, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
-	CHECK_EQ(ii.count, 8); /* the plain device, as before */
+	CHECK_EQ(ii.count, 0); /* the plain device: no MSI-X capability, so no vectors */
+	ii.index = VFIO_PCI_ERR_IRQ_INDEX;
+	CHECK_EQ(tcemu_host_ioctl(vh.h, (int)fd, VFIO_DEVICE_GET_IRQ_INFO, &ii), -EINVAL); /* not PCI Express */
 	tcemu_host_destroy(vh.h);
 }
 
@@ -429,7 +431,8 @@ TEST(topology_models_are_attached_at_host_creation)
 				   "pe 1 group=0\n device 0000:01:00.0 model=virtio-net link=0000:02:00.0 device=0x1041\n"
 				   "pe 2 group=1\n device 0000:02:00.0 model=virtio-net\n"
 				   "pe 3 group=2\n device 0000:03:00.0 model=virtio-blk size=1M\n"
-				   "pe 4 group=3\n device 0000:04:00.0\n";
+				   "pe 4 group=3\n device 0000:04:00.0 revision=0x07\n"
+				   "pe 5 group=4\n device 0000:05:00.0 model=virtio-net revision=0x01\n";
 	struct tcemu_host_opts o = { .platform.topology_text = topo };
 	struct tcemu_host *h = NULL;
 	struct tcemu_model *m;
@@ -451,6 +454,14 @@ TEST(topology_models_are_attached_at_host_creation)
 	CHECK(m != NULL);
 	CHECK_STR(tcemu_model_type_of(m)->name, "virtio-blk");
 	CHECK(tcemu_host_model(h, "0000:04:00.0") == NULL);
+	/* revision=: in the device info and in config space, for a model and for the plain device */
+	m = tcemu_host_model(h, "0000:05:00.0");
+	CHECK(m != NULL);
+	CHECK_EQ(tcemu_model_config_read(m, 0, cfg, sizeof(cfg)), 0);
+	CHECK_EQ(cfg[8], 0x01);
+	CHECK_EQ(tcemu_pe_device(tcemu_platform_pe_by_group(tcemu_host_platform(h), 4), 0)->revision, 0x01);
+	CHECK_EQ(tcemu_pe_device(tcemu_platform_pe_by_group(tcemu_host_platform(h), 3), 0)->revision, 0x07);
+	CHECK_EQ(tcemu_pe_device(tcemu_platform_pe_by_group(tcemu_host_platform(h), 0), 0)->revision, 0);
 	tcemu_host_destroy(h);
 
 	/* an image that cannot be opened fails the host (the model's errno) */

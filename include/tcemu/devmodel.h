@@ -32,7 +32,7 @@
  * Interrupts: INTx is a level (tcemu_model_intx) with VFIO's automasked semantics; MSI-X vectors
  * are the eventfds the client gave with VFIO_DEVICE_SET_IRQS (the client emulates the MSI-X table;
  * the device only signals). GET_IRQ_INFO reports the vector counts of the model's MSI and MSI-X
- * capabilities (0 without one) and no ERR interrupt (the device is not PCI Express).
+ * capabilities (0 without one) and an ERR interrupt only with a PCI Express capability.
  *
  * Threads and locks: callbacks run in the thread of the client call that caused them (pread,
  * pwrite, ioctl) and may run concurrently for concurrent calls: a model locks its own state. The
@@ -138,7 +138,8 @@ TCEMU_EXPORT void tcemu_model_log(struct tcemu_model *m, enum tcemu_log_level le
  * len bytes) to config space, 4-byte aligned from 0x40; next pointers, the capabilities pointer
  * (0x34) and the status register's capability bit are built. wmask (len bytes, may be NULL: read
  * only) gives the bits the client may write. An MSI-X capability (id 0x11) sets the MSI-X vector
- * count from its table size, an MSI one (0x05) one MSI vector. Returns the capability's offset,
+ * count from its table size, an MSI one (0x05) one MSI vector, a PCI Express one (0x10) the ERR
+ * interrupt (GET_IRQ_INFO refuses it otherwise). Returns the capability's offset,
  * -ENOSPC when config space is full, -EINVAL (bad length, called outside init, a second MSI-X).
  */
 TCEMU_EXPORT int tcemu_model_add_cap(struct tcemu_model *m, uint8_t id, const void *body, size_t len,

@@ -51,6 +51,7 @@
 #define CFG_CAPS 0x40
 #define CAP_MSI 0x05
 #define CAP_MSIX 0x11
+#define CAP_PCIE 0x10
 #define MSIX_ENABLE 0x80u /* bit 15 of message control: bit 7 of its high byte */
 #define MSIX_TABLE_SIZE_MASK 0x7ffu
 #define SG_INLINE 16u /* scatter-gather elements without an allocation */
@@ -182,7 +183,7 @@ static bool type_valid(const struct tcemu_model_type *t)
 	return !traps || (t->ops->bar_read && t->ops->bar_write);
 }
 
-/* The device info of a model: the topology's address, the model's ids and BARs, no ROM. */
+/* The device info of a model: the topology's address, the model's ids, revision and BARs, no ROM. */
 static void model_info(const struct tcemu_model_type *t, const char *bdf, struct tcemu_device_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -192,6 +193,7 @@ static void model_info(const struct tcemu_model_type *t, const char *bdf, struct
 	info->class_code = t->class_code;
 	info->subsys_vendor = t->subsys_vendor;
 	info->subsys_device = t->subsys_device;
+	info->revision = t->revision;
 	memcpy(info->bar_size, t->bar_size, sizeof(info->bar_size));
 	memcpy(info->bar_flags, t->bar_flags, sizeof(info->bar_flags));
 }
@@ -224,7 +226,6 @@ static int model_build(struct tcemu_host *h, struct group *g, const char *bdf, c
 	snprintf(m->bdf, sizeof(m->bdf), "%s", bdf);
 	m->freezes_seen = tcemu_pe_eeh_freezes(g->pe);
 	m->cap_end = CFG_CAPS;
-	m->vm.revision = t->revision;
 	m->vm.bar_rw = hook_bar_rw;
 	m->vm.cfg_written = hook_cfg_written;
 	m->vm.reset = hook_reset;
@@ -291,9 +292,16 @@ static int attach(struct tcemu_host *h, const char *bdf, const struct tcemu_mode
 		goto unlock;
 	}
 	if (type && !h->dma) {
+		const char *id = getenv("TCEMU_DMA_IDENTITY");
+
 		rc = tcemu_dma_create(h->plat, h->mem, &h->dma);
 		if (rc)
 			goto unlock;
+		if (id && strcmp(id, "benchmark") == 0) { /* tcemu exec --bench-dma-identity only */
+			dma_set_identity(h->dma);
+			tcemu_logf(&h->lg, TCEMU_LOG_WARN,
+				   "DMA translation bypassed (identity mode, TCEMU_DMA_IDENTITY=benchmark): for benchmarks only");
+		}
 	}
 	if (type)
 		rc = model_build(h, g, tcemu_vdev_info(g->devs[slot])->bdf, type, params,
@@ -469,6 +477,8 @@ TCEMU_EXPORT int tcemu_model_add_cap(struct tcemu_model *m, uint8_t id, const vo
 		m->msix_cap = off;
 	} else if (id == CAP_MSI) {
 		m->vm.msi_vectors = 1;
+	} else if (id == CAP_PCIE) {
+		m->vm.pcie = true; /* vfio-pci offers the ERR interrupt on PCI Express devices */
 	}
 	m->vm.cfg[off] = id;
 	m->vm.cfg[off + 1] = 0;
