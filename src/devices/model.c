@@ -71,8 +71,11 @@ struct tcemu_model {
 	struct tcemu_vdev_model vm;
 	unsigned cap_end, last_cap, msix_cap;
 
-	pthread_mutex_t lock; /* leaf: ctx, fault, faulted */
+	pthread_mutex_t lock; /* leaf: ctx, ctx_fmt and its arguments, fault, faulted */
 	char ctx[96];
+	const char *ctx_fmt; /* model_context's, formatted only for a fault (NULL: ctx holds it) */
+	const char *ctx_s1, *ctx_s2;
+	unsigned ctx_u1, ctx_u2;
 	struct tcemu_model_fault fault;
 	bool faulted;
 
@@ -542,6 +545,18 @@ TCEMU_EXPORT void tcemu_model_set_context(struct tcemu_model *m, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(m->ctx, sizeof(m->ctx), fmt, ap);
 	va_end(ap);
+	m->ctx_fmt = NULL;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void model_context(struct tcemu_model *m, const char *fmt, const char *s1, unsigned u1, const char *s2, unsigned u2)
+{
+	pthread_mutex_lock(&m->lock);
+	m->ctx_fmt = fmt;
+	m->ctx_s1 = s1;
+	m->ctx_u1 = u1;
+	m->ctx_s2 = s2;
+	m->ctx_u2 = u2;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -617,7 +632,13 @@ static void record_fault(struct tcemu_model *m, uint64_t bus, size_t len, bool w
 	}
 	snprintf(f.bdf, sizeof(f.bdf), "%s", m->bdf);
 	pthread_mutex_lock(&m->lock);
-	snprintf(f.context, sizeof(f.context), "%s", m->ctx);
+	if (m->ctx_fmt) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral" /* model_context's callers' literals, checked there */
+		snprintf(f.context, sizeof(f.context), m->ctx_fmt, m->ctx_s1, m->ctx_u1, m->ctx_s2, m->ctx_u2);
+#pragma GCC diagnostic pop
+	} else
+		snprintf(f.context, sizeof(f.context), "%s", m->ctx);
 	f.count = m->fault.count + 1;
 	snprintf(f.message, sizeof(f.message), "device %s: DMA %s at 0x%llx faulted: %s (tce 0x%llx)%s%s; PE frozen",
 		 f.bdf, write ? "write" : "read", (unsigned long long)f.bus, tcemu_model_fault_held_name(f.held),
