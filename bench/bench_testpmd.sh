@@ -21,7 +21,7 @@ run() {
 	rm -f "$tmp/in" "$tmp/out"
 	mkfifo "$tmp/in"
 	exec 3<>"$tmp/in"
-	stdbuf -oL "$tcemu" exec "${flag[@]}" -- "$testpmd" -l 0-1 --no-huge -m 512 --iova-mode=va --no-telemetry \
+	stdbuf -oL "$tcemu" exec "${flag[@]}" -- "$testpmd" -l 0-1 --no-huge -m 512 --iova-mode=va --no-telemetry --file-prefix=tcemu-bench \
 		-a 0000:01:00.0 -a 0000:02:00.0 -- --total-num-mbufs=4096 --no-lsc-interrupt --forward-mode=io \
 		--tx-first <"$tmp/in" >"$tmp/out" 2>"$tmp/err.$1" &
 	pid=$!

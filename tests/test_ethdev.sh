@@ -10,6 +10,9 @@
 #   - the devices' counters: each port took and delivered the 1455 packets of each direction and
 #     nothing of the faulting packet.
 #
+# (--file-prefix: its own DPDK runtime directory, so another DPDK primary on the machine does not
+# make EAL fail with "Cannot create lock".)
+#
 # Usage: test_ethdev.sh TCEMU_BINARY DPDK_ETHDEV_CLIENT
 # Prints one line per check and closes with "N passed, N failed"; exit status 0 only if all passed.
 
@@ -24,7 +27,7 @@ LENGTHS=1455 # 60..1514
 . "$(dirname "$0")/check_lib.sh"
 
 cd "$tmp" || exit 1
-timeout 240 "$TCEMU" exec --report "$tmp/report.txt" -- "$CLIENT" -l 0 --no-huge -m 128 --iova-mode=va \
+timeout 240 "$TCEMU" exec --report "$tmp/report.txt" -- "$CLIENT" -l 0 --no-huge -m 128 --iova-mode=va --file-prefix=tcemu-ethdev \
 	--no-telemetry -a 0000:01:00.0 -a 0000:02:00.0 >"$tmp/out" 2>"$tmp/err"
 rc=$?
 sed 's/^/    client: /' "$tmp/out"

@@ -4,7 +4,8 @@
  * tables and a per-PE translation cache into the process memory behind the simulated frames.
  *
  * Per-PE state (struct pe_dma, one cache-line aligned allocation per PE):
- * - A translation cache of CACHE_SETS x CACHE_WAYS entries (set associative). An entry covers one
+ * - A translation cache of CACHE_SETS x CACHE_WAYS entries (set associative), allocated at the
+ *   PE's first miss (most PEs of a large topology never do DMA). An entry covers one
  *   IOMMU page of one window slot: tag = (index in the window << 1) | slot, the page's simulated
  *   host physical address, its permission bits, and the process address of the page with the
  *   number of bytes from the page start that are contiguous in one pinned run (`len`, 0 when the
@@ -28,10 +29,11 @@
  * ownership change always arrives as a count-0 kill, which is what keeps the slot geometry right.
  *
  * Kill as a barrier: when tcemu_pe_tce_kill returns, no access is still using a translation it
- * removed, so the caller may unpin and unmap the memory. A short access that hits in one page
- * (at most LOCKED_COPY_MAX bytes: the fast path) does its lookup and its copy in one critical
- * section of `lock`, so a kill (which takes `lock`) comes entirely before or after it: the hot
- * path costs a single atomic operation, at the price of serialising the short copies of one PE.
+ * removed, so the caller may unpin and unmap the memory. A short access whose pages all hit (at
+ * most LOCKED_COPY_MAX bytes over at most FAST_PAGES pages: the fast path) does its lookups and
+ * its copies in one critical section of `lock`, so a kill (which takes `lock`) comes entirely
+ * before or after it: the hot path costs a single atomic operation, at the price of serialising
+ * the short copies of one PE.
  * Every other access enters the current epoch parity (entered[epoch]++, under `lock` with its
  * first lookup) and leaves it (left[epoch]++, an atomic add) when its copy is done. A kill flips
  * the epoch under `lock` and waits until left[old] reaches entered[old]; kills of one PE are
@@ -78,10 +80,11 @@
 #include "util/lock.h"
 
 #define CACHE_WAYS 4u
-#define CACHE_SETS 128u /* 512 entries: a ring of 256 4 KiB buffers stays warm */
+#define CACHE_SETS 1024u /* 4096 entries: testpmd's 4096-mbuf pool (2304 pages) stays warm */
 #define KILL_RANGE_MAX 64u
 #define SEGS_INLINE 16u
 #define LOCKED_COPY_MAX 16384u /* fast-path copies up to this size run under the PE's lock */
+#define FAST_PAGES 5u /* pages of a fast-path copy: LOCKED_COPY_MAX over 4 KiB pages, + 1 */
 
 struct cache_entry {
 	uint64_t tag; /* (index << 1) | slot */
@@ -113,7 +116,7 @@ struct pe_dma {
 	struct tcemu_mutex kill_lock;
 	struct memory_range *id_ranges; /* identity mode: the snapshot (lock), NULL: none */
 	size_t id_n;
-	struct cache_entry cache[CACHE_SETS][CACHE_WAYS];
+	struct cache_entry (*cache)[CACHE_WAYS]; /* CACHE_SETS sets, allocated at the first fill (lock) */
 };
 
 struct tcemu_dma {
@@ -160,22 +163,28 @@ static inline unsigned set_of(uint64_t tag)
 /* A valid entry for tag, or NULL. Lock held. */
 static inline struct cache_entry *cache_find(struct pe_dma *s, uint64_t tag)
 {
-	struct cache_entry *set = s->cache[set_of(tag)];
+	struct cache_entry *set;
 
 	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
+	if (TCEMU_UNLIKELY(!s->cache))
+		return NULL;
+	set = s->cache[set_of(tag)];
 	for (unsigned w = 0; w < CACHE_WAYS; w++)
 		if (set[w].tag == tag && set[w].gen == s->gen)
 			return &set[w];
 	return NULL;
 }
 
-/* Inserts or replaces the entry for tag. Lock held. */
+/* Inserts or replaces the entry for tag (nothing before the cache exists). Lock held. */
 static void cache_fill(struct pe_dma *s, const struct cache_entry *e)
 {
-	struct cache_entry *set = s->cache[set_of(e->tag)];
+	struct cache_entry *set;
 	unsigned w;
 
 	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
+	if (!s->cache)
+		return;
+	set = s->cache[set_of(e->tag)];
 	for (w = 0; w < CACHE_WAYS; w++)
 		if (set[w].gen != s->gen || set[w].tag == e->tag)
 			break;
@@ -247,6 +256,7 @@ static void pe_dma_free(struct pe_dma *s)
 		return;
 	tcemu_mutex_destroy(&s->kill_lock);
 	free(s->id_ranges);
+	free(s->cache);
 	free(s);
 }
 
@@ -347,6 +357,7 @@ static int seg_push(struct seg_list *l, uint8_t *ua, size_t len)
 static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dma *s, unsigned slot, uint64_t bus,
 					     unsigned need, struct cache_entry *e, struct slot_geo *geo)
 {
+	struct cache_entry (*fresh)[CACHE_WAYS] = NULL;
 	struct tcemu_table *t;
 	const struct tcemu_table_params *tp;
 	uint64_t kseq, hpa, ua, avail, psize;
@@ -386,6 +397,8 @@ static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dm
 	if (rc)
 		return TCEMU_DMA_FAULT_PERMISSION;
 
+	if (TCEMU_UNLIKELY(!__atomic_load_n(&s->cache, __ATOMIC_RELAXED))) /* a racy peek: checked under the lock */
+		fresh = calloc(CACHE_SETS, sizeof(*fresh)); /* zeroed: generation 0, every entry dead */
 	e->tag = (((bus - geo->start) >> geo->shift) << 1) | slot;
 	e->hpa = hpa;
 	e->perm = perm;
@@ -398,12 +411,17 @@ static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dm
 	}
 
 	tcemu_spin_lock(&s->lock);
+	if (fresh && !s->cache) {
+		__atomic_store_n(&s->cache, fresh, __ATOMIC_RELAXED); /* the peek above reads it unlocked */
+		fresh = NULL;
+	}
 	if (s->kseq == kseq) {
 		s->geo[slot] = *geo;
 		s->geo[slot].gen = s->gen;
 		cache_fill(s, e);
 	}
 	tcemu_spin_unlock(&s->lock);
+	free(fresh); /* another thread installed one first */
 	return TCEMU_DMA_FAULT_NONE;
 }
 
@@ -642,8 +660,9 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 		return identity_access(dma, s, &one, 1, buf, len, write);
 
 	/*
-	 * Fast path: the whole access inside one cached page and its pinned run, and short: copied
-	 * under the PE's lock, which makes it atomic against kills at the price of one lock.
+	 * Fast path: every page of a short access cached with its pinned run (an mbuf's data often
+	 * crosses a page boundary): copied under the PE's lock, which makes it atomic against kills
+	 * at the price of one lock.
 	 */
 	slot = (unsigned)(bus >> 59);
 	tcemu_spin_lock(&s->lock);
@@ -651,22 +670,36 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 		const struct slot_geo *g = &s->geo[slot];
 		uint64_t off = bus - g->start;
 
-		if (g->gen == s->gen && off < g->size) {
-			uint64_t pgoff = off & ((1ull << g->shift) - 1);
-			struct cache_entry *e = cache_find(s, ((off >> g->shift) << 1) | slot);
+		if (g->gen == s->gen && off < g->size && len <= g->size - off) {
+			const uint64_t pmask = (1ull << g->shift) - 1;
+			struct seg seg[FAST_PAGES];
+			unsigned np = 0;
+			size_t done = 0;
 
-			if (e && (e->perm & need) == need && len <= e->len && pgoff <= e->len - len) {
-				uint8_t *ua = (uint8_t *)(uintptr_t)(e->ua + pgoff);
+			while (done < len && np < FAST_PAGES) {
+				uint64_t o = off + done, pgoff = o & pmask;
+				size_t n = (size_t)tcemu_min_u64(len - done, pmask + 1 - pgoff);
+				struct cache_entry *e = cache_find(s, ((o >> g->shift) << 1) | slot);
 
-				s->st.cache_hits++;
+				if (!e || (e->perm & need) != need || pgoff >= e->len || n > e->len - pgoff)
+					break;
+				seg[np++] = (struct seg){ (uint8_t *)(uintptr_t)(e->ua + pgoff), n };
+				done += n;
+			}
+			if (TCEMU_LIKELY(done == len)) {
+				s->st.cache_hits += np;
+				for (unsigned i = 0, at = 0; i < np; at += seg[i].len, i++) {
+					if (write)
+						memcpy(seg[i].ua, buf + at, seg[i].len);
+					else
+						memcpy(buf + at, seg[i].ua, seg[i].len);
+				}
 				if (write) {
 					s->st.writes++;
 					s->st.bytes_written += len;
-					memcpy(ua, buf, len);
 				} else {
 					s->st.reads++;
 					s->st.bytes_read += len;
-					memcpy(buf, ua, len);
 				}
 				tcemu_spin_unlock(&s->lock);
 				return 0;
