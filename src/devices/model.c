@@ -21,6 +21,11 @@
  * stopped PE: a changed freeze count or a stopped PE is a freeze, a PE that works again after a
  * freeze was told is a thaw.
  *
+ * Context: tcemu_model_set_context formats into m->ctx (under m->lock); model_context (the
+ * built-in models) keeps its format and arguments in a thread-local slot naming the model. A
+ * fault uses the slot when it names the model (the thread's own DMA), else m->ctx; set_context
+ * clears the thread's slot, so on one thread the later call wins.
+ *
  * Locking: m->lock (a leaf) protects the context string and the fault record. m->eeh_lock
  * serialises the EEH delivery and is held across the model's eeh callback (taken only at entry
  * points, never under a model's own locks). The model's callbacks run with no tcemu lock held,
@@ -71,11 +76,8 @@ struct tcemu_model {
 	struct tcemu_vdev_model vm;
 	unsigned cap_end, last_cap, msix_cap;
 
-	pthread_mutex_t lock; /* leaf: ctx, ctx_fmt and its arguments, fault, faulted */
+	pthread_mutex_t lock; /* leaf: ctx, fault, faulted */
 	char ctx[96];
-	const char *ctx_fmt; /* model_context's, formatted only for a fault (NULL: ctx holds it) */
-	const char *ctx_s1, *ctx_s2;
-	unsigned ctx_u1, ctx_u2;
 	struct tcemu_model_fault fault;
 	bool faulted;
 
@@ -83,6 +85,18 @@ struct tcemu_model {
 	bool told_frozen;
 	uint64_t freezes_seen;
 };
+
+/*
+ * model_context's context: per thread, because a fault is recorded in the thread of the DMA that
+ * the context describes (no lock on the hot path). m NULL: none.
+ */
+struct lazy_context {
+	struct tcemu_model *m;
+	const char *fmt, *s1, *s2;
+	unsigned u1, u2;
+};
+
+static __thread struct lazy_context lazy_ctx;
 
 /* ---- registry ---- */
 
@@ -159,6 +173,8 @@ static void hook_reset(void *arg)
 
 static void model_free(struct tcemu_model *m)
 {
+	if (lazy_ctx.m == m)
+		lazy_ctx.m = NULL; /* (other threads' slots only compare the pointer; every DMA sets its own first) */
 	pthread_mutex_destroy(&m->eeh_lock);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -545,19 +561,14 @@ TCEMU_EXPORT void tcemu_model_set_context(struct tcemu_model *m, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(m->ctx, sizeof(m->ctx), fmt, ap);
 	va_end(ap);
-	m->ctx_fmt = NULL;
 	pthread_mutex_unlock(&m->lock);
+	if (lazy_ctx.m == m)
+		lazy_ctx.m = NULL; /* the thread's later context wins */
 }
 
 void model_context(struct tcemu_model *m, const char *fmt, const char *s1, unsigned u1, const char *s2, unsigned u2)
 {
-	pthread_mutex_lock(&m->lock);
-	m->ctx_fmt = fmt;
-	m->ctx_s1 = s1;
-	m->ctx_u1 = u1;
-	m->ctx_s2 = s2;
-	m->ctx_u2 = u2;
-	pthread_mutex_unlock(&m->lock);
+	lazy_ctx = (struct lazy_context){ m, fmt, s1, s2, u1, u2 };
 }
 
 TCEMU_EXPORT const char *tcemu_model_fault_held_name(enum tcemu_model_fault_held held)
@@ -632,10 +643,10 @@ static void record_fault(struct tcemu_model *m, uint64_t bus, size_t len, bool w
 	}
 	snprintf(f.bdf, sizeof(f.bdf), "%s", m->bdf);
 	pthread_mutex_lock(&m->lock);
-	if (m->ctx_fmt) {
+	if (lazy_ctx.m == m) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral" /* model_context's callers' literals, checked there */
-		snprintf(f.context, sizeof(f.context), m->ctx_fmt, m->ctx_s1, m->ctx_u1, m->ctx_s2, m->ctx_u2);
+		snprintf(f.context, sizeof(f.context), lazy_ctx.fmt, lazy_ctx.s1, lazy_ctx.u1, lazy_ctx.s2, lazy_ctx.u2);
 #pragma GCC diagnostic pop
 	} else
 		snprintf(f.context, sizeof(f.context), "%s", m->ctx);
