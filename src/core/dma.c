@@ -84,7 +84,7 @@
 #define KILL_RANGE_MAX 64u
 #define SEGS_INLINE 16u
 #define LOCKED_COPY_MAX 16384u /* fast-path copies up to this size run under the PE's lock */
-#define FAST_PAGES 5u /* pages of a fast-path copy: LOCKED_COPY_MAX over 4 KiB pages, + 1 */
+#define FAST_PAGES 8u /* pages of a fast-path copy (one access, or all the elements of a scatter-gather) */
 
 struct cache_entry {
 	uint64_t tag; /* (index << 1) | slot */
@@ -637,12 +637,64 @@ static int stopped_access(struct pe_dma *s, size_t n, bool write, uint64_t bus)
 	return -EIO;
 }
 
+/*
+ * The fast path's lookups: appends the pages of [bus, bus + len) to seg (*np used, FAST_PAGES at
+ * most) if every one is cached with the permission and its bytes in the entry's pinned run.
+ * false (seg's new entries meaningless) on anything else. Lock held.
+ */
+static bool fast_segs(struct pe_dma *s, uint64_t bus, size_t len, unsigned need, struct seg *seg, unsigned *np)
+{
+	unsigned slot = (unsigned)(bus >> 59);
+	const struct slot_geo *g;
+	uint64_t off, pmask;
+	size_t done = 0;
+
+	if (slot >= TCEMU_PE_WINDOWS)
+		return false;
+	g = &s->geo[slot];
+	off = bus - g->start;
+	if (g->gen != s->gen || off >= g->size || len > g->size - off)
+		return false;
+	pmask = (1ull << g->shift) - 1;
+	while (done < len) {
+		uint64_t o = off + done, pgoff = o & pmask;
+		size_t n = (size_t)tcemu_min_u64(len - done, pmask + 1 - pgoff);
+		struct cache_entry *e;
+
+		if (*np == FAST_PAGES)
+			return false;
+		e = cache_find(s, ((o >> g->shift) << 1) | slot);
+		if (!e || (e->perm & need) != need || pgoff >= e->len || n > e->len - pgoff)
+			return false;
+		seg[(*np)++] = (struct seg){ (uint8_t *)(uintptr_t)(e->ua + pgoff), n };
+		done += n;
+	}
+	return true;
+}
+
+/* The fast path's copies and counters: np pages found by fast_segs for n accesses. Lock held. */
+static void fast_copy(struct pe_dma *s, const struct seg *seg, unsigned np, size_t n, uint8_t *buf, size_t len,
+		      bool write)
+{
+	size_t at = 0;
+
+	for (unsigned i = 0; i < np; at += seg[i].len, i++) {
+		if (write)
+			memcpy(seg[i].ua, buf + at, seg[i].len);
+		else
+			memcpy(buf + at, seg[i].ua, seg[i].len);
+	}
+	s->st.cache_hits += np;
+	count_access(s, n, len, write, TCEMU_DMA_FAULT_NONE, 0);
+}
+
 static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, uint8_t *buf, size_t len, bool write)
 {
 	const unsigned need = write ? TCEMU_TCE_WRITE : TCEMU_TCE_READ;
 	const struct dma_sg one = { bus, len };
+	struct seg seg[FAST_PAGES];
 	struct pe_dma *s;
-	unsigned ep, slot;
+	unsigned ep, np = 0;
 
 	if (!dma || !pe || (!buf && len))
 		return -EINVAL;
@@ -664,47 +716,11 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 	 * crosses a page boundary): copied under the PE's lock, which makes it atomic against kills
 	 * at the price of one lock.
 	 */
-	slot = (unsigned)(bus >> 59);
 	tcemu_spin_lock(&s->lock);
-	if (TCEMU_LIKELY(slot < TCEMU_PE_WINDOWS && len <= LOCKED_COPY_MAX)) {
-		const struct slot_geo *g = &s->geo[slot];
-		uint64_t off = bus - g->start;
-
-		if (g->gen == s->gen && off < g->size && len <= g->size - off) {
-			const uint64_t pmask = (1ull << g->shift) - 1;
-			struct seg seg[FAST_PAGES];
-			unsigned np = 0;
-			size_t done = 0;
-
-			while (done < len && np < FAST_PAGES) {
-				uint64_t o = off + done, pgoff = o & pmask;
-				size_t n = (size_t)tcemu_min_u64(len - done, pmask + 1 - pgoff);
-				struct cache_entry *e = cache_find(s, ((o >> g->shift) << 1) | slot);
-
-				if (!e || (e->perm & need) != need || pgoff >= e->len || n > e->len - pgoff)
-					break;
-				seg[np++] = (struct seg){ (uint8_t *)(uintptr_t)(e->ua + pgoff), n };
-				done += n;
-			}
-			if (TCEMU_LIKELY(done == len)) {
-				s->st.cache_hits += np;
-				for (unsigned i = 0, at = 0; i < np; at += seg[i].len, i++) {
-					if (write)
-						memcpy(seg[i].ua, buf + at, seg[i].len);
-					else
-						memcpy(buf + at, seg[i].ua, seg[i].len);
-				}
-				if (write) {
-					s->st.writes++;
-					s->st.bytes_written += len;
-				} else {
-					s->st.reads++;
-					s->st.bytes_read += len;
-				}
-				tcemu_spin_unlock(&s->lock);
-				return 0;
-			}
-		}
+	if (TCEMU_LIKELY(len <= LOCKED_COPY_MAX && fast_segs(s, bus, len, need, seg, &np))) {
+		fast_copy(s, seg, np, 1, buf, len, write);
+		tcemu_spin_unlock(&s->lock);
+		return 0;
 	}
 	ep = inflight_enter(s);
 	tcemu_spin_unlock(&s->lock);
@@ -742,6 +758,20 @@ int dma_access_sg(struct tcemu_dma *dma, struct tcemu_pe *pe, const struct dma_s
 	if (TCEMU_UNLIKELY(dma->identity))
 		return identity_access(dma, s, sg, n, buf, total, write);
 	tcemu_spin_lock(&s->lock);
+	if (total <= LOCKED_COPY_MAX) { /* the fast path, for every element at once (as dma_access) */
+		const unsigned need = write ? TCEMU_TCE_WRITE : TCEMU_TCE_READ;
+		struct seg seg[FAST_PAGES];
+		unsigned np = 0;
+		size_t i = 0;
+
+		while (i < n && fast_segs(s, sg[i].bus, sg[i].len, need, seg, &np))
+			i++;
+		if (i == n) {
+			fast_copy(s, seg, np, n, buf, total, write);
+			tcemu_spin_unlock(&s->lock);
+			return 0;
+		}
+	}
 	ep = inflight_enter(s);
 	tcemu_spin_unlock(&s->lock);
 	return translated_access(dma, s, sg, n, buf, total, write, ep);
