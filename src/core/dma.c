@@ -80,7 +80,8 @@
 #include "util/lock.h"
 
 #define CACHE_WAYS 4u
-#define CACHE_SETS 1024u /* 4096 entries: testpmd's 4096-mbuf pool (2304 pages) stays warm */
+#define CACHE_SET_BITS 10
+#define CACHE_SETS (1u << CACHE_SET_BITS) /* 4096 entries: testpmd's 4096-mbuf pool stays warm */
 #define KILL_RANGE_MAX 64u
 #define SEGS_INLINE 16u
 #define LOCKED_COPY_MAX 16384u /* fast-path copies up to this size run under the PE's lock */
@@ -155,9 +156,17 @@ static inline struct pe_dma *pe_state(const struct tcemu_dma *dma, const struct 
 	}
 }
 
+/*
+ * The set of a tag: the page index folded onto CACHE_SET_BITS bits (consecutive pages take
+ * consecutive sets), the slot in the top bit. (The old mix, index ^ index << 7 ^ index >> 7,
+ * repeated its low 3 bits in bits 7-9: over 1024 sets a run of pages used only 128 of them.)
+ */
 static inline unsigned set_of(uint64_t tag)
 {
-	return (unsigned)((tag >> 1) ^ (tag << 6) ^ (tag >> 8)) & (CACHE_SETS - 1);
+	uint64_t i = tag >> 1;
+
+	return (unsigned)(i ^ (i >> CACHE_SET_BITS) ^ (i >> (2 * CACHE_SET_BITS)) ^ ((tag & 1) << (CACHE_SET_BITS - 1))) &
+	       (CACHE_SETS - 1);
 }
 
 /* A valid entry for tag, or NULL. Lock held. */
