@@ -1,17 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private: the simulated memory's entry point for its owner, beyond tcemu/memory.h. Defined in
- * core/memory.c.
- *
- * Locking: memory_set_alloc_hook is called once by the owner (the VFIO host, right after creating
- * the memory and before sharing it); the hook is then read under m->lock by every pin.
+ * Private: what the library's other objects ask the simulated memory (memory.c) beyond the public
+ * tcemu/memory.h. Locking: each call takes the memory's mutex (a leaf) for its duration; call it
+ * with no spin lock held. memory_set_alloc_hook is the exception: the owner (the VFIO host) calls
+ * it once, right after creating the memory and before sharing it; the hook is then read under the
+ * mutex by every pin and unpin.
  */
 #ifndef TCEMU_SRC_CORE_MEMORY_PRIV_H
 #define TCEMU_SRC_CORE_MEMORY_PRIV_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <tcemu/memory.h>
 
 #include "util/alloc.h"
+
+/* A range of process memory: [ua, ua + size). */
+struct memory_range {
+	uint64_t ua, size;
+};
+
+/*
+ * The process memory behind every live pin, as ranges sorted by address with overlapping and
+ * adjacent pins merged (a snapshot: later pins and unpins do not change it). *out is malloc'ed
+ * (NULL when *n is 0); the caller frees it. 0 or -ENOMEM. O(n log n) in the live pins: for the DMA
+ * engine's benchmark-only identity mode (dma.c), not for a hot path.
+ */
+int memory_pinned_ranges(struct tcemu_memory *m, struct memory_range **out, size_t *n);
 
 /* Every allocation made by pins and unpins from now on asks hook first (util/alloc.h); copied. */
 void memory_set_alloc_hook(struct tcemu_memory *m, const struct tcemu_alloc_hook *hook);
