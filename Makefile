@@ -1,14 +1,17 @@
 # tcemu: the two set-up commands of the README, for a fresh Debian 12 machine, run as root.
 #   make run    install what is missing, build, run the main job on the embedded default
 #   make check  the same, then every test
-# Other targets: build, bench, install, clean. BUILD=dir picks the build directory.
+# Other targets: build, bench, install, clean, guest (fetch the ppc64el guest's packages into
+# TCEMU_GUEST_CACHE; make check does it when needed). BUILD=dir picks the build directory.
 
 BUILD ?= build
 MESON_FLAGS ?= --buildtype=release -Dwerror=true
-# Debian packages the build and the tests need.
-DEBS ?= gcc libc6-dev pkg-config meson ninja-build libdpdk-dev dpdk-dev
+# Debian packages the build and the tests need (qemu-system-ppc and cpio: the QEMU guest test).
+DEBS ?= gcc libc6-dev pkg-config meson ninja-build libdpdk-dev dpdk-dev qemu-system-ppc cpio
+# Where tools/guest/build-guest.sh keeps Debian's ppc64el kernel and busybox (downloaded once).
+export TCEMU_GUEST_CACHE ?= /var/cache/tcemu/guest
 
-.PHONY: all deps build run check bench install clean
+.PHONY: all deps build run check bench install clean guest
 
 all: build
 
@@ -38,6 +41,9 @@ check: build
 
 bench: build
 	meson test -C $(BUILD) --benchmark --verbose
+
+guest: deps
+	sh tools/guest/build-guest.sh --fetch
 
 install: build
 	meson install -C $(BUILD)
