@@ -168,5 +168,32 @@ TEST(unmapped_data_buffer_faults)
 	blk_close(&b);
 }
 
+/* The summary's devices section: the disk's counters and what the models' DMA moved. */
+TEST(summary_counts_requests_and_dma_bytes)
+{
+	unsigned long long rd = 0, rn = 0, wr = 0, wn = 0;
+	struct blk b;
+	char text[8192];
+	const char *dma;
+	uint32_t ul;
+
+	CHECK_EQ(blk_open(&b, true, "size=1M"), 0);
+	CHECK(rw_roundtrip(&b.d));
+	CHECK_EQ(request(&b.d, 4, 0, 0, &ul), 0);
+	CHECK_EQ(request(&b.d, 0, 4096, 512, &ul), 1); /* beyond the capacity: an error, no bytes */
+	CHECK(tcemu_host_summary(b.vh.h, text, sizeof(text)) < sizeof(text));
+	CHECK_CONTAINS(text, "devices:\n  " BDF " virtio-blk: 1 reads (8192 bytes), 1 writes (8192 bytes), 1 flushes, "
+			     "1 errors\n");
+	dma = strstr(text, "device DMA: ");
+	CHECK(dma != NULL);
+	CHECK_EQ(sscanf(dma, "device DMA: %llu bytes read from memory in %llu accesses, %llu bytes written to memory in "
+			     "%llu accesses", &rd, &rn, &wr, &wn), 4);
+	/* at least the OUT data and the headers read, the IN data and the status bytes written */
+	CHECK(rd >= 8192 + 4 * 16 && rn >= 4);
+	CHECK(wr >= 8192 + 4 && wn >= 4);
+	blk_close(&b);
+}
+
 HARNESS_MAIN(T(config_capacity_and_identity), T(anonymous_read_write_flush_get_id_legacy_and_modern),
-	     T(file_backed_writes_reach_the_file), T(malformed_request_needs_reset), T(unmapped_data_buffer_faults))
+	     T(file_backed_writes_reach_the_file), T(malformed_request_needs_reset), T(unmapped_data_buffer_faults),
+	     T(summary_counts_requests_and_dma_bytes))

@@ -35,4 +35,10 @@ size_t host_models_summary(struct tcemu_host *h, char *buf, size_t len, bool in_
  */
 int virtio_net_counters(struct tcemu_model *m, char *buf, size_t len, bool try);
 
+/*
+ * virtio-blk's counters as "N reads (N bytes), N writes (N bytes), N flushes, N errors"
+ * (virtio_blk.c), the same way.
+ */
+int virtio_blk_counters(struct tcemu_model *m, char *buf, size_t len, bool try);
+
 #endif

@@ -59,6 +59,7 @@ struct blk_dev {
 	char id[BLK_ID_BYTES];
 	uint8_t *bounce;     /* BLK_HDR + BLK_MAX_DATA bytes (v.lock) */
 	uint64_t reads, writes, flushes, errors;
+	uint64_t bytes_read, bytes_written; /* of the disk, by IN and OUT requests */
 };
 
 static const char *const blk_queue_names[] = { "request" };
@@ -149,6 +150,7 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 				return n;
 			st = disk_io(b, b->bounce + BLK_HDR, len, pos, true) ? BLK_S_IOERR : BLK_S_OK;
 			b->writes++;
+			b->bytes_written += st == BLK_S_OK ? len : 0;
 			len = 0;
 		} else {
 			if (disk_io(b, b->bounce, len, pos, false)) {
@@ -160,6 +162,7 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 			if (n < 0)
 				return n;
 			b->reads++;
+			b->bytes_read += len;
 		}
 		break;
 	case BLK_T_FLUSH:
@@ -345,6 +348,19 @@ static void blk_destroy(struct tcemu_model *m)
 
 	virtio_pci_fini(&b->v);
 	blk_free(b);
+}
+
+int virtio_blk_counters(struct tcemu_model *m, char *buf, size_t len, bool try)
+{
+	struct blk_dev *b = tcemu_model_priv(m);
+
+	if (try ? pthread_mutex_trylock(&b->v.lock) != 0 : pthread_mutex_lock(&b->v.lock) != 0)
+		return -EBUSY;
+	snprintf(buf, len, "%llu reads (%llu bytes), %llu writes (%llu bytes), %llu flushes, %llu errors",
+		 (unsigned long long)b->reads, (unsigned long long)b->bytes_read, (unsigned long long)b->writes,
+		 (unsigned long long)b->bytes_written, (unsigned long long)b->flushes, (unsigned long long)b->errors);
+	pthread_mutex_unlock(&b->v.lock);
+	return 0;
 }
 
 static const struct tcemu_model_ops blk_ops = {
