@@ -398,6 +398,9 @@ static const struct error_case error_cases[] = {
 	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk size=0\n", "t:3: ", "disk size '0' must be" },
 	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk size=32T\n", "t:3: ", "disk size '32T' must be" },
 	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk disk=/a,b\n", "t:3: ", "disk '/a,b': a path of at most 511 bytes without ','" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk fault-file=/a,b\n", "t:3: ", "fault-file '/a,b': a path of at most 255 bytes without ','" },
+	{ PHB0 PE1 NET1 " fault-file=/tmp/f\n", "t:3: ", "fault-file= is for model=virtio-blk" },
+	{ PHB0 PE1 "device 0000:01:00.0 fault-file=/tmp/f\n", "t:3: ", "fault-file= is for model=virtio-blk" },
 	{ PHB0 PE1 NET1 " link=0000:01:00.0\n", "t:3: ", "link=0000:01:00.0: a port cannot be cabled to itself" },
 	{ PHB0 PE1 NET1 " link=0000:01:00\n", "t:3: ", "invalid BDF '0000:01:00'" },
 	{ PHB0 PE1 NET1 " link=0000:02:00.0\n", "t:3: ", "link=0000:02:00.0: no such device" },
@@ -427,7 +430,8 @@ TEST(models)
 		"pe 3\n device 0000:03:00.0 model=virtio-net\n"
 		"pe 4\n device 0000:04:00.0 model=virtio-blk disk=/var/tmp/disk.img\n"
 		"pe 5\n device 0000:05:00.0 model=virtio-blk size=1G\n"
-		"pe 6\n device 0000:06:00.0 model=virtio-blk\n";
+		"pe 6\n device 0000:06:00.0 model=virtio-blk\n"
+		"pe 7\n device 0000:07:00.0 model=virtio-blk disk=/var/tmp/disk.img fault-file=/tmp/fault\n";
 	struct tcemu_topology *t = NULL;
 	const struct tcemu_topo_device *d;
 	char err[256];
@@ -463,6 +467,9 @@ TEST(models)
 	CHECK_U64(dev_of(t, 0, 4)->disk_size, 1ull << 30);
 	CHECK(dev_of(t, 0, 5)->disk == NULL);
 	CHECK_U64(dev_of(t, 0, 5)->disk_size, 0);
+	CHECK(dev_of(t, 0, 5)->fault_file == NULL);
+	CHECK_STR(dev_of(t, 0, 6)->fault_file, "/tmp/fault"); /* the debug control (docs/devices.md) */
+	CHECK_STR(dev_of(t, 0, 6)->disk, "/var/tmp/disk.img");
 	tcemu_topology_free(t);
 
 	/* both sides naming each other is fine; so is a cable across PHBs */

@@ -1,0 +1,140 @@
+#!/bin/sh
+# disk-test.sh: the guest program of tests/test_qemu_guest.sh (busybox sh, runs as the guest's
+# /run; see tools/guest/build-guest.sh). It checks a virtio disk with direct I/O and reports one
+# line per check on the console:
+#   tcemu-guest-test: ok NAME | FAIL NAME: WHY | info KEY=VALUE
+#   tcemu-guest-test: N passed, N failed
+# Arguments (the kernel command line's words after `--`), each optional:
+#   dev=/dev/vda            the disk
+#   modern=1                the device must run virtio 1 (VERSION_1) with ACCESS_PLATFORM
+#   irq=msix|intx           the interrupt the driver must use (/proc/interrupts)
+#   ddw=1|0                 whether the guest must have created a dynamic DMA window (its log)
+#   sizes=512,4096,...      block sizes for the pattern checks, each over its own area
+#   area=KIB                the area per block size (KiB; default 1024)
+#   host=MIB:KIB:MD5        the md5 of KIB KiB at MIB MiB, written by the host before boot
+#   guest=MIB:KIB:WORD      write `yes WORD` over KIB KiB at MIB MiB (the host checks it later)
+#   bench=MIB               sequential direct reads of 1 MiB over MIB MiB: info read_mbps=
+#   eeh=FIFO-less pause     eeh=1: print "tcemu-guest-test: eeh-ready", wait for the console's
+#                           "go" line, then read the disk until I/O fails or recovers
+#                           (see tests/test_qemu_guest.sh and docs/exec.md)
+# Exit status: the number of failed checks (0: all passed).
+dev=/dev/vda
+modern="" irq="" ddw="" sizes="" area=1024 host="" guest="" bench="" eeh=""
+for a in "$@"; do
+	case $a in
+	dev=*) dev=${a#dev=} ;;
+	modern=*) modern=${a#modern=} ;;
+	irq=*) irq=${a#irq=} ;;
+	ddw=*) ddw=${a#ddw=} ;;
+	sizes=*) sizes=$(echo "${a#sizes=}" | tr ',' ' ') ;;
+	area=*) area=${a#area=} ;;
+	host=*) host=${a#host=} ;;
+	guest=*) guest=${a#guest=} ;;
+	bench=*) bench=${a#bench=} ;;
+	eeh=*) eeh=${a#eeh=} ;;
+	esac
+done
+passed=0
+failed=0
+say() { echo "tcemu-guest-test: $*"; }
+ok() { say "ok $1"; passed=$((passed + 1)); }
+fail() { say "FAIL $1: $2"; failed=$((failed + 1)); }
+check() { # NAME WHY CONDITION...
+	name=$1 why=$2
+	shift 2
+	if "$@"; then ok "$name"; else fail "$name" "$why"; fi
+}
+now_us() { adjtimex | awk '/time.tv_sec/ {s = $2} /time.tv_usec/ {u = $2} END {printf "%d%06d\n", s, u}'; }
+
+i=0
+while [ ! -b "$dev" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check disk "no $dev" [ -b "$dev" ]
+vdev=$(ls -d /sys/bus/virtio/devices/virtio* 2>/dev/null | head -n 1)
+if [ -n "$vdev" ]; then
+	features=$(cat "$vdev/features")
+	say "info features=$features"
+	f32=$(echo "$features" | cut -c33)
+	f33=$(echo "$features" | cut -c34)
+	if [ "$modern" = 1 ]; then
+		check modern_access_platform "features $features: VERSION_1=$f32 ACCESS_PLATFORM=$f33" \
+			[ "$f32$f33" = 11 ]
+	fi
+fi
+created=$(dmesg | grep -c 'ibm,create-pe-dma-window.* returned 0')
+say "info ddw_created=$created"
+case $ddw in
+1) check ddw_created "the guest created no dynamic DMA window" [ "$created" -ge 1 ] ;;
+0) check ddw_not_created "the guest created a dynamic DMA window" [ "$created" -eq 0 ] ;;
+esac
+
+# Patterns in several block sizes, each block size over its own area (from 1 MiB on): random data
+# from tmpfs, written with O_DIRECT, read back with O_DIRECT, compared.
+off=1024
+for bs in $sizes; do
+	n=$((area * 1024 / bs))
+	dd if=/dev/urandom of=/tmp/pattern bs=1024 count="$area" 2>/dev/null
+	dd if=/tmp/pattern of="$dev" bs="$bs" count="$n" seek=$((off * 1024 / bs)) oflag=direct conv=notrunc 2>/tmp/err &&
+		dd if="$dev" of=/tmp/back bs="$bs" count="$n" skip=$((off * 1024 / bs)) iflag=direct 2>>/tmp/err
+	check "pattern_bs$bs" "$(tr '\n' ' ' </tmp/err) (written and read back at $off KiB differ)" cmp -s /tmp/pattern /tmp/back
+	off=$((off + area))
+done
+
+# The interrupts the disk's requests completed with: MSI-X vectors or the INTx line.
+irq_lines() { grep virtio /proc/interrupts | tr -s ' ' | tr '\n' ';'; }
+say "info interrupts=$(irq_lines)"
+nmsi=$(grep virtio /proc/interrupts | grep -c 'PCI-MSI')
+nall=$(grep -c virtio /proc/interrupts)
+count=$(grep virtio /proc/interrupts | awk '{ n += $2 } END { print n + 0 }')
+case $irq in
+msix) check irq_msix "interrupts: $(irq_lines)" [ "$nmsi" -ge 1 -a "$count" -gt 0 ] ;;
+intx) check irq_intx "interrupts: $(irq_lines)" [ "$nall" -ge 1 -a "$nmsi" -eq 0 -a "$count" -gt 0 ] ;;
+esac
+
+if [ -n "$host" ]; then
+	mib=${host%%:*} rest=${host#*:}
+	kib=${rest%%:*} want=${rest#*:}
+	got=$(dd if="$dev" bs=1024 count="$kib" skip=$((mib * 1024)) iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+	check host_pattern "md5 $got, the host wrote $want at $mib MiB" [ "$got" = "$want" ]
+fi
+
+if [ -n "$bench" ]; then
+	t0=$(now_us)
+	dd if="$dev" of=/dev/null bs=1M count="$bench" iflag=direct 2>/dev/null
+	t1=$(now_us)
+	us=$((t1 - t0))
+	[ $us -gt 0 ] || us=1
+	say "info read_mib=$bench read_us=$us read_mbps=$((bench * 1048576 / us))"
+fi
+
+if [ "$eeh" = 1 ]; then
+	# The host injects a DMA fault now (the device's debug control); the next I/O freezes the PE.
+	say "eeh-ready"
+	read -r line </dev/console
+	say "info eeh_go=$line"
+	dd if="$dev" of=/dev/null bs=4096 count=1 skip=7 iflag=direct 2>/tmp/err
+	say "info eeh_first_read=$? $(tr '\n' ' ' </tmp/err)"
+	# Let the kernel's EEH recovery run (it works in a thread, with its own waits).
+	i=0
+	while [ $i -lt 60 ]; do
+		sleep 1
+		i=$((i + 1))
+		dmesg | grep -q 'EEH: Recovery successful\|EEH: Unable to recover\|EEH: Reset without hotplug activity\|permanently disabled' && break
+	done
+	dmesg | grep -i 'eeh' | sed 's/^/tcemu-guest-test: info eeh_log=/'
+	dd if=/dev/urandom of=/tmp/pattern bs=4096 count=16 2>/dev/null
+	dd if=/tmp/pattern of="$dev" bs=4096 count=16 seek=8 oflag=direct conv=notrunc 2>/tmp/err &&
+		dd if="$dev" of=/tmp/back bs=4096 count=16 skip=8 iflag=direct 2>>/tmp/err
+	if cmp -s /tmp/pattern /tmp/back; then say "info eeh_io_after=resumed"; else say "info eeh_io_after=failed $(tr '\n' ' ' </tmp/err)"; fi
+fi
+
+if [ -n "$guest" ]; then
+	mib=${guest%%:*} rest=${guest#*:}
+	kib=${rest%%:*} word=${rest#*:}
+	yes "$word" | head -c $((kib * 1024)) >/tmp/gpat
+	dd if=/tmp/gpat of="$dev" bs=65536 seek=$((mib * 16)) oflag=direct conv=notrunc 2>/tmp/err
+	rc=$?
+	check guest_pattern_written "$(tr '\n' ' ' </tmp/err)" [ $rc -eq 0 ]
+fi
+
+say "$passed passed, $failed failed"
+exit $failed
