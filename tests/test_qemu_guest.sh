@@ -88,7 +88,7 @@ page-size 4K
 memlock unlimited       # QEMU registers all guest RAM (1 GiB)
 phb 0 ioda3 dma32=2G
   pe 1 group=0
-    device $BDF model=virtio-blk disk=$1${2:+,$2}
+    device $BDF model=virtio-blk disk=$1${2:+ $2}
 EOF
 }
 
@@ -181,7 +181,7 @@ run_eeh() {
 		kill -0 $qpid 2>/dev/null || break
 	done
 	touch "$fault"
-	echo go >&3
+	(trap '' PIPE; echo go >&3) 2>/dev/null # (a QEMU that is gone must not kill the test)
 	wait $qpid
 	rc=$?
 	qpid=""
@@ -194,6 +194,10 @@ run_eeh() {
 		grep -q '^DMA faults: 1\b.*\|^  1\. device '"$BDF"': DMA read at 0x4000000000000 faulted: no window' "$tmp/$name.report"
 	check "$name: the device model consumed its fault file" [ ! -e "$fault" ]
 	check "$name: the guest saw the frozen PE (EEH: ... detected)" grep -q 'eeh_log=.*EEH: .*[Dd]etected\|eeh_log=.*EEH: Frozen' "$tmp/$name.log"
+	check "$name: the guest's EEH recovery succeeded (hotplug reset: the driver is not EEH aware)" \
+		grep -q 'eeh_log=.*EEH: Recovery successful' "$tmp/$name.log"
+	check "$name: I/O resumed after the recovery (patterns written and read back)" \
+		grep -q '^tcemu-guest-test: info eeh_io_after=resumed' "$tmp/$name.log"
 	check "$name: QEMU asked the PE's state through VFIO_EEH_PE_OP" grep -q 'EEH_PE_OP [0-9]' "$tmp/$name.report"
 	check "$name: nothing mapped, registered or locked after the release at exit" \
 		contains "$tmp/$name.report" "after closing what was left open: 0 entries mapped, 0 regions registered, 0 B locked"

@@ -19,7 +19,7 @@
 #                           (see tests/test_qemu_guest.sh and docs/exec.md)
 # Exit status: the number of failed checks (0: all passed).
 dev=/dev/vda
-modern="" irq="" ddw="" sizes="" area=1024 host="" guest="" bench="" eeh=""
+modern="" irq="" ddw="" sizes="" area=1024 host="" guest="" bench="" eeh="" eeh_wait=30
 for a in "$@"; do
 	case $a in
 	dev=*) dev=${a#dev=} ;;
@@ -32,6 +32,7 @@ for a in "$@"; do
 	guest=*) guest=${a#guest=} ;;
 	bench=*) bench=${a#bench=} ;;
 	eeh=*) eeh=${a#eeh=} ;;
+	eeh_wait=*) eeh_wait=${a#eeh_wait=} ;;
 	esac
 done
 passed=0
@@ -109,22 +110,35 @@ fi
 if [ "$eeh" = 1 ]; then
 	# The host injects a DMA fault now (the device's debug control); the next I/O freezes the PE.
 	say "eeh-ready"
-	read -r line </dev/console
+	read -r line
 	say "info eeh_go=$line"
-	dd if="$dev" of=/dev/null bs=4096 count=1 skip=7 iflag=direct 2>/tmp/err
-	say "info eeh_first_read=$? $(tr '\n' ' ' </tmp/err)"
-	# Let the kernel's EEH recovery run (it works in a thread, with its own waits).
+	# Register reads: the first one makes the device fault (it is answered); the PE is frozen,
+	# so the next one reads all ones, which the kernel's EEH code checks (eeh_check_failure).
+	st1=$(cat "$vdev/status")
+	st2=$(cat "$vdev/status")
+	say "info eeh_status_reads=$st1,$st2"
+	# Let the kernel's EEH recovery run (a kernel thread, with its own waits): until it says it
+	# succeeded or gave up, or eeh_wait seconds.
 	i=0
-	while [ $i -lt 60 ]; do
+	while [ $i -lt "${eeh_wait:-30}" ]; do
 		sleep 1
 		i=$((i + 1))
-		dmesg | grep -q 'EEH: Recovery successful\|EEH: Unable to recover\|EEH: Reset without hotplug activity\|permanently disabled' && break
+		dmesg | grep -q 'EEH: Recovery successful\|EEH: Unable to recover from failure' && break
 	done
-	dmesg | grep -i 'eeh' | sed 's/^/tcemu-guest-test: info eeh_log=/'
+	say "info eeh_waited=${i}s"
+	dmesg | grep -i 'eeh\|virtio\|vd[a-z]' | grep -v 'EEH: \[\|Kernel command line' | sed 's/^/tcemu-guest-test: info eeh_log=/'
+	# I/O after the recovery, on the disk as it is now (re-probed devices may get a new name)
+	disk=$(ls /sys/block | grep '^vd' | head -n 1)
+	say "info eeh_disks_now=$(ls /sys/block | grep '^vd' | tr '\n' ' ')"
 	dd if=/dev/urandom of=/tmp/pattern bs=4096 count=16 2>/dev/null
-	dd if=/tmp/pattern of="$dev" bs=4096 count=16 seek=8 oflag=direct conv=notrunc 2>/tmp/err &&
-		dd if="$dev" of=/tmp/back bs=4096 count=16 skip=8 iflag=direct 2>>/tmp/err
-	if cmp -s /tmp/pattern /tmp/back; then say "info eeh_io_after=resumed"; else say "info eeh_io_after=failed $(tr '\n' ' ' </tmp/err)"; fi
+	if [ -n "$disk" ] && [ -b "/dev/$disk" ] &&
+		dd if=/tmp/pattern of="/dev/$disk" bs=4096 count=16 seek=8 oflag=direct conv=notrunc 2>/tmp/err &&
+		dd if="/dev/$disk" of=/tmp/back bs=4096 count=16 skip=8 iflag=direct 2>>/tmp/err &&
+		cmp -s /tmp/pattern /tmp/back; then
+		say "info eeh_io_after=resumed on /dev/$disk"
+	else
+		say "info eeh_io_after=failed ${disk:-no disk} $(tr '\n' ' ' </tmp/err 2>/dev/null)"
+	fi
 fi
 
 if [ -n "$guest" ]; then
