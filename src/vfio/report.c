@@ -362,6 +362,113 @@ void host_defects_free(struct tcemu_host *h)
 	h->ndkinds = h->dkcap = 0;
 }
 
+/* ---- the trace: runs of similar calls ---- */
+
+#define TRACE_RUN_SHOWN 3 /* calls of a run logged in full */
+
+struct trace_run {
+	int fd;
+	const char *name; /* the command's name (a static string): NULL when no run is open */
+	long rc;
+	bool steps;       /* the words step (a struct); else the args must be equal */
+	uint64_t w[4];    /* the last call's words; w[0] (argsz, flags) must be equal */
+	uint64_t step[4];
+	uint64_t n;       /* calls in the run */
+	char args[192];   /* the last call's decoded argument */
+};
+
+static void trace_line(struct tcemu_host *h, int fd, const char *name, const char *args, long rc)
+{
+	tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "ioctl(%d, VFIO_%s, %s) = %ld%s%s", fd, name, args, rc, rc < 0 ? " " : "",
+		   rc < 0 ? strerror((int)-rc) : "");
+}
+
+/* Logs what the open run held back, and closes it. trace_lock held. */
+static void trace_run_end(struct tcemu_host *h, struct trace_run *r)
+{
+	bool same = !r->steps || !(r->step[1] | r->step[2] | r->step[3]);
+
+	if (r->name && r->n > TRACE_RUN_SHOWN) {
+		if (same)
+			tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "ioctl(%d, VFIO_%s, ...) = %ld: %llu more calls like the last",
+				   r->fd, r->name, r->rc, (unsigned long long)(r->n - TRACE_RUN_SHOWN));
+		else
+			tcemu_logf(&h->lg, TCEMU_LOG_DEBUG,
+				   "ioctl(%d, VFIO_%s, ...) = %ld: %llu more calls like the last, the words stepping by 0x%llx, "
+				   "0x%llx, 0x%llx each; the last was %s",
+				   r->fd, r->name, r->rc, (unsigned long long)(r->n - TRACE_RUN_SHOWN),
+				   (unsigned long long)r->step[1], (unsigned long long)r->step[2],
+				   (unsigned long long)r->step[3], r->args);
+	}
+	r->name = NULL;
+	r->n = 0;
+}
+
+/* Whether this call continues the open run (and then takes it in). trace_lock held. */
+static bool trace_run_take(struct trace_run *r, int fd, const char *name, const char *args, bool steps,
+			   const uint64_t w[4], long rc)
+{
+	uint64_t step[4] = { 0 };
+
+	if (!r->name || r->fd != fd || r->name != name || r->rc != rc || r->steps != steps)
+		return false;
+	if (steps) {
+		if (w[0] != r->w[0])
+			return false;
+		for (unsigned i = 1; i < 4; i++)
+			step[i] = w[i] - r->w[i];
+		if (r->n > 1 && memcmp(step, r->step, sizeof(step)) != 0)
+			return false;
+		memcpy(r->step, step, sizeof(step));
+	} else if (strcmp(args, r->args) != 0) {
+		return false;
+	}
+	return true;
+}
+
+void host_trace_call(struct tcemu_host *h, int fd, const char *name, const char *args, bool steps,
+		     const uint64_t w[4], long rc)
+{
+	struct trace_run *r;
+
+	tcemu_mutex_lock(&h->trace_lock);
+	if (!h->trun)
+		h->trun = calloc(1, sizeof(*h->trun));
+	r = h->trun;
+	if (!r) { /* no memory: every call in full */
+		trace_line(h, fd, name, args, rc);
+		goto unlock;
+	}
+	if (!trace_run_take(r, fd, name, args, steps, w, rc)) {
+		trace_run_end(h, r);
+		r->fd = fd;
+		r->name = name;
+		r->rc = rc;
+		r->steps = steps;
+		memset(r->step, 0, sizeof(r->step));
+	}
+	memcpy(r->w, w, sizeof(r->w));
+	snprintf(r->args, sizeof(r->args), "%s", args);
+	if (++r->n <= TRACE_RUN_SHOWN)
+		trace_line(h, fd, name, args, rc);
+unlock:
+	tcemu_mutex_unlock(&h->trace_lock);
+}
+
+void host_trace_flush(struct tcemu_host *h)
+{
+	tcemu_mutex_lock(&h->trace_lock);
+	if (h->trun)
+		trace_run_end(h, h->trun);
+	tcemu_mutex_unlock(&h->trace_lock);
+}
+
+void host_trace_free(struct tcemu_host *h)
+{
+	free(h->trun);
+	h->trun = NULL;
+}
+
 /* ---- the summary ---- */
 
 /* A kind in one line: its message if it happened once, else its count and first examples. */
