@@ -100,7 +100,7 @@ boot() {
 	shift 3
 	APPEND="console=hvc0 quiet $append -- $gargs" \
 	K=$tmp/guest/vmlinux I=$tmp/guest/initrd.gz QEMU=$QEMU BDF=$BDF \
-	timeout "$BOOT_TIMEOUT" "$TCEMU" exec --topology "$tmp/$name.topo" --report "$tmp/$name.report" -- \
+	timeout "$BOOT_TIMEOUT" "$TCEMU" exec ${TRACE:+--trace} --topology "$tmp/$name.topo" --report "$tmp/$name.report" -- \
 		sh -c 'exec "$QEMU" -M pseries -cpu POWER9 -m 1G -nographic -vga none -no-reboot \
 			-kernel "$K" -initrd "$I" -append "$APPEND" \
 			-device vfio-pci,sysfsdev="$TCEMU_SYSFS_PCI_DEVICES/$BDF" "$@"' qemu "$@" \
@@ -171,7 +171,7 @@ run_eeh() {
 	local name=eeh fault=$tmp/eeh.fault
 	new_disk "$tmp/$name.img" && topology "$tmp/$name.img" "fault-file=$fault" >"$tmp/$name.topo"
 	mkfifo "$tmp/console"
-	FIFO=$tmp/console boot "$name" "" "dev=/dev/vda modern=1 eeh=1 sizes=4096 area=64" &
+	TRACE=1 FIFO=$tmp/console boot "$name" "" "dev=/dev/vda modern=1 eeh=1 sizes=4096 area=64" &
 	qpid=$!
 	exec 3>"$tmp/console" # hold the FIFO open: QEMU's stdin
 	local i=0
@@ -198,7 +198,14 @@ run_eeh() {
 		grep -q 'eeh_log=.*EEH: Recovery successful' "$tmp/$name.log"
 	check "$name: I/O resumed after the recovery (patterns written and read back)" \
 		grep -q '^tcemu-guest-test: info eeh_io_after=resumed' "$tmp/$name.log"
-	check "$name: QEMU asked the PE's state through VFIO_EEH_PE_OP" grep -q 'EEH_PE_OP [0-9]' "$tmp/$name.report"
+	# what QEMU did for the guest's RTAS calls (the trace; EEH_PE_OP's op is the struct's first word)
+	local ops=$(sed -n 's/.*ioctl([0-9]*, VFIO_EEH_PE_OP, {argsz=[0-9]*, flags=0x[0-9a-f]*, 0x\([0-9a-f]*\),.* = \(-*[0-9]*\).*/\1=\2/p' \
+		"$tmp/$name.log" | tr '\n' ' ')
+	note "$name: VFIO_EEH_PE_OP calls (op=result; 1 enable, 2/3 unfreeze, 4 get state, 5 deactivate, 6 hot reset, 7 fundamental reset, 8 configure): $ops"
+	check "$name: QEMU asked the PE's state (VFIO_EEH_PE_GET_STATE) and reset it (RESET_HOT or _FUNDAMENTAL, then DEACTIVATE)" \
+		eval 'echo "$ops" | grep -q "\b4=" && echo "$ops" | grep -q "\b[67]=0" && echo "$ops" | grep -q "\b5=0"'
+	local tb=$(grep -c '^tcemu: debug' "$tmp/$name.log")
+	check "$name: --trace of the whole boot is short ($tb lines: runs of similar calls are collapsed)" [ "$tb" -lt 2000 ]
 	check "$name: nothing mapped, registered or locked after the release at exit" \
 		contains "$tmp/$name.report" "after closing what was left open: 0 entries mapped, 0 regions registered, 0 B locked"
 }
