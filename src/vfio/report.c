@@ -268,12 +268,36 @@ static void defect_add(struct tcemu_host *h, const struct defect_kind *proto, co
 			   prefix, label);
 }
 
+/*
+ * Counts one more occurrence of an existing kind that needs nothing more from it (its examples
+ * kept, its logging past "more of these"), so that the caller can skip formatting its message:
+ * QEMU's window clear is 262144 of them. false: the caller formats and calls defect_add.
+ */
+static bool kind_count_again(struct tcemu_host *h, const void *tag, const char *sub, enum part part)
+{
+	struct defect_kind *k;
+	bool done = false;
+
+	tcemu_mutex_lock(&h->stats_lock);
+	k = kind_find(h, tag, sub);
+	if (k && k->count > DEFECT_WARN_FIRST && k->nex >= DEFECT_EXAMPLES) {
+		k->count++;
+		done = true;
+	}
+	tcemu_mutex_unlock(&h->stats_lock);
+	if (done && part != PART_NOTE)
+		__atomic_add_fetch(&h->stats.defects, 1, __ATOMIC_RELAXED);
+	return done;
+}
+
 void host_defect(struct tcemu_host *h, const char *fmt, ...)
 {
 	struct defect_kind proto = { .tag = fmt };
 	char buf[512];
 	va_list ap;
 
+	if (kind_count_again(h, fmt, "", PART_DEFECT))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -293,6 +317,8 @@ void host_defect_unmap_nothing(struct tcemu_host *h, uint64_t iova, uint64_t siz
 	};
 	char msg[160], ex[80];
 
+	if (kind_count_again(h, unmap_nothing_tag, "", PART_NOTE))
+		return;
 	snprintf(msg, sizeof(msg), "UNMAP_DMA(iova=0x%llx, size=0x%llx) on container %d cleared nothing: "
 				   "that range was never mapped",
 		 (unsigned long long)iova, (unsigned long long)size, container);
@@ -311,6 +337,8 @@ void host_dma_fault(struct tcemu_host *h, const struct tcemu_model_fault *f)
 	char ex[160];
 
 	snprintf(proto.sub, sizeof(proto.sub), "%s %s %d", f->bdf, dir, (int)f->held);
+	if (kind_count_again(h, dma_fault_tag, proto.sub, PART_FAULT))
+		return;
 	snprintf(proto.many, sizeof(proto.many), "DMA %s faults of device %s (%s)", dir, f->bdf, held);
 	snprintf(ex, sizeof(ex), "0x%llx (tce 0x%llx)%s%s", (unsigned long long)f->bus, (unsigned long long)f->tce,
 		 f->context[0] ? " in " : "", f->context);

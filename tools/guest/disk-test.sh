@@ -13,7 +13,8 @@
 #   area=KIB                the area per block size (KiB; default 1024)
 #   host=MIB:KIB:MD5        the md5 of KIB KiB at MIB MiB, written by the host before boot
 #   guest=MIB:KIB:WORD      write `yes WORD` over KIB KiB at MIB MiB (the host checks it later)
-#   bench=MIB               sequential direct reads of 1 MiB over MIB MiB: info read_mbps=
+#   bench=MIB               sequential direct reads of 1 MiB, MIB MiB in passes over the disk:
+#                           info read_mbps=
 #   eeh=FIFO-less pause     eeh=1: print "tcemu-guest-test: eeh-ready", wait for the console's
 #                           "go" line, then read the disk until I/O fails or recovers
 #                           (see tests/test_qemu_guest.sh and docs/exec.md)
@@ -99,8 +100,15 @@ if [ -n "$host" ]; then
 fi
 
 if [ -n "$bench" ]; then
+	# passes over the disk until bench MiB were read
+	disk_mib=$(($(cat /sys/block/"${dev#/dev/}"/size) / 2048))
+	left=$bench
 	t0=$(now_us)
-	dd if="$dev" of=/dev/null bs=1M count="$bench" iflag=direct 2>/dev/null
+	while [ "$left" -gt 0 ]; do
+		n=$((left < disk_mib ? left : disk_mib))
+		dd if="$dev" of=/dev/null bs=1M count="$n" iflag=direct 2>/dev/null || break
+		left=$((left - n))
+	done
 	t1=$(now_us)
 	us=$((t1 - t0))
 	[ $us -gt 0 ] || us=1
