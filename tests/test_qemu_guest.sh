@@ -154,6 +154,11 @@ run_case() {
 	fi
 	check "$name: the device's DMA moved the guest's I/O (>= $min_bytes bytes each way)" \
 		[ "${rd:-0}" -ge $min_bytes -a "${wr:-0}" -ge $min_bytes ]
+	# direct I/O: every 512-byte block of the first area is a request of its own, each way
+	local reqs=$(sed -n "s/^  $BDF virtio-blk: \([0-9]*\) reads ([0-9]* bytes), \([0-9]*\) writes.*/\1 \2/p" "$r")
+	note "$name: the disk's requests (reads writes): $reqs"
+	check "$name: direct I/O reached the device block by block (>= 2048 requests each way)" \
+		[ "${reqs% *}" -ge 2048 -a "${reqs#* }" -ge 2048 ]
 	check "$name: no DMA fault" contains "$r" "DMA faults: 0"
 	check "$name: nothing mapped, registered or locked after the release at exit" \
 		contains "$r" "after closing what was left open: 0 entries mapped, 0 regions registered, 0 B locked"

@@ -4,17 +4,19 @@
 #   tools/guest/build-guest.sh [--cache DIR] [--run SCRIPT] [--file SRC[:DEST]]... OUTDIR
 #   tools/guest/build-guest.sh --fetch [--cache DIR]
 #
-# It fetches Debian 12's ppc64el kernel (linux-image-powerpc64le's current image) and
-# busybox-static with apt, into a cache outside the checkout (--cache, $TCEMU_GUEST_CACHE, default
+# It fetches Debian 12's ppc64el kernel (linux-image-powerpc64le's current image), busybox-static,
+# and coreutils with libc6 (for GNU dd: busybox's dd falls back to the page cache when its buffer
+# is not aligned for O_DIRECT, which is always) with apt, into a cache outside the checkout (--cache, $TCEMU_GUEST_CACHE, default
 # /var/cache/tcemu/guest), and unpacks what a guest needs there. A second run, or a fresh clone on
 # the same machine, uses the cache and downloads nothing. apt runs with a private state directory
 # under the cache and the machine's sources (APT::Architecture=ppc64el): the machine's dpkg state
 # is not changed (no `dpkg --add-architecture`).
 #
-# Then it writes OUTDIR/vmlinux (a link into the cache) and OUTDIR/initrd.gz: busybox, the virtio
-# modules (virtio, virtio_ring, virtio_pci_legacy_dev, virtio_pci_modern_dev, virtio_pci,
-# virtio_blk, virtio_net), tools/guest/init as /init, SCRIPT as /run (the guest's program) and the
-# --file extras. /init mounts /proc, /sys and /dev, loads the modules (kernel command-line options
+# Then it writes OUTDIR/vmlinux (a link into the cache) and OUTDIR/initrd.gz: busybox (its
+# applets in /bin), GNU dd as /usr/bin/dd with the C library it needs, the virtio modules (virtio,
+# virtio_ring, virtio_pci_legacy_dev, virtio_pci_modern_dev, virtio_pci, virtio_blk, failover,
+# net_failover, virtio_net), tools/guest/init as /init, SCRIPT as /run (the guest's program) and
+# the --file extras (SRC copied to DEST, default /basename). /init mounts /proc, /sys and /dev, loads the modules (kernel command-line options
 # MODULE.PARAM=VALUE are handed to insmod, as modprobe would), runs /run with the command line's
 # words after `--`, prints `tcemu-guest: /run exited with status N` and powers off.
 #
@@ -51,10 +53,13 @@ done
 # The modules a virtio disk (and NIC) needs, in load order (no modules.dep in the package).
 modules="virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk failover net_failover virtio_net"
 
+# What the cache's root/ holds; a cache made by an older version of this script is refetched.
+cache_format=2
+
 # --- fetch: the cache holds debs/ (the packages as downloaded) and root/ (what the guest uses) ---
 fetch() {
 	mkdir -p "$cache" || die "cannot create the cache $cache (set TCEMU_GUEST_CACHE)"
-	if [ -f "$cache/root/.complete" ]; then
+	if [ "$(cat "$cache/root/.complete" 2>/dev/null)" = "$cache_format" ]; then
 		return 0
 	fi
 	command -v apt-get >/dev/null || die "apt-get is needed to fetch the ppc64el packages"
@@ -74,19 +79,23 @@ fetch() {
 		echo "build-guest: cannot resolve linux-image-powerpc64le for ppc64el: no network or no Debian mirror reachable (see $apt_dir/update.log)" >&2
 		exit 3
 	fi
-	echo "build-guest: downloading $image and busybox-static (ppc64el) into $cache/debs" >&2
-	if ! (cd "$cache/debs" && apt-get "$@" download "$image" busybox-static >"$apt_dir/download.log" 2>&1); then
+	echo "build-guest: downloading $image, busybox-static, coreutils and libc6 (ppc64el) into $cache/debs" >&2
+	if ! (cd "$cache/debs" && apt-get "$@" download "$image" busybox-static coreutils libc6 >"$apt_dir/download.log" 2>&1); then
 		echo "build-guest: download failed (see $apt_dir/download.log)" >&2
 		exit 3
 	fi
 	rm -rf "$cache/root.new" "$cache/unpack"
 	mkdir -p "$cache/root.new/modules" "$cache/unpack"
-	for deb in "$cache"/debs/"$image"_*.deb "$cache"/debs/busybox-static_*.deb; do
-		[ -f "$deb" ] || die "missing $deb after the download"
+	for p in "$image" busybox-static coreutils libc6; do
+		deb=$(ls -t "$cache"/debs/"$p"_*_ppc64el.deb 2>/dev/null | head -n 1)
+		[ -n "$deb" ] || die "no $p package in $cache/debs after the download"
 		dpkg-deb -x "$deb" "$cache/unpack"
 	done
 	cp "$cache"/unpack/boot/vmlinux-* "$cache/root.new/vmlinux"
 	cp "$cache/unpack/bin/busybox" "$cache/root.new/busybox"
+	cp "$cache/unpack/bin/dd" "$cache/root.new/dd"
+	cp "$cache/unpack/lib/powerpc64le-linux-gnu/ld64.so.2" "$cache/unpack/lib/powerpc64le-linux-gnu/libc.so.6" \
+		"$cache/root.new/"
 	for m in $modules; do
 		ko=$(find "$cache"/unpack/lib/modules -name "$m.ko" | head -n 1)
 		[ -n "$ko" ] || die "module $m.ko not in $image"
@@ -94,7 +103,7 @@ fetch() {
 	done
 	echo "$image" >"$cache/root.new/kernel"
 	rm -rf "$cache/unpack" "$cache/root"
-	touch "$cache/root.new/.complete"
+	echo "$cache_format" >"$cache/root.new/.complete"
 	mv "$cache/root.new" "$cache/root"
 }
 
@@ -106,12 +115,16 @@ command -v cpio >/dev/null || die "cpio is needed to build the initramfs (apt-ge
 mkdir -p "$out"
 tree="$out/initramfs"
 rm -rf "$tree"
-mkdir -p "$tree/bin" "$tree/sbin" "$tree/proc" "$tree/sys" "$tree/dev" "$tree/tmp" "$tree/lib/modules" "$tree/etc"
+mkdir -p "$tree/bin" "$tree/sbin" "$tree/proc" "$tree/sys" "$tree/dev" "$tree/tmp" "$tree/lib/modules" "$tree/etc" \
+	"$tree/usr/bin" "$tree/lib64" "$tree/lib/powerpc64le-linux-gnu"
 cp "$cache/root/busybox" "$tree/bin/busybox"
+cp "$cache/root/dd" "$tree/usr/bin/dd"
+cp "$cache/root/ld64.so.2" "$tree/lib64/ld64.so.2"
+cp "$cache/root/libc.so.6" "$tree/lib/powerpc64le-linux-gnu/libc.so.6"
 cp "$cache"/root/modules/*.ko "$tree/lib/modules/"
 echo "$modules" >"$tree/etc/modules"
 cp "$here/init" "$tree/init"
-chmod 755 "$tree/init" "$tree/bin/busybox"
+chmod 755 "$tree/init" "$tree/bin/busybox" "$tree/usr/bin/dd" "$tree/lib64/ld64.so.2"
 if [ -n "$run" ]; then
 	cp "$run" "$tree/run"
 	chmod 755 "$tree/run"

@@ -38,6 +38,9 @@ for a in "$@"; do
 done
 passed=0
 failed=0
+# GNU dd (tools/guest/build-guest.sh puts it in /usr/bin): busybox's dd falls back to the page
+# cache when O_DIRECT refuses its unaligned buffer, so its iflag/oflag=direct are not direct I/O.
+DD=/usr/bin/dd
 say() { echo "tcemu-guest-test: $*"; }
 ok() { say "ok $1"; passed=$((passed + 1)); }
 fail() { say "FAIL $1: $2"; failed=$((failed + 1)); }
@@ -51,6 +54,7 @@ now_us() { adjtimex | awk '/time.tv_sec/ {s = $2} /time.tv_usec/ {u = $2} END {p
 i=0
 while [ ! -b "$dev" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 check disk "no $dev" [ -b "$dev" ]
+check gnu_dd "no GNU dd at $DD (direct I/O needs it)" [ -x "$DD" ]
 vdev=$(ls -d /sys/bus/virtio/devices/virtio* 2>/dev/null | head -n 1)
 if [ -n "$vdev" ]; then
 	features=$(cat "$vdev/features")
@@ -75,8 +79,8 @@ off=1024
 for bs in $sizes; do
 	n=$((area * 1024 / bs))
 	dd if=/dev/urandom of=/tmp/pattern bs=1024 count="$area" 2>/dev/null
-	dd if=/tmp/pattern of="$dev" bs="$bs" count="$n" seek=$((off * 1024 / bs)) oflag=direct conv=notrunc 2>/tmp/err &&
-		dd if="$dev" of=/tmp/back bs="$bs" count="$n" skip=$((off * 1024 / bs)) iflag=direct 2>>/tmp/err
+	$DD if=/tmp/pattern of="$dev" bs="$bs" count="$n" seek=$((off * 1024 / bs)) oflag=direct conv=notrunc 2>/tmp/err &&
+		$DD if="$dev" of=/tmp/back bs="$bs" count="$n" skip=$((off * 1024 / bs)) iflag=direct 2>>/tmp/err
 	check "pattern_bs$bs" "$(tr '\n' ' ' </tmp/err) (written and read back at $off KiB differ)" cmp -s /tmp/pattern /tmp/back
 	off=$((off + area))
 done
@@ -95,7 +99,7 @@ esac
 if [ -n "$host" ]; then
 	mib=${host%%:*} rest=${host#*:}
 	kib=${rest%%:*} want=${rest#*:}
-	got=$(dd if="$dev" bs=1024 count="$kib" skip=$((mib * 1024)) iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+	got=$($DD if="$dev" bs=1024 count="$kib" skip=$((mib * 1024)) iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
 	check host_pattern "md5 $got, the host wrote $want at $mib MiB" [ "$got" = "$want" ]
 fi
 
@@ -106,7 +110,7 @@ if [ -n "$bench" ]; then
 	t0=$(now_us)
 	while [ "$left" -gt 0 ]; do
 		n=$((left < disk_mib ? left : disk_mib))
-		dd if="$dev" of=/dev/null bs=1M count="$n" iflag=direct 2>/dev/null || break
+		$DD if="$dev" of=/dev/null bs=1M count="$n" iflag=direct 2>/dev/null || break
 		left=$((left - n))
 	done
 	t1=$(now_us)
@@ -140,8 +144,8 @@ if [ "$eeh" = 1 ]; then
 	say "info eeh_disks_now=$(ls /sys/block | grep '^vd' | tr '\n' ' ')"
 	dd if=/dev/urandom of=/tmp/pattern bs=4096 count=16 2>/dev/null
 	if [ -n "$disk" ] && [ -b "/dev/$disk" ] &&
-		dd if=/tmp/pattern of="/dev/$disk" bs=4096 count=16 seek=8 oflag=direct conv=notrunc 2>/tmp/err &&
-		dd if="/dev/$disk" of=/tmp/back bs=4096 count=16 skip=8 iflag=direct 2>>/tmp/err &&
+		$DD if=/tmp/pattern of="/dev/$disk" bs=4096 count=16 seek=8 oflag=direct conv=notrunc 2>/tmp/err &&
+		$DD if="/dev/$disk" of=/tmp/back bs=4096 count=16 skip=8 iflag=direct 2>>/tmp/err &&
 		cmp -s /tmp/pattern /tmp/back; then
 		say "info eeh_io_after=resumed on /dev/$disk"
 	else
@@ -153,7 +157,7 @@ if [ -n "$guest" ]; then
 	mib=${guest%%:*} rest=${guest#*:}
 	kib=${rest%%:*} word=${rest#*:}
 	yes "$word" | head -c $((kib * 1024)) >/tmp/gpat
-	dd if=/tmp/gpat of="$dev" bs=65536 seek=$((mib * 16)) oflag=direct conv=notrunc 2>/tmp/err
+	$DD if=/tmp/gpat of="$dev" bs=65536 seek=$((mib * 16)) oflag=direct conv=notrunc 2>/tmp/err
 	rc=$?
 	check guest_pattern_written "$(tr '\n' ' ' </tmp/err)" [ $rc -eq 0 ]
 fi
