@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <tcemu/host.h>
+#include <tcemu/signals.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -57,6 +58,9 @@ EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t bu
 EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len, size_t buflen);
 EXPORT char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
 extern void __chk_fail(void) __attribute__((noreturn));
+EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler);
+EXPORT __sighandler_t __sysv_signal(int sig, __sighandler_t handler);
 
 /* struct stat and struct stat64 are one layout here: one filler serves both. */
 _Static_assert(sizeof(struct stat) == sizeof(struct stat64), "stat and stat64 differ");
@@ -178,6 +182,14 @@ REAL(int, execvp, const char *, char *const *)
 REAL(int, execvpe, const char *, char *const *, char *const *)
 REAL(int, fexecve, int, char *const *, char *const *)
 REAL(int, execveat, int, const char *, char *const *, char *const *, int)
+REAL(int, sigaction, int, const struct sigaction *, struct sigaction *)
+REAL(int, pthread_sigmask, int, const sigset_t *, sigset_t *)
+REAL(__sighandler_t, signal, int, __sighandler_t)
+REAL(__sighandler_t, bsd_signal, int, __sighandler_t)
+REAL(__sighandler_t, sysv_signal, int, __sighandler_t)
+REAL(__sighandler_t, __sysv_signal, int, __sighandler_t)
+
+static void signals_init(void);
 
 static int fail(long rc)
 {
@@ -402,6 +414,7 @@ __attribute__((constructor)) static void shim_init(void)
 	char err[512] = "";
 	int rc;
 
+	signals_init();
 	creator = getpid();
 	clock_gettime(CLOCK_REALTIME, &started);
 	o.platform.logger = (struct tcemu_logger){ .fn = log_stderr, .level = TCEMU_LOG_WARN };
@@ -629,6 +642,95 @@ EXPORT int __openat_2(int dirfd, const char *path, int flags)
 EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
 	return owned_path(path) ? emu_open(path, flags) : get___openat64_2()(dirfd, path, flags);
+}
+
+/*
+ * ---- SIGSEGV and SIGBUS: the library's handler stays first (tcemu/signals.h) ----
+ *
+ * The checked argument copies fault on a bad pointer and a handler of the library turns that
+ * into EFAULT; every other SIGSEGV/SIGBUS goes to the program's own disposition. So the program's
+ * sigaction and signal for these two signals record its handler in the library instead of
+ * replacing the library's (sigaction(SIGSEGV, NULL, &old) reports the program's own back), and
+ * its sigprocmask and pthread_sigmask never block them for real (a fault on a blocked signal
+ * kills the process): the library treats them as blocked for that thread. Other signals go to
+ * libc untouched.
+ */
+static void signals_init(void)
+{
+	static bool done; /* idempotent: another library's constructor may come first */
+
+	if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
+		tcemu_signals_use(get_sigaction(), get_pthread_sigmask());
+		__atomic_store_n(&done, true, __ATOMIC_RELEASE);
+	}
+}
+
+static bool caught(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS;
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	int rc;
+
+	if (!caught(sig))
+		return get_sigaction()(sig, act, old);
+	signals_init();
+	rc = tcemu_sigaction(sig, act, old);
+	return rc ? fail(rc) : 0;
+}
+
+EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	return sigaction(sig, act, old);
+}
+
+/* signal() as glibc defines it (BSD: SA_RESTART, the signal blocked in its handler), or System V's. */
+static __sighandler_t set_handler(int sig, __sighandler_t handler, bool sysv)
+{
+	struct sigaction act, old;
+
+	if (handler == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	if (sysv) {
+		act.sa_flags = SA_RESETHAND | SA_NODEFER;
+	} else {
+		sigaddset(&act.sa_mask, sig);
+		act.sa_flags = SA_RESTART;
+	}
+	return sigaction(sig, &act, &old) == 0 ? old.sa_handler : SIG_ERR;
+}
+
+#define SIGNAL_FN(name, sysv)                                                                      \
+	EXPORT __sighandler_t name(int sig, __sighandler_t handler)                                \
+	{                                                                                          \
+		return caught(sig) ? set_handler(sig, handler, sysv) : get_##name()(sig, handler); \
+	}
+
+SIGNAL_FN(signal, false)
+SIGNAL_FN(bsd_signal, false)
+SIGNAL_FN(sysv_signal, true)
+SIGNAL_FN(__sysv_signal, true)
+
+EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	signals_init();
+	return -tcemu_sigmask(how, set, old);
+}
+
+EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	int rc;
+
+	signals_init();
+	rc = tcemu_sigmask(how, set, old);
+	return rc ? fail(rc) : 0;
 }
 
 /* ---- close, ioctl ---- */

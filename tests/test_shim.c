@@ -14,7 +14,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -334,6 +336,101 @@ TEST(other_files_are_untouched)
 	CHECK_EQ(stat("/sys/module/vfio_nonexistent_tcemu", &st), -1);
 }
 
+/* ---- SIGSEGV and SIGBUS stay the program's (the checked copies' handler is the library's) ---- */
+
+static sigjmp_buf own_jump;
+static volatile sig_atomic_t own_runs;
+static void *volatile own_addr;
+
+static void own_segv(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig, (void)ctx;
+	own_runs++;
+	own_addr = si->si_addr;
+	siglongjmp(own_jump, 1);
+}
+
+/* MAP_DMA with its argument at bad: -1/EFAULT. */
+static int map_efault(struct client *x, void *bad)
+{
+	(void)x;
+	return ioctl(x->c, VFIO_IOMMU_MAP_DMA, bad) == -1 && errno == EFAULT;
+}
+
+TEST(own_sigsegv_handler_kept_and_reported)
+{
+	struct client x;
+	struct sigaction sa = { .sa_sigaction = own_segv, .sa_flags = SA_SIGINFO }, old;
+	uint8_t *none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sigset_t set, cur;
+
+	struct sigaction before;
+
+	CHECK(none != MAP_FAILED);
+	CHECK_EQ(sigaction(SIGSEGV, NULL, &before), 0); /* SIG_DFL, or a sanitizer's */
+	CHECK_EQ(client_open(&x), 0);
+	CHECK(map_efault(&x, none)); /* the library's handler is in place now */
+	CHECK_EQ(sigaction(SIGSEGV, &sa, &old), 0);
+	CHECK(old.sa_handler == before.sa_handler);
+	CHECK_EQ(sigaction(SIGSEGV, NULL, &old), 0);
+	CHECK(old.sa_sigaction == own_segv);
+	/* A bad argument: EFAULT, the program's handler not called. */
+	CHECK(map_efault(&x, none));
+	CHECK(map_efault(&x, (void *)(uintptr_t)16));
+	CHECK_EQ(own_runs, 0);
+	/* The program's own fault: its handler. */
+	if (sigsetjmp(own_jump, 1) == 0)
+		*(volatile uint8_t *)none = 1;
+	CHECK_EQ(own_runs, 1);
+	CHECK(own_addr == none);
+	/* signal() reports the handler it replaces, and so does the next sigaction. */
+	CHECK((void *)signal(SIGSEGV, SIG_DFL) == (void *)own_segv);
+	CHECK_EQ(sigaction(SIGSEGV, NULL, &old), 0);
+	CHECK(old.sa_handler == SIG_DFL);
+	/* SIGSEGV blocked by the program: still EFAULT, and reported blocked. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGSEGV);
+	CHECK_EQ(sigprocmask(SIG_BLOCK, &set, NULL), 0);
+	CHECK(map_efault(&x, none));
+	CHECK_EQ(pthread_sigmask(SIG_SETMASK, NULL, &cur), 0);
+	CHECK_EQ(sigismember(&cur, SIGSEGV), 1);
+	CHECK_EQ(sigprocmask(SIG_UNBLOCK, &set, &cur), 0);
+	CHECK_EQ(sigismember(&cur, SIGSEGV), 1);
+	client_close(&x);
+	munmap(none, 4096);
+}
+
+/* A child that faults without a handler dies the same whether it used VFIO (and its copies faulted) or not. */
+static int fault_status(bool use_vfio)
+{
+	pid_t pid = fork();
+	int st;
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct client x;
+		struct rlimit no_core = { 0, 0 };
+		uint8_t *none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		if (use_vfio && (client_open(&x) || !map_efault(&x, none)))
+			_exit(90);
+		*(volatile uint8_t *)none = 1;
+		_exit(0);
+	}
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+TEST(default_sigsegv_death_kept)
+{
+	int without = fault_status(false), with = fault_status(true);
+
+	CHECK_EQ(with, without);
+	CHECK(!(WIFEXITED(with) && WEXITSTATUS(with) == 0));
+}
+
 HARNESS_MAIN(T(runs_under_the_shim), T(descriptors_are_real_and_distinct), T(map_through_ioctl_lands_in_the_table),
 	     T(device_regions_pread_read_mmap), T(dup_dup2_dup3_fcntl_share_the_file), T(forked_child_is_another_process),
-	     T(threads_share_the_container), T(irq_eventfd_and_poll), T(other_files_are_untouched))
+	     T(threads_share_the_container), T(irq_eventfd_and_poll), T(other_files_are_untouched), T(own_sigsegv_handler_kept_and_reported),
+	     T(default_sigsegv_death_kept))

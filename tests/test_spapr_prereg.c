@@ -536,6 +536,56 @@ TEST(prereg_mapped_counts)
 	fx_host_done(f.h);
 }
 
+/*
+ * One MAP over 300 regions of 3 pages (runs that start and end inside chunks, more runs than the
+ * map hands the table at a time) registered in address, reverse and shuffled order: every entry
+ * holds its page's frame and user address and every region counts its 3 pages, whatever the order.
+ */
+TEST(prereg_map_over_regions_any_registration_order)
+{
+	const unsigned n = 300;
+	const uint64_t len = 3 * 4096;
+
+	for (unsigned order = 0; order < 3; order++) {
+		struct fx_vfio f;
+		uint8_t *mem = umem(n * len);
+		unsigned perm[300];
+		uint64_t ua;
+
+		for (unsigned i = 0; i < n; i++)
+			perm[i] = order == 0 ? i : order == 1 ? n - 1 - i : (i * 113) % n; /* 113 is prime to 300 */
+		CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+		for (unsigned i = 0; i < n; i++)
+			CHECK_EQ(reg(&f, mem + perm[i] * len, len), 0);
+		CHECK_EQ(map_rw(&f, mem, 0x40000000, n * len), 0);
+		static struct tcemu_region_info all[300];
+		CHECK_EQ(tcemu_host_regions(f.h, getpid(), all, n), (ssize_t)n);
+		for (unsigned i = 0; i < n; i++) {
+			struct tcemu_region_info ri = { 0 };
+
+			for (unsigned j = 0; j < n; j++)
+				if (all[j].ua == (uintptr_t)(mem + i * len))
+					ri = all[j];
+
+			CHECK_EQ(ri.mapped, 3);
+			for (unsigned k = 0; k < 3; k++) {
+				uint64_t tce = tce_at(&f, 0x40000000 + i * len + k * 4096, &ua);
+
+				CHECK_U64(tce, (ri.hpa + k * 4096) | TR | TW);
+				CHECK_U64(ua, (uintptr_t)(mem + i * len + k * 4096));
+			}
+		}
+		CHECK_EQ(cinfo(&f).windows[0].valid_entries, 3 * n);
+		CHECK_EQ(unmap(&f, 0x40000000, n * len), 0);
+		CHECK_EQ(tcemu_host_regions(f.h, getpid(), all, n), (ssize_t)n);
+		for (unsigned j = 0; j < n; j++)
+			CHECK_EQ(all[j].mapped, 0);
+		fx_vfio_close(&f);
+		CHECK(host_is_clean(f.h));
+		fx_host_done(f.h);
+	}
+}
+
 HARNESS_MAIN(T(prereg_region_fields), T(prereg_page_shift_64k_system),
 	     T(prereg_duplicate_in_one_container_ebusy), T(prereg_shared_between_containers_refcounted),
 	     T(prereg_overlap_einval_adjacent_ok), T(prereg_enomem_over_limit), T(prereg_efault_unmapped_hole),
@@ -543,4 +593,5 @@ HARNESS_MAIN(T(prereg_region_fields), T(prereg_page_shift_64k_system),
 	     T(prereg_map_spanning_adjacent_regions), T(prereg_map_spanning_many_regions_runs_and_failures),
 	     T(prereg_lookup_matches_model), T(prereg_map_unregistered_memory_einval), T(prereg_unregister_enoent),
 	     T(prereg_unregister_ebusy_while_mapped), T(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere),
-	     T(prereg_mapped_counts), T(prereg_region_kept_while_another_container_maps_it))
+	     T(prereg_mapped_counts), T(prereg_region_kept_while_another_container_maps_it),
+	     T(prereg_map_over_regions_any_registration_order))

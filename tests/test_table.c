@@ -273,7 +273,7 @@ TEST(sparse_allocation)
 	CHECK(t);
 	tcemu_table_info(t, &info);
 	CHECK_EQ(info.levels_allocated, 1);  /* the top level only */
-	CHECK_EQ(info.allocated_bytes, 4096);
+	CHECK_EQ(info.allocated_bytes, 4096 + 8); /* entries, one line mask */
 	top_bytes = info.allocated_bytes;
 
 	/* one map allocates exactly one path: 2 inner levels and one leaf */
@@ -281,8 +281,8 @@ TEST(sparse_allocation)
 	CHECK_EQ(tcemu_table_xchg(t, 123456789, &tce, &ua), 0);
 	tcemu_table_info(t, &info);
 	CHECK_EQ(info.levels_allocated, 4);
-	leaf_bytes = 4096 * 2 + 8; /* entries, user addresses, one chunk word */
-	CHECK_U64(info.allocated_bytes, top_bytes + 2 * 4096 + leaf_bytes);
+	leaf_bytes = 4096 * 2 + 16; /* entries, user addresses, one chunk (lock, count, line mask) */
+	CHECK_U64(info.allocated_bytes, top_bytes + 2 * (4096 + 8) + leaf_bytes);
 	/* clearing where nothing is allocated allocates nothing */
 	tce = 0;
 	CHECK_EQ(tcemu_table_xchg(t, 5, &tce, NULL), 0);
@@ -361,7 +361,7 @@ TEST(no_userspace_table)
 
 	CHECK(t);
 	tcemu_table_info(t, &info);
-	CHECK_EQ(info.allocated_bytes, 4096 + 8);
+	CHECK_EQ(info.allocated_bytes, 4096 + 16); /* entries, one chunk (lock, count, line mask) */
 	CHECK_EQ(tcemu_table_xchg(t, 1, &tce, &ua), 0);
 	CHECK_EQ(tcemu_table_get(t, 1, NULL, &got_ua), 0);
 	CHECK_U64(got_ua, 0);
@@ -407,6 +407,94 @@ TEST(set_linear_every_length_and_offset)
 	}
 }
 
+/* Counts the entries a clear hands back and checks each against the model (then forgets it). */
+struct model {
+	uint64_t tce[8 * 2048];
+	unsigned released, wrong;
+};
+
+static uint64_t model_index(unsigned k)
+{
+	return (uint64_t)(k / 2048) * (1ull << 25) + (k % 2048) + ((k / 2048) % 3) * 1000; /* 8 spread groups */
+}
+
+static int model_slot(uint64_t index)
+{
+	for (unsigned g = 0; g < 8; g++) {
+		uint64_t first = model_index(g * 2048);
+		if (index >= first && index - first < 2048)
+			return (int)(g * 2048 + (index - first));
+	}
+	return -1;
+}
+
+static void model_release(void *opaque, uint64_t index, uint64_t tce, uint64_t ua)
+{
+	struct model *m = opaque;
+	int k = model_slot(index);
+
+	(void)ua;
+	m->released++;
+	if (k < 0 || m->tce[k] != tce)
+		m->wrong++;
+	else
+		m->tce[k] = 0;
+}
+
+/*
+ * Clears skip empty lines, chunks and subtrees (line masks): random maps, single clears and range
+ * clears of every alignment on a sparse 4-level table, against a model, end with a whole-window
+ * clear that must find exactly what is left, and the table must read empty afterwards.
+ */
+TEST(clear_skips_only_empty_lines)
+{
+	struct tcemu_table *t = mk(1ull << 40, 12, 4, TCEMU_TABLE_USERSPACE);
+	static struct model m;
+	uint64_t seed = 99;
+
+	CHECK(t);
+	for (int op = 0; op < 20000; op++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		unsigned k = (unsigned)(seed >> 33) % (8 * 2048), kind = (unsigned)(seed >> 20) % 4;
+		unsigned n = 1 + (unsigned)(seed >> 8) % 40;
+		uint64_t idx = model_index(k);
+
+		if (k % 2048 + n > 2048)
+			n = 2048 - k % 2048;
+		if (kind == 0 || kind == 1) {
+			uint64_t first = ((uint64_t)op << 12) | TCEMU_TCE_READ;
+			CHECK_EQ(tcemu_table_set_linear(t, idx, n, first, 0, model_release, &m), 0);
+			for (unsigned i = 0; i < n; i++)
+				m.tce[k + i] = first + ((uint64_t)i << 12);
+		} else if (kind == 2) {
+			uint64_t tce = 0;
+			CHECK_EQ(tcemu_table_xchg(t, idx, &tce, NULL), 0);
+			CHECK_U64(tce, m.tce[k]);
+			m.tce[k] = 0;
+		} else {
+			unsigned before = m.released, expect = 0;
+			for (unsigned i = 0; i < n; i++)
+				expect += m.tce[k + i] != 0;
+			CHECK_EQ(tcemu_table_clear(t, idx, n, model_release, &m), (int64_t)expect);
+			CHECK_EQ(m.released - before, expect);
+		}
+	}
+	unsigned left = 0;
+	for (unsigned k = 0; k < 8 * 2048; k++)
+		left += m.tce[k] != 0;
+	m.released = 0;
+	CHECK_EQ(tcemu_table_clear(t, 0, tcemu_table_entries(t), model_release, &m), (int64_t)left);
+	CHECK_EQ(m.released, left);
+	CHECK_EQ(m.wrong, 0);
+	for (unsigned k = 0; k < 8 * 2048; k++) {
+		uint64_t got = 1;
+		CHECK_EQ(tcemu_table_get(t, model_index(k), &got, NULL), 0);
+		CHECK_U64(got, 0);
+	}
+	CHECK_EQ(tcemu_table_clear(t, 0, tcemu_table_entries(t), NULL, NULL), 0);
+	tcemu_table_unref(t);
+}
+
 TEST(references)
 {
 	struct tcemu_table *t = mk(MiB, 12, 1, 0);
@@ -422,4 +510,5 @@ TEST(references)
 
 HARNESS_MAIN(T(geometry_formulas), T(geometry_einval), T(xchg_semantics), T(xchg_rejects_bad_entries),
 	     T(entries_are_big_endian), T(set_and_clear_ranges), T(sparse_allocation), T(translate_and_permissions),
-	     T(no_userspace_table), T(set_linear_every_length_and_offset), T(references))
+	     T(no_userspace_table), T(set_linear_every_length_and_offset), T(clear_skips_only_empty_lines),
+	     T(references))

@@ -64,8 +64,9 @@ struct tcemu_host_opts {
 	bool trace;       /* log every call, decoded, at TCEMU_LOG_DEBUG (the logger's level must allow it) */
 	/*
 	 * The caller vouches for every ioctl argument pointer: copy with memcpy instead of the
-	 * checked copy (a system call each way) that turns a bad pointer into EFAULT. For VMMs that
-	 * call the library directly; the LD_PRELOAD shim never sets it.
+	 * checked copy that turns a bad pointer into EFAULT (which installs a SIGSEGV/SIGBUS handler
+	 * on first use: tcemu/signals.h). For VMMs that call the library directly; the LD_PRELOAD
+	 * shim never sets it.
 	 */
 	bool trusted_args;
 };

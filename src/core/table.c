@@ -6,8 +6,14 @@
  * An inner entry holds the address of the next level with READ|WRITE set as "valid" (tcemu keeps
  * the process address of the level there: table memory has no simulated physical address).
  * A leaf allocation is: hw[E] (the hardware entries), then ua[E] when the table keeps user
- * addresses, then one struct chunk per 512 entries (lock word and count of valid entries).
+ * addresses, then one struct chunk per 512 entries (lock word, count of valid entries and a mask
+ * of its 64 cache lines that may hold a valid entry). An inner level is its E entries followed by
+ * one 64-bit mask per 512 entries, bit k set when line k (entries 8k..8k+7) may hold a next level.
  * For a one-level table the top level is that leaf.
+ *
+ * The masks let a clear skip what is empty: a sparse window costs what it holds, not its size.
+ * They are hints kept as supersets: a bit is set before an entry under it can be seen and cleared
+ * only by a clear that found its line empty (inner bits are never cleared: levels stay).
  *
  * Locking (see also table.h):
  * - Inner entries go from 0 to a level exactly once, by compare-and-swap; levels are freed only
@@ -36,11 +42,15 @@
 #define MIN_PAGE_SHIFT 12u
 #define MAX_PAGE_SHIFT 40u
 
+#define LINE_ENTRIES 8u /* entries per 64-byte line: one bit of a chunk's or inner level's mask */
+
 struct chunk {
 	uint32_t lock;
 	uint32_t nvalid;
+	uint64_t lines; /* bit k: line k of the chunk may hold a valid entry (under lock) */
 };
 _Static_assert(_Alignof(struct chunk) <= _Alignof(uint64_t), "chunks follow a leaf's 64-bit words unpadded");
+_Static_assert(CHUNK_ENTRIES / LINE_ENTRIES == 64, "one mask word per chunk");
 
 struct tcemu_table {
 	struct tcemu_table_params params;
@@ -85,6 +95,20 @@ static inline uint64_t *leaf_ua(const struct tcemu_table *t, uint64_t *leaf)
 static inline struct chunk *leaf_chunks(const struct tcemu_table *t, uint64_t *leaf)
 {
 	return (struct chunk *)(leaf + level_entries(t) * (t->userspace ? 2 : 1));
+}
+
+/* An inner level's line masks, one word per 512 entries, after its entries. */
+static inline uint64_t *inner_masks(const struct tcemu_table *t, uint64_t *level)
+{
+	return level + level_entries(t);
+}
+
+/* The bits of lines [pos / 8, (pos + n - 1) / 8] of a 512-entry chunk (pos: offset in the chunk). */
+static inline uint64_t line_bits(uint64_t pos, uint64_t n)
+{
+	uint64_t a = pos / LINE_ENTRIES, b = (pos + n - 1) / LINE_ENTRIES;
+
+	return (~0ull >> (63 - b)) & (~0ull << a);
 }
 
 uint64_t tcemu_table_accounted_size(uint32_t page_shift, uint64_t window_size, uint32_t levels,
@@ -201,6 +225,10 @@ static uint64_t *walk(struct tcemu_table *t, uint64_t index, bool alloc, int *er
 				*err = -ENOMEM;
 				return NULL;
 			}
+			/* The bit first: whoever sees the next level (the winner's) sees the bit. */
+			uint64_t pos = (uint64_t)(slot - level);
+			__atomic_fetch_or(&inner_masks(t, level)[pos / CHUNK_ENTRIES],
+					  1ull << (pos % CHUNK_ENTRIES / LINE_ENTRIES), __ATOMIC_RELEASE);
 			want = htobe64((uint64_t)(uintptr_t)fresh | INNER_VALID);
 			if (__atomic_compare_exchange_n(slot, &raw, want, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 				raw = want;
@@ -234,7 +262,7 @@ TCEMU_EXPORT int tcemu_table_create(const struct tcemu_table_params *p, struct t
 	t->page_mask = (1ull << p->page_shift) - 1;
 	t->userspace = p->flags & TCEMU_TABLE_USERSPACE;
 	e = level_entries(t);
-	t->inner_bytes = e * sizeof(uint64_t);
+	t->inner_bytes = e * sizeof(uint64_t) + (e >> CHUNK_SHIFT) * sizeof(uint64_t);
 	/* level_shift >= 12, so a leaf holds a whole number of chunks. */
 	t->leaf_bytes = e * sizeof(uint64_t) * (t->userspace ? 2 : 1) + (e >> CHUNK_SHIFT) * sizeof(struct chunk);
 	t->refs = 1;
@@ -287,13 +315,17 @@ static void release_all(const struct old_entry *olds, unsigned n, tcemu_tce_rele
 }
 
 /*
- * Where the new entries come from: arrays, or a linear run (first + k * step). A single
- * always-inline writer is instantiated once per source kind.
+ * Where the new entries come from: arrays, a linear run (first + k * step), or a list of linear
+ * runs (table_set_runs). A single always-inline writer is instantiated once per source kind.
  */
+enum source_kind { SRC_ARRAYS, SRC_LINEAR, SRC_RUNS };
+
 struct source {
 	const uint64_t *tces, *uas;
 	uint64_t first_tce, first_ua, step;
 	bool all_valid; /* arrays: every entry has permission bits (found while validating) */
+	const struct table_run *run; /* runs: the run of the next entry to write ... */
+	uint64_t run_off;            /* ... and how far into it that entry is */
 };
 
 /* hw[0, n) = first, first + step, ... in big-endian, four at a time. */
@@ -333,40 +365,60 @@ static inline __attribute__((always_inline)) void fill_linear2(uint64_t *hw, uin
 	}
 }
 
-static inline __attribute__((always_inline)) void
-write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, const struct source *src, uint64_t k0,
-	    bool linear, struct old_entry *olds, unsigned *nold)
-{
-	uint64_t pos = index & t->level_mask;
-	uint64_t *hw = leaf + pos;
-	uint64_t *ua = t->userspace ? leaf_ua(t, leaf) + pos : NULL;
-	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
-	int32_t delta = 0;
-	unsigned no = 0;
+/* What one locked piece of a chunk changed. */
+struct piece_result {
+	int32_t delta;  /* change of the chunk's valid count */
+	bool any;       /* an entry was made valid: the piece's lines get their bits */
+	unsigned nold;  /* old entries noted */
+};
 
-	tcemu_spin_lock(&c->lock);
-	if (c->nvalid == 0) {
+/*
+ * Writes n entries at hw/ua (index: the first one's) from src (entry k0 of it onwards; a linear
+ * src when linear), under the chunk lock the caller holds; empty: the chunk held no valid entry
+ * when locked. Old entries go to olds from res->nold on.
+ */
+static inline __attribute__((always_inline)) void
+write_locked(uint64_t *hw, uint64_t *ua, uint64_t index, uint32_t n, const struct source *src, uint64_t k0,
+	     bool linear, bool empty, struct old_entry *olds, struct piece_result *res)
+{
+	unsigned no = res->nold;
+	int32_t delta = 0;
+
+	if (empty) {
 		/* An empty chunk (the common case of a fresh map): no old entry to hand back. */
 		if (linear) {
 			uint64_t tce = src->first_tce + k0 * src->step;
 			uint64_t ustep = src->first_ua ? src->step : 0, u = src->first_ua ? src->first_ua + k0 * src->step : 0;
 
 			if (!(tce & TCEMU_TCE_PERM_MASK))
-				goto unlock; /* clearing an empty chunk */
+				return; /* clearing an empty chunk */
 			if (ua)
 				fill_linear2(hw, ua, n, tce, u, src->step, ustep);
 			else
 				fill_linear(hw, n, tce, src->step);
-			delta = (int32_t)n;
-			goto unlock;
+			res->delta += (int32_t)n;
+			res->any = true;
+			return;
 		}
 		const uint64_t *restrict tces = src->tces + k0;
 		const uint64_t *restrict uas = src->uas ? src->uas + k0 : NULL;
 		uint32_t nv = 0;
 
 		if (ua && uas && src->all_valid) {
-			/* the usual map: a straight copy */
-			for (uint32_t i = 0; i < n; i++) {
+			/* the usual map: a straight copy, unrolled like the linear fill */
+			uint32_t i = 0;
+
+			for (; i + 4 <= n; i += 4) {
+				st(&hw[i], htobe64(tces[i]));
+				st(&ua[i], uas[i]);
+				st(&hw[i + 1], htobe64(tces[i + 1]));
+				st(&ua[i + 1], uas[i + 1]);
+				st(&hw[i + 2], htobe64(tces[i + 2]));
+				st(&ua[i + 2], uas[i + 2]);
+				st(&hw[i + 3], htobe64(tces[i + 3]));
+				st(&ua[i + 3], uas[i + 3]);
+			}
+			for (; i < n; i++) {
 				st(&hw[i], htobe64(tces[i]));
 				st(&ua[i], uas[i]);
 			}
@@ -389,8 +441,9 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 				nv += (uint32_t)(valid & 1);
 			}
 		}
-		delta = (int32_t)nv;
-		goto unlock;
+		res->delta += (int32_t)nv;
+		res->any |= nv != 0;
+		return;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t k = k0 + i;
@@ -400,7 +453,9 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 
 		if (!(tce & TCEMU_TCE_PERM_MASK))
 			tce = 0;
-		else if (ua)
+		else
+			res->any = true;
+		if (tce && ua)
 			nua = linear ? (src->first_ua ? src->first_ua + k * src->step : 0) : (src->uas ? src->uas[k] : 0);
 		st(&hw[i], htobe64(tce));
 		if (ua) {
@@ -415,11 +470,53 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, c
 		}
 		delta += (tce != 0) - (old != 0);
 	}
-unlock:
-	if (delta)
-		__atomic_store_n(&c->nvalid, (uint32_t)((int32_t)c->nvalid + delta), __ATOMIC_RELAXED);
+	res->delta += delta;
+	res->nold = no;
+}
+
+/*
+ * Writes entries [index, index + n) of one chunk of leaf from src (entry k0 of it onwards; for
+ * runs, from src->run at src->run_off, which it advances) under the chunk's lock. *nold: the old
+ * entries noted in olds.
+ */
+static inline __attribute__((always_inline)) void
+write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, struct source *src, uint64_t k0,
+	    enum source_kind kind, struct old_entry *olds, unsigned *nold)
+{
+	uint64_t pos = index & t->level_mask;
+	uint64_t *hw = leaf + pos;
+	uint64_t *ua = t->userspace ? leaf_ua(t, leaf) + pos : NULL;
+	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+	struct piece_result res = { 0 };
+	bool empty;
+
+	tcemu_spin_lock(&c->lock);
+	empty = c->nvalid == 0;
+	if (kind == SRC_RUNS) {
+		/* one linear piece per run the chunk's entries cross, all under this one lock */
+		for (uint32_t done = 0; done < n;) {
+			const struct table_run *r = src->run;
+			uint32_t m = (uint32_t)tcemu_min_u64(n - done, r->count - src->run_off);
+			struct source one = { .first_tce = r->tce, .first_ua = r->ua, .step = src->step };
+
+			write_locked(hw + done, ua ? ua + done : NULL, index + done, m, &one, src->run_off, true, empty,
+				     olds, &res);
+			done += m;
+			src->run_off += m;
+			if (src->run_off == r->count) {
+				src->run++;
+				src->run_off = 0;
+			}
+		}
+	} else {
+		write_locked(hw, ua, index, n, src, k0, kind == SRC_LINEAR, empty, olds, &res);
+	}
+	if (res.any)
+		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), n);
+	if (res.delta)
+		__atomic_store_n(&c->nvalid, (uint32_t)((int32_t)c->nvalid + res.delta), __ATOMIC_RELAXED);
 	tcemu_spin_unlock(&c->lock);
-	*nold = no;
+	*nold = res.nold;
 }
 
 TCEMU_EXPORT int tcemu_table_reserve(struct tcemu_table *t, uint64_t index, uint64_t count)
@@ -444,7 +541,7 @@ static inline uint32_t piece_len(uint64_t index, uint64_t left)
 }
 
 static inline __attribute__((always_inline)) int
-set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source *src, bool linear,
+set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source *src, enum source_kind kind,
 	   tcemu_tce_release_fn release, void *opaque)
 {
 	struct old_entry olds[CHUNK_ENTRIES];
@@ -457,7 +554,20 @@ set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source 
 		return 0;
 
 	/* Pass 1: validate every entry, allocate every level; nothing visible changes yet. */
-	if (linear) {
+	if (kind == SRC_RUNS) {
+		uint64_t bad = 0, total = 0;
+
+		for (const struct table_run *r = src->run; total < count; r++) {
+			bad |= r->tce;
+			if (!r->count || r->count > count - total)
+				return -EINVAL; /* the runs must cover count exactly */
+			if ((r->tce & TCEMU_TCE_PERM_MASK) && r->tce + (r->count - 1) * src->step < r->tce)
+				return -EINVAL;
+			total += r->count;
+		}
+		if (bad & t->page_mask & ~TCEMU_TCE_PERM_MASK)
+			return -EINVAL;
+	} else if (kind == SRC_LINEAR) {
 		if (src->first_tce & t->page_mask & ~TCEMU_TCE_PERM_MASK)
 			return -EINVAL;
 		if ((src->first_tce & TCEMU_TCE_PERM_MASK) && src->first_tce + (count - 1) * src->step < src->first_tce)
@@ -489,7 +599,7 @@ set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source 
 			uint32_t n = piece_len(index + done, stop - done);
 			unsigned nold;
 
-			write_chunk(t, leaf, index + done, n, src, done, linear, olds, &nold);
+			write_chunk(t, leaf, index + done, n, src, done, kind, olds, &nold);
 			release_all(olds, nold, release, opaque);
 			done += n;
 		}
@@ -504,7 +614,7 @@ TCEMU_EXPORT int tcemu_table_set(struct tcemu_table *t, uint64_t index, uint64_t
 
 	if (!tces && count)
 		return -EINVAL;
-	return set_common(t, index, count, &src, false, release, opaque);
+	return set_common(t, index, count, &src, SRC_ARRAYS, release, opaque);
 }
 
 TCEMU_EXPORT int tcemu_table_set_linear(struct tcemu_table *t, uint64_t index, uint64_t count, uint64_t first_tce,
@@ -512,7 +622,23 @@ TCEMU_EXPORT int tcemu_table_set_linear(struct tcemu_table *t, uint64_t index, u
 {
 	struct source src = { .first_tce = first_tce, .first_ua = ua, .step = t->page_mask + 1 };
 
-	return set_common(t, index, count, &src, true, release, opaque);
+	return set_common(t, index, count, &src, SRC_LINEAR, release, opaque);
+}
+
+int table_set_runs(struct tcemu_table *t, uint64_t index, const struct table_run *runs, size_t nruns,
+		   tcemu_tce_release_fn release, void *opaque)
+{
+	struct source src = { .run = runs, .step = t->page_mask + 1 };
+	uint64_t count = 0;
+
+	if (!runs && nruns)
+		return -EINVAL;
+	for (size_t i = 0; i < nruns; i++) {
+		if (runs[i].count > UINT64_MAX - count)
+			return -ERANGE;
+		count += runs[i].count;
+	}
+	return set_common(t, index, count, &src, SRC_RUNS, release, opaque);
 }
 
 TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_t *tce, uint64_t *ua)
@@ -540,7 +666,7 @@ TCEMU_EXPORT int tcemu_table_xchg(struct tcemu_table *t, uint64_t index, uint64_
 			*ua = 0;
 		return 0;
 	}
-	write_chunk(t, leaf, index, 1, &src, 0, false, &old, &nold);
+	write_chunk(t, leaf, index, 1, &src, 0, SRC_ARRAYS, &old, &nold);
 	*tce = old.tce;
 	if (ua)
 		*ua = old.ua;
@@ -580,13 +706,15 @@ void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uin
 
 	if (!leaf)
 		return; /* a clear below an absent level */
+	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+
 	old = ld(&leaf[pos]);
+	if (valid)
+		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), 1);
 	st(&leaf[pos], valid ? htobe64(tce) : 0);
 	if (t->userspace)
 		st(&leaf_ua(t, leaf)[pos], 0);
 	if (valid != (old != 0)) {
-		struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
-
 		__atomic_store_n(&c->nvalid, c->nvalid + (valid ? 1 : -1), __ATOMIC_RELAXED);
 	}
 }
@@ -605,6 +733,8 @@ void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint6
 		oua = ld(uap);
 		st(uap, nu);
 	}
+	if (nt)
+		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), 1);
 	if ((nt != 0) != (old != 0))
 		__atomic_store_n(&c->nvalid, c->nvalid + (nt ? 1 : -1), __ATOMIC_RELAXED);
 	tcemu_spin_unlock(&c->lock);
@@ -625,7 +755,53 @@ int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce)
 	return rc;
 }
 
-/* Clears [first, last] below a level whose entry 0 is entry `base` and which is `height` above the leaves. */
+/*
+ * Clears entries [lo, hi) of a leaf (positions in the leaf; one chunk c, locked) at lines whose
+ * bit is set, noting the old entries in olds (index of position 0: base). Clears the bits of the
+ * lines it leaves empty. Returns the number cleared.
+ */
+static unsigned clear_lines(struct tcemu_table *t, uint64_t *leaf, struct chunk *c, uint64_t base, uint64_t lo,
+			    uint64_t hi, bool note, struct old_entry *olds)
+{
+	const uint64_t cfirst = lo & ~(uint64_t)(CHUNK_ENTRIES - 1);
+	uint64_t *uas = leaf_ua(t, leaf), m = c->lines & line_bits(lo - cfirst, hi - lo);
+	unsigned no = 0;
+
+	while (m) {
+		const uint64_t lp = cfirst + (uint64_t)__builtin_ctzll(m) * LINE_ENTRIES;
+		const uint64_t a = tcemu_max_u64(lo, lp), z = tcemu_min_u64(hi, lp + LINE_ENTRIES);
+		uint64_t rest = 0;
+
+		m &= m - 1;
+		for (uint64_t e = a; e < z; e++) {
+			uint64_t old = ld(&leaf[e]);
+
+			if (!old)
+				continue;
+			st(&leaf[e], 0);
+			if (note) {
+				olds[no].index = base + e;
+				olds[no].tce = be64toh(old);
+				olds[no].ua = uas ? ld(&uas[e]) : 0;
+			}
+			if (uas)
+				st(&uas[e], 0);
+			no++;
+		}
+		if (a != lp || z != lp + LINE_ENTRIES) /* part of the line: the rest may hold entries */
+			for (uint64_t e = lp; e < lp + LINE_ENTRIES; e++)
+				rest |= e < a || e >= z ? ld(&leaf[e]) : 0;
+		if (!rest)
+			c->lines &= ~line_bits(lp - cfirst, 1);
+	}
+	return no;
+}
+
+/*
+ * Clears [first, last] below a level whose entry 0 is entry `base` and which is `height` above the
+ * leaves. Visits only chunks with valid entries and, in them and in inner levels, only the lines
+ * whose mask bit is set.
+ */
 static int64_t clear_level(struct tcemu_table *t, uint64_t *level, uint32_t height, uint64_t base, uint64_t first,
 			   uint64_t last, tcemu_tce_release_fn release, void *opaque)
 {
@@ -634,57 +810,54 @@ static int64_t clear_level(struct tcemu_table *t, uint64_t *level, uint32_t heig
 	if (height == 0) {
 		struct old_entry olds[CHUNK_ENTRIES];
 		struct chunk *chunks = leaf_chunks(t, level);
-		uint64_t *uas = leaf_ua(t, level);
 
 		for (uint64_t i = first; i <= last;) {
 			uint64_t pos = i - base;
 			uint32_t n = piece_len(i, last - i + 1);
 			struct chunk *c = &chunks[pos >> CHUNK_SHIFT];
-			unsigned no = 0;
+			unsigned no;
 
 			if (__atomic_load_n(&c->nvalid, __ATOMIC_RELAXED) == 0) {
 				i += n;
 				continue;
 			}
 			tcemu_spin_lock(&c->lock);
-			for (uint32_t k = 0; k < n; k++) {
-				uint64_t old = ld(&level[pos + k]);
-
-				if (!old)
-					continue;
-				st(&level[pos + k], 0);
-				if (release) {
-					olds[no].index = i + k;
-					olds[no].tce = be64toh(old);
-					olds[no].ua = uas ? ld(&uas[pos + k]) : 0;
-				}
-				if (uas)
-					st(&uas[pos + k], 0);
-				no++;
-			}
+			no = clear_lines(t, level, c, base, pos, pos + n, release != NULL, olds);
 			if (no)
 				__atomic_store_n(&c->nvalid, c->nvalid - no, __ATOMIC_RELAXED);
+			if (!c->nvalid)
+				c->lines = 0;
 			tcemu_spin_unlock(&c->lock);
-			if (release)
-				release_all(olds, no, release, opaque);
+			release_all(olds, no, release, opaque);
 			cleared += no;
 			i += n;
 		}
 		return cleared;
 	}
 
-	uint32_t shift = t->bits * height;
-	uint64_t s0 = (first - base) >> shift, s1 = (last - base) >> shift;
+	const uint32_t shift = t->bits * height;
+	const uint64_t s0 = (first - base) >> shift, s1 = (last - base) >> shift;
+	const uint64_t *masks = inner_masks(t, level);
 
-	for (uint64_t s = s0; s <= s1; s++) {
-		uint64_t raw = __atomic_load_n(&level[s], __ATOMIC_ACQUIRE);
-		uint64_t sub = base + (s << shift);
-		uint64_t sub_last = sub + ((1ull << shift) - 1);
+	for (uint64_t w = s0 / CHUNK_ENTRIES; w <= s1 / CHUNK_ENTRIES; w++) {
+		const uint64_t wfirst = w * CHUNK_ENTRIES, lo = tcemu_max_u64(s0, wfirst);
+		const uint64_t hi = tcemu_min_u64(s1, wfirst + CHUNK_ENTRIES - 1);
+		uint64_t m = __atomic_load_n(&masks[w], __ATOMIC_ACQUIRE) & line_bits(lo - wfirst, hi - lo + 1);
 
-		if (!raw)
-			continue; /* absent subtree: nothing mapped there */
-		cleared += clear_level(t, inner_target(raw), height - 1, sub, tcemu_max_u64(first, sub),
-				       tcemu_min_u64(last, sub_last), release, opaque);
+		for (; m; m &= m - 1) {
+			const uint64_t lp = wfirst + (uint64_t)__builtin_ctzll(m) * LINE_ENTRIES;
+
+			for (uint64_t s = tcemu_max_u64(lo, lp); s <= tcemu_min_u64(hi, lp + LINE_ENTRIES - 1); s++) {
+				uint64_t raw = __atomic_load_n(&level[s], __ATOMIC_ACQUIRE);
+				uint64_t sub = base + (s << shift);
+				uint64_t sub_last = sub + ((1ull << shift) - 1);
+
+				if (!raw)
+					continue; /* absent subtree: nothing mapped there */
+				cleared += clear_level(t, inner_target(raw), height - 1, sub, tcemu_max_u64(first, sub),
+						       tcemu_min_u64(last, sub_last), release, opaque);
+			}
+		}
 	}
 	return cleared;
 }

@@ -13,10 +13,27 @@
 #define TCEMU_SRC_CORE_TABLE_PRIV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <tcemu/table.h>
 
 struct tcemu_table;
 
+/*
+ * One linear run of a table_set_runs: count entries, the k-th being tce + k pages (tce with its
+ * permission bits) with user address ua + k pages (ua 0: none).
+ */
+struct table_run {
+	uint64_t tce, ua, count;
+};
+/*
+ * tcemu_table_set_linear of several runs one after the other from index (the sum of their counts
+ * entries, each count > 0), as one call: a chunk is locked once whatever the number of runs in it.
+ * The same errors, checked before anything changes.
+ */
+int table_set_runs(struct tcemu_table *t, uint64_t index, const struct table_run *runs, size_t nruns,
+		   tcemu_tce_release_fn release, void *opaque);
 /*
  * For a table whose writers the caller serializes with a lock of its own (a guest view):
  * stores one entry (no permission bits: a clear) without the chunk lock, allocating its levels.

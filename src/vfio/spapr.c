@@ -20,6 +20,7 @@
 
 #include <tcemu/memory.h>
 
+#include "core/table_priv.h"
 #include "guest/gate.h"
 #include "vfio/container.h"
 #include "vfio/host_priv.h"
@@ -27,6 +28,7 @@
 #include "vfio/probe.h"
 
 #define BATCH 512
+#define RUNS 64 /* linear runs per table call of a map across regions */
 
 /* ---- windows ---- */
 
@@ -556,24 +558,35 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	if (rc)
 		goto out;
 	/*
-	 * From here on nothing can fail. One table call per run of regions whose frames follow each
-	 * other (pinned one after another); each region counts its pages as the run passes it.
+	 * From here on nothing can fail. One linear run per stretch of regions whose frames follow
+	 * each other (pinned one after another, as when registered in address order); each region
+	 * counts its pages as the walk passes it. The runs go to the table RUNS at a time: a chunk
+	 * is locked once however many regions it crosses, so the cost per region does not depend on
+	 * the order the regions were registered in.
 	 */
 	r = &mm->regions[first];
-	for (uint64_t ua = vaddr, at = index; ua < end; r++) {
-		const uint64_t start = ua, hpa = r->hpa + (ua - r->ua);
+	for (uint64_t ua = vaddr, at = index; ua < end;) {
+		struct table_run runs[RUNS];
+		size_t n = 0;
+		uint64_t entries = 0;
 
-		for (;;) {
-			uint64_t stop = tcemu_min_u64(end, r->ua + r->size);
+		for (; ua < end && n < RUNS; r++) {
+			const uint64_t start = ua, hpa = r->hpa + (ua - r->ua);
 
-			r->mapped += (stop - ua) >> ps;
-			ua = stop;
-			if (ua == end || r[1].hpa != r->hpa + r->size)
-				break;
-			r++; /* the next region starts at ua (checked above) */
+			for (;;) {
+				uint64_t stop = tcemu_min_u64(end, r->ua + r->size);
+
+				r->mapped += (stop - ua) >> ps;
+				ua = stop;
+				if (ua == end || r[1].hpa != r->hpa + r->size)
+					break;
+				r++; /* the next region starts at ua (checked above) */
+			}
+			runs[n++] = (struct table_run){ .tce = hpa | perm, .ua = start, .count = (ua - start) >> ps };
+			entries += (ua - start) >> ps;
 		}
-		tcemu_table_set_linear(t, at, (ua - start) >> ps, hpa | perm, start, release_entry, &rctx);
-		at += (ua - start) >> ps;
+		table_set_runs(t, at, runs, n, release_entry, &rctx);
+		at += entries;
 	}
 done:
 	release_flush(&rctx);
