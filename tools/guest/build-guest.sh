@@ -107,7 +107,14 @@ fetch() {
 	mv "$cache/root.new" "$cache/root"
 }
 
+# One fetch at a time per cache (a test and a benchmark may start together on a fresh machine).
+mkdir -p "$cache" || die "cannot create the cache $cache (set TCEMU_GUEST_CACHE)"
+if command -v flock >/dev/null; then
+	exec 9>"$cache/.lock"
+	flock 9
+fi
 fetch
+exec 9>&-
 [ $fetch_only = 0 ] || { echo "$cache/root"; exit 0; }
 
 # --- the initramfs, built fresh each time (it holds the program) ---
