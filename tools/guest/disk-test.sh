@@ -15,9 +15,13 @@
 #   guest=MIB:KIB:WORD      write `yes WORD` over KIB KiB at MIB MiB (the host checks it later)
 #   bench=MIB               sequential direct reads of 1 MiB, MIB MiB in passes over the disk:
 #                           info read_mbps=
-#   eeh=FIFO-less pause     eeh=1: print "tcemu-guest-test: eeh-ready", wait for the console's
-#                           "go" line, then read the disk until I/O fails or recovers
-#                           (see tests/test_qemu_guest.sh and docs/exec.md)
+#   eeh=1                   print "tcemu-guest-test: eeh-ready" and wait for a line on the
+#                           console (the host then arms the device's fault file), read the
+#                           device's virtio status twice (the first read faults, the second
+#                           reads all ones: EEH detects the frozen PE), wait for the kernel's
+#                           EEH recovery (eeh_wait=SECONDS, default 30), log what it did, and
+#                           write and read back patterns on the disk as it is afterwards
+#                           (see tests/test_qemu_guest.sh and docs/exec.md, "EEH")
 # Exit status: the number of failed checks (0: all passed).
 dev=/dev/vda
 modern="" irq="" ddw="" sizes="" area=1024 host="" guest="" bench="" eeh="" eeh_wait=30
