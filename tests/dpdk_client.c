@@ -37,36 +37,10 @@
 #include <tcemu/host.h>
 #include <tcemu/preload.h>
 
+#include "client_check.h"
+
 #define DEV_BDF "0000:01:00.0"
 #define USER_LEN (2ull << 20)
-
-static unsigned passed, failed;
-
-/* Records one check; prints it; returns cond so a caller can skip what depends on it. */
-static bool check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool check(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s: ", cond ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (cond)
-		passed++;
-	else
-		failed++;
-	return cond;
-}
-
-static int finish(void)
-{
-	printf("%u passed, %u failed\n", passed, failed);
-	fflush(stdout);
-	return failed ? 1 : 0;
-}
 
 static uint64_t pow2_ceil(uint64_t v)
 {
@@ -232,17 +206,17 @@ int main(int argc, char **argv)
 	if (!check(h != NULL, "running under libtcemu-preload.so (tcemu_preload_host() != NULL)")) {
 		fprintf(stderr, "dpdk_client: not running under the tcemu shim: run it with `tcemu exec -- %s ...`\n",
 			argv[0]);
-		return finish();
+		return client_finish();
 	}
 	sysfs = getenv("TCEMU_SYSFS_PCI_DEVICES");
 	if (!check(sysfs && *sysfs, "TCEMU_SYSFS_PCI_DEVICES is set (%s)", sysfs ? sysfs : "unset")) {
 		fprintf(stderr, "dpdk_client: TCEMU_SYSFS_PCI_DEVICES is not set: run it with `tcemu exec`\n");
-		return finish();
+		return client_finish();
 	}
 
 	ret = rte_eal_init(argc, argv);
 	if (!check(ret >= 0, "rte_eal_init: %d (%s)", ret, ret < 0 ? rte_strerror(rte_errno) : "ok"))
-		return finish();
+		return client_finish();
 	check(rte_vfio_is_enabled("vfio") == 1, "EAL found VFIO (rte_vfio_is_enabled(\"vfio\"))");
 
 	/* ---- the device: group, container, v2, default window, EAL memory mapped ---- */
@@ -253,7 +227,7 @@ int main(int argc, char **argv)
 		       devfd);
 	if (!dev_ok) {
 		rte_eal_cleanup();
-		return finish();
+		return client_finish();
 	}
 	check(info.num_regions >= 8, "device: num_regions %u >= 8", info.num_regions);
 	check(info.num_irqs >= 3, "device: num_irqs %u >= 3", info.num_irqs);
@@ -398,5 +372,5 @@ release:
 	check(ret == 0, "rte_vfio_release_device: %d", ret);
 	ret = rte_eal_cleanup();
 	check(ret == 0, "rte_eal_cleanup: %d", ret);
-	return finish();
+	return client_finish();
 }

@@ -43,6 +43,7 @@ static struct tcemu_device_info full_info(void)
 		.bar_flags = { TCEMU_BAR_MEM64, 0, TCEMU_BAR_MEM64 | TCEMU_BAR_PREFETCH | TCEMU_BAR_MMAP, 0,
 			       TCEMU_BAR_IO, TCEMU_BAR_MMAP },
 		.rom_size = 64 * KiB,
+		.revision = 0x01,
 	};
 	return info;
 }
@@ -73,6 +74,19 @@ static struct tcemu_vdev *mk_full(void)
 {
 	struct tcemu_device_info info = full_info();
 	return mk(&info);
+}
+
+/*
+ * The full device with interrupt capabilities, as a binding says them (device.h): MSI (1 vector),
+ * MSI-X (8), PCI Express (the ERR interrupt); no bar_rw, so its BARs stay plain memory.
+ */
+static struct tcemu_vdev *mk_irqs(void)
+{
+	struct tcemu_device_info info = full_info();
+	struct tcemu_vdev_model mdl = { .msi_vectors = 1, .msix_vectors = 8, .pcie = true };
+	struct tcemu_vdev *d = NULL;
+
+	return tcemu_vdev_create_model(&info, NULL, &mdl, &d) == 0 ? d : NULL;
 }
 
 /* Little-endian config read/write of 1..4 bytes; a failed access yields 0xdeadbeef. */
@@ -226,9 +240,9 @@ TEST(region_info)
 	tcemu_vdev_destroy(s);
 }
 
-TEST(irq_info)
+/* GET_IRQ_INFO of one device: want[i] the count of index i, or -1 where it is refused. */
+static void irq_info_is(struct tcemu_vdev *d, const int want[5])
 {
-	static const uint32_t count[5] = { 1, TCEMU_VDEV_MSI_VECTORS, TCEMU_VDEV_MSIX_VECTORS, 1, 1 };
 	static const uint32_t flags[5] = {
 		VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED,
 		VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE,
@@ -236,23 +250,43 @@ TEST(irq_info)
 		VFIO_IRQ_INFO_EVENTFD,
 		VFIO_IRQ_INFO_EVENTFD,
 	};
-	struct tcemu_vdev *d = mk_full();
 	struct vfio_irq_info ii;
 
 	CHECK(d);
-	CHECK_EQ(TCEMU_VDEV_MSI_VECTORS, 1);
-	CHECK_EQ(TCEMU_VDEV_MSIX_VECTORS, 8);
 	for (uint32_t i = 0; i < 5; i++) {
 		ii = (struct vfio_irq_info){ .argsz = sizeof(ii), .index = i, .flags = 0xffff, .count = 99 };
+		if (want[i] < 0) {
+			CHECK_EQ(tcemu_vdev_get_irq_info(d, &ii), -EINVAL);
+			continue;
+		}
 		CHECK_EQ(tcemu_vdev_get_irq_info(d, &ii), 0);
 		CHECK_EQ(ii.argsz, sizeof(ii));
 		CHECK_EQ(ii.index, i);
-		CHECK_EQ(ii.count, count[i]);
+		CHECK_EQ(ii.count, (uint32_t)want[i]);
 		CHECK_EQ(ii.flags, flags[i]);
 	}
 	ii.index = 5;
 	CHECK_EQ(tcemu_vdev_get_irq_info(d, &ii), -EINVAL);
+}
+
+/* The counts follow the capabilities, as vfio-pci's: the plain device has none. */
+TEST(irq_info)
+{
+	static const int plain[5] = { 1, 0, 0, -1, 1 }, caps[5] = { 1, 1, 8, 1, 1 };
+	struct tcemu_vdev *d = mk_full(), *c = mk_irqs();
+	int32_t fd = eventfd(0, EFD_CLOEXEC);
+
+	irq_info_is(d, plain);
+	irq_info_is(c, caps);
+	/* what GET_IRQ_INFO says is what SET_IRQS accepts */
+	CHECK_EQ(set_efds(d, MSI, 0, 1, &fd), -EINVAL);
+	CHECK_EQ(set_efds(d, MSIX, 0, 1, &fd), -EINVAL);
+	CHECK_EQ(set_efds(d, ERR, 0, 1, &fd), -EINVAL);
+	CHECK_EQ(set_efds(d, INTX, 0, 1, &fd), 0);
+	CHECK_EQ(set_efds(c, MSIX, 7, 1, &fd), 0);
 	tcemu_vdev_destroy(d);
+	tcemu_vdev_destroy(c);
+	close(fd);
 }
 
 TEST(config_header)
@@ -504,7 +538,7 @@ TEST(rom_read_only)
 
 TEST(set_irqs_einval)
 {
-	struct tcemu_vdev *d = mk_full();
+	struct tcemu_vdev *d = mk_irqs();
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int32_t fds[9];
 	uint8_t bools[9] = { 1, 1, 1, 1, 1, 1, 1, 1, 1 };
@@ -565,7 +599,7 @@ TEST(set_irqs_einval)
 
 TEST(set_irqs_ebadf)
 {
-	struct tcemu_vdev *d = mk_full();
+	struct tcemu_vdev *d = mk_irqs();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	/* A closed number well above the lowest free one, so no dup made meanwhile can reuse it. */
 	int dead = fcntl(efd, F_DUPFD_CLOEXEC, 1000);
@@ -636,7 +670,7 @@ TEST(eventfd_assign_trigger)
 
 TEST(msix_block)
 {
-	struct tcemu_vdev *d = mk_full();
+	struct tcemu_vdev *d = mk_irqs();
 	int efd[8];
 	int32_t fds[8], unset[2] = { -1, -1 };
 	uint8_t bools[3] = { 1, 0, 1 };
@@ -679,7 +713,7 @@ TEST(msix_block)
 
 TEST(disable_all)
 {
-	struct tcemu_vdev *d = mk_full();
+	struct tcemu_vdev *d = mk_irqs();
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int32_t fds[8];
 	int dups[8];
@@ -759,7 +793,7 @@ TEST(intx_mask)
 
 TEST(raise_errors)
 {
-	struct tcemu_vdev *d = mk_full();
+	struct tcemu_vdev *d = mk_irqs();
 
 	CHECK(d);
 	CHECK_EQ(tcemu_vdev_raise_irq(d, 5, 0), -EINVAL);
@@ -776,7 +810,7 @@ TEST(raise_errors)
 
 TEST(reset)
 {
-	struct tcemu_vdev *d = mk_full();
+	struct tcemu_vdev *d = mk_irqs();
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int32_t fds[1] = { efd };
 	uint8_t power_on[256], now[256], pat[32], got[32];
@@ -842,7 +876,7 @@ TEST(reset)
 
 TEST(destroy_closes_fds)
 {
-	struct tcemu_vdev *d = mk_full();
+	struct tcemu_vdev *d = mk_irqs();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	int32_t fds[8];
 	int dups[12], n = 0, bar_fd;
@@ -895,7 +929,7 @@ static void *hammer_thread(void *arg)
 
 TEST(concurrent_use)
 {
-	struct tcemu_vdev *d = mk_full();
+	struct tcemu_vdev *d = mk_irqs();
 	struct hammer h[4];
 	struct harness_threads t = { 0 };
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

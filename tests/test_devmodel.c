@@ -264,26 +264,34 @@ TEST(msix_vectors_and_their_limits)
 	fx_close(&f);
 }
 
+/* Registers the 8 KiB at mem and maps its first page read-write at 0x100000, its second read-only after it. */
+static long map_rw_ro(struct fx *f, uint8_t *mem)
+{
+	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)mem, .size = 8192 };
+	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map), .vaddr = (uintptr_t)mem, .iova = 0x100000,
+						.size = 4096, .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE };
+	long rc = tcemu_host_ioctl(f->vh.h, f->vh.c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r);
+
+	if (!rc)
+		rc = tcemu_host_ioctl(f->vh.h, f->vh.c, VFIO_IOMMU_MAP_DMA, &map);
+	map.vaddr += 4096;
+	map.iova += 4096;
+	map.flags = VFIO_DMA_MAP_FLAG_READ;
+	return rc ? rc : tcemu_host_ioctl(f->vh.h, f->vh.c, VFIO_IOMMU_MAP_DMA, &map);
+}
+
 TEST(dma_only_through_the_iommu_with_named_faults)
 {
 	struct fx f;
 	struct tcemu_model_fault flt;
 	uint8_t *mem = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)mem, .size = 8192 };
-	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map), .vaddr = (uintptr_t)mem, .iova = 0x100000,
-						.size = 4096, .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE };
 	struct tcemu_model_sg sg[2] = { { 0x100000, 8 }, { 0x100800, 8 } };
 	uint8_t buf[16];
 
 	CHECK(mem != MAP_FAILED);
 	CHECK_EQ(fx_open(&f), 0);
 	CHECK(tcemu_host_dma(f.vh.h) != NULL);
-	CHECK_EQ(tcemu_host_ioctl(f.vh.h, f.vh.c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
-	CHECK_EQ(tcemu_host_ioctl(f.vh.h, f.vh.c, VFIO_IOMMU_MAP_DMA, &map), 0);
-	map.vaddr += 4096;
-	map.iova += 4096;
-	map.flags = VFIO_DMA_MAP_FLAG_READ;
-	CHECK_EQ(tcemu_host_ioctl(f.vh.h, f.vh.c, VFIO_IOMMU_MAP_DMA, &map), 0);
+	CHECK_EQ(map_rw_ro(&f, mem), 0);
 	CHECK_EQ(tcemu_model_dma_write(f.m, 0x100010, "hello", 5), 0);
 	CHECK(memcmp(mem + 0x10, "hello", 5) == 0);
 	memcpy(mem + 0x800, "world!!!", 8);
@@ -293,7 +301,11 @@ TEST(dma_only_through_the_iommu_with_named_faults)
 	/* A write across into the read-only page: nothing written, named fault, PE frozen. */
 	tcemu_model_set_context(f.m, "toy doorbell %d", 7);
 	memset(mem + 0xff0, 0, 0x20);
+	CHECK_EQ(((struct toy *)tcemu_model_priv(f.m))->freezes, 0);
 	CHECK_EQ(tcemu_model_dma_write(f.m, 0x100ff8, "0123456789abcdef", 16), -EIO);
+	/* the model heard of the freeze inside the failing call, not at its next entry point */
+	CHECK_EQ(((struct toy *)tcemu_model_priv(f.m))->freezes, 1);
+	CHECK_EQ(((struct toy *)tcemu_model_priv(f.m))->thaws, 0);
 	CHECK_EQ(mem[0xff8], 0);
 	CHECK_EQ(mem[0x1000], 0);
 	CHECK_EQ(tcemu_model_last_fault(f.m, &flt), 0);
@@ -317,6 +329,62 @@ TEST(dma_only_through_the_iommu_with_named_faults)
 	CHECK_EQ(tcemu_model_last_fault(f.m, &flt), 0);
 	CHECK_EQ(flt.held, TCEMU_FAULT_NO_ENTRY);
 	CHECK_STR(tcemu_model_fault_held_name(TCEMU_FAULT_NO_WINDOW), "no window");
+	fx_close(&f);
+	munmap(mem, 8192);
+}
+
+/* Scatter-gather is all or nothing: a list whose third element faults transfers nothing at all. */
+TEST(scatter_gather_all_or_nothing)
+{
+	struct fx f;
+	struct tcemu_model_fault flt;
+	uint8_t *mem = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* two writable elements, then one in the read-only page, then a writable one */
+	const struct tcemu_model_sg sg[4] = { { 0x100000, 8 }, { 0x100100, 8 }, { 0x101000, 8 }, { 0x100200, 8 } };
+	const struct tcemu_model_sg sg_ro[3] = { { 0x100000, 8 }, { 0x100100, 8 }, { 0x102000, 8 } }; /* no entry */
+	uint8_t buf[32], zero[32] = { 0 };
+
+	CHECK(mem != MAP_FAILED);
+	CHECK_EQ(fx_open(&f), 0);
+	CHECK_EQ(map_rw_ro(&f, mem), 0);
+	/* a scatter whose third element is read-only: the first two are not written either */
+	tcemu_model_set_context(f.m, "toy sg write");
+	CHECK_EQ(tcemu_model_dma_writev(f.m, sg, 4, "AAAAAAAABBBBBBBBCCCCCCCCDDDDDDDD", 32), -EIO);
+	CHECK(memcmp(mem, zero, 8) == 0);
+	CHECK(memcmp(mem + 0x100, zero, 8) == 0);
+	CHECK(memcmp(mem + 0x200, zero, 8) == 0);
+	CHECK(memcmp(mem + 0x1000, zero, 8) == 0);
+	CHECK_EQ(tcemu_model_last_fault(f.m, &flt), 0);
+	CHECK_U64(flt.bus, 0x101000);
+	CHECK_EQ(flt.held, TCEMU_FAULT_READ_ONLY);
+	CHECK(flt.write);
+	CHECK_STR(flt.context, "toy sg write");
+	CHECK(tcemu_model_frozen(f.m));
+	CHECK_EQ(tcemu_pe_eeh_op(tcemu_platform_pe(tcemu_host_platform(f.vh.h), 0), VFIO_EEH_PE_UNFREEZE_IO, 0, 0), 0);
+	CHECK_EQ(tcemu_pe_eeh_op(tcemu_platform_pe(tcemu_host_platform(f.vh.h), 0), VFIO_EEH_PE_UNFREEZE_DMA, 0, 0), 0);
+	/* a gather whose third element has no entry: the buffer is left untouched */
+	memset(mem, 0x5a, 0x300);
+	memset(buf, 0xee, sizeof(buf));
+	CHECK_EQ(tcemu_model_dma_readv(f.m, sg_ro, 3, buf, 24), -EIO);
+	for (unsigned i = 0; i < sizeof(buf); i++)
+		CHECK_EQ(buf[i], 0xee);
+	CHECK_EQ(tcemu_model_last_fault(f.m, &flt), 0);
+	CHECK_U64(flt.bus, 0x102000);
+	CHECK_EQ(flt.held, TCEMU_FAULT_NO_ENTRY);
+	CHECK(!flt.write);
+	CHECK_EQ(tcemu_pe_eeh_op(tcemu_platform_pe(tcemu_host_platform(f.vh.h), 0), VFIO_EEH_PE_UNFREEZE_IO, 0, 0), 0);
+	CHECK_EQ(tcemu_pe_eeh_op(tcemu_platform_pe(tcemu_host_platform(f.vh.h), 0), VFIO_EEH_PE_UNFREEZE_DMA, 0, 0), 0);
+	/* the good elements still work, cut at len: 8 + 8 + 4 bytes */
+	CHECK_EQ(tcemu_model_dma_writev(f.m, sg_ro, 3, "AAAAAAAABBBBBBBBCCCC", 20), -EIO); /* third: no entry */
+	CHECK_EQ(tcemu_pe_eeh_op(tcemu_platform_pe(tcemu_host_platform(f.vh.h), 0), VFIO_EEH_PE_UNFREEZE_IO, 0, 0), 0);
+	CHECK_EQ(tcemu_pe_eeh_op(tcemu_platform_pe(tcemu_host_platform(f.vh.h), 0), VFIO_EEH_PE_UNFREEZE_DMA, 0, 0), 0);
+	CHECK_EQ(mem[0], 0x5a);
+	CHECK_EQ(tcemu_model_dma_writev(f.m, sg_ro, 3, "AAAAAAAABBBBBBBB", 16), 16); /* the third is not reached */
+	CHECK(memcmp(mem, "AAAAAAAA", 8) == 0);
+	CHECK(memcmp(mem + 0x100, "BBBBBBBB", 8) == 0);
+	CHECK_EQ(tcemu_model_dma_readv(f.m, sg, 4, buf, 16), 16);
+	CHECK(memcmp(buf, "AAAAAAAABBBBBBBB", 16) == 0);
+	CHECK(!tcemu_model_frozen(f.m));
 	fx_close(&f);
 	munmap(mem, 8192);
 }
@@ -350,7 +418,9 @@ TEST(attach_rules_and_plain_device_back)
 	fd = tcemu_host_ioctl(vh.h, vh.g[0], VFIO_GROUP_GET_DEVICE_FD, (void *)BDF);
 	CHECK(fd >= 0);
 	CHECK_EQ(tcemu_host_ioctl(vh.h, (int)fd, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
-	CHECK_EQ(ii.count, 8); /* the plain device, as before */
+	CHECK_EQ(ii.count, 0); /* the plain device: no MSI-X capability, so no vectors */
+	ii.index = VFIO_PCI_ERR_IRQ_INDEX;
+	CHECK_EQ(tcemu_host_ioctl(vh.h, (int)fd, VFIO_DEVICE_GET_IRQ_INFO, &ii), -EINVAL); /* not PCI Express */
 	tcemu_host_destroy(vh.h);
 }
 
@@ -361,7 +431,8 @@ TEST(topology_models_are_attached_at_host_creation)
 				   "pe 1 group=0\n device 0000:01:00.0 model=virtio-net link=0000:02:00.0 device=0x1041\n"
 				   "pe 2 group=1\n device 0000:02:00.0 model=virtio-net\n"
 				   "pe 3 group=2\n device 0000:03:00.0 model=virtio-blk size=1M\n"
-				   "pe 4 group=3\n device 0000:04:00.0\n";
+				   "pe 4 group=3\n device 0000:04:00.0 revision=0x07\n"
+				   "pe 5 group=4\n device 0000:05:00.0 model=virtio-net revision=0x01\n";
 	struct tcemu_host_opts o = { .platform.topology_text = topo };
 	struct tcemu_host *h = NULL;
 	struct tcemu_model *m;
@@ -383,6 +454,14 @@ TEST(topology_models_are_attached_at_host_creation)
 	CHECK(m != NULL);
 	CHECK_STR(tcemu_model_type_of(m)->name, "virtio-blk");
 	CHECK(tcemu_host_model(h, "0000:04:00.0") == NULL);
+	/* revision=: in the device info and in config space, for a model and for the plain device */
+	m = tcemu_host_model(h, "0000:05:00.0");
+	CHECK(m != NULL);
+	CHECK_EQ(tcemu_model_config_read(m, 0, cfg, sizeof(cfg)), 0);
+	CHECK_EQ(cfg[8], 0x01);
+	CHECK_EQ(tcemu_pe_device(tcemu_platform_pe_by_group(tcemu_host_platform(h), 4), 0)->revision, 0x01);
+	CHECK_EQ(tcemu_pe_device(tcemu_platform_pe_by_group(tcemu_host_platform(h), 3), 0)->revision, 0x07);
+	CHECK_EQ(tcemu_pe_device(tcemu_platform_pe_by_group(tcemu_host_platform(h), 0), 0)->revision, 0);
 	tcemu_host_destroy(h);
 
 	/* an image that cannot be opened fails the host (the model's errno) */
@@ -400,4 +479,5 @@ TEST(topology_models_are_attached_at_host_creation)
 HARNESS_MAIN(T(config_space_has_the_models_identity_and_capabilities), T(irq_info_follows_the_capabilities),
 	     T(trapped_bar_accesses_reach_the_model), T(intx_is_a_level_with_vfio_automask),
 	     T(msix_vectors_and_their_limits), T(dma_only_through_the_iommu_with_named_faults),
+	     T(scatter_gather_all_or_nothing),
 	     T(attach_rules_and_plain_device_back), T(topology_models_are_attached_at_host_creation))

@@ -284,11 +284,11 @@ TEST(irq_eventfd_and_poll)
 	int d = ioctl(x.g, VFIO_GROUP_GET_DEVICE_FD, "0000:04:00.0");
 	CHECK(d >= 0);
 	*set = (struct vfio_irq_set){ .argsz = sizeof(buf), .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-				      .index = VFIO_PCI_MSIX_IRQ_INDEX, .start = 0, .count = 1 };
+				      .index = VFIO_PCI_INTX_IRQ_INDEX, .start = 0, .count = 1 };
 	memcpy(set->data, &efd, sizeof(int32_t));
 	CHECK_EQ(ioctl(d, VFIO_DEVICE_SET_IRQS, set), 0);
 	*set = (struct vfio_irq_set){ .argsz = sizeof(*set), .flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
-				      .index = VFIO_PCI_MSIX_IRQ_INDEX, .start = 0, .count = 1 };
+				      .index = VFIO_PCI_INTX_IRQ_INDEX, .start = 0, .count = 1 };
 	CHECK_EQ(ioctl(d, VFIO_DEVICE_SET_IRQS, set), 0);
 	struct pollfd p[2] = { { .fd = efd, .events = POLLIN }, { .fd = d, .events = POLLIN } };
 	CHECK(poll(p, 2, 1000) >= 1); /* poll works on the emulated descriptor too */

@@ -385,6 +385,8 @@ static const struct error_case error_cases[] = {
 #define NET1 "device 0000:01:00.0 model=virtio-net"
 #define PE2 "pe 2\n"
 	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-gpu\n", "t:3: ", "unknown model 'virtio-gpu' (expected virtio-net or virtio-blk)" },
+	{ PHB0 PE1 "device 0000:01:00.0 revision=0x100\n", "t:3: ", "revision '0x100' out of range (max 0xff)" },
+	{ PHB0 PE1 NET1 " revision=x\n", "t:3: ", "invalid revision 'x'" },
 	{ PHB0 PE1 "device 0000:01:00.0 model=Virtio-net\n", "t:3: ", "unknown model 'Virtio-net'" },
 	{ PHB0 PE1 "device 0000:01:00.0 model=\n", "t:3: ", "missing value for 'model'" },
 	{ PHB0 PE1 "device 0000:01:00.0 link=0000:02:00.0\n", "t:3: ", "link= needs a model" },
@@ -431,7 +433,10 @@ TEST(models)
 		"pe 4\n device 0000:04:00.0 model=virtio-blk disk=/var/tmp/disk.img\n"
 		"pe 5\n device 0000:05:00.0 model=virtio-blk size=1G\n"
 		"pe 6\n device 0000:06:00.0 model=virtio-blk\n"
-		"pe 7\n device 0000:07:00.0 model=virtio-blk disk=/var/tmp/disk.img fault-file=/tmp/fault\n";
+		"pe 7\n device 0000:07:00.0 model=virtio-blk revision=0x2\n"
+		"pe 8\n device 0000:08:00.0 revision=ff\n"
+		"pe 9\n device 0000:09:00.0\n"
+		"pe 10\n device 0000:0a:00.0 model=virtio-blk disk=/var/tmp/disk.img fault-file=/tmp/fault\n";
 	struct tcemu_topology *t = NULL;
 	const struct tcemu_topo_device *d;
 	char err[256];
@@ -467,9 +472,15 @@ TEST(models)
 	CHECK_U64(dev_of(t, 0, 4)->disk_size, 1ull << 30);
 	CHECK(dev_of(t, 0, 5)->disk == NULL);
 	CHECK_U64(dev_of(t, 0, 5)->disk_size, 0);
+	/* the revision follows the model (transitional virtio: 0) unless given; the plain device's is 1 */
+	CHECK_EQ(dev_of(t, 0, 0)->revision, 0);
+	CHECK_EQ(dev_of(t, 0, 3)->revision, 0);
+	CHECK_EQ(dev_of(t, 0, 6)->revision, 2);
+	CHECK_EQ(dev_of(t, 0, 7)->revision, 0xff);
+	CHECK_EQ(dev_of(t, 0, 8)->revision, 1);
 	CHECK(dev_of(t, 0, 5)->fault_file == NULL);
-	CHECK_STR(dev_of(t, 0, 6)->fault_file, "/tmp/fault"); /* the debug control (docs/devices.md) */
-	CHECK_STR(dev_of(t, 0, 6)->disk, "/var/tmp/disk.img");
+	CHECK_STR(dev_of(t, 0, 9)->fault_file, "/tmp/fault"); /* the debug control (docs/devices.md) */
+	CHECK_STR(dev_of(t, 0, 9)->disk, "/var/tmp/disk.img");
 	tcemu_topology_free(t);
 
 	/* both sides naming each other is fine; so is a cable across PHBs */

@@ -2,7 +2,7 @@
 /*
  * VFIO core conformance (vfio.h): EEH_PE_OP (section 9 of vfio-spapr-abi.md): argument checks, the
  * state machine, injection freezing every group; and device descriptors (info, regions, config and
- * BAR access, MSI-X eventfds, BARs reading all ones while the PE is frozen).
+ * BAR access, interrupt eventfds, BARs reading all ones while the PE is frozen).
  */
 #include "vfio.h"
 
@@ -123,7 +123,10 @@ TEST(device_info_and_regions)
 	struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX };
 	CHECK_EQ(xioctl(f.h, d, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
 	CHECK(ii.flags & VFIO_IRQ_INFO_EVENTFD);
-	CHECK(ii.count >= 1);
+	CHECK_EQ(ii.count, 0); /* the plain device has no MSI-X capability */
+	ii.index = VFIO_PCI_INTX_IRQ_INDEX;
+	CHECK_EQ(xioctl(f.h, d, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
+	CHECK_EQ(ii.count, 1);
 	CHECK_EQ(xioctl(f.h, d, VFIO_DEVICE_RESET, NULL), 0);
 	fx_vfio_destroy(&f);
 }
@@ -168,7 +171,7 @@ TEST(device_config_and_bar_access)
 	fx_vfio_destroy(&f);
 }
 
-TEST(device_msix_eventfd_trigger)
+TEST(device_intx_eventfd_trigger)
 {
 	struct fx_vfio f;
 	int d;
@@ -179,12 +182,12 @@ TEST(device_msix_eventfd_trigger)
 		struct vfio_irq_set s;
 		int32_t fd;
 	} set = { { .argsz = sizeof(set), .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
-		    .index = VFIO_PCI_MSIX_IRQ_INDEX, .start = 0, .count = 1 }, efd };
+		    .index = VFIO_PCI_INTX_IRQ_INDEX, .start = 0, .count = 1 }, efd };
 	long r = xioctl(f.h, d, VFIO_DEVICE_SET_IRQS, &set);
 	uint64_t cnt = 0;
 	bool early = read(efd, &cnt, 8) == 8;
 	struct vfio_irq_set fire = { .argsz = sizeof(fire), .flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
-				     .index = VFIO_PCI_MSIX_IRQ_INDEX, .start = 0, .count = 1 };
+				     .index = VFIO_PCI_INTX_IRQ_INDEX, .start = 0, .count = 1 };
 	long r2 = xioctl(f.h, d, VFIO_DEVICE_SET_IRQS, &fire);
 	struct pollfd pfd = { .fd = efd, .events = POLLIN };
 	int pr = poll(&pfd, 1, 1000);
@@ -220,4 +223,4 @@ TEST(device_bar_reads_ff_while_frozen)
 
 HARNESS_MAIN(T(eeh_pe_op_argument_checks), T(eeh_pe_op_state_machine), T(eeh_inject_freezes_every_group),
 	     T(no_eeh_platform_does_not_offer_vfio_eeh), T(device_info_and_regions), T(device_config_and_bar_access),
-	     T(device_msix_eventfd_trigger), T(device_bar_reads_ff_while_frozen))
+	     T(device_intx_eventfd_trigger), T(device_bar_reads_ff_while_frozen))

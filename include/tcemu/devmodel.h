@@ -32,7 +32,7 @@
  * Interrupts: INTx is a level (tcemu_model_intx) with VFIO's automasked semantics; MSI-X vectors
  * are the eventfds the client gave with VFIO_DEVICE_SET_IRQS (the client emulates the MSI-X table;
  * the device only signals). GET_IRQ_INFO reports the vector counts of the model's MSI and MSI-X
- * capabilities (0 without one) and no ERR interrupt (the device is not PCI Express).
+ * capabilities (0 without one) and an ERR interrupt only with a PCI Express capability.
  *
  * Threads and locks: callbacks run in the thread of the client call that caused them (pread,
  * pwrite, ioctl) and may run concurrently for concurrent calls: a model locks its own state. The
@@ -75,9 +75,12 @@ struct tcemu_model_ops {
 	/* Optional: VFIO_DEVICE_RESET (config space, INTx and plain BARs are reset before the call). */
 	void (*reset)(struct tcemu_model *m);
 	/*
-	 * Optional: the PE froze (true) or thawed (false). Called before the next trapped access,
-	 * config write or reset after the change (a DMA fault is reported at once by the -EIO of the
-	 * access); a freeze followed by a thaw between two accesses is delivered as both.
+	 * Optional: the PE froze (true) or thawed (false). A freeze caused by the model's own DMA
+	 * fault is delivered at once, inside the failing tcemu_model_dma_* call (which may run under
+	 * the model's own locks: the callback must not take them). Other changes (EEH injections,
+	 * unfreezes, resets, another device's fault) are delivered before the model's next trapped
+	 * access, config write, reset or failed DMA; a freeze followed by a thaw between two of those
+	 * is delivered as both.
 	 */
 	void (*eeh)(struct tcemu_model *m, bool frozen);
 	/* Optional: the device goes away (host destroyed, or another model attached): free state. */
@@ -135,7 +138,8 @@ TCEMU_EXPORT void tcemu_model_log(struct tcemu_model *m, enum tcemu_log_level le
  * len bytes) to config space, 4-byte aligned from 0x40; next pointers, the capabilities pointer
  * (0x34) and the status register's capability bit are built. wmask (len bytes, may be NULL: read
  * only) gives the bits the client may write. An MSI-X capability (id 0x11) sets the MSI-X vector
- * count from its table size, an MSI one (0x05) one MSI vector. Returns the capability's offset,
+ * count from its table size, an MSI one (0x05) one MSI vector, a PCI Express one (0x10) the ERR
+ * interrupt (GET_IRQ_INFO refuses it otherwise). Returns the capability's offset,
  * -ENOSPC when config space is full, -EINVAL (bad length, called outside init, a second MSI-X).
  */
 TCEMU_EXPORT int tcemu_model_add_cap(struct tcemu_model *m, uint8_t id, const void *body, size_t len,
@@ -170,9 +174,10 @@ struct tcemu_model_sg {
 
 /*
  * Gathers the bytes of n elements, in order, into buf (at most len bytes: the elements are read
- * up to that) / scatters len bytes of data over them. Each element is one DMA: a fault stops at
- * the faulting element (it transfers nothing; earlier elements were transferred). Returns the
- * number of bytes transferred, or -EIO, -EINVAL.
+ * up to that) / scatters len bytes of data over them. All or nothing: every element is translated
+ * and checked before any byte moves, so a fault in any element transfers nothing at all (and is
+ * recorded and freezes the PE as for one access). Returns the number of bytes transferred, or
+ * -EIO, -EINVAL, -ENOMEM.
  */
 TCEMU_EXPORT ssize_t tcemu_model_dma_readv(struct tcemu_model *m, const struct tcemu_model_sg *sg, size_t n,
 					   void *buf, size_t len);

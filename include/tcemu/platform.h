@@ -117,6 +117,7 @@ struct tcemu_device_info {
 	uint64_t bar_size[6];
 	uint32_t bar_flags[6];
 	uint64_t rom_size;
+	uint8_t revision; /* PCI revision ID: the topology's revision=, else the model's, else 0x01 */
 };
 
 struct tcemu_pe_info {

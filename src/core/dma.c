@@ -4,7 +4,8 @@
  * tables and a per-PE translation cache into the process memory behind the simulated frames.
  *
  * Per-PE state (struct pe_dma, one cache-line aligned allocation per PE):
- * - A translation cache of CACHE_SETS x CACHE_WAYS entries (set associative). An entry covers one
+ * - A translation cache of CACHE_SETS x CACHE_WAYS entries (set associative), allocated at the
+ *   PE's first miss (most PEs of a large topology never do DMA). An entry covers one
  *   IOMMU page of one window slot: tag = (index in the window << 1) | slot, the page's simulated
  *   host physical address, its permission bits, and the process address of the page with the
  *   number of bytes from the page start that are contiguous in one pinned run (`len`, 0 when the
@@ -28,10 +29,11 @@
  * ownership change always arrives as a count-0 kill, which is what keeps the slot geometry right.
  *
  * Kill as a barrier: when tcemu_pe_tce_kill returns, no access is still using a translation it
- * removed, so the caller may unpin and unmap the memory. A short access that hits in one page
- * (at most LOCKED_COPY_MAX bytes: the fast path) does its lookup and its copy in one critical
- * section of `lock`, so a kill (which takes `lock`) comes entirely before or after it: the hot
- * path costs a single atomic operation, at the price of serialising the short copies of one PE.
+ * removed, so the caller may unpin and unmap the memory. A short access whose pages all hit (at
+ * most LOCKED_COPY_MAX bytes over at most FAST_PAGES pages: the fast path) does its lookups and
+ * its copies in one critical section of `lock`, so a kill (which takes `lock`) comes entirely
+ * before or after it: the hot path costs a single atomic operation, at the price of serialising
+ * the short copies of one PE.
  * Every other access enters the current epoch parity (entered[epoch]++, under `lock` with its
  * first lookup) and leaves it (left[epoch]++, an atomic add) when its copy is done. A kill flips
  * the epoch under `lock` and waits until left[old] reaches entered[old]; kills of one PE are
@@ -41,6 +43,16 @@
  * Atomicity of an access: every page is translated (and its permission checked) before anything
  * is copied, into a list of segments; a fault therefore transfers nothing, and each page's bytes
  * come from one translation (old or new, never a mix) even if a kill runs concurrently.
+ *
+ * Scatter-gather (dma_access_sg, dma_priv.h): the pages of every element are resolved into one
+ * segment list before anything is copied, under one in-flight epoch: all or nothing, like one
+ * access.
+ *
+ * Identity mode (benchmark only, dma_priv.h): a bus address is the process address. Each PE keeps
+ * a snapshot of the pinned process memory (sorted, merged ranges from memory_pinned_ranges) under
+ * `lock`; an access whose bytes all lie in one range is copied under `lock` (so a kill is a barrier
+ * as above), an access outside them refreshes the snapshot once (outside `lock`) and faults if it
+ * is still outside. A kill drops the snapshot (memory is unpinned only after its TCEs are killed).
  *
  * Stopped state: eeh.c changes the EEH state without telling the engine (injected errors, resets,
  * unfreezes), so every access asks tcemu_pe_dma_stopped (one uncontended PE mutex round trip)
@@ -62,14 +74,18 @@
 #include <tcemu/platform.h>
 #include <tcemu/table.h>
 
+#include "core/dma_priv.h"
+#include "core/memory_priv.h"
 #include "util/internal.h"
 #include "util/lock.h"
 
 #define CACHE_WAYS 4u
-#define CACHE_SETS 128u /* 512 entries: a ring of 256 4 KiB buffers stays warm */
+#define CACHE_SET_BITS 10
+#define CACHE_SETS (1u << CACHE_SET_BITS) /* 4096 entries: testpmd's 4096-mbuf pool stays warm */
 #define KILL_RANGE_MAX 64u
 #define SEGS_INLINE 16u
 #define LOCKED_COPY_MAX 16384u /* fast-path copies up to this size run under the PE's lock */
+#define FAST_PAGES 8u /* pages of a fast-path copy (one access, or all the elements of a scatter-gather) */
 
 struct cache_entry {
 	uint64_t tag; /* (index << 1) | slot */
@@ -99,7 +115,9 @@ struct pe_dma {
 	uint64_t entered[2]; /* accesses that entered each epoch parity: written under lock */
 	uint64_t left[2];    /* accesses that left it: atomic, no lock */
 	struct tcemu_mutex kill_lock;
-	struct cache_entry cache[CACHE_SETS][CACHE_WAYS];
+	struct memory_range *id_ranges; /* identity mode: the snapshot (lock), NULL: none */
+	size_t id_n;
+	struct cache_entry (*cache)[CACHE_WAYS]; /* CACHE_SETS sets, allocated at the first fill (lock) */
 };
 
 struct tcemu_dma {
@@ -109,6 +127,7 @@ struct tcemu_dma {
 	struct pe_dma **pes;   /* in platform order */
 	size_t hash_mask;
 	struct pe_dma **hash;  /* open addressing by PE pointer */
+	bool identity;         /* benchmark only: bus address = process address (dma_priv.h) */
 };
 
 struct seg {
@@ -137,30 +156,44 @@ static inline struct pe_dma *pe_state(const struct tcemu_dma *dma, const struct 
 	}
 }
 
+/*
+ * The set of a tag: the page index folded onto CACHE_SET_BITS bits (consecutive pages take
+ * consecutive sets), the slot in the top bit. (The old mix, index ^ index << 7 ^ index >> 7,
+ * repeated its low 3 bits in bits 7-9: over 1024 sets a run of pages used only 128 of them.)
+ */
 static inline unsigned set_of(uint64_t tag)
 {
-	return (unsigned)((tag >> 1) ^ (tag << 6) ^ (tag >> 8)) & (CACHE_SETS - 1);
+	uint64_t i = tag >> 1;
+
+	return (unsigned)(i ^ (i >> CACHE_SET_BITS) ^ (i >> (2 * CACHE_SET_BITS)) ^ ((tag & 1) << (CACHE_SET_BITS - 1))) &
+	       (CACHE_SETS - 1);
 }
 
 /* A valid entry for tag, or NULL. Lock held. */
 static inline struct cache_entry *cache_find(struct pe_dma *s, uint64_t tag)
 {
-	struct cache_entry *set = s->cache[set_of(tag)];
+	struct cache_entry *set;
 
 	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
+	if (TCEMU_UNLIKELY(!s->cache))
+		return NULL;
+	set = s->cache[set_of(tag)];
 	for (unsigned w = 0; w < CACHE_WAYS; w++)
 		if (set[w].tag == tag && set[w].gen == s->gen)
 			return &set[w];
 	return NULL;
 }
 
-/* Inserts or replaces the entry for tag. Lock held. */
+/* Inserts or replaces the entry for tag (nothing before the cache exists). Lock held. */
 static void cache_fill(struct pe_dma *s, const struct cache_entry *e)
 {
-	struct cache_entry *set = s->cache[set_of(e->tag)];
+	struct cache_entry *set;
 	unsigned w;
 
 	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
+	if (!s->cache)
+		return;
+	set = s->cache[set_of(e->tag)];
 	for (w = 0; w < CACHE_WAYS; w++)
 		if (set[w].gen != s->gen || set[w].tag == e->tag)
 			break;
@@ -189,6 +222,7 @@ static inline void inflight_exit(struct pe_dma *s, unsigned ep)
 static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t index, uint64_t count)
 {
 	struct pe_dma *s = opaque;
+	struct memory_range *ranges;
 	unsigned old, spins = 0;
 	uint64_t target;
 
@@ -207,10 +241,14 @@ static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t 
 				e->gen = 0;
 		}
 	}
+	ranges = s->id_ranges;
+	s->id_ranges = NULL;
+	s->id_n = 0;
 	old = s->epoch;
 	s->epoch = old ^ 1u;
 	target = s->entered[old]; /* final: nobody enters `old` until the next kill flips back */
 	tcemu_spin_unlock(&s->lock);
+	free(ranges); /* identity accesses use it only under the lock */
 	/* Wait for the accesses that may still use a translation from before the kill. */
 	while (__atomic_load_n(&s->left[old], __ATOMIC_ACQUIRE) != target) {
 		if (++spins < 64)
@@ -226,6 +264,8 @@ static void pe_dma_free(struct pe_dma *s)
 	if (!s)
 		return;
 	tcemu_mutex_destroy(&s->kill_lock);
+	free(s->id_ranges);
+	free(s->cache);
 	free(s);
 }
 
@@ -326,6 +366,7 @@ static int seg_push(struct seg_list *l, uint8_t *ua, size_t len)
 static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dma *s, unsigned slot, uint64_t bus,
 					     unsigned need, struct cache_entry *e, struct slot_geo *geo)
 {
+	struct cache_entry (*fresh)[CACHE_WAYS] = NULL;
 	struct tcemu_table *t;
 	const struct tcemu_table_params *tp;
 	uint64_t kseq, hpa, ua, avail, psize;
@@ -365,6 +406,8 @@ static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dm
 	if (rc)
 		return TCEMU_DMA_FAULT_PERMISSION;
 
+	if (TCEMU_UNLIKELY(!__atomic_load_n(&s->cache, __ATOMIC_RELAXED))) /* a racy peek: checked under the lock */
+		fresh = calloc(CACHE_SETS, sizeof(*fresh)); /* zeroed: generation 0, every entry dead */
 	e->tag = (((bus - geo->start) >> geo->shift) << 1) | slot;
 	e->hpa = hpa;
 	e->perm = perm;
@@ -377,12 +420,17 @@ static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dm
 	}
 
 	tcemu_spin_lock(&s->lock);
+	if (fresh && !s->cache) {
+		__atomic_store_n(&s->cache, fresh, __ATOMIC_RELAXED); /* the peek above reads it unlocked */
+		fresh = NULL;
+	}
 	if (s->kseq == kseq) {
 		s->geo[slot] = *geo;
 		s->geo[slot].gen = s->gen;
 		cache_fill(s, e);
 	}
 	tcemu_spin_unlock(&s->lock);
+	free(fresh); /* another thread installed one first */
 	return TCEMU_DMA_FAULT_NONE;
 }
 
@@ -441,77 +489,127 @@ static void record_fault(struct pe_dma *s, enum tcemu_dma_fault_kind k, uint64_t
 	s->st.last_fault_bus = bus;
 }
 
-static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, uint8_t *buf, size_t len, bool write)
+/* Counts n accesses of len bytes in all, or a fault at fbus. Lock held. */
+static void count_access(struct pe_dma *s, size_t n, size_t len, bool write, enum tcemu_dma_fault_kind k,
+			 uint64_t fbus)
 {
-	const unsigned need = write ? TCEMU_TCE_WRITE : TCEMU_TCE_READ;
-	enum tcemu_dma_fault_kind k;
-	struct seg_list l;
-	struct pe_dma *s;
-	uint64_t fbus = bus;
-	unsigned ep, slot;
-	int err = 0;
+	if (write)
+		s->st.writes += n;
+	else
+		s->st.reads += n;
+	if (k)
+		record_fault(s, k, fbus);
+	else if (write)
+		s->st.bytes_written += len;
+	else
+		s->st.bytes_read += len;
+}
 
-	if (!dma || !pe || (!buf && len))
-		return -EINVAL;
-	if (len && bus + (len - 1) < bus)
-		return -EINVAL;
-	s = pe_state(dma, pe);
-	if (!s)
-		return -EINVAL;
-	if (!len)
-		return 0;
+/* The bytes of [ua, ua + len) lie in one range of the identity snapshot. Lock held. */
+static bool id_covers(const struct pe_dma *s, uint64_t ua, size_t len)
+{
+	size_t lo = 0, hi = s->id_n;
 
-	if (TCEMU_UNLIKELY(tcemu_pe_dma_stopped(pe))) {
-		tcemu_spin_lock(&s->lock);
-		if (write)
-			s->st.writes++;
+	while (lo < hi) { /* the first range that starts above ua */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->id_ranges[mid].ua <= ua)
+			lo = mid + 1;
 		else
-			s->st.reads++;
-		record_fault(s, TCEMU_DMA_FAULT_STOPPED, bus);
-		tcemu_spin_unlock(&s->lock);
-		return -EIO;
+			hi = mid;
 	}
+	return lo && ua - s->id_ranges[lo - 1].ua < s->id_ranges[lo - 1].size &&
+	       len <= s->id_ranges[lo - 1].size - (ua - s->id_ranges[lo - 1].ua);
+}
 
-	/*
-	 * Fast path: the whole access inside one cached page and its pinned run, and short: copied
-	 * under the PE's lock, which makes it atomic against kills at the price of one lock.
-	 */
-	slot = (unsigned)(bus >> 59);
+/* Every element inside the snapshot; *fbus: the first one that is not. Lock held. */
+static bool id_covers_all(const struct pe_dma *s, const struct dma_sg *sg, size_t n, uint64_t *fbus)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sg[i].len && !id_covers(s, sg[i].bus, sg[i].len)) {
+			*fbus = sg[i].bus;
+			return false;
+		}
+	return true;
+}
+
+/*
+ * Identity mode: bus addresses are process addresses, checked against the pinned memory and
+ * copied under the PE's lock. One refresh of the snapshot when something is not covered.
+ */
+static int identity_access(struct tcemu_dma *dma, struct pe_dma *s, const struct dma_sg *sg, size_t n,
+			   uint8_t *buf, size_t total, bool write)
+{
+	struct memory_range *old = NULL;
+	uint64_t fbus = sg[0].bus;
+	bool ok;
+
 	tcemu_spin_lock(&s->lock);
-	if (TCEMU_LIKELY(slot < TCEMU_PE_WINDOWS && len <= LOCKED_COPY_MAX)) {
-		const struct slot_geo *g = &s->geo[slot];
-		uint64_t off = bus - g->start;
+	ok = id_covers_all(s, sg, n, &fbus);
+	for (int tries = 0; !ok && tries < 4; tries++) {
+		uint64_t kseq = s->kseq;
+		struct memory_range *r = NULL;
+		size_t nr = 0;
+		int rc;
 
-		if (g->gen == s->gen && off < g->size) {
-			uint64_t pgoff = off & ((1ull << g->shift) - 1);
-			struct cache_entry *e = cache_find(s, ((off >> g->shift) << 1) | slot);
+		tcemu_spin_unlock(&s->lock);
+		free(old);
+		old = NULL;
+		rc = memory_pinned_ranges(dma->mem, &r, &nr);
+		if (rc)
+			return rc;
+		tcemu_spin_lock(&s->lock);
+		if (s->kseq != kseq) { /* a kill since: the snapshot may hold memory unpinned after it */
+			old = r;
+			continue;
+		}
+		old = s->id_ranges;
+		s->id_ranges = r;
+		s->id_n = nr;
+		ok = id_covers_all(s, sg, n, &fbus);
+	}
+	if (ok) {
+		size_t done = 0;
 
-			if (e && (e->perm & need) == need && len <= e->len && pgoff <= e->len - len) {
-				uint8_t *ua = (uint8_t *)(uintptr_t)(e->ua + pgoff);
+		for (size_t i = 0; i < n; i++) {
+			uint8_t *ua = (uint8_t *)(uintptr_t)sg[i].bus;
 
-				s->st.cache_hits++;
-				if (write) {
-					s->st.writes++;
-					s->st.bytes_written += len;
-					memcpy(ua, buf, len);
-				} else {
-					s->st.reads++;
-					s->st.bytes_read += len;
-					memcpy(buf, ua, len);
-				}
-				tcemu_spin_unlock(&s->lock);
-				return 0;
-			}
+			if (write)
+				memcpy(ua, buf + done, sg[i].len);
+			else
+				memcpy(buf + done, ua, sg[i].len);
+			done += sg[i].len;
 		}
 	}
-	ep = inflight_enter(s);
+	count_access(s, n, total, write, ok ? TCEMU_DMA_FAULT_NONE : TCEMU_DMA_FAULT_EXTENT, fbus);
 	tcemu_spin_unlock(&s->lock);
+	free(old);
+	if (!ok) {
+		tcemu_pe_eeh_freeze(s->pe, false);
+		return -EIO;
+	}
+	return 0;
+}
 
-	/* Slow path: page by page, every page resolved before anything is copied. */
+/*
+ * The translated path of n elements: every page of every element resolved before anything is
+ * copied. The caller entered epoch ep (inflight_enter); this leaves it.
+ */
+static int translated_access(struct tcemu_dma *dma, struct pe_dma *s, const struct dma_sg *sg, size_t n,
+			     uint8_t *buf, size_t total, bool write, unsigned ep)
+{
+	const unsigned need = write ? TCEMU_TCE_WRITE : TCEMU_TCE_READ;
+	enum tcemu_dma_fault_kind k = TCEMU_DMA_FAULT_NONE;
+	struct seg_list l;
+	uint64_t fbus = sg[0].bus;
+	int err = 0;
+
 	l.v = l.inl;
 	l.n = 0;
 	l.cap = SEGS_INLINE;
-	k = build_segs(dma, s, bus, len, need, &l, &fbus, &err);
+	for (size_t i = 0; i < n && !k && !err; i++)
+		if (sg[i].len)
+			k = build_segs(dma, s, sg[i].bus, sg[i].len, need, &l, &fbus, &err);
 	if (!k && !err) {
 		size_t done = 0;
 
@@ -530,23 +628,172 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 		return err;
 
 	tcemu_spin_lock(&s->lock);
-	if (write)
-		s->st.writes++;
-	else
-		s->st.reads++;
-	if (k) {
-		record_fault(s, k, fbus);
-	} else if (write) {
-		s->st.bytes_written += len;
-	} else {
-		s->st.bytes_read += len;
-	}
+	count_access(s, n, total, write, k, fbus);
 	tcemu_spin_unlock(&s->lock);
 	if (k) {
-		tcemu_pe_eeh_freeze(pe, false);
+		tcemu_pe_eeh_freeze(s->pe, false);
 		return -EIO;
 	}
 	return 0;
+}
+
+/* A stopped PE: every access fails, counted as a fault at bus. */
+static int stopped_access(struct pe_dma *s, size_t n, bool write, uint64_t bus)
+{
+	tcemu_spin_lock(&s->lock);
+	count_access(s, n, 0, write, TCEMU_DMA_FAULT_STOPPED, bus);
+	tcemu_spin_unlock(&s->lock);
+	return -EIO;
+}
+
+/*
+ * The fast path's lookups: appends the pages of [bus, bus + len) to seg (*np used, FAST_PAGES at
+ * most) if every one is cached with the permission and its bytes in the entry's pinned run.
+ * false (seg's new entries meaningless) on anything else. Lock held.
+ */
+static bool fast_segs(struct pe_dma *s, uint64_t bus, size_t len, unsigned need, struct seg *seg, unsigned *np)
+{
+	unsigned slot = (unsigned)(bus >> 59);
+	const struct slot_geo *g;
+	uint64_t off, pmask;
+	size_t done = 0;
+
+	if (slot >= TCEMU_PE_WINDOWS)
+		return false;
+	g = &s->geo[slot];
+	off = bus - g->start;
+	if (g->gen != s->gen || off >= g->size || len > g->size - off)
+		return false;
+	pmask = (1ull << g->shift) - 1;
+	while (done < len) {
+		uint64_t o = off + done, pgoff = o & pmask;
+		size_t n = (size_t)tcemu_min_u64(len - done, pmask + 1 - pgoff);
+		struct cache_entry *e;
+
+		if (*np == FAST_PAGES)
+			return false;
+		e = cache_find(s, ((o >> g->shift) << 1) | slot);
+		if (!e || (e->perm & need) != need || pgoff >= e->len || n > e->len - pgoff)
+			return false;
+		seg[(*np)++] = (struct seg){ (uint8_t *)(uintptr_t)(e->ua + pgoff), n };
+		done += n;
+	}
+	return true;
+}
+
+/* The fast path's copies and counters: np pages found by fast_segs for n accesses. Lock held. */
+static void fast_copy(struct pe_dma *s, const struct seg *seg, unsigned np, size_t n, uint8_t *buf, size_t len,
+		      bool write)
+{
+	size_t at = 0;
+
+	for (unsigned i = 0; i < np; at += seg[i].len, i++) {
+		if (write)
+			memcpy(seg[i].ua, buf + at, seg[i].len);
+		else
+			memcpy(buf + at, seg[i].ua, seg[i].len);
+	}
+	s->st.cache_hits += np;
+	count_access(s, n, len, write, TCEMU_DMA_FAULT_NONE, 0);
+}
+
+static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, uint8_t *buf, size_t len, bool write)
+{
+	const unsigned need = write ? TCEMU_TCE_WRITE : TCEMU_TCE_READ;
+	const struct dma_sg one = { bus, len };
+	struct seg seg[FAST_PAGES];
+	struct pe_dma *s;
+	unsigned ep, np = 0;
+
+	if (!dma || !pe || (!buf && len))
+		return -EINVAL;
+	if (len && bus + (len - 1) < bus)
+		return -EINVAL;
+	s = pe_state(dma, pe);
+	if (!s)
+		return -EINVAL;
+	if (!len)
+		return 0;
+
+	if (TCEMU_UNLIKELY(tcemu_pe_dma_stopped(pe)))
+		return stopped_access(s, 1, write, bus);
+	if (TCEMU_UNLIKELY(dma->identity))
+		return identity_access(dma, s, &one, 1, buf, len, write);
+
+	/*
+	 * Fast path: every page of a short access cached with its pinned run (an mbuf's data often
+	 * crosses a page boundary): copied under the PE's lock, which makes it atomic against kills
+	 * at the price of one lock.
+	 */
+	tcemu_spin_lock(&s->lock);
+	if (TCEMU_LIKELY(len <= LOCKED_COPY_MAX && fast_segs(s, bus, len, need, seg, &np))) {
+		fast_copy(s, seg, np, 1, buf, len, write);
+		tcemu_spin_unlock(&s->lock);
+		return 0;
+	}
+	ep = inflight_enter(s);
+	tcemu_spin_unlock(&s->lock);
+
+	/* Slow path: page by page, every page resolved before anything is copied. */
+	return translated_access(dma, s, &one, 1, buf, len, write, ep);
+}
+
+int dma_access_sg(struct tcemu_dma *dma, struct tcemu_pe *pe, const struct dma_sg *sg, size_t n, void *buf,
+		  bool write)
+{
+	struct pe_dma *s;
+	size_t total = 0;
+	unsigned ep;
+
+	if (!dma || !pe || (n && !sg))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (sg[i].len && (sg[i].bus + (sg[i].len - 1) < sg[i].bus || total + sg[i].len < total))
+			return -EINVAL;
+		total += sg[i].len;
+	}
+	if (total && !buf)
+		return -EINVAL;
+	s = pe_state(dma, pe);
+	if (!s)
+		return -EINVAL;
+	if (!total)
+		return 0;
+	if (n == 1)
+		return dma_access(dma, pe, sg[0].bus, buf, sg[0].len, write);
+
+	if (TCEMU_UNLIKELY(tcemu_pe_dma_stopped(pe)))
+		return stopped_access(s, n, write, sg[0].bus);
+	if (TCEMU_UNLIKELY(dma->identity))
+		return identity_access(dma, s, sg, n, buf, total, write);
+	tcemu_spin_lock(&s->lock);
+	if (total <= LOCKED_COPY_MAX) { /* the fast path, for every element at once (as dma_access) */
+		const unsigned need = write ? TCEMU_TCE_WRITE : TCEMU_TCE_READ;
+		struct seg seg[FAST_PAGES];
+		unsigned np = 0;
+		size_t i = 0;
+
+		while (i < n && fast_segs(s, sg[i].bus, sg[i].len, need, seg, &np))
+			i++;
+		if (i == n) {
+			fast_copy(s, seg, np, n, buf, total, write);
+			tcemu_spin_unlock(&s->lock);
+			return 0;
+		}
+	}
+	ep = inflight_enter(s);
+	tcemu_spin_unlock(&s->lock);
+	return translated_access(dma, s, sg, n, buf, total, write, ep);
+}
+
+void dma_set_identity(struct tcemu_dma *dma)
+{
+	dma->identity = true;
+}
+
+bool dma_identity(const struct tcemu_dma *dma)
+{
+	return dma->identity;
 }
 
 TCEMU_EXPORT int tcemu_dma_read(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, void *buf, size_t len)

@@ -41,6 +41,7 @@
 
 #include <tcemu/memory.h>
 
+#include "core/memory_priv.h"
 #include "util/lock.h"
 
 #define DEFAULT_HPA_BASE 0x40000000ull /* 1 GiB */
@@ -501,4 +502,48 @@ TCEMU_EXPORT void tcemu_memory_stats(struct tcemu_memory *m, struct tcemu_memory
 	st->references = m->references;
 	st->next_hpa = m->next_hpa;
 	tcemu_mutex_unlock(&m->lock);
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct memory_range *x = a, *y = b;
+
+	return x->ua < y->ua ? -1 : x->ua > y->ua;
+}
+
+int memory_pinned_ranges(struct tcemu_memory *m, struct memory_range **out, size_t *n)
+{
+	struct memory_range *r = NULL;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	tcemu_mutex_lock(&m->lock);
+	if (m->hpa_len > m->hpa_dead) {
+		r = malloc((m->hpa_len - m->hpa_dead) * sizeof(*r));
+		if (!r) {
+			tcemu_mutex_unlock(&m->lock);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < m->hpa_len; i++)
+			if (m->runs[i])
+				r[k++] = (struct memory_range){ m->runs[i]->ua, m->runs[i]->size };
+	}
+	tcemu_mutex_unlock(&m->lock);
+	if (!k)
+		return 0;
+	qsort(r, k, sizeof(*r), range_cmp);
+	size_t w = 0;
+	for (size_t i = 1; i < k; i++) {
+		if (r[i].ua <= r[w].ua + r[w].size) {
+			uint64_t end = r[i].ua + r[i].size;
+			if (end > r[w].ua + r[w].size)
+				r[w].size = end - r[w].ua;
+		} else {
+			r[++w] = r[i];
+		}
+	}
+	*out = r;
+	*n = w + 1;
+	return 0;
 }

@@ -185,6 +185,7 @@ static int pe_build(struct tcemu_platform *plat, struct tcemu_phb *phb, const st
 		di->vendor = td->vendor;
 		di->device = td->device;
 		di->class_code = td->class_code;
+		di->revision = td->revision;
 		di->subsys_vendor = td->subsys_vendor;
 		di->subsys_device = td->subsys_device;
 		for (unsigned b = 0; b < 6; b++) {

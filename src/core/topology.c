@@ -767,14 +767,16 @@ static int apply_model(struct parser *ps, struct tcemu_topo_device *dev, uint32_
 static int parse_device(struct parser *ps)
 {
 	enum { K_VENDOR, K_DEVICE, K_CLASS, K_SVENDOR, K_SDEVICE, K_BAR0, K_ROM = K_BAR0 + 6, K_MODEL, K_LINK,
-	       K_DISK, K_SIZE, K_FAULT_FILE, NKEYS };
+	       K_DISK, K_SIZE, K_REVISION, K_FAULT_FILE, NKEYS };
 	static const char *const keys[NKEYS] = {
 		"vendor", "device", "class", "subsys-vendor", "subsys-device",
-		"bar0", "bar1", "bar2", "bar3", "bar4", "bar5", "rom", "model", "link", "disk", "size", "fault-file",
+		"bar0", "bar1", "bar2", "bar3", "bar4", "bar5", "rom", "model", "link", "disk", "size", "revision",
+		"fault-file",
 	};
 	struct tcemu_topo_phb *phb = last_phb(ps);
 	struct tcemu_topo_pe *pe = last_pe(ps);
-	struct tcemu_topo_device dev = { .vendor = 0x1b36, .device = 0x0005, .class_code = 0x00ff00 };
+	struct tcemu_topo_device dev = { .vendor = 0x1b36, .device = 0x0005, .class_code = 0x00ff00,
+					 .revision = TOPO_PLAIN_REVISION };
 	struct tcemu_topo_device *devs, peer;
 	struct tok tk, val, disk = { NULL, 0 }, fault_file = { NULL, 0 };
 	char q[QUOTE_MAX];
@@ -812,6 +814,10 @@ static int parse_device(struct parser *ps)
 		case K_CLASS:
 			rc = get_uint(ps, &val, "class", true, 0xffffff, &v);
 			dev.class_code = (uint32_t)v;
+			break;
+		case K_REVISION:
+			rc = get_uint(ps, &val, "revision", true, 0xff, &v);
+			dev.revision = (uint8_t)v;
 			break;
 		case K_ROM:
 			rc = get_size(ps, &val, "rom size", &dev.rom_size);
@@ -870,6 +876,8 @@ static int parse_device(struct parser *ps)
 		rc = apply_model(ps, &dev, seen, K_VENDOR, K_BAR0, K_ROM);
 		if (rc)
 			return rc;
+		if (!(seen & (1u << K_REVISION)))
+			dev.revision = dev.model->revision; /* transitional virtio: 0 */
 	} else if (!(seen & (1u << K_SVENDOR))) {
 		dev.subsys_vendor = dev.vendor;
 	}

@@ -18,6 +18,7 @@
 #define TCEMU_TOPO_MAX_FILE (1u << 20) /* bytes */
 #define TCEMU_TOPO_MAX_LINE 4096       /* bytes, newline excluded */
 #define TCEMU_TOPO_MAX_GROUP 65535
+#define TOPO_PLAIN_REVISION 0x01 /* the plain test device's revision ID */
 
 struct tcemu_topo_bar {
 	uint64_t size;  /* 0: BAR not implemented */
@@ -29,6 +30,7 @@ struct tcemu_topo_device {
 	uint16_t vendor;    /* default 0x1b36 */
 	uint16_t device;    /* default 0x0005 */
 	uint32_t class_code; /* 24 bits, default 0x00ff00 */
+	uint8_t revision;   /* revision ID: revision=, else the model's, else TOPO_PLAIN_REVISION */
 	uint16_t subsys_vendor; /* default = vendor */
 	uint16_t subsys_device; /* default 0 */
 	struct tcemu_topo_bar bars[6];

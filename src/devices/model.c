@@ -13,9 +13,18 @@
  * engine's per-PE record (kind and bus address) and, for a permission fault, from the entry the
  * window's table holds there; the record is kept in the model and reported as a host defect.
  *
- * EEH: eeh.c tells nobody about state changes, so the model is told at its next entry point
- * (trapped access, config write, reset): a changed freeze count or a stopped PE is a freeze, a
- * PE that works again after a freeze was told is a thaw.
+ * EEH: a freeze caused by the model's own DMA (a fault) is told to the model at once, inside the
+ * failing tcemu_model_dma_* call (sync_eeh with try: skipped when eeh_lock is taken, i.e. a DMA
+ * from inside the eeh callback). eeh.c tells nobody about other state changes (EEH_PE_OP
+ * injections, unfreezes, resets, another device's fault on the PE), so those reach the model at
+ * its next entry point (trapped access, config write, reset) or its next DMA, which fails on a
+ * stopped PE: a changed freeze count or a stopped PE is a freeze, a PE that works again after a
+ * freeze was told is a thaw.
+ *
+ * Context: tcemu_model_set_context formats into m->ctx (under m->lock); model_context (the
+ * built-in models) keeps its format and arguments in a thread-local slot naming the model. A
+ * fault uses the slot when it names the model (the thread's own DMA), else m->ctx; set_context
+ * clears the thread's slot, so on one thread the later call wins.
  *
  * Locking: m->lock (a leaf) protects the context string and the fault record. m->eeh_lock
  * serialises the EEH delivery and is held across the model's eeh callback (taken only at entry
@@ -34,6 +43,7 @@
 #include <tcemu/dma.h>
 #include <tcemu/table.h>
 
+#include "core/dma_priv.h"
 #include "core/platform_priv.h"
 #include "vfio/device.h"
 #include "devices/models.h"
@@ -46,8 +56,10 @@
 #define CFG_CAPS 0x40
 #define CAP_MSI 0x05
 #define CAP_MSIX 0x11
+#define CAP_PCIE 0x10
 #define MSIX_ENABLE 0x80u /* bit 15 of message control: bit 7 of its high byte */
 #define MSIX_TABLE_SIZE_MASK 0x7ffu
+#define SG_INLINE 16u /* scatter-gather elements without an allocation */
 
 struct tcemu_model {
 	const struct tcemu_model_type *type;
@@ -77,6 +89,18 @@ struct tcemu_model {
 	uint64_t dma_bytes[2], dma_ops[2]; /* [0] read from memory, [1] written to memory */
 };
 
+/*
+ * model_context's context: per thread, because a fault is recorded in the thread of the DMA that
+ * the context describes (no lock on the hot path). m NULL: none.
+ */
+struct lazy_context {
+	struct tcemu_model *m;
+	const char *fmt, *s1, *s2;
+	unsigned u1, u2;
+};
+
+static __thread struct lazy_context lazy_ctx;
+
 /* ---- registry ---- */
 
 TCEMU_EXPORT const struct tcemu_model_type *tcemu_model_builtin(const char *name)
@@ -91,14 +115,23 @@ TCEMU_EXPORT const struct tcemu_model_type *tcemu_model_builtin(const char *name
 
 /* ---- EEH and the device hooks ---- */
 
-static void sync_eeh(struct tcemu_model *m)
+/*
+ * Tells the model of a freeze or thaw it has not heard of. try: from a failed DMA, inside the
+ * model's own code, perhaps inside its eeh callback: only if eeh_lock is free.
+ */
+static void sync_eeh(struct tcemu_model *m, bool try)
 {
 	uint64_t n;
 	bool frozen;
 
 	if (!m->type->ops->eeh)
 		return;
-	pthread_mutex_lock(&m->eeh_lock);
+	if (try) {
+		if (pthread_mutex_trylock(&m->eeh_lock))
+			return;
+	} else {
+		pthread_mutex_lock(&m->eeh_lock);
+	}
 	n = tcemu_pe_eeh_freezes(m->pe);
 	frozen = tcemu_pe_dma_stopped(m->pe) || tcemu_pe_mmio_stopped(m->pe);
 	if (!m->told_frozen && (frozen || n != m->freezes_seen)) {
@@ -118,7 +151,7 @@ static ssize_t hook_bar_rw(void *arg, unsigned bar, void *buf, size_t len, uint6
 	struct tcemu_model *m = arg;
 	int rc;
 
-	sync_eeh(m);
+	sync_eeh(m, false);
 	rc = write ? m->type->ops->bar_write(m, bar, off, buf, len) : m->type->ops->bar_read(m, bar, off, buf, len);
 	return rc ? rc : (ssize_t)len;
 }
@@ -127,7 +160,7 @@ static void hook_cfg_written(void *arg, unsigned off, size_t len)
 {
 	struct tcemu_model *m = arg;
 
-	sync_eeh(m);
+	sync_eeh(m, false);
 	if (m->type->ops->config_write)
 		m->type->ops->config_write(m, off, len);
 }
@@ -136,13 +169,15 @@ static void hook_reset(void *arg)
 {
 	struct tcemu_model *m = arg;
 
-	sync_eeh(m);
+	sync_eeh(m, false);
 	if (m->type->ops->reset)
 		m->type->ops->reset(m);
 }
 
 static void model_free(struct tcemu_model *m)
 {
+	if (lazy_ctx.m == m)
+		lazy_ctx.m = NULL; /* (other threads' slots only compare the pointer; every DMA sets its own first) */
 	pthread_mutex_destroy(&m->eeh_lock);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
@@ -170,7 +205,7 @@ static bool type_valid(const struct tcemu_model_type *t)
 	return !traps || (t->ops->bar_read && t->ops->bar_write);
 }
 
-/* The device info of a model: the topology's address, the model's ids and BARs, no ROM. */
+/* The device info of a model: the topology's address, the model's ids, revision and BARs, no ROM. */
 static void model_info(const struct tcemu_model_type *t, const char *bdf, struct tcemu_device_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -180,6 +215,7 @@ static void model_info(const struct tcemu_model_type *t, const char *bdf, struct
 	info->class_code = t->class_code;
 	info->subsys_vendor = t->subsys_vendor;
 	info->subsys_device = t->subsys_device;
+	info->revision = t->revision;
 	memcpy(info->bar_size, t->bar_size, sizeof(info->bar_size));
 	memcpy(info->bar_flags, t->bar_flags, sizeof(info->bar_flags));
 }
@@ -212,7 +248,6 @@ static int model_build(struct tcemu_host *h, struct group *g, const char *bdf, c
 	snprintf(m->bdf, sizeof(m->bdf), "%s", bdf);
 	m->freezes_seen = tcemu_pe_eeh_freezes(g->pe);
 	m->cap_end = CFG_CAPS;
-	m->vm.revision = t->revision;
 	m->vm.bar_rw = hook_bar_rw;
 	m->vm.cfg_written = hook_cfg_written;
 	m->vm.reset = hook_reset;
@@ -279,9 +314,16 @@ static int attach(struct tcemu_host *h, const char *bdf, const struct tcemu_mode
 		goto unlock;
 	}
 	if (type && !h->dma) {
+		const char *id = getenv("TCEMU_DMA_IDENTITY");
+
 		rc = tcemu_dma_create(h->plat, h->mem, &h->dma);
 		if (rc)
 			goto unlock;
+		if (id && strcmp(id, "benchmark") == 0) { /* tcemu exec --bench-dma-identity only */
+			dma_set_identity(h->dma);
+			tcemu_logf(&h->lg, TCEMU_LOG_WARN,
+				   "DMA translation bypassed (identity mode, TCEMU_DMA_IDENTITY=benchmark): for benchmarks only");
+		}
 	}
 	if (type)
 		rc = model_build(h, g, tcemu_vdev_info(g->devs[slot])->bdf, type, params,
@@ -494,6 +536,8 @@ TCEMU_EXPORT int tcemu_model_add_cap(struct tcemu_model *m, uint8_t id, const vo
 		m->msix_cap = off;
 	} else if (id == CAP_MSI) {
 		m->vm.msi_vectors = 1;
+	} else if (id == CAP_PCIE) {
+		m->vm.pcie = true; /* vfio-pci offers the ERR interrupt on PCI Express devices */
 	}
 	m->vm.cfg[off] = id;
 	m->vm.cfg[off + 1] = 0;
@@ -558,6 +602,13 @@ TCEMU_EXPORT void tcemu_model_set_context(struct tcemu_model *m, const char *fmt
 	vsnprintf(m->ctx, sizeof(m->ctx), fmt, ap);
 	va_end(ap);
 	pthread_mutex_unlock(&m->lock);
+	if (lazy_ctx.m == m)
+		lazy_ctx.m = NULL; /* the thread's later context wins */
+}
+
+void model_context(struct tcemu_model *m, const char *fmt, const char *s1, unsigned u1, const char *s2, unsigned u2)
+{
+	lazy_ctx = (struct lazy_context){ m, fmt, s1, s2, u1, u2 };
 }
 
 TCEMU_EXPORT const char *tcemu_model_fault_held_name(enum tcemu_model_fault_held held)
@@ -632,7 +683,13 @@ static void record_fault(struct tcemu_model *m, uint64_t bus, size_t len, bool w
 	}
 	snprintf(f.bdf, sizeof(f.bdf), "%s", m->bdf);
 	pthread_mutex_lock(&m->lock);
-	snprintf(f.context, sizeof(f.context), "%s", m->ctx);
+	if (lazy_ctx.m == m) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral" /* model_context's callers' literals, checked there */
+		snprintf(f.context, sizeof(f.context), lazy_ctx.fmt, lazy_ctx.s1, lazy_ctx.u1, lazy_ctx.s2, lazy_ctx.u2);
+#pragma GCC diagnostic pop
+	} else
+		snprintf(f.context, sizeof(f.context), "%s", m->ctx);
 	f.count = m->fault.count + 1;
 	snprintf(f.message, sizeof(f.message), "device %s: DMA %s at 0x%llx faulted: %s (tce 0x%llx)%s%s; PE frozen",
 		 f.bdf, write ? "write" : "read", (unsigned long long)f.bus, tcemu_model_fault_held_name(f.held),
@@ -643,6 +700,13 @@ static void record_fault(struct tcemu_model *m, uint64_t bus, size_t len, bool w
 	host_dma_fault(m->host, &f); /* logged there, rate-limited per kind */
 }
 
+/* What a successful access moved, for the summary (a scatter-gather list is one access). */
+static void count_dma(struct tcemu_model *m, bool write, size_t len)
+{
+	__atomic_add_fetch(&m->dma_bytes[write], len, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->dma_ops[write], 1, __ATOMIC_RELAXED);
+}
+
 static int model_dma(struct tcemu_model *m, uint64_t bus, void *buf, size_t len, bool write)
 {
 	int rc;
@@ -650,12 +714,12 @@ static int model_dma(struct tcemu_model *m, uint64_t bus, void *buf, size_t len,
 	if (!m->dma)
 		return -EINVAL;
 	rc = write ? tcemu_dma_write(m->dma, m->pe, bus, buf, len) : tcemu_dma_read(m->dma, m->pe, bus, buf, len);
-	if (rc == -EIO)
+	if (rc == -EIO) {
 		record_fault(m, bus, len, write);
-	if (rc == 0) {
-		__atomic_add_fetch(&m->dma_bytes[write], len, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&m->dma_ops[write], 1, __ATOMIC_RELAXED);
+		sync_eeh(m, true); /* the freeze reaches the model now, not at its next entry point */
 	}
+	if (rc == 0)
+		count_dma(m, write, len);
 	return rc;
 }
 
@@ -669,22 +733,42 @@ TCEMU_EXPORT int tcemu_model_dma_write(struct tcemu_model *m, uint64_t bus, cons
 	return model_dma(m, bus, (void *)(uintptr_t)data, len, true);
 }
 
+/*
+ * Scatter-gather: the elements up to len bytes, as one all-or-nothing access of the engine (every
+ * element translated and checked before any byte moves).
+ */
 static ssize_t model_dmav(struct tcemu_model *m, const struct tcemu_model_sg *sg, size_t n, uint8_t *buf, size_t len,
 			  bool write)
 {
-	size_t done = 0;
+	struct dma_sg inl[SG_INLINE], *v = inl;
+	size_t done = 0, k = 0;
+	int rc;
 
-	if (n && !sg)
+	if ((n && !sg) || (len && !buf))
 		return -EINVAL;
+	if (!m->dma)
+		return -EINVAL;
+	if (n > SG_INLINE) {
+		v = malloc(n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
 	for (size_t i = 0; i < n && done < len; i++) {
 		size_t c = (size_t)tcemu_min_u64(sg[i].len, len - done);
-		int rc = model_dma(m, sg[i].bus, buf + done, c, write);
 
-		if (rc)
-			return rc;
+		v[k++] = (struct dma_sg){ sg[i].bus, c };
 		done += c;
 	}
-	return (ssize_t)done;
+	rc = dma_access_sg(m->dma, m->pe, v, k, buf, write);
+	if (rc == -EIO) {
+		record_fault(m, 0, SIZE_MAX, write); /* the address: the engine's record */
+		sync_eeh(m, true);
+	}
+	if (rc == 0)
+		count_dma(m, write, done);
+	if (v != inl)
+		free(v);
+	return rc ? rc : (ssize_t)done;
 }
 
 TCEMU_EXPORT ssize_t tcemu_model_dma_readv(struct tcemu_model *m, const struct tcemu_model_sg *sg, size_t n,

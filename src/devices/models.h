@@ -30,6 +30,17 @@ int host_attach_topology_models(struct tcemu_host *h);
 size_t host_models_summary(struct tcemu_host *h, char *buf, size_t len, bool in_signal);
 
 /*
+ * tcemu_model_set_context for the built-in models' hot paths: the context is kept unformatted and
+ * formatted (snprintf(fmt, s1, u1, s2, u2)) only when a fault is recorded, since formatting it for
+ * every descriptor cost more than the DMA itself. Kept per thread without a lock: it names the
+ * next DMA of the calling thread on model m. fmt is a string literal whose conversions take
+ * the arguments in that order, %s %u %s %u, or a prefix of them; s1 and s2 must outlive the
+ * model (literals, queue names).
+ */
+void model_context(struct tcemu_model *m, const char *fmt, const char *s1, unsigned u1, const char *s2, unsigned u2)
+	__attribute__((format(printf, 2, 0)));
+
+/*
  * virtio-net's counters as "tx N packets (N dropped), rx N packets (N dropped, N waiting)"
  * (virtio_net.c). -EBUSY (nothing written) when try and its lock is taken.
  */

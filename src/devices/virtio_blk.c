@@ -113,7 +113,7 @@ static int put_status(struct blk_dev *b, const struct vq_chain *c, uint8_t st)
 {
 	for (unsigned i = c->nout + c->nin; i-- > c->nout;)
 		if (c->seg[i].len) {
-			tcemu_model_set_context(b->v.m, "request queue 0 request %u status", c->head);
+			model_context(b->v.m, "%s queue %u %srequest %u status", "request", 0, "", c->head);
 			return tcemu_model_dma_write(b->v.m, c->seg[i].bus + c->seg[i].len - 1, &st, 1);
 		}
 	return -EPROTO;
@@ -135,7 +135,7 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 		return -EPROTO;
 	out_data = c->out_len - BLK_HDR;
 	in_data = c->in_len - 1;
-	tcemu_model_set_context(m, "request queue 0 request %u header", c->head);
+	model_context(m, "%s queue %u %srequest %u header", "request", 0, "", c->head);
 	n = vq_chain_read(m, c, b->bounce, BLK_HDR);
 	if (n < 0)
 		return n;
@@ -151,7 +151,7 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 			len = 0;
 			break;
 		}
-		tcemu_model_set_context(m, "request queue 0 request %u data", c->head);
+		model_context(m, "%s queue %u %srequest %u data", "request", 0, "", c->head);
 		if (type == BLK_T_OUT) {
 			n = vq_chain_read(m, c, b->bounce, BLK_HDR + len);
 			if (n < 0)
@@ -180,7 +180,7 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 		break;
 	case BLK_T_GET_ID:
 		len = tcemu_min_u64(in_data, BLK_ID_BYTES);
-		tcemu_model_set_context(m, "request queue 0 request %u id", c->head);
+		model_context(m, "%s queue %u %srequest %u id", "request", 0, "", c->head);
 		n = vq_chain_write(m, c, b->id, len);
 		if (n < 0)
 			return n;

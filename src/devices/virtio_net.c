@@ -129,7 +129,7 @@ static bool rx_drain(struct net_port *p)
 			memset(h, 0, hl);
 			if (hl == 12)
 				vq_put16(h + 10, 1); /* num_buffers */
-			tcemu_model_set_context(v->m, "rx queue 0 buffer %u", c->head);
+			model_context(v->m, "%s queue %u %sbuffer %u", "rx", NET_RX, "", c->head);
 			if (vq_chain_write(v->m, c, h, hl + k->len) < 0)
 				break; /* a fault: the PE is frozen, the packet stays */
 			wrote = hl + k->len;
@@ -190,7 +190,7 @@ static unsigned tx_collect(struct net_port *p, struct pkt *pk, struct vq_chain *
 			uint32_t len = (uint32_t)(c->out_len - hl);
 			uint8_t *buf = malloc(NET_HDR_MAX + len);
 
-			tcemu_model_set_context(v->m, "tx queue 1 buffer %u", c->head);
+			model_context(v->m, "%s queue %u %sbuffer %u", "tx", NET_TX, "", c->head);
 			if (!buf) {
 				p->tx_dropped++;
 			} else if (vq_chain_read(v->m, c, buf + NET_HDR_MAX - hl, hl + len) < 0) {

@@ -2,6 +2,7 @@
 /* Split virtqueues through the IOMMU (see virtqueue.h). */
 #include <errno.h>
 
+#include "devices/models.h"
 #include "devices/virtqueue.h"
 #include "util/internal.h"
 
@@ -38,7 +39,7 @@ static int read_desc(struct tcemu_model *m, struct vq *q, uint64_t table, uint32
 	uint8_t d[DESC_SIZE];
 	int rc;
 
-	tcemu_model_set_context(m, "%s queue %u %sdescriptor %u", q->name, q->index, indirect ? "indirect " : "", i);
+	model_context(m, "%s queue %u %sdescriptor %u", q->name, q->index, indirect ? "indirect " : "", i);
 	rc = tcemu_model_dma_read(m, table + (uint64_t)DESC_SIZE * i, d, sizeof(d));
 	if (rc)
 		return rc;
@@ -60,7 +61,7 @@ int vq_pop(struct tcemu_model *m, struct vq *q, bool indirect_ok, struct vq_chai
 
 	if (!q->ready)
 		return 0;
-	tcemu_model_set_context(m, "%s queue %u available index", q->name, q->index);
+	model_context(m, "%s queue %u available index", q->name, q->index, "", 0);
 	rc = tcemu_model_dma_read(m, q->avail + 2, b, 2);
 	if (rc)
 		return rc;
@@ -69,7 +70,7 @@ int vq_pop(struct tcemu_model *m, struct vq *q, bool indirect_ok, struct vq_chai
 		return 0;
 	if ((uint16_t)(idx - q->last_avail) > q->size)
 		return -EPROTO;
-	tcemu_model_set_context(m, "%s queue %u available entry %u", q->name, q->index, q->last_avail % q->size);
+	model_context(m, "%s queue %u %savailable entry %u", q->name, q->index, "", q->last_avail % q->size);
 	rc = tcemu_model_dma_read(m, q->avail + 4 + 2ull * (q->last_avail % q->size), b, 2);
 	if (rc)
 		return rc;
@@ -125,13 +126,13 @@ int vq_push(struct tcemu_model *m, struct vq *q, uint16_t head, uint32_t len)
 
 	vq_put32(e, head);
 	vq_put32(e + 4, len);
-	tcemu_model_set_context(m, "%s queue %u used entry %u", q->name, q->index, q->used_idx % q->size);
+	model_context(m, "%s queue %u %sused entry %u", q->name, q->index, "", q->used_idx % q->size);
 	rc = tcemu_model_dma_write(m, q->used + 4 + 8ull * (q->used_idx % q->size), e, sizeof(e));
 	if (rc)
 		return rc;
 	q->used_idx++;
 	vq_put16(b, q->used_idx); /* after the entry: each DMA completes (under the engine's lock) in order */
-	tcemu_model_set_context(m, "%s queue %u used index", q->name, q->index);
+	model_context(m, "%s queue %u used index", q->name, q->index, "", 0);
 	return tcemu_model_dma_write(m, q->used + 2, b, 2);
 }
 
@@ -139,7 +140,7 @@ bool vq_wants_irq(struct tcemu_model *m, struct vq *q)
 {
 	uint8_t b[2];
 
-	tcemu_model_set_context(m, "%s queue %u available flags", q->name, q->index);
+	model_context(m, "%s queue %u available flags", q->name, q->index, "", 0);
 	if (tcemu_model_dma_read(m, q->avail, b, 2))
 		return false;
 	return !(vq_le16(b) & VRING_AVAIL_F_NO_INTERRUPT);

@@ -17,8 +17,10 @@
  *    client unmasks it (SET_IRQS ACTION_UNMASK) once it has handled the interrupt. A raise while
  *    INTx is masked is dropped and returns -EAGAIN. The SET_IRQS TRIGGER loopback is a test
  *    hook and signals regardless of the mask, without masking.
- *  - A modelled device (tcemu_vdev_create_model, device.h) adds the model's revision, capability
- *    list and IRQ counts; its BARs without MMAP trap to the model, and a model drives INTx as a
+ *  - IRQ counts follow the capabilities, as vfio-pci's do: the plain device has none (MSI and
+ *    MSI-X 0, ERR refused: not PCI Express); INTx and REQ always have one vector.
+ *  - A modelled device (tcemu_vdev_create_model, device.h) adds the model's capability list and
+ *    IRQ counts (its revision is in its device info, like the plain device's); its BARs without MMAP trap to the model (when it has bar_rw), and a model drives INTx as a
  *    level (intx_asserted): signalled when asserted and unmasked, again at an unmask while still
  *    asserted, never lost while masked.
  *
@@ -89,11 +91,12 @@ struct tcemu_vdev {
 	struct tcemu_vdev_model model;                       /* valid when has_model */
 };
 
+/*
+ * The plain device has no capabilities: no MSI, no MSI-X, not PCI Express (no ERR), as vfio-pci
+ * derives the counts from the capabilities. INTx and REQ always exist.
+ */
 static const uint32_t plain_irq_count[TCEMU_VDEV_IRQS] = {
 	[VFIO_PCI_INTX_IRQ_INDEX] = 1,
-	[VFIO_PCI_MSI_IRQ_INDEX] = TCEMU_VDEV_MSI_VECTORS,
-	[VFIO_PCI_MSIX_IRQ_INDEX] = TCEMU_VDEV_MSIX_VECTORS,
-	[VFIO_PCI_ERR_IRQ_INDEX] = 1,
 	[VFIO_PCI_REQ_IRQ_INDEX] = 1,
 };
 
@@ -168,7 +171,7 @@ static void build_config(struct tcemu_vdev *d)
 	put16(c, CFG_VENDOR, info->vendor);
 	put16(c, CFG_DEVICE, info->device);
 	put16(w, CFG_COMMAND, CMD_WRITABLE);
-	c[CFG_REVISION] = d->has_model ? d->model.revision : 0x01;
+	c[CFG_REVISION] = info->revision;
 	c[CFG_CLASS] = (uint8_t)info->class_code;
 	c[CFG_CLASS + 1] = (uint8_t)(info->class_code >> 8);
 	c[CFG_CLASS + 2] = (uint8_t)(info->class_code >> 16);
@@ -271,7 +274,7 @@ int tcemu_vdev_create_model(const struct tcemu_device_info *info, const struct t
 		d->model = *mdl;
 		d->irq_count[VFIO_PCI_MSI_IRQ_INDEX] = mdl->msi_vectors;
 		d->irq_count[VFIO_PCI_MSIX_IRQ_INDEX] = mdl->msix_vectors;
-		d->irq_count[VFIO_PCI_ERR_IRQ_INDEX] = 0; /* not PCI Express */
+		d->irq_count[VFIO_PCI_ERR_IRQ_INDEX] = mdl->pcie ? 1 : 0; /* vfio-pci: PCI Express devices only */
 	}
 	d->info = *info;
 	d->info.bdf[sizeof(d->info.bdf) - 1] = '\0';
@@ -611,7 +614,7 @@ ssize_t tcemu_vdev_rw(struct tcemu_vdev *d, void *buf, size_t len, uint64_t off,
 	if (roff >= size)
 		return 0;
 	len = (size_t)tcemu_min_u64(len, size - roff);
-	if (d->has_model && region < NBARS && !(d->regions[region].flags & VFIO_REGION_INFO_FLAG_MMAP))
+	if (d->has_model && d->model.bar_rw && region < NBARS && !(d->regions[region].flags & VFIO_REGION_INFO_FLAG_MMAP))
 		return d->model.bar_rw(d->model.arg, (unsigned)region, buf, len, roff, write); /* traps */
 
 	tcemu_mutex_lock(&d->lock);

@@ -34,8 +34,6 @@
 #define TCEMU_VDEV_IRQS 5                   /* VFIO_PCI_NUM_IRQS */
 #define TCEMU_VDEV_REGION_SHIFT 40
 #define TCEMU_VDEV_CONFIG_SIZE 256
-#define TCEMU_VDEV_MSI_VECTORS 1
-#define TCEMU_VDEV_MSIX_VECTORS 8
 #define TCEMU_VDEV_MAX_VECTORS 32 /* eventfd slots per index (a model's MSI-X table size at most) */
 
 struct tcemu_vdev;
@@ -60,8 +58,9 @@ int tcemu_vdev_get_region_info(struct tcemu_vdev *d, struct vfio_region_info *ri
 
 /*
  * VFIO_DEVICE_GET_IRQ_INFO: index >= 5: -EINVAL. INTx: count 1, EVENTFD|MASKABLE|AUTOMASKED;
- * MSI: count TCEMU_VDEV_MSI_VECTORS, EVENTFD|NORESIZE; MSI-X: count TCEMU_VDEV_MSIX_VECTORS,
- * EVENTFD|NORESIZE; ERR and REQ: count 1, EVENTFD.
+ * MSI and MSI-X: the vectors of the capabilities (0 for the plain device, which has none; a
+ * model's from tcemu_vdev_model), EVENTFD|NORESIZE; ERR: count 1, EVENTFD on a PCI Express device
+ * (a model with pcie), else -EINVAL as vfio-pci; REQ: count 1, EVENTFD.
  */
 int tcemu_vdev_get_irq_info(struct tcemu_vdev *d, struct vfio_irq_info *ii);
 
@@ -105,19 +104,19 @@ int tcemu_vdev_region_fd(struct tcemu_vdev *d, unsigned index, int *fd);
  * A device model's binding (src/devices/model.c builds it): what a modelled device changes in the
  * plain one. Config space bytes 0x40 and up come from cfg/wmask (the capability list, with
  * cap_ptr at 0x34 and the capability bit of the status register set when cap_ptr != 0); the
- * revision is the model's; GET_IRQ_INFO reports msi_vectors and msix_vectors (0 without the
- * capability) and refuses the ERR index (the device is not PCI Express). BARs without
- * TCEMU_BAR_MMAP trap: every tcemu_vdev_rw on them calls bar_rw (its return value is the
- * access's). cfg_written follows every config write, reset follows VFIO_DEVICE_RESET, destroy
+ * revision is the device info's, as for any device; GET_IRQ_INFO reports msi_vectors and msix_vectors (0 without the
+ * capability) and refuses the ERR index unless pcie (a PCI Express capability). With bar_rw, BARs
+ * without TCEMU_BAR_MMAP trap: every tcemu_vdev_rw on them calls bar_rw (its return value is the
+ * access's); without it they are plain memory like the plain device's. cfg_written follows every config write, reset follows VFIO_DEVICE_RESET, destroy
  * runs in tcemu_vdev_destroy before the eventfds are closed. All hooks run without d->lock,
  * so they may call back into the device (IRQs, config reads).
  */
 struct tcemu_vdev_model {
-	uint8_t revision;
 	uint8_t cap_ptr;
 	uint8_t cfg[TCEMU_VDEV_CONFIG_SIZE];
 	uint8_t wmask[TCEMU_VDEV_CONFIG_SIZE];
 	uint32_t msi_vectors, msix_vectors; /* at most 1 and TCEMU_VDEV_MAX_VECTORS */
+	bool pcie;                          /* a PCI Express capability: the ERR interrupt exists */
 	ssize_t (*bar_rw)(void *arg, unsigned bar, void *buf, size_t len, uint64_t off, bool write);
 	void (*cfg_written)(void *arg, unsigned off, size_t len);
 	void (*reset)(void *arg);

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tcemu exec [--topology FILE] [--trace] [--report FILE] -- PROGRAM [ARGS]
+ * tcemu exec [--topology FILE] [--trace] [--report FILE] [--bench-dma-identity] -- PROGRAM [ARGS]
  *
  * Runs an unmodified program against the emulated /dev/vfio: builds a fake sysfs for the topology
  * in a private temporary directory, exports its location, runs the program with
  * libtcemu-preload.so, returns its exit status, and prints the shim's summary (calls, windows,
  * mappings, regions, locked memory, client defects, DMA faults; one part per process that used
  * VFIO, saying how it ended) when it ends. See docs/exec.md.
+ *
+ * --bench-dma-identity (benchmark only, bench/bench_testpmd.sh): the device models' DMA bypasses
+ * translation (bus address = process address, still checked against the pinned memory; see
+ * src/core/dma_priv.h). It reaches the program's library as TCEMU_DMA_IDENTITY=benchmark, which
+ * exec sets only with the flag and otherwise removes from the program's environment.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,7 +80,6 @@ static int mkdirs(const char *path)
 #define IORESOURCE_READONLY 0x00004000u
 #define IORESOURCE_MEM_64 0x00100000u
 #define RESOURCE_LINES 13 /* 6 BARs, the ROM, 6 SR-IOV BARs (always empty here) */
-#define PLAIN_REVISION 0x01 /* what the plain device's config space holds (src/vfio/device.c) */
 
 /* Bus-address cursors of one PHB, for the `resource` lines: each range naturally aligned. */
 struct bus_space {
@@ -126,12 +130,10 @@ static int write_resource(const char *dir, const struct tcemu_device_info *di, s
 static int write_device(struct tcemu_host *h, const char *dir, const struct tcemu_device_info *di,
 			struct bus_space *bs)
 {
-	struct tcemu_model *m = tcemu_host_model(h, di->bdf);
-	uint8_t rev = PLAIN_REVISION;
+	uint8_t rev = di->revision; /* the topology's revision=, else the model's, else the plain device's */
 	int rc;
 
-	if (m && tcemu_model_config_read(m, 8, &rev, 1))
-		rev = tcemu_model_type_of(m)->revision;
+	(void)h;
 	if ((rc = write_file(dir, "vendor", "0x%04x\n", di->vendor)) ||
 	    (rc = write_file(dir, "device", "0x%04x\n", di->device)) ||
 	    (rc = write_file(dir, "class", "0x%06x\n", di->class_code)) ||
@@ -255,7 +257,8 @@ static void set_env(const char *name, const char *value)
 static void usage_exec(FILE *f)
 {
 	fprintf(f, "Usage: tcemu exec [--topology FILE] [--trace] [--report FILE] -- PROGRAM [ARGS]\n"
-		   "Runs PROGRAM against an emulated /dev/vfio and reports what it did (docs/exec.md).\n");
+		   "Runs PROGRAM against an emulated /dev/vfio and reports what it did (docs/exec.md).\n"
+		   "(--bench-dma-identity: benchmarks only, device DMA without translation; docs/devices.md)\n");
 }
 
 int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
@@ -264,6 +267,7 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
 		{ "topology", required_argument, NULL, 't' },
 		{ "trace", no_argument, NULL, 'T' },
 		{ "report", required_argument, NULL, 'r' },
+		{ "bench-dma-identity", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -272,7 +276,7 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
 	char report[64], topo_abs[PATH_MAX], err[512] = "", ld[2 * PATH_MAX + 2];
 	struct tcemu_host_opts ho = { .platform = { .logger = lg, .errbuf = err, .errlen = sizeof(err) } };
 	struct tcemu_host *h;
-	bool trace = false;
+	bool trace = false, identity = false;
 	int c, rc, status = 0, result;
 	pid_t pid;
 
@@ -287,6 +291,9 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
 			break;
 		case 'r':
 			report_out = optarg;
+			break;
+		case 'I':
+			identity = true;
 			break;
 		case 'h':
 			usage_exec(stdout);
@@ -335,6 +342,10 @@ int cmd_exec(int argc, char **argv, struct tcemu_logger lg)
 		return 1;
 	}
 
+	if (identity)
+		set_env("TCEMU_DMA_IDENTITY", "benchmark");
+	else
+		unsetenv("TCEMU_DMA_IDENTITY");
 	const char *old = getenv("LD_PRELOAD");
 	snprintf(ld, sizeof(ld), "%s%s%s", preload, old && *old ? " " : "", old && *old ? old : "");
 	set_env("LD_PRELOAD", ld);
