@@ -403,6 +403,9 @@ static const struct error_case error_cases[] = {
 	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk size=0\n", "t:3: ", "disk size '0' must be" },
 	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk size=32T\n", "t:3: ", "disk size '32T' must be" },
 	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk disk=/a,b\n", "t:3: ", "disk '/a,b': a path of at most 511 bytes without ','" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk fault-file=/a,b\n", "t:3: ", "fault-file '/a,b': a path of at most 255 bytes without ','" },
+	{ PHB0 PE1 NET1 " fault-file=/tmp/f\n", "t:3: ", "fault-file= is for model=virtio-blk" },
+	{ PHB0 PE1 "device 0000:01:00.0 fault-file=/tmp/f\n", "t:3: ", "fault-file= is for model=virtio-blk" },
 	{ PHB0 PE1 NET1 " link=0000:01:00.0\n", "t:3: ", "link=0000:01:00.0: a port cannot be cabled to itself" },
 	{ PHB0 PE1 NET1 " link=0000:01:00\n", "t:3: ", "invalid BDF '0000:01:00'" },
 	{ PHB0 PE1 NET1 " link=0000:02:00.0\n", "t:3: ", "link=0000:02:00.0: no such device" },
@@ -435,7 +438,8 @@ TEST(models)
 		"pe 6\n device 0000:06:00.0 model=virtio-blk\n"
 		"pe 7\n device 0000:07:00.0 model=virtio-blk revision=0x2\n"
 		"pe 8\n device 0000:08:00.0 revision=ff\n"
-		"pe 9\n device 0000:09:00.0\n";
+		"pe 9\n device 0000:09:00.0\n"
+		"pe 10\n device 0000:0a:00.0 model=virtio-blk disk=/var/tmp/disk.img fault-file=/tmp/fault\n";
 	struct tcemu_topology *t = NULL;
 	const struct tcemu_topo_device *d;
 	char err[256];
@@ -477,6 +481,9 @@ TEST(models)
 	CHECK_EQ(dev_of(t, 0, 6)->revision, 2);
 	CHECK_EQ(dev_of(t, 0, 7)->revision, 0xff);
 	CHECK_EQ(dev_of(t, 0, 8)->revision, 1);
+	CHECK(dev_of(t, 0, 5)->fault_file == NULL);
+	CHECK_STR(dev_of(t, 0, 9)->fault_file, "/tmp/fault"); /* the debug control (docs/devices.md) */
+	CHECK_STR(dev_of(t, 0, 9)->disk, "/var/tmp/disk.img");
 	tcemu_topology_free(t);
 
 	/* both sides naming each other is fine; so is a cable across PHBs */

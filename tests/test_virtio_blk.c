@@ -168,5 +168,62 @@ TEST(unmapped_data_buffer_faults)
 	blk_close(&b);
 }
 
-HARNESS_MAIN(T(config_capacity_and_identity), T(anonymous_read_write_flush_get_id_legacy_and_modern),
-	     T(file_backed_writes_reach_the_file), T(malformed_request_needs_reset), T(unmapped_data_buffer_faults))
+/* The summary's devices section: the disk's counters and what the models' DMA moved. */
+TEST(summary_counts_requests_and_dma_bytes)
+{
+	unsigned long long rd = 0, rn = 0, wr = 0, wn = 0;
+	struct blk b;
+	char text[8192];
+	const char *dma;
+	uint32_t ul;
+
+	CHECK_EQ(blk_open(&b, true, "size=1M"), 0);
+	CHECK(rw_roundtrip(&b.d));
+	CHECK_EQ(request(&b.d, 4, 0, 0, &ul), 0);
+	CHECK_EQ(request(&b.d, 0, 4096, 512, &ul), 1); /* beyond the capacity: an error, no bytes */
+	CHECK(tcemu_host_summary(b.vh.h, text, sizeof(text)) < sizeof(text));
+	CHECK_CONTAINS(text, "devices:\n  " BDF " virtio-blk: 1 reads (8192 bytes), 1 writes (8192 bytes), 1 flushes, "
+			     "1 errors\n");
+	dma = strstr(text, "device DMA: ");
+	CHECK(dma != NULL);
+	CHECK_EQ(sscanf(dma, "device DMA: %llu bytes read from memory in %llu accesses, %llu bytes written to memory in "
+			     "%llu accesses", &rd, &rn, &wr, &wn), 4);
+	/* at least the OUT data and the headers read, the IN data and the status bytes written */
+	CHECK(rd >= 8192 + 4 * 16 && rn >= 4);
+	CHECK(wr >= 8192 + 4 && wn >= 4);
+	blk_close(&b);
+}
+
+/* The fault-file debug control: a register read with the file present faults once and freezes the PE. */
+TEST(fault_file_injects_one_dma_fault_at_a_register_read)
+{
+	struct blk b;
+	struct tcemu_model_fault f;
+	char path[64], params[96];
+	uint32_t ul;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/tcemu-blk-fault-%d", (int)getpid());
+	snprintf(params, sizeof(params), "size=1M,fault-file=%s", path);
+	unlink(path);
+	CHECK_EQ(blk_open(&b, true, params), 0);
+	CHECK(rw_roundtrip(&b.d)); /* no file: nothing happens */
+	CHECK_EQ(tcemu_model_last_fault(tcemu_host_model(b.vh.h, BDF), &f), -ENOENT);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(vd_rd32(&b.d, vd_reg_status(&b.d), 1) != 0xff); /* the read that injects is answered */
+	CHECK_EQ(access(path, F_OK), -1);                     /* consumed */
+	CHECK_EQ(tcemu_model_last_fault(tcemu_host_model(b.vh.h, BDF), &f), 0);
+	CHECK_EQ(f.held, TCEMU_FAULT_NO_WINDOW);
+	CHECK_U64(f.bus, 0x4000000000000ull);
+	CHECK_STR(f.context, "injected by the fault-file debug control");
+	CHECK_EQ(vd_rd32(&b.d, VD_REGION(4), 4), 0xffffffff); /* the PE is frozen: MMIO reads all ones */
+	CHECK_EQ(request(&b.d, 0, 0, 512, &ul), -1);          /* and DMA stops */
+	blk_close(&b);
+	unlink(path);
+}
+
+HARNESS_MAIN(T(config_capacity_and_identity), T(fault_file_injects_one_dma_fault_at_a_register_read), T(anonymous_read_write_flush_get_id_legacy_and_modern),
+	     T(file_backed_writes_reach_the_file), T(malformed_request_needs_reset), T(unmapped_data_buffer_faults),
+	     T(summary_counts_requests_and_dma_bytes))

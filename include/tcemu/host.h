@@ -168,14 +168,17 @@ TCEMU_EXPORT void tcemu_host_stats(struct tcemu_host *h, struct tcemu_host_stats
 TCEMU_EXPORT const char *tcemu_ioctl_name(unsigned slot);
 
 /*
- * Client defects: things a correct client does not do (an UNMAP_DMA that clears nothing, an
- * unregister refused because the memory is still mapped, mappings or registrations left at
- * release, ...), and device DMA faults (devmodel.h). Messages name the call that caused them.
- * They are kept by kind (what a message says apart from its numbers; a DMA fault's kind is its
- * device, direction and what the IOMMU held), in the order each kind first occurred: a kind keeps
- * its count, its first message and its first few examples. Each kind is logged at TCEMU_LOG_WARN
- * for its first 3 occurrences, then once to say that more are counted, not logged, and once with
- * its final count at tcemu_host_close_all. tcemu_host_stats' defects counts every occurrence.
+ * Client defects: things a correct client does not do (an unregister refused because the memory
+ * is still mapped, mappings or registrations left at release, ...), device DMA faults
+ * (devmodel.h), and notes: legitimate but noteworthy behaviour (an UNMAP_DMA that clears
+ * nothing: QEMU clears a guest's default window one entry at a time). Messages name the call that
+ * caused them. They are kept by kind (what a message says apart from its numbers; a DMA fault's
+ * kind is its device, direction and what the IOMMU held), in the order each kind first occurred:
+ * a kind keeps its count, its first message and its first few examples. Each kind is logged for
+ * its first 3 occurrences (defects and faults at TCEMU_LOG_WARN, notes at TCEMU_LOG_INFO), then
+ * once to say that more are counted, not logged, and once with its final count at
+ * tcemu_host_close_all. tcemu_host_stats' defects counts every occurrence of a defect or a fault
+ * (not notes).
  */
 /* The number of kinds (at most 1024 kinds are kept; occurrences of further kinds are only counted). */
 TCEMU_EXPORT size_t tcemu_host_defect_count(struct tcemu_host *h);
@@ -196,8 +199,10 @@ TCEMU_EXPORT void tcemu_host_close_all(struct tcemu_host *h);
 
 /*
  * A plain-text summary: calls by kind, windows created, entries mapped at peak and at exit,
- * regions registered, locked memory, then the client defects and the DMA faults, one line per
- * kind (as tcemu_host_defect gives it), each part with its count of occurrences.
+ * regions registered, locked memory (after tcemu_host_close_all released what was left open,
+ * also what remained then), then the client defects, the DMA faults and the notes, one line per
+ * kind (as tcemu_host_defect gives it), each part with its count of occurrences, then the device
+ * models' counters and what their DMA moved.
  * Writes at most len bytes (NUL terminated) and returns the length it needed, like snprintf.
  */
 TCEMU_EXPORT size_t tcemu_host_summary(struct tcemu_host *h, char *buf, size_t len);

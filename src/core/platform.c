@@ -131,10 +131,16 @@ static int model_params(const struct tcemu_topo_device *td, char **out)
 	*out = NULL;
 	if (td->link[0])
 		n = asprintf(out, "link=%s", td->link);
-	else if (td->disk)
-		n = asprintf(out, "disk=%s", td->disk);
-	else if (td->disk_size)
-		n = asprintf(out, "size=%llu", (unsigned long long)td->disk_size);
+	else if (td->disk || td->disk_size || td->fault_file) {
+		char base[600] = "";
+
+		if (td->disk)
+			snprintf(base, sizeof(base), "disk=%s", td->disk);
+		else if (td->disk_size)
+			snprintf(base, sizeof(base), "size=%llu", (unsigned long long)td->disk_size);
+		n = asprintf(out, "%s%s%s%s", base, base[0] && td->fault_file ? "," : "",
+			     td->fault_file ? "fault-file=" : "", td->fault_file ? td->fault_file : "");
+	}
 	if (n < 0) {
 		*out = NULL;
 		return -ENOMEM;

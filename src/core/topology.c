@@ -770,17 +770,18 @@ static int apply_model(struct parser *ps, struct tcemu_topo_device *dev, uint32_
 static int parse_device(struct parser *ps)
 {
 	enum { K_VENDOR, K_DEVICE, K_CLASS, K_SVENDOR, K_SDEVICE, K_BAR0, K_ROM = K_BAR0 + 6, K_MODEL, K_LINK,
-	       K_DISK, K_SIZE, K_REVISION, NKEYS };
+	       K_DISK, K_SIZE, K_REVISION, K_FAULT_FILE, NKEYS };
 	static const char *const keys[NKEYS] = {
 		"vendor", "device", "class", "subsys-vendor", "subsys-device",
 		"bar0", "bar1", "bar2", "bar3", "bar4", "bar5", "rom", "model", "link", "disk", "size", "revision",
+		"fault-file",
 	};
 	struct tcemu_topo_phb *phb = last_phb(ps);
 	struct tcemu_topo_pe *pe = last_pe(ps);
 	struct tcemu_topo_device dev = { .vendor = 0x1b36, .device = 0x0005, .class_code = 0x00ff00,
 					 .revision = TOPO_PLAIN_REVISION };
 	struct tcemu_topo_device *devs, peer;
-	struct tok tk, val, disk = { NULL, 0 };
+	struct tok tk, val, disk = { NULL, 0 }, fault_file = { NULL, 0 };
 	char q[QUOTE_MAX];
 	uint64_t v;
 	uint32_t seen = 0, domain = 0, peer_domain = 0;
@@ -844,6 +845,11 @@ static int parse_device(struct parser *ps)
 			if (memchr(val.s, ',', val.len) || val.len >= 512)
 				rc = fail(ps, "disk '%s': a path of at most 511 bytes without ','", quote(&val, q));
 			break;
+		case K_FAULT_FILE:
+			fault_file = val;
+			if (memchr(val.s, ',', val.len) || val.len >= 256)
+				rc = fail(ps, "fault-file '%s': a path of at most 255 bytes without ','", quote(&val, q));
+			break;
 		case K_SIZE:
 			rc = get_size(ps, &val, "disk size", &dev.disk_size);
 			if (!rc && (!dev.disk_size || dev.disk_size % 512 || dev.disk_size > (1ull << 44)))
@@ -861,6 +867,8 @@ static int parse_device(struct parser *ps)
 			    keys[seen & (1u << K_LINK) ? K_LINK : seen & (1u << K_DISK) ? K_DISK : K_SIZE]);
 	if (dev.model && strcmp(dev.model->name, "virtio-net") == 0 && (seen & (1u << K_DISK | 1u << K_SIZE)))
 		return fail(ps, "%s= is for model=virtio-blk, not virtio-net", seen & (1u << K_DISK) ? "disk" : "size");
+	if ((seen & (1u << K_FAULT_FILE)) && (!dev.model || strcmp(dev.model->name, "virtio-blk") != 0))
+		return fail(ps, "fault-file= is for model=virtio-blk");
 	if (dev.model && strcmp(dev.model->name, "virtio-blk") == 0 && (seen & (1u << K_LINK)))
 		return fail(ps, "link= is for model=virtio-net, not virtio-blk");
 	if ((seen & (1u << K_DISK)) && (seen & (1u << K_SIZE)))
@@ -898,6 +906,13 @@ static int parse_device(struct parser *ps)
 		dev.disk = strndup(disk.s, disk.len);
 		if (!dev.disk)
 			return nomem(ps);
+	}
+	if (fault_file.len) {
+		dev.fault_file = strndup(fault_file.s, fault_file.len);
+		if (!dev.fault_file) {
+			free(dev.disk);
+			return nomem(ps);
+		}
 	}
 	dev.line = ps->line;
 	pe->devices[pe->ndevices++] = dev;
@@ -1160,8 +1175,10 @@ void tcemu_topology_free(struct tcemu_topology *t)
 		return;
 	for (size_t i = 0; i < t->nphbs; i++) {
 		for (size_t j = 0; j < t->phbs[i].npes; j++) {
-			for (size_t d = 0; d < t->phbs[i].pes[j].ndevices; d++)
+			for (size_t d = 0; d < t->phbs[i].pes[j].ndevices; d++) {
 				free(t->phbs[i].pes[j].devices[d].disk);
+				free(t->phbs[i].pes[j].devices[d].fault_file);
+			}
 			free(t->phbs[i].pes[j].devices);
 		}
 		free(t->phbs[i].pes);

@@ -42,6 +42,7 @@ struct tcemu_topo_device {
 	bool link_given;    /* link= was on this line (not filled in from the other port) */
 	char *disk;         /* virtio-blk: raw image path (owned), or NULL */
 	uint64_t disk_size; /* virtio-blk: size of the memory disk; 0: the model's default (64M) */
+	char *fault_file;   /* virtio-blk: the fault-file= debug control's path (owned), or NULL */
 };
 
 struct tcemu_topo_pe {

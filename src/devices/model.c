@@ -84,6 +84,9 @@ struct tcemu_model {
 	pthread_mutex_t eeh_lock;
 	bool told_frozen;
 	uint64_t freezes_seen;
+
+	/* What the model's DMA moved (atomics: read without a lock by the summary, even in a signal). */
+	uint64_t dma_bytes[2], dma_ops[2]; /* [0] read from memory, [1] written to memory */
 };
 
 /*
@@ -379,9 +382,37 @@ TCEMU_EXPORT int tcemu_host_set_model(struct tcemu_host *h, const char *bdf, con
 	return tcemu_host_attach_model(h, bdf, t, params);
 }
 
+typedef int counters_fn(struct tcemu_model *m, char *buf, size_t len, bool try);
+
+/* The built-in type's counters function, NULL for a type without counters. */
+static counters_fn *model_counters(const struct tcemu_model_type *t)
+{
+	if (t == &tcemu_virtio_net_type)
+		return virtio_net_counters;
+	if (t == &tcemu_virtio_blk_type)
+		return virtio_blk_counters;
+	return NULL;
+}
+
+/* Appends to buf (len bytes, used so far), keeping it NUL terminated. */
+static void put(char *buf, size_t len, size_t *used, const char *fmt, ...) TCEMU_PRINTF(4, 5);
+static void put(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *used, len > *used ? len - *used : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*used = *used + (size_t)n < len ? *used + (size_t)n : len ? len - 1 : 0;
+}
+
 size_t host_models_summary(struct tcemu_host *h, char *buf, size_t len, bool in_signal)
 {
+	uint64_t bytes[2] = { 0, 0 }, ops[2] = { 0, 0 };
 	size_t used = 0;
+	bool any = false;
 
 	if (len)
 		buf[0] = '\0';
@@ -391,17 +422,26 @@ size_t host_models_summary(struct tcemu_host *h, char *buf, size_t len, bool in_
 		for (size_t d = 0; d < h->groups[i].ndevs; d++) {
 			const struct tcemu_vdev_model *vm = tcemu_vdev_model(h->groups[i].devs[d]);
 			struct tcemu_model *m = vm && vm->bar_rw == hook_bar_rw ? vm->arg : NULL;
+			counters_fn *counters = m ? model_counters(m->type) : NULL;
 			char c[160];
-			int n;
 
-			if (!m || m->type != &tcemu_virtio_net_type || virtio_net_counters(m, c, sizeof(c), in_signal))
+			if (!m)
 				continue;
-			n = snprintf(buf + used, len > used ? len - used : 0, "%s  %s %s: %s\n",
-				     used ? "" : "devices:\n", m->bdf, m->type->name, c);
-			if (n > 0)
-				used = used + (size_t)n < len ? used + (size_t)n : len ? len - 1 : 0;
+			any = true;
+			for (unsigned w = 0; w < 2; w++) {
+				bytes[w] += __atomic_load_n(&m->dma_bytes[w], __ATOMIC_RELAXED);
+				ops[w] += __atomic_load_n(&m->dma_ops[w], __ATOMIC_RELAXED);
+			}
+			if (!counters || counters(m, c, sizeof(c), in_signal))
+				continue;
+			put(buf, len, &used, "%s  %s %s: %s\n", used ? "" : "devices:\n", m->bdf, m->type->name, c);
 		}
 	tcemu_mutex_unlock(&h->lock);
+	if (any)
+		put(buf, len, &used, "device DMA: %llu bytes read from memory in %llu accesses, %llu bytes written to "
+				     "memory in %llu accesses\n",
+		    (unsigned long long)bytes[0], (unsigned long long)ops[0], (unsigned long long)bytes[1],
+		    (unsigned long long)ops[1]);
 	return used;
 }
 
@@ -660,6 +700,13 @@ static void record_fault(struct tcemu_model *m, uint64_t bus, size_t len, bool w
 	host_dma_fault(m->host, &f); /* logged there, rate-limited per kind */
 }
 
+/* What a successful access moved, for the summary (a scatter-gather list is one access). */
+static void count_dma(struct tcemu_model *m, bool write, size_t len)
+{
+	__atomic_add_fetch(&m->dma_bytes[write], len, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->dma_ops[write], 1, __ATOMIC_RELAXED);
+}
+
 static int model_dma(struct tcemu_model *m, uint64_t bus, void *buf, size_t len, bool write)
 {
 	int rc;
@@ -671,6 +718,8 @@ static int model_dma(struct tcemu_model *m, uint64_t bus, void *buf, size_t len,
 		record_fault(m, bus, len, write);
 		sync_eeh(m, true); /* the freeze reaches the model now, not at its next entry point */
 	}
+	if (rc == 0)
+		count_dma(m, write, len);
 	return rc;
 }
 
@@ -715,6 +764,8 @@ static ssize_t model_dmav(struct tcemu_model *m, const struct tcemu_model_sg *sg
 		record_fault(m, 0, SIZE_MAX, write); /* the address: the engine's record */
 		sync_eeh(m, true);
 	}
+	if (rc == 0)
+		count_dma(m, write, done);
 	if (v != inl)
 		free(v);
 	return rc ? rc : (ssize_t)done;

@@ -46,4 +46,10 @@ void model_context(struct tcemu_model *m, const char *fmt, const char *s1, unsig
  */
 int virtio_net_counters(struct tcemu_model *m, char *buf, size_t len, bool try);
 
+/*
+ * virtio-blk's counters as "N reads (N bytes), N writes (N bytes), N flushes, N errors"
+ * (virtio_blk.c), the same way.
+ */
+int virtio_blk_counters(struct tcemu_model *m, char *buf, size_t len, bool try);
+
 #endif

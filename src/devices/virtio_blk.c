@@ -9,6 +9,12 @@
  * given), size=N[K|M|G] (default 64M; anonymous memory without disk=). The capacity is the size
  * rounded down to whole sectors.
  *
+ * Debug control, fault-file=PATH: at each register read (a BAR read, never a request: no request
+ * is lost) the device looks for PATH; if it exists, the device removes it and makes one DMA read
+ * at FAULT_BUS, where no window is: a DMA fault that freezes the PE, as a device gone wrong would.
+ * A test injects a fault into a running client at a moment of its choosing by creating the file
+ * (tests/test_qemu_guest.sh: the guest's EEH recovery under QEMU).
+ *
  * Requests (synchronously at the queue's kick, in the caller's thread): a 16-byte header (type,
  * reserved, sector) in the readable part, data, and a status byte, the last byte of the writable
  * part. IN (0) reads sectors into the writable data, OUT (1) writes the readable data with
@@ -50,6 +56,7 @@
 #define BLK_DEFAULT_SIZE (64ull << 20)
 #define BLK_CONFIG_SIZE 32u
 #define BLK_QUEUE_SIZE 128
+#define FAULT_BUS 0x4000000000000ull /* in the first slot's range, beyond any window */
 
 struct blk_dev {
 	struct virtio_dev v; /* first: the model's priv */
@@ -59,6 +66,8 @@ struct blk_dev {
 	char id[BLK_ID_BYTES];
 	uint8_t *bounce;     /* BLK_HDR + BLK_MAX_DATA bytes (v.lock) */
 	uint64_t reads, writes, flushes, errors;
+	uint64_t bytes_read, bytes_written; /* of the disk, by IN and OUT requests */
+	char fault_file[256];                /* the fault-file= debug control, "" without */
 };
 
 static const char *const blk_queue_names[] = { "request" };
@@ -149,6 +158,7 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 				return n;
 			st = disk_io(b, b->bounce + BLK_HDR, len, pos, true) ? BLK_S_IOERR : BLK_S_OK;
 			b->writes++;
+			b->bytes_written += st == BLK_S_OK ? len : 0;
 			len = 0;
 		} else {
 			if (disk_io(b, b->bounce, len, pos, false)) {
@@ -160,6 +170,7 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 			if (n < 0)
 				return n;
 			b->reads++;
+			b->bytes_read += len;
 		}
 		break;
 	case BLK_T_FLUSH:
@@ -254,7 +265,12 @@ static int blk_backing(struct blk_dev *b, const char *params)
 	while (s && *s) {
 		size_t len = strcspn(s, ", ");
 
-		if (len > 5 && strncmp(s, "disk=", 5) == 0 && len - 5 < sizeof(path)) {
+		if (len > 11 && strncmp(s, "fault-file=", 11) == 0) {
+			if (len - 11 >= sizeof(b->fault_file))
+				return -EINVAL;
+			memcpy(b->fault_file, s + 11, len - 11);
+			b->fault_file[len - 11] = '\0';
+		} else if (len > 5 && strncmp(s, "disk=", 5) == 0 && len - 5 < sizeof(path)) {
 			memcpy(path, s + 5, len - 5);
 			path[len - 5] = '\0';
 		} else if (len > 5 && strncmp(s, "size=", 5) == 0) {
@@ -347,9 +363,44 @@ static void blk_destroy(struct tcemu_model *m)
 	blk_free(b);
 }
 
+/* The fault-file debug control (see the top of the file). */
+static void blk_fault_file(struct blk_dev *b)
+{
+	uint8_t byte;
+
+	if (access(b->fault_file, F_OK) != 0 || unlink(b->fault_file) != 0)
+		return; /* absent, or another thread took it */
+	tcemu_model_log(b->v.m, TCEMU_LOG_WARN, "fault-file %s: injecting a DMA fault at 0x%llx", b->fault_file,
+			(unsigned long long)FAULT_BUS);
+	tcemu_model_set_context(b->v.m, "injected by the fault-file debug control");
+	(void)tcemu_model_dma_read(b->v.m, FAULT_BUS, &byte, 1); /* faults: the PE freezes */
+}
+
+static int blk_bar_read(struct tcemu_model *m, unsigned bar, uint64_t off, void *buf, size_t len)
+{
+	struct blk_dev *b = tcemu_model_priv(m);
+
+	if (b->fault_file[0])
+		blk_fault_file(b);
+	return virtio_pci_bar_read(m, bar, off, buf, len);
+}
+
+int virtio_blk_counters(struct tcemu_model *m, char *buf, size_t len, bool try)
+{
+	struct blk_dev *b = tcemu_model_priv(m);
+
+	if (try ? pthread_mutex_trylock(&b->v.lock) != 0 : pthread_mutex_lock(&b->v.lock) != 0)
+		return -EBUSY;
+	snprintf(buf, len, "%llu reads (%llu bytes), %llu writes (%llu bytes), %llu flushes, %llu errors",
+		 (unsigned long long)b->reads, (unsigned long long)b->bytes_read, (unsigned long long)b->writes,
+		 (unsigned long long)b->bytes_written, (unsigned long long)b->flushes, (unsigned long long)b->errors);
+	pthread_mutex_unlock(&b->v.lock);
+	return 0;
+}
+
 static const struct tcemu_model_ops blk_ops = {
 	.init = blk_init,
-	.bar_read = virtio_pci_bar_read,
+	.bar_read = blk_bar_read,
 	.bar_write = virtio_pci_bar_write,
 	.reset = virtio_pci_reset,
 	.eeh = virtio_pci_eeh,

@@ -186,8 +186,10 @@ TCEMU_EXPORT int tcemu_host_open(struct tcemu_host *h, const char *path, int fla
 		f->container->first_fd = *fd;
 	}
 	tcemu_mutex_unlock(&h->lock);
-	if (h->trace)
+	if (h->trace) {
+		host_trace_flush(h);
 		tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "open(\"%s\") = %d", path, *fd);
+	}
 	return 0;
 
 err_unlock:
@@ -211,8 +213,10 @@ TCEMU_EXPORT int tcemu_host_close(struct tcemu_host *h, int fd)
 	tcemu_mutex_unlock(&h->lock);
 	if (h->ops.fd_release)
 		h->ops.fd_release(h->ops.opaque, fd);
-	if (h->trace)
+	if (h->trace) {
+		host_trace_flush(h);
 		tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "close(%d) = 0", fd);
+	}
 	return 0;
 }
 

@@ -217,6 +217,9 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 	rc = tcemu_mutex_init(&h->mms_lock);
 	if (rc)
 		goto err_destroy_glink_lock;
+	rc = tcemu_mutex_init(&h->trace_lock);
+	if (rc)
+		goto err_destroy_mms_lock;
 	rc = groups_build(h);
 	if (rc)
 		goto err_free_groups;
@@ -229,6 +232,8 @@ TCEMU_EXPORT int tcemu_host_create(const struct tcemu_host_opts *opts, struct tc
 err_free_groups:
 	groups_free(h);
 	tcemu_dma_destroy(h->dma); /* after the models that used it */
+	tcemu_mutex_destroy(&h->trace_lock);
+err_destroy_mms_lock:
 	tcemu_mutex_destroy(&h->mms_lock);
 err_destroy_glink_lock:
 	tcemu_mutex_destroy(&h->glink_lock);
@@ -247,6 +252,8 @@ err_free_host:
 
 TCEMU_EXPORT void tcemu_host_close_all(struct tcemu_host *h)
 {
+	if (h->trace)
+		host_trace_flush(h);
 	tcemu_host_stats(h, &h->at_exit);
 	h->exit_recorded = true;
 	/* Close what the client left open: devices first, then groups, then containers. */
@@ -280,7 +287,9 @@ TCEMU_EXPORT void tcemu_host_destroy(struct tcemu_host *h)
 	groups_free(h);
 	tcemu_dma_destroy(h->dma); /* after the models that used it */
 	host_defects_free(h);
+	host_trace_free(h);
 	free(h->fdtab);
+	tcemu_mutex_destroy(&h->trace_lock);
 	tcemu_mutex_destroy(&h->mms_lock);
 	tcemu_mutex_destroy(&h->glink_lock);
 	tcemu_mutex_destroy(&h->stats_lock);

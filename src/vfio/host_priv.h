@@ -31,6 +31,9 @@
  *   counters in host->stats are atomics. host->glink_lock (mutex) is a leaf too: the list of
  *   guest links, taken under any of the above (and while a guest window's lock is held).
  *   host->mms_lock (mutex) is a leaf: the process list (host_mm_get), under any of the above.
+ *   host->trace_lock (mutex) is a leaf: the trace's run of similar calls (host_trace_call), taken
+ *   only with --trace, after an ioctl's handler returned; the trace lines are logged under it, so
+ *   that they come out in order.
  *   container->lock and mm->lock are taken exclusive only after closing the guest gate
  *   (guest/gate.h), which the guest fast path uses instead of taking them.
  * The locks are util/lock.h's wrappers: in debug builds these rules are asserted. Every function
@@ -123,6 +126,9 @@ struct tcemu_host {
 	bool exit_recorded;
 	struct tcemu_host_stats at_exit; /* the state when tcemu_host_close_all ran */
 
+	struct tcemu_mutex trace_lock; /* the trace's current run of similar calls (report.c) */
+	struct trace_run *trun;        /* NULL until the first traced call */
+
 	uint64_t fail_nth;    /* atomic: failure injection */
 	uint64_t alloc_count; /* atomic */
 	struct tcemu_alloc_hook hook; /* host_alloc_ok as a hook, for the tables and memory it makes */
@@ -157,6 +163,17 @@ void host_defect(struct tcemu_host *h, const char *fmt, ...) TCEMU_PRINTF(2, 3);
 void host_defect_unmap_nothing(struct tcemu_host *h, uint64_t iova, uint64_t size, int container);
 /* A device DMA fault (devices/model.c): a kind per device, direction and what the IOMMU held. */
 void host_dma_fault(struct tcemu_host *h, const struct tcemu_model_fault *f);
+/*
+ * The trace of one ioctl (h->trace): name is the command's, args its decoded argument. A run of
+ * calls that differ only by constant steps of the stepping words (steps: true, w: the struct's
+ * words 1 to 3; a whole window cleared entry by entry, a direct map in equal chunks) or not at all
+ * is logged as its first 3 calls, then one line with how many more, the steps and the last call.
+ * host_trace_flush ends the run now (before another trace line, at close_all). Takes trace_lock.
+ */
+void host_trace_call(struct tcemu_host *h, int fd, const char *name, const char *args, bool steps,
+		     const uint64_t w[4], long rc);
+void host_trace_flush(struct tcemu_host *h);
+void host_trace_free(struct tcemu_host *h); /* tcemu_host_destroy */
 /* Logs the final count of each kind whose occurrences were no longer logged (tcemu_host_close_all). */
 void host_defects_final(struct tcemu_host *h);
 void host_defects_free(struct tcemu_host *h); /* tcemu_host_destroy */

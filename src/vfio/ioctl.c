@@ -339,6 +339,7 @@ static void trace_call(struct tcemu_host *h, int fd, const struct ioctl_desc *d,
 {
 	char args[192] = "";
 	const uint64_t *q = (const uint64_t *)x->in.buf;
+	uint64_t w[4] = { 0 };
 	_Static_assert(sizeof(x->in.buf) >= 4 * sizeof(uint64_t), "the trace shows words 1 to 3 of a struct");
 
 	switch (d->form) {
@@ -354,12 +355,12 @@ static void trace_call(struct tcemu_host *h, int fd, const struct ioctl_desc *d,
 	case ARG_STRUCT:
 		snprintf(args, sizeof(args), "{argsz=%u, flags=0x%x, 0x%llx, 0x%llx, 0x%llx}", x->in.hdr.argsz,
 			 x->in.hdr.flags, (unsigned long long)q[1], (unsigned long long)q[2], (unsigned long long)q[3]);
+		memcpy(w, q, sizeof(w));
 		break;
 	case ARG_NONE:
 		break;
 	}
-	tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "ioctl(%d, VFIO_%s, %s) = %ld%s%s", fd, d->name, args, rc,
-		   rc < 0 ? " " : "", rc < 0 ? strerror((int)-rc) : "");
+	host_trace_call(h, fd, d->name, args, d->form == ARG_STRUCT, w, rc);
 }
 
 /* The container's owner process, 0 if none yet (it can be recorded by another thread any time). */

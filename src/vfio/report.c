@@ -11,6 +11,10 @@
  * that more are counted and not logged, then (host_defects_final, from tcemu_host_close_all) one
  * line with the final count.
  *
+ * An UNMAP_DMA that cleared nothing is legitimate (QEMU clears a guest's whole default window one
+ * entry at a time at boot: 262144 calls for 1 GiB), so its kind is a note, not a defect: the
+ * summary lists it under "notes", it is not counted in stats.defects, and it is logged at INFO.
+ *
  * The summary is written by a formatter of its own (sb_printf: no vsnprintf, no allocation), so
  * that tcemu_host_summary_signal can run in a signal handler: it reads the counters directly and
  * lists the kinds only if their lock is free.
@@ -32,10 +36,19 @@
 #define DEFECT_EXAMPLES 3   /* examples an aggregated line shows */
 #define DEFECT_WARN_FIRST 3 /* occurrences of a kind logged before the rest are only counted */
 
+/* The parts of the summary a kind can belong to. */
+enum part {
+	PART_DEFECT, /* client defects */
+	PART_FAULT,  /* device DMA faults */
+	PART_NOTE,   /* legitimate but noteworthy client behaviour */
+};
+
+static const char *const part_title[] = { "client defects", "DMA faults", "notes" };
+
 struct defect_kind {
 	const void *tag;       /* host_defect's format string, or a kind's own tag */
 	char sub[48];          /* what tells kinds of one tag apart (device, direction, IOMMU state) */
-	bool fault;            /* a device DMA fault (its own part of the summary) */
+	enum part part;        /* the part of the summary it belongs to */
 	char many[112];        /* aggregated kinds: what N of them are ("UNMAP_DMA calls cleared nothing") */
 	const char *tail;      /* aggregated kinds: what follows the examples */
 	uint64_t count;
@@ -218,11 +231,13 @@ static const char *kind_label(const struct defect_kind *k)
 static void defect_add(struct tcemu_host *h, const struct defect_kind *proto, const char *prefix, const char *msg,
 		       const char *example)
 {
+	enum tcemu_log_level level = proto->part == PART_NOTE ? TCEMU_LOG_INFO : TCEMU_LOG_WARN;
 	struct defect_kind *k;
 	uint64_t n = 0;
 	char label[160] = "";
 
-	__atomic_add_fetch(&h->stats.defects, 1, __ATOMIC_RELAXED);
+	if (proto->part != PART_NOTE)
+		__atomic_add_fetch(&h->stats.defects, 1, __ATOMIC_RELAXED);
 	/* A leaf: not under the other leaves (mms_lock, glink_lock). */
 	TCEMU_ASSERT_NOT_HELD(&h->mms_lock);
 	TCEMU_ASSERT_NOT_HELD(&h->glink_lock);
@@ -247,10 +262,32 @@ static void defect_add(struct tcemu_host *h, const struct defect_kind *proto, co
 	}
 	tcemu_mutex_unlock(&h->stats_lock);
 	if (n <= DEFECT_WARN_FIRST)
-		tcemu_logf(&h->lg, TCEMU_LOG_WARN, "%s%s", prefix, msg);
+		tcemu_logf(&h->lg, level, "%s%s", prefix, msg);
 	else if (n == DEFECT_WARN_FIRST + 1)
-		tcemu_logf(&h->lg, TCEMU_LOG_WARN, "%smore of these are counted, not logged: %s (the total comes at exit)",
+		tcemu_logf(&h->lg, level, "%smore of these are counted, not logged: %s (the total comes at exit)",
 			   prefix, label);
+}
+
+/*
+ * Counts one more occurrence of an existing kind that needs nothing more from it (its examples
+ * kept, its logging past "more of these"), so that the caller can skip formatting its message:
+ * QEMU's window clear is 262144 of them. false: the caller formats and calls defect_add.
+ */
+static bool kind_count_again(struct tcemu_host *h, const void *tag, const char *sub, enum part part)
+{
+	struct defect_kind *k;
+	bool done = false;
+
+	tcemu_mutex_lock(&h->stats_lock);
+	k = kind_find(h, tag, sub);
+	if (k && k->count > DEFECT_WARN_FIRST && k->nex >= DEFECT_EXAMPLES) {
+		k->count++;
+		done = true;
+	}
+	tcemu_mutex_unlock(&h->stats_lock);
+	if (done && part != PART_NOTE)
+		__atomic_add_fetch(&h->stats.defects, 1, __ATOMIC_RELAXED);
+	return done;
 }
 
 void host_defect(struct tcemu_host *h, const char *fmt, ...)
@@ -259,6 +296,8 @@ void host_defect(struct tcemu_host *h, const char *fmt, ...)
 	char buf[512];
 	va_list ap;
 
+	if (kind_count_again(h, fmt, "", PART_DEFECT))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -271,30 +310,35 @@ void host_defect_unmap_nothing(struct tcemu_host *h, uint64_t iova, uint64_t siz
 {
 	struct defect_kind proto = {
 		.tag = unmap_nothing_tag,
+		.part = PART_NOTE,
 		.many = "UNMAP_DMA calls cleared nothing",
 		.tail = ": those ranges were never mapped (legitimate but wasteful when a client clears a whole "
 			"window entry by entry, as QEMU does at boot)",
 	};
 	char msg[160], ex[80];
 
+	if (kind_count_again(h, unmap_nothing_tag, "", PART_NOTE))
+		return;
 	snprintf(msg, sizeof(msg), "UNMAP_DMA(iova=0x%llx, size=0x%llx) on container %d cleared nothing: "
 				   "that range was never mapped",
 		 (unsigned long long)iova, (unsigned long long)size, container);
 	snprintf(ex, sizeof(ex), "iova 0x%llx size 0x%llx on container %d", (unsigned long long)iova,
 		 (unsigned long long)size, container);
-	defect_add(h, &proto, "client defect: ", msg, ex);
+	defect_add(h, &proto, "note: ", msg, ex);
 }
 
 static const char dma_fault_tag[] = "dma-fault";
 
 void host_dma_fault(struct tcemu_host *h, const struct tcemu_model_fault *f)
 {
-	struct defect_kind proto = { .tag = dma_fault_tag, .fault = true, .tail = "; each froze the PE" };
+	struct defect_kind proto = { .tag = dma_fault_tag, .part = PART_FAULT, .tail = "; each froze the PE" };
 	const char *held = tcemu_model_fault_held_name(f->held);
 	const char *dir = f->write ? "write" : "read";
 	char ex[160];
 
 	snprintf(proto.sub, sizeof(proto.sub), "%s %s %d", f->bdf, dir, (int)f->held);
+	if (kind_count_again(h, dma_fault_tag, proto.sub, PART_FAULT))
+		return;
 	snprintf(proto.many, sizeof(proto.many), "DMA %s faults of device %s (%s)", dir, f->bdf, held);
 	snprintf(ex, sizeof(ex), "0x%llx (tce 0x%llx)%s%s", (unsigned long long)f->bus, (unsigned long long)f->tce,
 		 f->context[0] ? " in " : "", f->context);
@@ -306,7 +350,7 @@ void host_defects_final(struct tcemu_host *h)
 	struct {
 		char label[160];
 		uint64_t count;
-		bool fault;
+		enum part part;
 	} out[8];
 	size_t nout;
 
@@ -321,14 +365,15 @@ void host_defects_final(struct tcemu_host *h)
 				continue;
 			k->final_logged = k->count;
 			out[nout].count = k->count;
-			out[nout].fault = k->fault;
+			out[nout].part = k->part;
 			snprintf(out[nout].label, sizeof(out[nout].label), "%s%s", k->many[0] ? "" : "of ", kind_label(k));
 			nout++;
 		}
 		tcemu_mutex_unlock(&h->stats_lock);
 		for (size_t i = 0; i < nout; i++)
-			tcemu_logf(&h->lg, TCEMU_LOG_WARN, "%s: %llu in all %s (%llu not logged)",
-				   out[i].fault ? "DMA faults" : "client defects", (unsigned long long)out[i].count, out[i].label,
+			tcemu_logf(&h->lg, out[i].part == PART_NOTE ? TCEMU_LOG_INFO : TCEMU_LOG_WARN,
+				   "%s: %llu in all %s (%llu not logged)", part_title[out[i].part],
+				   (unsigned long long)out[i].count, out[i].label,
 				   (unsigned long long)(out[i].count - DEFECT_WARN_FIRST));
 	} while (nout == TCEMU_ARRAY_SIZE(out));
 }
@@ -343,6 +388,113 @@ void host_defects_free(struct tcemu_host *h)
 	free(h->dkinds);
 	h->dkinds = NULL;
 	h->ndkinds = h->dkcap = 0;
+}
+
+/* ---- the trace: runs of similar calls ---- */
+
+#define TRACE_RUN_SHOWN 3 /* calls of a run logged in full */
+
+struct trace_run {
+	int fd;
+	const char *name; /* the command's name (a static string): NULL when no run is open */
+	long rc;
+	bool steps;       /* the words step (a struct); else the args must be equal */
+	uint64_t w[4];    /* the last call's words; w[0] (argsz, flags) must be equal */
+	uint64_t step[4];
+	uint64_t n;       /* calls in the run */
+	char args[192];   /* the last call's decoded argument */
+};
+
+static void trace_line(struct tcemu_host *h, int fd, const char *name, const char *args, long rc)
+{
+	tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "ioctl(%d, VFIO_%s, %s) = %ld%s%s", fd, name, args, rc, rc < 0 ? " " : "",
+		   rc < 0 ? strerror((int)-rc) : "");
+}
+
+/* Logs what the open run held back, and closes it. trace_lock held. */
+static void trace_run_end(struct tcemu_host *h, struct trace_run *r)
+{
+	bool same = !r->steps || !(r->step[1] | r->step[2] | r->step[3]);
+
+	if (r->name && r->n > TRACE_RUN_SHOWN) {
+		if (same)
+			tcemu_logf(&h->lg, TCEMU_LOG_DEBUG, "ioctl(%d, VFIO_%s, ...) = %ld: %llu more calls like the last",
+				   r->fd, r->name, r->rc, (unsigned long long)(r->n - TRACE_RUN_SHOWN));
+		else
+			tcemu_logf(&h->lg, TCEMU_LOG_DEBUG,
+				   "ioctl(%d, VFIO_%s, ...) = %ld: %llu more calls like the last, the words stepping by 0x%llx, "
+				   "0x%llx, 0x%llx each; the last was %s",
+				   r->fd, r->name, r->rc, (unsigned long long)(r->n - TRACE_RUN_SHOWN),
+				   (unsigned long long)r->step[1], (unsigned long long)r->step[2],
+				   (unsigned long long)r->step[3], r->args);
+	}
+	r->name = NULL;
+	r->n = 0;
+}
+
+/* Whether this call continues the open run (and then takes it in). trace_lock held. */
+static bool trace_run_take(struct trace_run *r, int fd, const char *name, const char *args, bool steps,
+			   const uint64_t w[4], long rc)
+{
+	uint64_t step[4] = { 0 };
+
+	if (!r->name || r->fd != fd || r->name != name || r->rc != rc || r->steps != steps)
+		return false;
+	if (steps) {
+		if (w[0] != r->w[0])
+			return false;
+		for (unsigned i = 1; i < 4; i++)
+			step[i] = w[i] - r->w[i];
+		if (r->n > 1 && memcmp(step, r->step, sizeof(step)) != 0)
+			return false;
+		memcpy(r->step, step, sizeof(step));
+	} else if (strcmp(args, r->args) != 0) {
+		return false;
+	}
+	return true;
+}
+
+void host_trace_call(struct tcemu_host *h, int fd, const char *name, const char *args, bool steps,
+		     const uint64_t w[4], long rc)
+{
+	struct trace_run *r;
+
+	tcemu_mutex_lock(&h->trace_lock);
+	if (!h->trun)
+		h->trun = calloc(1, sizeof(*h->trun));
+	r = h->trun;
+	if (!r) { /* no memory: every call in full */
+		trace_line(h, fd, name, args, rc);
+		goto unlock;
+	}
+	if (!trace_run_take(r, fd, name, args, steps, w, rc)) {
+		trace_run_end(h, r);
+		r->fd = fd;
+		r->name = name;
+		r->rc = rc;
+		r->steps = steps;
+		memset(r->step, 0, sizeof(r->step));
+	}
+	memcpy(r->w, w, sizeof(r->w));
+	snprintf(r->args, sizeof(r->args), "%s", args);
+	if (++r->n <= TRACE_RUN_SHOWN)
+		trace_line(h, fd, name, args, rc);
+unlock:
+	tcemu_mutex_unlock(&h->trace_lock);
+}
+
+void host_trace_flush(struct tcemu_host *h)
+{
+	tcemu_mutex_lock(&h->trace_lock);
+	if (h->trun)
+		trace_run_end(h, h->trun);
+	tcemu_mutex_unlock(&h->trace_lock);
+}
+
+void host_trace_free(struct tcemu_host *h)
+{
+	free(h->trun);
+	h->trun = NULL;
 }
 
 /* ---- the summary ---- */
@@ -368,23 +520,25 @@ static void kind_line(struct sbuf *b, const struct defect_kind *k)
 }
 
 /* The kinds of one part (faults or not), numbered; the count of their occurrences first. */
-static void kinds_part(struct sbuf *b, struct tcemu_host *h, bool faults, const char *title, const char *note)
+static void kinds_part(struct sbuf *b, struct tcemu_host *h, enum part part, const char *note)
 {
 	uint64_t n = 0;
 	size_t nk = 0, i, num = 0;
 
 	for (i = 0; i < h->ndkinds; i++) {
-		if (h->dkinds[i].fault == faults) {
+		if (h->dkinds[i].part == part) {
 			n += h->dkinds[i].count;
 			nk++;
 		}
 	}
-	sb_printf(b, "%s: %llu", title, (unsigned long long)n);
+	if (part == PART_NOTE && !n)
+		return; /* a part of its own only when there is something to note */
+	sb_printf(b, "%s: %llu", part_title[part], (unsigned long long)n);
 	if (n > nk)
 		sb_printf(b, " in %zu kind%s", nk, nk == 1 ? "" : "s");
 	sb_printf(b, "%s\n", n ? note : "");
 	for (i = 0; i < h->ndkinds; i++) {
-		if (h->dkinds[i].fault != faults)
+		if (h->dkinds[i].part != part)
 			continue;
 		sb_printf(b, "  %zu. ", ++num);
 		kind_line(b, &h->dkinds[i]);
@@ -434,16 +588,25 @@ static size_t summary(struct tcemu_host *h, char *buf, size_t len, bool in_signa
 	sb_printf(&b, " at peak, ");
 	sb_human(&b, end->locked_bytes);
 	sb_printf(&b, " at exit\n");
+	if (h->exit_recorded && (end->entries_mapped || end->regions_registered || end->locked_bytes)) {
+		/* what closing the descriptors left open released (the kernel's close at process exit) */
+		sb_printf(&b, "after closing what was left open: %llu entries mapped, %llu regions registered, ",
+			  (unsigned long long)now.entries_mapped, (unsigned long long)now.regions_registered);
+		sb_human(&b, now.locked_bytes);
+		sb_printf(&b, " locked\n");
+	}
 	if (in_signal ? tcemu_mutex_trylock(&h->stats_lock) != 0 : (tcemu_mutex_lock(&h->stats_lock), false)) {
 		sb_printf(&b, "client defects: %llu (the list was being written when the signal came: not shown)\n",
 			  (unsigned long long)now.defects);
 		sb_end(&b);
 		return b.used;
 	}
-	kinds_part(&b, h, false, "client defects", "");
-	kinds_part(&b, h, true, "DMA faults", " (the IOMMU refused a device access; the PE froze)");
+	kinds_part(&b, h, PART_DEFECT, "");
+	kinds_part(&b, h, PART_FAULT, " (the IOMMU refused a device access; the PE froze)");
+	kinds_part(&b, h, PART_NOTE, " (legitimate client behaviour worth knowing; not defects)");
 	for (size_t i = 0; i < h->ndkinds; i++)
-		kept += h->dkinds[i].count;
+		if (h->dkinds[i].part != PART_NOTE)
+			kept += h->dkinds[i].count;
 	if (now.defects > kept)
 		sb_printf(&b, "  (%llu more of further kinds not kept)\n", (unsigned long long)(now.defects - kept));
 	tcemu_mutex_unlock(&h->stats_lock);
