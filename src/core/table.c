@@ -328,40 +328,40 @@ struct source {
 	uint64_t run_off;            /* ... and how far into it that entry is */
 };
 
-/* hw[0, n) = first, first + step, ... in big-endian, four at a time. */
+/* hw[0, n) = first, first + step, ... in big-endian, four at a time (pointers bumped: few registers). */
 static inline __attribute__((always_inline)) void fill_linear(uint64_t *hw, uint32_t n, uint64_t tce, uint64_t step)
 {
-	uint32_t i = 0;
+	uint64_t *const stop = hw + n;
 
-	for (; i + 4 <= n; i += 4, tce += 4 * step) {
-		st(&hw[i], htobe64(tce));
-		st(&hw[i + 1], htobe64(tce + step));
-		st(&hw[i + 2], htobe64(tce + 2 * step));
-		st(&hw[i + 3], htobe64(tce + 3 * step));
+	for (; hw + 4 <= stop; hw += 4, tce += 4 * step) {
+		st(&hw[0], htobe64(tce));
+		st(&hw[1], htobe64(tce + step));
+		st(&hw[2], htobe64(tce + 2 * step));
+		st(&hw[3], htobe64(tce + 3 * step));
 	}
-	for (; i < n; i++, tce += step)
-		st(&hw[i], htobe64(tce));
+	for (; hw < stop; hw++, tce += step)
+		st(hw, htobe64(tce));
 }
 
 /* fill_linear of hw, with ua[0, n) = u, u + ustep, ... alongside. */
 static inline __attribute__((always_inline)) void fill_linear2(uint64_t *hw, uint64_t *ua, uint32_t n, uint64_t tce,
 							       uint64_t u, uint64_t step, uint64_t ustep)
 {
-	uint32_t i = 0;
+	uint64_t *const stop = hw + n;
 
-	for (; i + 4 <= n; i += 4, tce += 4 * step, u += 4 * ustep) {
-		st(&hw[i], htobe64(tce));
-		st(&ua[i], u);
-		st(&hw[i + 1], htobe64(tce + step));
-		st(&ua[i + 1], u + ustep);
-		st(&hw[i + 2], htobe64(tce + 2 * step));
-		st(&ua[i + 2], u + 2 * ustep);
-		st(&hw[i + 3], htobe64(tce + 3 * step));
-		st(&ua[i + 3], u + 3 * ustep);
+	for (; hw + 4 <= stop; hw += 4, ua += 4, tce += 4 * step, u += 4 * ustep) {
+		st(&hw[0], htobe64(tce));
+		st(&ua[0], u);
+		st(&hw[1], htobe64(tce + step));
+		st(&ua[1], u + ustep);
+		st(&hw[2], htobe64(tce + 2 * step));
+		st(&ua[2], u + 2 * ustep);
+		st(&hw[3], htobe64(tce + 3 * step));
+		st(&ua[3], u + 3 * ustep);
 	}
-	for (; i < n; i++, tce += step, u += ustep) {
-		st(&hw[i], htobe64(tce));
-		st(&ua[i], u);
+	for (; hw < stop; hw++, ua++, tce += step, u += ustep) {
+		st(hw, htobe64(tce));
+		st(ua, u);
 	}
 }
 
@@ -498,7 +498,34 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, s
 	 */
 	lines = c->nvalid ? c->lines : 0;
 	pos &= CHUNK_ENTRIES - 1;
-	if (kind == SRC_RUNS) {
+	if (kind == SRC_RUNS && !lines) {
+		/* The usual map across regions: an empty piece, a fill per run, no old entry to note. */
+		const struct table_run *r = src->run;
+		const uint64_t step = src->step; /* in locals: the entries' stores could alias src */
+		uint64_t off = src->run_off;
+
+		for (uint32_t done = 0, m; done < n; done += m) {
+			const uint64_t tce = r->tce + off * step, u = r->ua ? r->ua + off * step : 0;
+			const uint64_t count = r->count;
+
+			m = (uint32_t)tcemu_min_u64(n - done, count - off);
+			if (tce & TCEMU_TCE_PERM_MASK) {
+				if (ua)
+					fill_linear2(hw + done, ua + done, m, tce, u, step, u ? step : 0);
+				else
+					fill_linear(hw + done, m, tce, step);
+				res.delta += (int32_t)m;
+				res.any = true;
+			}
+			off += m;
+			if (off == count) {
+				r++;
+				off = 0;
+			}
+		}
+		src->run = r;
+		src->run_off = off;
+	} else if (kind == SRC_RUNS) {
 		/* one linear piece per run the chunk's entries cross, all under this one lock */
 		for (uint32_t done = 0; done < n;) {
 			const struct table_run *r = src->run;
