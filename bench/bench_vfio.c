@@ -18,8 +18,10 @@
  * Goals: one-call MAP at least 1/3 of the store loop; 10000 regions at least 80% of one region
  * (the 1 GiB mapped in one call, entries per second) in every registration order.
  *
- * Usage: [RUNS=n] bench_vfio [--quick] [--regions]   (RUNS: a series of n runs, with min/median/max;
- *        --regions: the regions part alone)
+ *  - with --sweep alone: one MAP_DMA of 1 MiB .. 16 GiB (x4 steps), ns per entry.
+ *
+ * Usage: [RUNS=n] bench_vfio [--quick] [--regions | --sweep]   (RUNS: a series of n runs, with
+ *        min/median/max; --regions: the regions part alone; --sweep: the size sweep alone)
  */
 #include <endian.h>
 #include <stdio.h>
@@ -387,6 +389,39 @@ static void bench_regions(double ref)
 	       cases[3].span / (double)entries * 1e9, m10k / (cases[3].span / (double)entries * 1e9));
 }
 
+/*
+ * How the cost grows with the mapping's size: one MAP_DMA of 1 MiB .. 16 GiB of one region at 4 KiB
+ * pages (sparse memory: MAP_NORESERVE, nothing but the table is touched; 16 GiB = 4M entries, 32 MiB
+ * of entries and 32 MiB of user addresses), ns per entry, best of the rounds.
+ */
+static void bench_sweep(void)
+{
+	const uint64_t saved = bytes, max = 16ull << 30;
+	struct fixture f;
+
+	bytes = max;
+	trusted = true;
+	setup(&f, 12, 12);
+	trusted = false;
+	reg(&f, 0, max, VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
+	printf("\none MAP_DMA of N bytes at 4 KiB pages, one region (trusted_args), ns per entry (best of %d):\n", rounds);
+	for (uint64_t len = 1ull << 20; len <= max; len <<= 2) {
+		double best = 1e9;
+
+		for (int r = 0; r < rounds + 1; r++) {
+			double t0 = now();
+			map(&f, 0, len);
+			keep_best(&best, t0, r);
+			unmap(&f, 0, len);
+		}
+		printf("  %8llu MiB  %8llu entries  %6.2f ns per entry\n", (unsigned long long)(len >> 20),
+		       (unsigned long long)(len >> 12), best / (double)(len >> 12) * 1e9);
+	}
+	reg(&f, 0, max, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY);
+	teardown(&f);
+	bytes = saved;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
@@ -394,11 +429,16 @@ int main(int argc, char **argv)
 		rounds = 1;
 	}
 	bool regions_only = argc > 1 && strcmp(argv[argc - 1], "--regions") == 0;
+	bool sweep_only = argc > 1 && strcmp(argv[argc - 1], "--sweep") == 0;
 
 	printf("tcemu %s VFIO map benchmark (sPAPR v2)\n", tcemu_version());
 	for (int run = 0, runs = bench_runs(); run < runs; run++) {
 		if (runs > 1)
 			printf("\n--- run %d of %d\n", run + 1, runs);
+		if (sweep_only) {
+			bench_sweep();
+			continue;
+		}
 		if (regions_only) {
 			bench_regions(store_loop(bytes >> 12, 12, NULL));
 			continue;

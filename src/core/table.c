@@ -361,44 +361,44 @@ struct source {
 	const uint64_t *tces, *uas;
 	uint64_t first_tce, first_ua, step;
 	bool all_valid; /* arrays: every entry has permission bits (found while validating) */
-	const struct table_run *run; /* runs: the run of the next entry to write ... */
+	const struct table_run *run, *run_end; /* runs: the run of the next entry to write, the end ... */
 	uint64_t run_off;            /* ... and how far into it that entry is */
 };
 
-/* hw[0, n) = first, first + step, ... in big-endian, four at a time. */
+/* hw[0, n) = first, first + step, ... in big-endian, four at a time (pointers bumped: few registers). */
 static inline __attribute__((always_inline)) void fill_linear(uint64_t *hw, uint32_t n, uint64_t tce, uint64_t step)
 {
-	uint32_t i = 0;
+	uint64_t *const stop = hw + n;
 
-	for (; i + 4 <= n; i += 4, tce += 4 * step) {
-		st(&hw[i], htobe64(tce));
-		st(&hw[i + 1], htobe64(tce + step));
-		st(&hw[i + 2], htobe64(tce + 2 * step));
-		st(&hw[i + 3], htobe64(tce + 3 * step));
+	for (; hw + 4 <= stop; hw += 4, tce += 4 * step) {
+		st(&hw[0], htobe64(tce));
+		st(&hw[1], htobe64(tce + step));
+		st(&hw[2], htobe64(tce + 2 * step));
+		st(&hw[3], htobe64(tce + 3 * step));
 	}
-	for (; i < n; i++, tce += step)
-		st(&hw[i], htobe64(tce));
+	for (; hw < stop; hw++, tce += step)
+		st(hw, htobe64(tce));
 }
 
 /* fill_linear of hw, with ua[0, n) = u, u + ustep, ... alongside. */
 static inline __attribute__((always_inline)) void fill_linear2(uint64_t *hw, uint64_t *ua, uint32_t n, uint64_t tce,
 							       uint64_t u, uint64_t step, uint64_t ustep)
 {
-	uint32_t i = 0;
+	uint64_t *const stop = hw + n;
 
-	for (; i + 4 <= n; i += 4, tce += 4 * step, u += 4 * ustep) {
-		st(&hw[i], htobe64(tce));
-		st(&ua[i], u);
-		st(&hw[i + 1], htobe64(tce + step));
-		st(&ua[i + 1], u + ustep);
-		st(&hw[i + 2], htobe64(tce + 2 * step));
-		st(&ua[i + 2], u + 2 * ustep);
-		st(&hw[i + 3], htobe64(tce + 3 * step));
-		st(&ua[i + 3], u + 3 * ustep);
+	for (; hw + 4 <= stop; hw += 4, ua += 4, tce += 4 * step, u += 4 * ustep) {
+		st(&hw[0], htobe64(tce));
+		st(&ua[0], u);
+		st(&hw[1], htobe64(tce + step));
+		st(&ua[1], u + ustep);
+		st(&hw[2], htobe64(tce + 2 * step));
+		st(&ua[2], u + 2 * ustep);
+		st(&hw[3], htobe64(tce + 3 * step));
+		st(&ua[3], u + 3 * ustep);
 	}
-	for (; i < n; i++, tce += step, u += ustep) {
-		st(&hw[i], htobe64(tce));
-		st(&ua[i], u);
+	for (; hw < stop; hw++, ua++, tce += step, u += ustep) {
+		st(hw, htobe64(tce));
+		st(ua, u);
 	}
 }
 
@@ -525,19 +525,52 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, s
 	uint64_t *ua = t->userspace ? leaf_ua(t, leaf) + pos : NULL;
 	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
 	struct piece_result res = { 0 };
-	bool empty;
+	uint64_t lines;
 
 	tcemu_spin_lock(&c->lock);
-	empty = c->nvalid == 0;
-	if (kind == SRC_RUNS) {
+	/*
+	 * A piece is empty (no old entry to hand back) when the chunk holds no valid entry or none in
+	 * the piece's lines: a map that resumes in a chunk half written by the call before it (a map
+	 * across regions, RUNS at a time) takes the fast fill for the rest of the chunk.
+	 */
+	lines = c->nvalid ? c->lines : 0;
+	pos &= CHUNK_ENTRIES - 1;
+	if (kind == SRC_RUNS && !lines) {
+		/* The usual map across regions: an empty piece, a fill per run, no old entry to note. */
+		const struct table_run *r = src->run;
+		const uint64_t step = src->step; /* in locals: the entries' stores could alias src */
+		uint64_t off = src->run_off;
+
+		for (uint32_t done = 0, m; done < n; done += m) {
+			const uint64_t tce = r->tce + off * step, u = r->ua ? r->ua + off * step : 0;
+			const uint64_t count = r->count;
+
+			m = (uint32_t)tcemu_min_u64(n - done, count - off);
+			if (tce & TCEMU_TCE_PERM_MASK) {
+				if (ua)
+					fill_linear2(hw + done, ua + done, m, tce, u, step, u ? step : 0);
+				else
+					fill_linear(hw + done, m, tce, step);
+				res.delta += (int32_t)m;
+				res.any = true;
+			}
+			off += m;
+			if (off == count) {
+				r++;
+				off = 0;
+			}
+		}
+		src->run = r;
+		src->run_off = off;
+	} else if (kind == SRC_RUNS) {
 		/* one linear piece per run the chunk's entries cross, all under this one lock */
 		for (uint32_t done = 0; done < n;) {
 			const struct table_run *r = src->run;
 			uint32_t m = (uint32_t)tcemu_min_u64(n - done, r->count - src->run_off);
 			struct source one = { .first_tce = r->tce, .first_ua = r->ua, .step = src->step };
 
-			write_locked(hw + done, ua ? ua + done : NULL, index + done, m, &one, src->run_off, true, empty,
-				     olds, &res);
+			write_locked(hw + done, ua ? ua + done : NULL, index + done, m, &one, src->run_off, true,
+				     !lines || !(lines & line_bits(pos + done, m)), olds, &res);
 			done += m;
 			src->run_off += m;
 			if (src->run_off == r->count) {
@@ -546,10 +579,10 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, s
 			}
 		}
 	} else {
-		write_locked(hw, ua, index, n, src, k0, kind == SRC_LINEAR, empty, olds, &res);
+		write_locked(hw, ua, index, n, src, k0, kind == SRC_LINEAR, !(lines & line_bits(pos, n)), olds, &res);
 	}
 	if (res.any)
-		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), n);
+		c->lines |= line_bits(pos, n);
 	if (res.delta)
 		__atomic_store_n(&c->nvalid, (uint32_t)((int32_t)c->nvalid + res.delta), __ATOMIC_RELAXED);
 	tcemu_spin_unlock(&c->lock);
@@ -592,15 +625,14 @@ set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source 
 
 	/* Pass 1: validate every entry, allocate every level; nothing visible changes yet. */
 	if (kind == SRC_RUNS) {
-		uint64_t bad = 0, total = 0;
+		uint64_t bad = 0;
 
-		for (const struct table_run *r = src->run; total < count; r++) {
+		for (const struct table_run *r = src->run; r < src->run_end; r++) {
 			bad |= r->tce;
-			if (!r->count || r->count > count - total)
-				return -EINVAL; /* the runs must cover count exactly */
+			if (!r->count)
+				return -EINVAL;
 			if ((r->tce & TCEMU_TCE_PERM_MASK) && r->tce + (r->count - 1) * src->step < r->tce)
 				return -EINVAL;
-			total += r->count;
 		}
 		if (bad & t->page_mask & ~TCEMU_TCE_PERM_MASK)
 			return -EINVAL;
@@ -665,16 +697,14 @@ TCEMU_EXPORT int tcemu_table_set_linear(struct tcemu_table *t, uint64_t index, u
 int table_set_runs(struct tcemu_table *t, uint64_t index, const struct table_run *runs, size_t nruns,
 		   tcemu_tce_release_fn release, void *opaque)
 {
-	struct source src = { .run = runs, .step = t->page_mask + 1 };
+	struct source src = { .run = runs, .run_end = runs + nruns, .step = t->page_mask + 1 };
 	uint64_t count = 0;
 
 	if (!runs && nruns)
 		return -EINVAL;
-	for (size_t i = 0; i < nruns; i++) {
-		if (runs[i].count > UINT64_MAX - count)
-			return -ERANGE;
-		count += runs[i].count;
-	}
+	/* the sum, saturated: past the window's end either way (set_common checks the counts) */
+	for (size_t i = 0; i < nruns; i++)
+		count = runs[i].count > UINT64_MAX - count ? UINT64_MAX : count + runs[i].count;
 	return set_common(t, index, count, &src, SRC_RUNS, release, opaque);
 }
 

@@ -28,7 +28,7 @@
 #include "vfio/probe.h"
 
 #define BATCH 512
-#define RUNS 64 /* linear runs per table call of a map across regions */
+#define RUNS 256 /* linear runs per table call of a map across regions */
 
 /* ---- windows ---- */
 
@@ -489,7 +489,8 @@ long spapr_disable(struct container *c)
  * A map inside one region (the common case: DPDK and QEMU register what they map) holds the
  * process lock shared and counts with one atomic add. A map crossing regions takes the process
  * lock exclusive: then the mapped counts are plain adds, and the regions it crosses, which follow
- * each other in the sorted array, are walked twice (check, then count) in index order, O(1) each.
+ * each other in the sorted array, are walked twice in index order (a check without a branch per
+ * region, then the runs and counts), O(1) each.
  * An atomic add per region would cost more than the table writes of a small region.
  */
 static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint64_t index, uint64_t npages,
@@ -527,14 +528,35 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	tcemu_rwlock_unlock(&mm->lock);
 	mm_wrlock(mm);
 	exclusive = true;
-	/* Check: regions without a gap from vaddr to end, each with a large enough page. */
+	/*
+	 * Check: regions without a gap from vaddr to end, each with a large enough page. The region of
+	 * the last page is found as the first one is; the regions between are checked without a branch
+	 * per region, and on a failure the ordered walk below finds the error the first bad region
+	 * gives. (A page at least the IOMMU page, ua and size aligned to it: no region in between can
+	 * be shorter than an IOMMU page.)
+	 */
 	r = mm_find(mm, vaddr, 1ull << ps);
+	const struct region *rl = mm_find(mm, end - (1ull << ps), 1ull << ps);
 	if (!r) {
 		rc = -EINVAL;
 		goto out;
 	}
-	first = last = (size_t)(r - mm->regions);
-	for (;;) {
+	first = (size_t)(r - mm->regions);
+	if (rl && rl >= r) {
+		uint64_t gap = 0;
+		uint32_t minps = rl->page_shift;
+
+		last = (size_t)(rl - mm->regions);
+		for (size_t i = first; i < last; i++) {
+			const struct region *q = &mm->regions[i];
+
+			gap |= (q->ua + q->size) ^ q[1].ua;
+			minps = q->page_shift < minps ? q->page_shift : minps;
+		}
+		if (!gap && minps >= ps)
+			goto checked;
+	}
+	for (last = first;; last++) {
 		r = &mm->regions[last];
 		if (r->page_shift < ps) {
 			rc = -EPERM;
@@ -548,8 +570,8 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 			rc = -EINVAL;
 			goto out;
 		}
-		last++;
 	}
+checked:
 	rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, npages) : -ENOMEM;
 	if (rc)
 		goto out;
@@ -560,26 +582,22 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	 * is locked once however many regions it crosses, so the cost per region does not depend on
 	 * the order the regions were registered in.
 	 */
-	r = &mm->regions[first];
-	for (uint64_t ua = vaddr, at = index; ua < end;) {
+	for (uint64_t i = first, at = index; i <= last;) {
 		struct table_run runs[RUNS];
 		size_t n = 0;
 		uint64_t entries = 0;
 
-		for (; ua < end && n < RUNS; r++) {
-			const uint64_t start = ua, hpa = r->hpa + (ua - r->ua);
+		for (; i <= last && n < RUNS; i++) {
+			struct region *q = &mm->regions[i];
+			const uint64_t lo = q->ua > vaddr ? q->ua : vaddr, hi = tcemu_min_u64(end, q->ua + q->size);
+			const uint64_t count = (hi - lo) >> ps, tce = (q->hpa + (lo - q->ua)) | perm;
 
-			for (;;) {
-				uint64_t stop = tcemu_min_u64(end, r->ua + r->size);
-
-				r->mapped += (stop - ua) >> ps;
-				ua = stop;
-				if (ua == end || r[1].hpa != r->hpa + r->size)
-					break;
-				r++; /* the next region starts at ua (checked above) */
-			}
-			runs[n++] = (struct table_run){ .tce = hpa | perm, .ua = start, .count = (ua - start) >> ps };
-			entries += (ua - start) >> ps;
+			q->mapped += count;
+			entries += count;
+			if (n && runs[n - 1].tce + (runs[n - 1].count << ps) == tce)
+				runs[n - 1].count += count; /* frames that follow the previous region's */
+			else
+				runs[n++] = (struct table_run){ .tce = tce, .ua = lo, .count = count };
 		}
 		table_set_runs(t, at, runs, n, release_entry, &rctx);
 		at += entries;
