@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <tcemu/devmodel.h>
 #include <tcemu/dma.h>
 #include <tcemu/memory.h>
 #include <tcemu/platform.h>
@@ -419,6 +420,58 @@ TEST(no_memory_fault)
 	fx_dma_close(&f);
 }
 
+/*
+ * A client that pinned memory and then unmapped it (legal: the pin keeps the frames, not the
+ * mapping): every way of copying (the cached fast path in both directions, the slow path of a
+ * long access, a fresh miss) ends in a DMA fault named "memory gone", at the right bus address,
+ * with the PE frozen, and the process goes on.
+ */
+TEST(memory_gone_after_munmap_faults_never_crashes)
+{
+	struct fx_dma f;
+	unsigned char *m, *big = malloc(5 * K4), buf[64];
+	uint64_t hpa;
+
+	CHECK(big);
+	CHECK(fx_dma_open(&f) == 0);
+	m = alloc_mem(8 * K4, K4);
+	CHECK(m);
+	fill(m, 8 * K4, 3);
+	hpa = pin(&f, m, 8 * K4, 0);
+	CHECK(hpa);
+	CHECK_EQ(tcemu_table_set_linear(f.t0, 0, 8, hpa | RW, 0, NULL, NULL), 0);
+	for (int i = 0; i < 2; i++) /* a miss, then the cached fast path */
+		CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 100, buf, 16), 0);
+	CHECK_EQ(memcmp(buf, m + 100, 16), 0);
+	CHECK_EQ(tcemu_dma_write(f.dma, f.pe, K4 + 8, buf, 16), 0);
+	CHECK_EQ(munmap(m, 8 * K4), 0);
+
+	CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 100, buf, 16), -EIO); /* fast path, device read */
+	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_GONE);
+	CHECK_U64(stats(&f).last_fault_bus, 100);
+	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_STOPPED);
+	unfreeze(f.pe);
+	CHECK_EQ(tcemu_dma_write(f.dma, f.pe, K4 + 8, buf, 16), -EIO); /* fast path, device write */
+	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_GONE);
+	CHECK_U64(stats(&f).last_fault_bus, K4 + 8);
+	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_STOPPED);
+	unfreeze(f.pe);
+	CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 2 * K4, big, 5 * K4), -EIO); /* slow path (> the locked copy) */
+	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_GONE);
+	CHECK_U64(stats(&f).last_fault_bus, 2 * K4);
+	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_STOPPED);
+	unfreeze(f.pe);
+	tcemu_pe_tce_kill(f.pe, 0, 0, 0);
+	CHECK_EQ(tcemu_dma_write(f.dma, f.pe, 7 * K4 + 1, buf, 8), -EIO); /* a miss: translated, then gone */
+	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_GONE);
+	CHECK_U64(stats(&f).last_fault_bus, 7 * K4 + 1);
+	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_STOPPED);
+	CHECK_U64(stats(&f).faults, 4);
+	CHECK(strcmp(tcemu_model_fault_held_name(TCEMU_FAULT_MEMORY_GONE), "memory gone: the client unmapped it") == 0);
+	fx_dma_close(&f);
+	free(big);
+}
+
 TEST(stale_cache_until_kill)
 {
 	struct fx_dma f;
@@ -732,5 +785,6 @@ TEST(concurrent_dma_and_kills)
 
 HARNESS_MAIN(T(round_trip_4k_pages), T(access_spans_two_pins), T(slot1_64k_pages), T(iommu_page_spans_two_pins),
 	     T(permissions), T(extent_faults), T(fault_freezes_and_recovery), T(no_memory_fault),
+	     T(memory_gone_after_munmap_faults_never_crashes),
 	     T(stale_cache_until_kill), T(stats_counts), T(invalid_arguments), T(other_pe_and_destroy),
 	     T(concurrent_dma_and_kills))

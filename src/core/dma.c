@@ -54,6 +54,14 @@
  * as above), an access outside them refreshes the snapshot once (outside `lock`) and faults if it
  * is still outside. A kill drops the snapshot (memory is unpinned only after its TCEs are killed).
  *
+ * Copies (both modes, every path) go through util/fault.c's fault_copy (its handler installed at
+ * the first device copy; memcpy where there is no routine): a client may munmap
+ * memory it registered or mapped (the pin keeps the frames, not the mapping), and the copy's
+ * SIGSEGV/SIGBUS becomes -EFAULT instead of killing the process. The access is then a DMA fault
+ * TCEMU_DMA_FAULT_GONE at the bus address of the segment that faulted, and the PE freezes like for
+ * any fault; the bytes of the segments before it (and any of the faulting one) may have moved.
+ * (Memory mapped again at the same address is reached silently: a process cannot tell.)
+ *
  * Stopped state: eeh.c changes the EEH state without telling the engine (injected errors, resets,
  * unfreezes), so every access asks tcemu_pe_dma_stopped (one uncontended PE mutex round trip)
  * before its lookups.
@@ -76,6 +84,7 @@
 
 #include "core/dma_priv.h"
 #include "core/memory_priv.h"
+#include "util/fault.h"
 #include "util/internal.h"
 #include "util/lock.h"
 
@@ -360,6 +369,29 @@ static int seg_push(struct seg_list *l, uint8_t *ua, size_t len)
 }
 
 /*
+ * Copies len bytes between the client's memory at ua and buf: 0, or -EFAULT when the client's
+ * memory is gone (unmapped after it was pinned: the pin keeps the frame, not the mapping).
+ */
+static inline int copy_seg(uint8_t *ua, uint8_t *buf, size_t len, bool write)
+{
+	if (TCEMU_UNLIKELY(!fault_copy_ready())) { /* installs the handler at the first copy; no routine here */
+		memcpy(write ? ua : buf, write ? buf : ua, len);
+		return 0;
+	}
+	return write ? fault_copy(ua, buf, len) : fault_copy(buf, ua, len);
+}
+
+/* The bus address of byte `at` of the concatenated elements (at < their total). */
+static uint64_t sg_bus_at(const struct dma_sg *sg, size_t n, size_t at)
+{
+	size_t i = 0;
+
+	while (i + 1 < n && at >= sg[i].len)
+		at -= sg[i++].len;
+	return sg[i].bus + at;
+}
+
+/*
  * Looks up (or, on a miss, translates and caches) the page of slot holding bus. On success *e is
  * a copy of the entry and *geo the slot's geometry. Returns 0 or the fault kind. Lock not held.
  */
@@ -541,6 +573,7 @@ static int identity_access(struct tcemu_dma *dma, struct pe_dma *s, const struct
 			   uint8_t *buf, size_t total, bool write)
 {
 	struct memory_range *old = NULL;
+	enum tcemu_dma_fault_kind k = TCEMU_DMA_FAULT_NONE;
 	uint64_t fbus = sg[0].bus;
 	bool ok;
 
@@ -571,20 +604,18 @@ static int identity_access(struct tcemu_dma *dma, struct pe_dma *s, const struct
 	if (ok) {
 		size_t done = 0;
 
-		for (size_t i = 0; i < n; i++) {
-			uint8_t *ua = (uint8_t *)(uintptr_t)sg[i].bus;
-
-			if (write)
-				memcpy(ua, buf + done, sg[i].len);
-			else
-				memcpy(buf + done, ua, sg[i].len);
-			done += sg[i].len;
-		}
+		for (size_t i = 0; i < n && !k; done += sg[i].len, i++)
+			if (copy_seg((uint8_t *)(uintptr_t)sg[i].bus, buf + done, sg[i].len, write)) {
+				k = TCEMU_DMA_FAULT_GONE;
+				fbus = sg[i].bus;
+			}
+	} else {
+		k = TCEMU_DMA_FAULT_EXTENT;
 	}
-	count_access(s, n, total, write, ok ? TCEMU_DMA_FAULT_NONE : TCEMU_DMA_FAULT_EXTENT, fbus);
+	count_access(s, n, total, write, k, fbus);
 	tcemu_spin_unlock(&s->lock);
 	free(old);
-	if (!ok) {
+	if (k) {
 		tcemu_pe_eeh_freeze(s->pe, false);
 		return -EIO;
 	}
@@ -613,13 +644,11 @@ static int translated_access(struct tcemu_dma *dma, struct pe_dma *s, const stru
 	if (!k && !err) {
 		size_t done = 0;
 
-		for (size_t i = 0; i < l.n; i++) {
-			if (write)
-				memcpy(l.v[i].ua, buf + done, l.v[i].len);
-			else
-				memcpy(buf + done, l.v[i].ua, l.v[i].len);
-			done += l.v[i].len;
-		}
+		for (size_t i = 0; i < l.n && !k; done += l.v[i].len, i++)
+			if (copy_seg(l.v[i].ua, buf + done, l.v[i].len, write)) {
+				k = TCEMU_DMA_FAULT_GONE;
+				fbus = sg_bus_at(sg, n, done);
+			}
 	}
 	inflight_exit(s, ep);
 	if (l.v != l.inl)
@@ -681,20 +710,33 @@ static bool fast_segs(struct pe_dma *s, uint64_t bus, size_t len, unsigned need,
 	return true;
 }
 
-/* The fast path's copies and counters: np pages found by fast_segs for n accesses. Lock held. */
-static void fast_copy(struct pe_dma *s, const struct seg *seg, unsigned np, size_t n, uint8_t *buf, size_t len,
-		      bool write)
+/*
+ * The fast path's copies and counters: np pages found by fast_segs for the n elements of sg. 0, or
+ * -EIO when the client's memory is gone (counted as a fault: the caller freezes the PE once it
+ * has dropped the lock). Lock held.
+ */
+static int fast_copy(struct pe_dma *s, const struct seg *seg, unsigned np,
+		     const struct dma_sg *sg, size_t n, uint8_t *buf, size_t len, bool write)
 {
 	size_t at = 0;
 
-	for (unsigned i = 0; i < np; at += seg[i].len, i++) {
-		if (write)
-			memcpy(seg[i].ua, buf + at, seg[i].len);
-		else
-			memcpy(buf + at, seg[i].ua, seg[i].len);
-	}
 	s->st.cache_hits += np;
+	for (unsigned i = 0; i < np; at += seg[i].len, i++)
+		if (TCEMU_UNLIKELY(copy_seg(seg[i].ua, buf + at, seg[i].len, write))) {
+			count_access(s, n, len, write, TCEMU_DMA_FAULT_GONE, sg_bus_at(sg, n, at));
+			return -EIO;
+		}
 	count_access(s, n, len, write, TCEMU_DMA_FAULT_NONE, 0);
+	return 0;
+}
+
+/* The end of a fast path (lock held): unlocks, and freezes the PE after a fault. */
+static int fast_done(struct pe_dma *s, int rc)
+{
+	tcemu_spin_unlock(&s->lock);
+	if (TCEMU_UNLIKELY(rc))
+		tcemu_pe_eeh_freeze(s->pe, false);
+	return rc;
 }
 
 static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, uint8_t *buf, size_t len, bool write)
@@ -726,11 +768,8 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 	 * at the price of one lock.
 	 */
 	tcemu_spin_lock(&s->lock);
-	if (TCEMU_LIKELY(len <= LOCKED_COPY_MAX && fast_segs(s, bus, len, need, seg, &np))) {
-		fast_copy(s, seg, np, 1, buf, len, write);
-		tcemu_spin_unlock(&s->lock);
-		return 0;
-	}
+	if (TCEMU_LIKELY(len <= LOCKED_COPY_MAX && fast_segs(s, bus, len, need, seg, &np)))
+		return fast_done(s, fast_copy(s, seg, np, &one, 1, buf, len, write));
 	ep = inflight_enter(s);
 	tcemu_spin_unlock(&s->lock);
 
@@ -775,11 +814,8 @@ int dma_access_sg(struct tcemu_dma *dma, struct tcemu_pe *pe, const struct dma_s
 
 		while (i < n && fast_segs(s, sg[i].bus, sg[i].len, need, seg, &np))
 			i++;
-		if (i == n) {
-			fast_copy(s, seg, np, n, buf, total, write);
-			tcemu_spin_unlock(&s->lock);
-			return 0;
-		}
+		if (i == n)
+			return fast_done(s, fast_copy(s, seg, np, sg, n, buf, total, write));
 	}
 	ep = inflight_enter(s);
 	tcemu_spin_unlock(&s->lock);
