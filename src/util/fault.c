@@ -145,7 +145,7 @@ struct chain {
 };
 
 static struct chain chains[2];
-static int state; /* atomic: 0 not installed, 1 installed, -1 cannot be */
+int fault_copy_state; /* atomic: 0 not installed, 1 installed, -1 cannot be */
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static int (*real_act)(int, const struct sigaction *, struct sigaction *) = sigaction;
 static int (*real_mask)(int, const sigset_t *, sigset_t *) = pthread_sigmask;
@@ -244,21 +244,19 @@ err_restore:
 	return -1;
 }
 
-bool fault_copy_ready(void)
+bool fault_copy_install(void)
 {
-	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+	int s;
 
-	if (TCEMU_LIKELY(s))
-		return s > 0;
 	if (!HAVE_FAULT_COPY) {
-		__atomic_store_n(&state, -1, __ATOMIC_RELEASE);
+		__atomic_store_n(&fault_copy_state, -1, __ATOMIC_RELEASE);
 		return false;
 	}
 	pthread_mutex_lock(&fault_lock);
-	s = __atomic_load_n(&state, __ATOMIC_RELAXED);
+	s = __atomic_load_n(&fault_copy_state, __ATOMIC_RELAXED);
 	if (!s) {
 		s = install() == 0 ? 1 : -1;
-		__atomic_store_n(&state, s, __ATOMIC_RELEASE);
+		__atomic_store_n(&fault_copy_state, s, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&fault_lock);
 	return s > 0;
@@ -292,7 +290,7 @@ TCEMU_EXPORT int tcemu_sigaction(int sig, const struct sigaction *act, struct si
 	if (i < 0)
 		return real_act(sig, act, old) == 0 ? 0 : -errno;
 	pthread_mutex_lock(&fault_lock);
-	if (__atomic_load_n(&state, __ATOMIC_RELAXED) <= 0) {
+	if (__atomic_load_n(&fault_copy_state, __ATOMIC_RELAXED) <= 0) {
 		rc = real_act(sig, act, old) == 0 ? 0 : -errno;
 		goto unlock;
 	}
@@ -328,7 +326,7 @@ TCEMU_EXPORT int tcemu_sigmask(int how, const sigset_t *set, sigset_t *old)
 	sigset_t s;
 	int rc;
 
-	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) <= 0 || !set) {
+	if (__atomic_load_n(&fault_copy_state, __ATOMIC_ACQUIRE) <= 0 || !set) {
 		rc = real_mask(how, set, old);
 		goto report;
 	}
