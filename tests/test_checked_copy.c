@@ -26,6 +26,7 @@
 #include <tcemu/signals.h>
 
 #include "spapr.h"
+#include "util/fault.h"
 #include "vfio/probe.h"
 
 static struct tcemu_host *host(void)
@@ -109,6 +110,43 @@ TEST(bad_pointers_efault_portable)
 	CHECK_EQ(copies_checked(h), 0);
 	probe_use_fault_copy(true);
 	fx_host_done(h);
+}
+
+/*
+ * fault_copy itself, on each of its ways (bytes, 8-byte ends, 16-byte loop, rep movsb): every
+ * length up to 600 at every misalignment of 0..15 copies exactly the bytes asked for; a copy
+ * whose source or destination ends in an inaccessible page is -EFAULT on every way.
+ */
+TEST(fault_copy_exact_bytes_and_efault_on_every_way)
+{
+	static unsigned char src[640], dst[700];
+	unsigned char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	const size_t lens[] = { 1, 7, 8, 15, 16, 17, 100, 255, 256, 1500, 4000 };
+	unsigned bad = 0;
+
+	CHECK(fault_copy_ready());
+	CHECK(p != MAP_FAILED);
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (unsigned char)(i * 37 + 11);
+	for (size_t len = 0; len <= 600; len++)
+		for (size_t mis = 0; mis < 16; mis++) {
+			memset(dst, 0xee, sizeof(dst));
+			bad |= fault_copy(dst + 16 + mis, src + (15 - mis), len) != 0;
+			bad |= memcmp(dst + 16 + mis, src + (15 - mis), len) != 0;
+			for (size_t k = 0; k < sizeof(dst); k++)
+				bad |= (k < 16 + mis || k >= 16 + mis + len) && dst[k] != 0xee;
+		}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(mprotect(p + 4096, 4096, PROT_NONE), 0);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		unsigned char *end = p + 4096 + 1; /* one byte past the accessible page */
+		static unsigned char big[4096];
+
+		CHECK_EQ(fault_copy(end - lens[i], big, lens[i]), -EFAULT);
+		CHECK_EQ(fault_copy(big, end - lens[i], lens[i]), -EFAULT);
+		CHECK_EQ(fault_copy(big, end - 1 - lens[i], lens[i]), 0);
+	}
+	munmap(p, 8192);
 }
 
 /* A file mapped past its end: SIGBUS, not SIGSEGV. */
@@ -494,7 +532,8 @@ TEST(register_unmapped_efault)
 	fx_host_done(f.h);
 }
 
-HARNESS_MAIN(T(bad_pointers_efault_routine), T(bad_pointers_efault_portable), T(sigbus_past_end_of_file_efault),
+HARNESS_MAIN(T(bad_pointers_efault_routine), T(bad_pointers_efault_portable), T(fault_copy_exact_bytes_and_efault_on_every_way),
+	     T(sigbus_past_end_of_file_efault),
 	     T(process_vm_refused_still_efault), T(argument_page_unmapped_and_remapped_meanwhile),
 	     T(own_handler_set_before_the_first_copy_still_runs),
 	     T(own_handler_set_after_through_tcemu_sigaction_runs_on_its_stack), T(death_as_without_tcemu),

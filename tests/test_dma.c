@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <tcemu/devmodel.h>
 #include <tcemu/dma.h>
 #include <tcemu/memory.h>
 #include <tcemu/platform.h>
@@ -419,6 +420,118 @@ TEST(no_memory_fault)
 	fx_dma_close(&f);
 }
 
+/*
+ * A client that pinned memory and then unmapped it (legal: the pin keeps the frames, not the
+ * mapping): every way of copying (the cached fast path in both directions, the slow path of a
+ * long access, a fresh miss) ends in a DMA fault named "memory gone", at the right bus address,
+ * with the PE frozen, and the process goes on.
+ */
+TEST(memory_gone_after_munmap_faults_never_crashes)
+{
+	struct fx_dma f;
+	unsigned char *m, *big = malloc(5 * K4), buf[64];
+	uint64_t hpa;
+
+	CHECK(big);
+	CHECK(fx_dma_open(&f) == 0);
+	m = alloc_mem(8 * K4, K4);
+	CHECK(m);
+	fill(m, 8 * K4, 3);
+	hpa = pin(&f, m, 8 * K4, 0);
+	CHECK(hpa);
+	CHECK_EQ(tcemu_table_set_linear(f.t0, 0, 8, hpa | RW, 0, NULL, NULL), 0);
+	for (int i = 0; i < 2; i++) /* a miss, then the cached fast path */
+		CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 100, buf, 16), 0);
+	CHECK_EQ(memcmp(buf, m + 100, 16), 0);
+	CHECK_EQ(tcemu_dma_write(f.dma, f.pe, K4 + 8, buf, 16), 0);
+	CHECK_EQ(munmap(m, 8 * K4), 0);
+
+	CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 100, buf, 16), -EIO); /* fast path, device read */
+	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_GONE);
+	CHECK_U64(stats(&f).last_fault_bus, 100);
+	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_STOPPED);
+	unfreeze(f.pe);
+	CHECK_EQ(tcemu_dma_write(f.dma, f.pe, K4 + 8, buf, 16), -EIO); /* fast path, device write */
+	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_GONE);
+	CHECK_U64(stats(&f).last_fault_bus, K4 + 8);
+	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_STOPPED);
+	unfreeze(f.pe);
+	CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 2 * K4, big, 5 * K4), -EIO); /* slow path (> the locked copy) */
+	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_GONE);
+	CHECK_U64(stats(&f).last_fault_bus, 2 * K4);
+	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_STOPPED);
+	unfreeze(f.pe);
+	tcemu_pe_tce_kill(f.pe, 0, 0, 0);
+	CHECK_EQ(tcemu_dma_write(f.dma, f.pe, 7 * K4 + 1, buf, 8), -EIO); /* a miss: translated, then gone */
+	CHECK_EQ(stats(&f).last_fault, TCEMU_DMA_FAULT_GONE);
+	CHECK_U64(stats(&f).last_fault_bus, 7 * K4 + 1);
+	CHECK_EQ(tcemu_pe_eeh_state(f.pe), TCEMU_EEH_STOPPED);
+	CHECK_U64(stats(&f).faults, 4);
+	CHECK(strcmp(tcemu_model_fault_held_name(TCEMU_FAULT_MEMORY_GONE), "memory gone: the client unmapped it") == 0);
+	fx_dma_close(&f);
+	free(big);
+}
+
+/* Two pinned pages, one of 'A' bytes at *a (frame *ha), one of 'B' bytes at *b (frame *hb). */
+static bool pages_ab(struct fx_dma *f, unsigned char **a, unsigned char **b, uint64_t *ha, uint64_t *hb)
+{
+	*a = alloc_mem(K4, K4);
+	*b = alloc_mem(K4, K4);
+	if (!*a || !*b)
+		return false;
+	memset(*a, 'A', K4);
+	memset(*b, 'B', K4);
+	*ha = pin(f, *a, K4, 0);
+	*hb = pin(f, *b, K4, 0);
+	return *ha && *hb;
+}
+
+/*
+ * The cache's keys carry the generation modulo 2^16: across 2^16 full kills (the wrap) an entry
+ * cached before them and never touched since must still be gone, and entries cached just before
+ * the wrap too. Every full kill of a PE with a cached entry stays a barrier.
+ */
+TEST(no_stale_entry_across_generation_wrap)
+{
+	struct fx_dma f;
+	unsigned char *a, *b, buf[8];
+	uint64_t ha, hb, e;
+
+	CHECK(fx_dma_open(&f) == 0);
+	CHECK(pages_ab(&f, &a, &b, &ha, &hb));
+	e = ha | RW;
+	CHECK_EQ(tcemu_table_xchg(f.t0, 4, &e, NULL), 0);
+	for (unsigned round = 0; round < 2; round++) {
+		uint64_t n = round ? 65536 : 65535; /* round 0: the keys' generation (65535 values) back where it was */
+
+		e = ha | RW;
+		CHECK_EQ(tcemu_table_xchg(f.t0, 3, &e, NULL), 0);
+		tcemu_pe_tce_kill(f.pe, 0, 0, 0);
+		CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 3 * K4, buf, 8), 0); /* cached: A */
+		CHECK(all_bytes(buf, 8, 'A'));
+		e = hb | RW; /* no kill yet: A is still served */
+		CHECK_EQ(tcemu_table_xchg(f.t0, 3, &e, NULL), 0);
+		for (uint64_t i = 0; i < n; i++)
+			tcemu_pe_tce_kill(f.pe, 0, 0, 0);
+		/* another page first: its miss makes the slot's geometry current again */
+		CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 4 * K4, buf, 8), 0);
+		CHECK(all_bytes(buf, 8, 'A'));
+		CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 3 * K4, buf, 8), 0);
+		CHECK(all_bytes(buf, 8, 'B'));
+		for (uint64_t i = 0; i < 65536 * 2; i++) { /* cached, then one kill, every generation twice over */
+			if ((i & 1023) == 0)
+				CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 3 * K4, buf, 8), 0);
+			tcemu_pe_tce_kill(f.pe, 0, 0, 0);
+		}
+		e = ha | RW;
+		CHECK_EQ(tcemu_table_xchg(f.t0, 3, &e, NULL), 0);
+		tcemu_pe_tce_kill(f.pe, 0, 0, 0);
+		CHECK_EQ(tcemu_dma_read(f.dma, f.pe, 3 * K4, buf, 8), 0);
+		CHECK(all_bytes(buf, 8, 'A'));
+	}
+	fx_dma_close(&f);
+}
+
 TEST(stale_cache_until_kill)
 {
 	struct fx_dma f;
@@ -426,14 +539,7 @@ TEST(stale_cache_until_kill)
 	uint64_t ha, hb, e;
 
 	CHECK(fx_dma_open(&f) == 0);
-	a = alloc_mem(K4, K4);
-	b = alloc_mem(K4, K4);
-	CHECK(a && b);
-	memset(a, 'A', K4);
-	memset(b, 'B', K4);
-	ha = pin(&f, a, K4, 0);
-	hb = pin(&f, b, K4, 0);
-	CHECK(ha && hb);
+	CHECK(pages_ab(&f, &a, &b, &ha, &hb));
 	e = ha | RW;
 	CHECK_EQ(tcemu_table_xchg(f.t0, 5, &e, NULL), 0);
 	tcemu_pe_tce_kill(f.pe, 0, 5, 1);
@@ -732,5 +838,6 @@ TEST(concurrent_dma_and_kills)
 
 HARNESS_MAIN(T(round_trip_4k_pages), T(access_spans_two_pins), T(slot1_64k_pages), T(iommu_page_spans_two_pins),
 	     T(permissions), T(extent_faults), T(fault_freezes_and_recovery), T(no_memory_fault),
+	     T(memory_gone_after_munmap_faults_never_crashes), T(no_stale_entry_across_generation_wrap),
 	     T(stale_cache_until_kill), T(stats_counts), T(invalid_arguments), T(other_pe_and_destroy),
 	     T(concurrent_dma_and_kills))

@@ -14,6 +14,9 @@
 #     at most one ring (256) delivered after testpmd stopped polling;
 #   - no DMA fault, the summary names both devices.
 #
+# (--file-prefix: its own DPDK runtime directory, named for this run, so another DPDK primary on
+# the machine, or another run of this test, does not make EAL fail with "Cannot create lock".)
+#
 # Usage: test_testpmd.sh TCEMU_BINARY [TESTPMD]
 # Prints one line per check and closes with "N passed, N failed"; exit status 0 only if all passed
 # (77, meson's skip, when dpdk-testpmd is not installed).
@@ -33,11 +36,13 @@ failed=0
 command -v "$TESTPMD" >/dev/null 2>&1 || { echo "$TESTPMD not installed (Debian package dpdk-dev): skipped"; exit 77; }
 
 tmp=$(mktemp -d /tmp/tcemu-testpmd-XXXXXX)
+prefix=tcemu-testpmd-${tmp##*-}
 pid=""
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null
 	exec 3>&- 2>/dev/null
 	rm -rf "$tmp"
+	rm -rf "/var/run/dpdk/$prefix" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$prefix" 2>/dev/null
 }
 trap cleanup EXIT INT TERM
 
@@ -74,7 +79,7 @@ exec 3<>"$tmp/in" # held open: testpmd's read of stdin blocks until the script w
 cd "$tmp" || exit 1
 # stdbuf: testpmd's stdout is a file here, "Press enter to exit" must arrive before the line
 stdbuf -oL "$TCEMU" exec --report "$tmp/report.txt" -- "$TESTPMD" -l 0-1 --no-huge -m 512 --iova-mode=va \
-	--no-telemetry -a 0000:01:00.0 -a 0000:02:00.0 -- --total-num-mbufs=4096 --no-lsc-interrupt \
+	--no-telemetry --file-prefix="$prefix" -a 0000:01:00.0 -a 0000:02:00.0 -- --total-num-mbufs=4096 --no-lsc-interrupt \
 	--forward-mode=io --tx-first <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 waited=0

@@ -192,6 +192,7 @@ enum tcemu_model_fault_held {
 	TCEMU_FAULT_WRITE_ONLY,    /* a device read through a write-only entry */
 	TCEMU_FAULT_NO_MEMORY,     /* a valid entry whose frame has no memory behind it */
 	TCEMU_FAULT_FROZEN,        /* the PE's DMA was already stopped (EEH) */
+	TCEMU_FAULT_MEMORY_GONE,   /* pinned memory the client unmapped since (the copy faulted) */
 };
 
 struct tcemu_model_fault {

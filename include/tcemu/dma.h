@@ -62,6 +62,7 @@ enum tcemu_dma_fault_kind {
 	TCEMU_DMA_FAULT_PERMISSION, /* the entry is invalid or lacks READ/WRITE */
 	TCEMU_DMA_FAULT_NO_MEMORY,  /* the frame has no pinned memory behind it */
 	TCEMU_DMA_FAULT_STOPPED,    /* the PE's DMA is stopped (frozen, or in reset) */
+	TCEMU_DMA_FAULT_GONE,       /* pinned memory the client unmapped: the copy faulted (no crash) */
 };
 
 struct tcemu_dma_stats {

@@ -5,7 +5,9 @@
  *
  * Per-PE state (struct pe_dma, one cache-line aligned allocation per PE):
  * - A translation cache of CACHE_SETS x CACHE_WAYS entries (set associative), allocated at the
- *   PE's first miss (most PEs of a large topology never do DMA). An entry covers one
+ *   PE's first miss (most PEs of a large topology never do DMA). A set is two cache lines: the
+ *   ways' keys (tag and generation in one word: one compare a way) with the cold hpa, then the
+ *   ua/len/perm that a hit uses (struct cache_set). An entry covers one
  *   IOMMU page of one window slot: tag = (index in the window << 1) | slot, the page's simulated
  *   host physical address, its permission bits, and the process address of the page with the
  *   number of bytes from the page start that are contiguous in one pinned run (`len`, 0 when the
@@ -15,7 +17,9 @@
  * - The geometry of each window slot as last seen on a miss (start, size, page shift), so that a
  *   hit needs no table and no PE lock.
  * - A generation `gen`: an entry or a slot geometry is valid only if it carries the current
- *   generation, so a full flush is gen++ (O(1)). Generations start at 1; 0 marks a dead entry.
+ *   generation, so a full flush is gen++ (O(1)). Generations start at 1. An entry's key carries
+ *   the generation's low 16 bits (never 0; a key of 0 is a dead entry); when they wrap the sets
+ *   are cleared (cache_flush), so a key from 2^16 flushes ago never matches.
  * - `kseq`, bumped by every kill (full or ranged). A miss snapshots it before reading the table
  *   and fills the cache only if it has not moved, so a translation read before a kill is never
  *   cached after it.
@@ -54,9 +58,16 @@
  * as above), an access outside them refreshes the snapshot once (outside `lock`) and faults if it
  * is still outside. A kill drops the snapshot (memory is unpinned only after its TCEs are killed).
  *
+ * Copies (both modes, every path) go through util/fault.c's fault_copy (its handler installed at
+ * the first device copy; memcpy where there is no routine): a client may munmap
+ * memory it registered or mapped (the pin keeps the frames, not the mapping), and the copy's
+ * SIGSEGV/SIGBUS becomes -EFAULT instead of killing the process. The access is then a DMA fault
+ * TCEMU_DMA_FAULT_GONE at the bus address of the segment that faulted, and the PE freezes like for
+ * any fault; the bytes of the segments before it (and any of the faulting one) may have moved.
+ * (Memory mapped again at the same address is reached silently: a process cannot tell.)
+ *
  * Stopped state: eeh.c changes the EEH state without telling the engine (injected errors, resets,
- * unfreezes), so every access asks tcemu_pe_dma_stopped (one uncontended PE mutex round trip)
- * before its lookups.
+ * unfreezes), so every access asks tcemu_pe_dma_stopped (one atomic load) before its lookups.
  *
  * Lock order: kill_lock (a util/lock.h mutex) -> lock. On a miss the spin lock is dropped before
  * tcemu_pe_window (PE mutex) and tcemu_memory_hpa_to_ua (memory mutex). The EEH freeze after a
@@ -76,6 +87,7 @@
 
 #include "core/dma_priv.h"
 #include "core/memory_priv.h"
+#include "util/fault.h"
 #include "util/internal.h"
 #include "util/lock.h"
 
@@ -87,14 +99,32 @@
 #define LOCKED_COPY_MAX 16384u /* fast-path copies up to this size run under the PE's lock */
 #define FAST_PAGES 8u /* pages of a fast-path copy (one access, or all the elements of a scatter-gather) */
 
+/* One cached translation, as looked up and filled (stored split over a cache_set). */
 struct cache_entry {
-	uint64_t tag; /* (index << 1) | slot */
-	uint64_t gen; /* valid iff == pe_dma.gen */
+	uint64_t tag; /* (index << 1) | slot: below 2^48 (index < 2^47: a window offset < 2^59) */
 	uint64_t hpa; /* page address */
 	uint64_t ua;  /* process address of the page start (when len > 0) */
 	uint32_t len; /* contiguous bytes behind ua from the page start, <= page size */
 	uint32_t perm;
 };
+
+/* What a hit needs of an entry besides its key. */
+struct cache_hot {
+	uint64_t ua;
+	uint32_t len, perm;
+};
+
+/*
+ * One set, two cache lines: a lookup reads the first (the ways' keys, one compare each) and the
+ * hot half of the way that hit in the second. key = tag | (generation mod 2^16) << 48, 0: dead.
+ */
+struct cache_set {
+	uint64_t key[CACHE_WAYS];
+	uint64_t hpa[CACHE_WAYS];
+	struct cache_hot hot[CACHE_WAYS];
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct cache_set) == 128, "a set is two cache lines");
+#define KEY_GEN_SHIFT 48
 
 struct slot_geo {
 	uint64_t gen; /* valid iff == pe_dma.gen */
@@ -107,6 +137,7 @@ struct pe_dma {
 	uint32_t epoch;
 	uint32_t victim;
 	uint64_t gen;
+	uint64_t keygen; /* (gen mod 2^16) << KEY_GEN_SHIFT: never 0 (cache_flush) */
 	uint64_t kseq;
 	struct slot_geo geo[TCEMU_PE_WINDOWS];
 	struct tcemu_dma_stats st;
@@ -117,7 +148,7 @@ struct pe_dma {
 	struct tcemu_mutex kill_lock;
 	struct memory_range *id_ranges; /* identity mode: the snapshot (lock), NULL: none */
 	size_t id_n;
-	struct cache_entry (*cache)[CACHE_WAYS]; /* CACHE_SETS sets, allocated at the first fill (lock) */
+	struct cache_set *cache; /* CACHE_SETS sets, allocated at the first fill (lock) */
 };
 
 struct tcemu_dma {
@@ -169,38 +200,58 @@ static inline unsigned set_of(uint64_t tag)
 	       (CACHE_SETS - 1);
 }
 
-/* A valid entry for tag, or NULL. Lock held. */
-static inline struct cache_entry *cache_find(struct pe_dma *s, uint64_t tag)
+/* The way of set that holds a valid entry for tag, or -1 (also when there is no cache). Lock held. */
+static inline int cache_find(const struct pe_dma *s, uint64_t tag, struct cache_set **set)
 {
-	struct cache_entry *set;
+	const uint64_t key = tag | s->keygen;
+	struct cache_set *c;
 
 	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
 	if (TCEMU_UNLIKELY(!s->cache))
-		return NULL;
-	set = s->cache[set_of(tag)];
-	for (unsigned w = 0; w < CACHE_WAYS; w++)
-		if (set[w].tag == tag && set[w].gen == s->gen)
-			return &set[w];
-	return NULL;
+		return -1;
+	c = &s->cache[set_of(tag)];
+	*set = c;
+	for (int w = 0; w < (int)CACHE_WAYS; w++)
+		if (c->key[w] == key)
+			return w;
+	return -1;
 }
 
 /* Inserts or replaces the entry for tag (nothing before the cache exists). Lock held. */
 static void cache_fill(struct pe_dma *s, const struct cache_entry *e)
 {
-	struct cache_entry *set;
+	struct cache_set *set;
 	unsigned w;
 
 	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
-	if (!s->cache)
+	if (!s->cache || e->tag >> KEY_GEN_SHIFT)
 		return;
-	set = s->cache[set_of(e->tag)];
+	set = &s->cache[set_of(e->tag)];
 	for (w = 0; w < CACHE_WAYS; w++)
-		if (set[w].gen != s->gen || set[w].tag == e->tag)
+		if ((set->key[w] & ~((1ull << KEY_GEN_SHIFT) - 1)) != s->keygen ||
+		    (set->key[w] & ((1ull << KEY_GEN_SHIFT) - 1)) == e->tag)
 			break;
 	if (w == CACHE_WAYS)
 		w = s->victim++ & (CACHE_WAYS - 1);
-	set[w] = *e;
-	set[w].gen = s->gen;
+	set->key[w] = e->tag | s->keygen;
+	set->hpa[w] = e->hpa;
+	set->hot[w] = (struct cache_hot){ e->ua, e->len, e->perm };
+}
+
+/*
+ * Invalidates every entry and slot geometry: gen++ (O(1)); when the generation's 16 bits of the
+ * keys wrap, the sets are cleared too (once every 65535 flushes), so an old key never matches.
+ * Lock held.
+ */
+static void cache_flush(struct pe_dma *s)
+{
+	s->gen++;
+	if ((s->gen & 0xffff) == 0) {
+		if (s->cache)
+			memset(s->cache, 0, CACHE_SETS * sizeof(*s->cache));
+		s->gen++;
+	}
+	s->keygen = (s->gen & 0xffff) << KEY_GEN_SHIFT;
 }
 
 /* Enters the current epoch. Lock held: entered[] only changes under the lock (no atomic RMW). */
@@ -232,13 +283,14 @@ static void dma_kill(void *opaque, struct tcemu_pe *pe, unsigned slot, uint64_t 
 	s->kseq++;
 	s->st.invalidations++;
 	if (count == 0 || count > KILL_RANGE_MAX || slot >= TCEMU_PE_WINDOWS) {
-		s->gen++;
+		cache_flush(s);
 	} else {
 		for (uint64_t i = index; i - index < count; i++) {
-			uint64_t tag = (i << 1) | slot;
-			struct cache_entry *e = cache_find(s, tag);
-			if (e)
-				e->gen = 0;
+			struct cache_set *set;
+			int w = cache_find(s, (i << 1) | slot, &set);
+
+			if (w >= 0)
+				set->key[w] = 0;
 		}
 	}
 	ranges = s->id_ranges;
@@ -301,6 +353,7 @@ TCEMU_EXPORT int tcemu_dma_create(struct tcemu_platform *p, struct tcemu_memory 
 			goto err;
 		}
 		s->gen = 1;
+		s->keygen = 1ull << KEY_GEN_SHIFT;
 		s->pe = tcemu_platform_pe(p, i);
 		s->dma = dma;
 		dma->pes[i] = s;
@@ -360,13 +413,44 @@ static int seg_push(struct seg_list *l, uint8_t *ua, size_t len)
 }
 
 /*
+ * Copies len bytes between the client's memory at ua and buf: 0, or -EFAULT when the client's
+ * memory is gone (unmapped after it was pinned: the pin keeps the frame, not the mapping).
+ */
+static inline int copy_seg(uint8_t *ua, uint8_t *buf, size_t len, bool write)
+{
+	if (TCEMU_UNLIKELY(!fault_copy_ready())) { /* installs the handler at the first copy; no routine here */
+		memcpy(write ? ua : buf, write ? buf : ua, len);
+		return 0;
+	}
+	return write ? fault_copy(ua, buf, len) : fault_copy(buf, ua, len);
+}
+
+/* The bus address of byte `at` of the concatenated elements (at < their total). */
+static uint64_t sg_bus_at(const struct dma_sg *sg, size_t n, size_t at)
+{
+	size_t i = 0;
+
+	while (i + 1 < n && at >= sg[i].len)
+		at -= sg[i++].len;
+	return sg[i].bus + at;
+}
+
+/* A cache: CACHE_SETS sets, every key 0 (dead), cache-line aligned. NULL when out of memory. */
+static struct cache_set *cache_alloc(void)
+{
+	struct cache_set *c = aligned_alloc(64, CACHE_SETS * sizeof(*c));
+
+	return c ? memset(c, 0, CACHE_SETS * sizeof(*c)) : NULL;
+}
+
+/*
  * Looks up (or, on a miss, translates and caches) the page of slot holding bus. On success *e is
  * a copy of the entry and *geo the slot's geometry. Returns 0 or the fault kind. Lock not held.
  */
 static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dma *s, unsigned slot, uint64_t bus,
 					     unsigned need, struct cache_entry *e, struct slot_geo *geo)
 {
-	struct cache_entry (*fresh)[CACHE_WAYS] = NULL;
+	struct cache_set *fresh = NULL;
 	struct tcemu_table *t;
 	const struct tcemu_table_params *tp;
 	uint64_t kseq, hpa, ua, avail, psize;
@@ -377,10 +461,11 @@ static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dm
 	if (s->geo[slot].gen == s->gen && bus - s->geo[slot].start < s->geo[slot].size) {
 		const struct slot_geo *g = &s->geo[slot];
 		uint64_t tag = (((bus - g->start) >> g->shift) << 1) | slot;
-		struct cache_entry *ce = cache_find(s, tag);
+		struct cache_set *set;
+		int w = cache_find(s, tag, &set);
 
-		if (ce) {
-			*e = *ce;
+		if (w >= 0) {
+			*e = (struct cache_entry){ tag, set->hpa[w], set->hot[w].ua, set->hot[w].len, set->hot[w].perm };
 			*geo = *g;
 			s->st.cache_hits++;
 			tcemu_spin_unlock(&s->lock);
@@ -407,7 +492,7 @@ static enum tcemu_dma_fault_kind page_lookup(struct tcemu_dma *dma, struct pe_dm
 		return TCEMU_DMA_FAULT_PERMISSION;
 
 	if (TCEMU_UNLIKELY(!__atomic_load_n(&s->cache, __ATOMIC_RELAXED))) /* a racy peek: checked under the lock */
-		fresh = calloc(CACHE_SETS, sizeof(*fresh)); /* zeroed: generation 0, every entry dead */
+		fresh = cache_alloc();
 	e->tag = (((bus - geo->start) >> geo->shift) << 1) | slot;
 	e->hpa = hpa;
 	e->perm = perm;
@@ -541,6 +626,7 @@ static int identity_access(struct tcemu_dma *dma, struct pe_dma *s, const struct
 			   uint8_t *buf, size_t total, bool write)
 {
 	struct memory_range *old = NULL;
+	enum tcemu_dma_fault_kind k = TCEMU_DMA_FAULT_NONE;
 	uint64_t fbus = sg[0].bus;
 	bool ok;
 
@@ -571,20 +657,18 @@ static int identity_access(struct tcemu_dma *dma, struct pe_dma *s, const struct
 	if (ok) {
 		size_t done = 0;
 
-		for (size_t i = 0; i < n; i++) {
-			uint8_t *ua = (uint8_t *)(uintptr_t)sg[i].bus;
-
-			if (write)
-				memcpy(ua, buf + done, sg[i].len);
-			else
-				memcpy(buf + done, ua, sg[i].len);
-			done += sg[i].len;
-		}
+		for (size_t i = 0; i < n && !k; done += sg[i].len, i++)
+			if (copy_seg((uint8_t *)(uintptr_t)sg[i].bus, buf + done, sg[i].len, write)) {
+				k = TCEMU_DMA_FAULT_GONE;
+				fbus = sg[i].bus;
+			}
+	} else {
+		k = TCEMU_DMA_FAULT_EXTENT;
 	}
-	count_access(s, n, total, write, ok ? TCEMU_DMA_FAULT_NONE : TCEMU_DMA_FAULT_EXTENT, fbus);
+	count_access(s, n, total, write, k, fbus);
 	tcemu_spin_unlock(&s->lock);
 	free(old);
-	if (!ok) {
+	if (k) {
 		tcemu_pe_eeh_freeze(s->pe, false);
 		return -EIO;
 	}
@@ -613,13 +697,11 @@ static int translated_access(struct tcemu_dma *dma, struct pe_dma *s, const stru
 	if (!k && !err) {
 		size_t done = 0;
 
-		for (size_t i = 0; i < l.n; i++) {
-			if (write)
-				memcpy(l.v[i].ua, buf + done, l.v[i].len);
-			else
-				memcpy(buf + done, l.v[i].ua, l.v[i].len);
-			done += l.v[i].len;
-		}
+		for (size_t i = 0; i < l.n && !k; done += l.v[i].len, i++)
+			if (copy_seg(l.v[i].ua, buf + done, l.v[i].len, write)) {
+				k = TCEMU_DMA_FAULT_GONE;
+				fbus = sg_bus_at(sg, n, done);
+			}
 	}
 	inflight_exit(s, ep);
 	if (l.v != l.inl)
@@ -651,50 +733,73 @@ static int stopped_access(struct pe_dma *s, size_t n, bool write, uint64_t bus)
  * most) if every one is cached with the permission and its bytes in the entry's pinned run.
  * false (seg's new entries meaningless) on anything else. Lock held.
  */
-static bool fast_segs(struct pe_dma *s, uint64_t bus, size_t len, unsigned need, struct seg *seg, unsigned *np)
+static bool fast_segs(const struct pe_dma *s, uint64_t bus, size_t len, unsigned need, struct seg *seg,
+		      unsigned *np)
 {
-	unsigned slot = (unsigned)(bus >> 59);
+	const unsigned slot = (unsigned)(bus >> 59);
 	const struct slot_geo *g;
-	uint64_t off, pmask;
-	size_t done = 0;
+	const struct cache_set *sets = s->cache;
+	uint64_t off, end, pmask, page;
+	unsigned shift, k = *np;
 
-	if (slot >= TCEMU_PE_WINDOWS)
+	TCEMU_ASSERT(__atomic_load_n(&s->lock, __ATOMIC_RELAXED) != 0); /* held (by someone: a spin lock) */
+	if (slot >= TCEMU_PE_WINDOWS || TCEMU_UNLIKELY(!sets))
 		return false;
 	g = &s->geo[slot];
 	off = bus - g->start;
 	if (g->gen != s->gen || off >= g->size || len > g->size - off)
 		return false;
-	pmask = (1ull << g->shift) - 1;
-	while (done < len) {
-		uint64_t o = off + done, pgoff = o & pmask;
-		size_t n = (size_t)tcemu_min_u64(len - done, pmask + 1 - pgoff);
-		struct cache_entry *e;
+	shift = g->shift;
+	pmask = (1ull << shift) - 1;
+	end = off + len;
+	for (page = off >> shift; off < end; page++) {
+		const uint64_t tag = (page << 1) | slot, key = tag | s->keygen;
+		const uint64_t pgoff = off & pmask, n = tcemu_min_u64(end - off, pmask + 1 - pgoff);
+		const struct cache_set *c = &sets[set_of(tag)];
+		const struct cache_hot *h;
+		unsigned w;
 
-		if (*np == FAST_PAGES)
+		for (w = 0; w < CACHE_WAYS && c->key[w] != key; w++)
+			;
+		if (w == CACHE_WAYS || k == FAST_PAGES)
 			return false;
-		e = cache_find(s, ((o >> g->shift) << 1) | slot);
-		if (!e || (e->perm & need) != need || pgoff >= e->len || n > e->len - pgoff)
+		h = &c->hot[w];
+		if ((h->perm & need) != need || pgoff + n > h->len)
 			return false;
-		seg[(*np)++] = (struct seg){ (uint8_t *)(uintptr_t)(e->ua + pgoff), n };
-		done += n;
+		seg[k++] = (struct seg){ (uint8_t *)(uintptr_t)(h->ua + pgoff), (size_t)n };
+		off += n;
 	}
+	*np = k;
 	return true;
 }
 
-/* The fast path's copies and counters: np pages found by fast_segs for n accesses. Lock held. */
-static void fast_copy(struct pe_dma *s, const struct seg *seg, unsigned np, size_t n, uint8_t *buf, size_t len,
-		      bool write)
+/*
+ * The fast path's copies and counters: np pages found by fast_segs for the n elements of sg. 0, or
+ * -EIO when the client's memory is gone (counted as a fault: the caller freezes the PE once it
+ * has dropped the lock). Lock held.
+ */
+static int fast_copy(struct pe_dma *s, const struct seg *seg, unsigned np,
+		     const struct dma_sg *sg, size_t n, uint8_t *buf, size_t len, bool write)
 {
 	size_t at = 0;
 
-	for (unsigned i = 0; i < np; at += seg[i].len, i++) {
-		if (write)
-			memcpy(seg[i].ua, buf + at, seg[i].len);
-		else
-			memcpy(buf + at, seg[i].ua, seg[i].len);
-	}
 	s->st.cache_hits += np;
+	for (unsigned i = 0; i < np; at += seg[i].len, i++)
+		if (TCEMU_UNLIKELY(copy_seg(seg[i].ua, buf + at, seg[i].len, write))) {
+			count_access(s, n, len, write, TCEMU_DMA_FAULT_GONE, sg_bus_at(sg, n, at));
+			return -EIO;
+		}
 	count_access(s, n, len, write, TCEMU_DMA_FAULT_NONE, 0);
+	return 0;
+}
+
+/* The end of a fast path (lock held): unlocks, and freezes the PE after a fault. */
+static int fast_done(struct pe_dma *s, int rc)
+{
+	tcemu_spin_unlock(&s->lock);
+	if (TCEMU_UNLIKELY(rc))
+		tcemu_pe_eeh_freeze(s->pe, false);
+	return rc;
 }
 
 static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, uint8_t *buf, size_t len, bool write)
@@ -726,11 +831,8 @@ static int dma_access(struct tcemu_dma *dma, struct tcemu_pe *pe, uint64_t bus, 
 	 * at the price of one lock.
 	 */
 	tcemu_spin_lock(&s->lock);
-	if (TCEMU_LIKELY(len <= LOCKED_COPY_MAX && fast_segs(s, bus, len, need, seg, &np))) {
-		fast_copy(s, seg, np, 1, buf, len, write);
-		tcemu_spin_unlock(&s->lock);
-		return 0;
-	}
+	if (TCEMU_LIKELY(len <= LOCKED_COPY_MAX && fast_segs(s, bus, len, need, seg, &np)))
+		return fast_done(s, fast_copy(s, seg, np, &one, 1, buf, len, write));
 	ep = inflight_enter(s);
 	tcemu_spin_unlock(&s->lock);
 
@@ -775,11 +877,8 @@ int dma_access_sg(struct tcemu_dma *dma, struct tcemu_pe *pe, const struct dma_s
 
 		while (i < n && fast_segs(s, sg[i].bus, sg[i].len, need, seg, &np))
 			i++;
-		if (i == n) {
-			fast_copy(s, seg, np, n, buf, total, write);
-			tcemu_spin_unlock(&s->lock);
-			return 0;
-		}
+		if (i == n)
+			return fast_done(s, fast_copy(s, seg, np, sg, n, buf, total, write));
 	}
 	ep = inflight_enter(s);
 	tcemu_spin_unlock(&s->lock);

@@ -626,6 +626,8 @@ TCEMU_EXPORT const char *tcemu_model_fault_held_name(enum tcemu_model_fault_held
 		return "entry without memory";
 	case TCEMU_FAULT_FROZEN:
 		return "PE already frozen";
+	case TCEMU_FAULT_MEMORY_GONE:
+		return "memory gone: the client unmapped it";
 	}
 	return "unknown";
 }
@@ -675,6 +677,9 @@ static void record_fault(struct tcemu_model *m, uint64_t bus, size_t len, bool w
 			break;
 		case TCEMU_DMA_FAULT_STOPPED:
 			f.held = TCEMU_FAULT_FROZEN;
+			break;
+		case TCEMU_DMA_FAULT_GONE:
+			f.held = TCEMU_FAULT_MEMORY_GONE;
 			break;
 		default:
 			f.held = TCEMU_FAULT_NO_WINDOW;

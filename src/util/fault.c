@@ -50,9 +50,16 @@
 #if defined(__x86_64__)
 #define HAVE_FAULT_COPY 1
 /*
- * int tcemu_fault_copy(void *dst [rdi], const void *src [rsi], size_t len [rdx]): 8 bytes at a
- * time, then the rest byte by byte; 0 in eax. tcemu_fault_copy_fixup is where a fault resumes:
- * -EFAULT in eax. Only rax, rcx and the arguments' registers change (all caller-saved).
+ * int tcemu_fault_copy(void *dst [rdi], const void *src [rsi], size_t len [rdx]): 0 in eax.
+ * - len >= REP_MIN (256): one `rep movsb` (fast strings: the packet and page sized copies of
+ *   device DMA);
+ * - 16 <= len < 256: 16 bytes at a time (SSE), then the last 16 bytes, overlapping;
+ * - 8 <= len < 16: the first and the last 8 bytes (overlapping);
+ * - len < 8: byte by byte.
+ * Bytes may be written out of order (the overlapping tails): after -EFAULT any of dst may have
+ * been written. Every load and store of the caller's memory lies between tcemu_fault_copy and
+ * tcemu_fault_copy_fixup, where a fault resumes: -EFAULT in eax. Only rax, rcx, xmm0 and the
+ * arguments' registers change (all caller-saved); the direction flag is clear (the ABI's rule).
  */
 __asm__(".text\n"
 	".p2align 4\n"
@@ -60,15 +67,29 @@ __asm__(".text\n"
 	".hidden tcemu_fault_copy\n"
 	".type tcemu_fault_copy, @function\n"
 	"tcemu_fault_copy:\n"
-	"	cmp $8, %rdx\n"
+	"	cmp $16, %rdx\n"
+	"	jb 5f\n"
+	"	cmp $256, %rdx\n"
+	"	jae 7f\n"
+	"	lea -16(%rsi,%rdx), %rcx\n" /* the last 16 bytes' source */
+	"	sub %rsi, %rdi\n"            /* rdi: dst - src, so one pointer walks both */
+	"1:	movdqu (%rsi), %xmm0\n"
+	"	movdqu %xmm0, (%rsi,%rdi)\n"
+	"	add $16, %rsi\n"
+	"	cmp %rcx, %rsi\n"
+	"	jb 1b\n"
+	"	movdqu (%rcx), %xmm0\n"
+	"	movdqu %xmm0, (%rcx,%rdi)\n"
+	"	xor %eax, %eax\n"
+	"	ret\n"
+	"5:	cmp $8, %rdx\n"
 	"	jb 2f\n"
-	"1:	mov (%rsi), %rax\n"
+	"	mov (%rsi), %rax\n"
+	"	mov -8(%rsi,%rdx), %rcx\n"
 	"	mov %rax, (%rdi)\n"
-	"	add $8, %rsi\n"
-	"	add $8, %rdi\n"
-	"	sub $8, %rdx\n"
-	"	cmp $8, %rdx\n"
-	"	jae 1b\n"
+	"	mov %rcx, -8(%rdi,%rdx)\n"
+	"	xor %eax, %eax\n"
+	"	ret\n"
 	"2:	test %rdx, %rdx\n"
 	"	jz 4f\n"
 	"3:	movzbl (%rsi), %ecx\n"
@@ -78,6 +99,10 @@ __asm__(".text\n"
 	"	dec %rdx\n"
 	"	jnz 3b\n"
 	"4:	xor %eax, %eax\n"
+	"	ret\n"
+	"7:	mov %rdx, %rcx\n"
+	"	rep movsb\n"
+	"	xor %eax, %eax\n"
 	"	ret\n"
 	".globl tcemu_fault_copy_fixup\n"
 	".hidden tcemu_fault_copy_fixup\n"
@@ -120,7 +145,7 @@ struct chain {
 };
 
 static struct chain chains[2];
-static int state; /* atomic: 0 not installed, 1 installed, -1 cannot be */
+int fault_copy_state; /* atomic: 0 not installed, 1 installed, -1 cannot be */
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static int (*real_act)(int, const struct sigaction *, struct sigaction *) = sigaction;
 static int (*real_mask)(int, const sigset_t *, sigset_t *) = pthread_sigmask;
@@ -219,21 +244,19 @@ err_restore:
 	return -1;
 }
 
-bool fault_copy_ready(void)
+bool fault_copy_install(void)
 {
-	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+	int s;
 
-	if (TCEMU_LIKELY(s))
-		return s > 0;
 	if (!HAVE_FAULT_COPY) {
-		__atomic_store_n(&state, -1, __ATOMIC_RELEASE);
+		__atomic_store_n(&fault_copy_state, -1, __ATOMIC_RELEASE);
 		return false;
 	}
 	pthread_mutex_lock(&fault_lock);
-	s = __atomic_load_n(&state, __ATOMIC_RELAXED);
+	s = __atomic_load_n(&fault_copy_state, __ATOMIC_RELAXED);
 	if (!s) {
 		s = install() == 0 ? 1 : -1;
-		__atomic_store_n(&state, s, __ATOMIC_RELEASE);
+		__atomic_store_n(&fault_copy_state, s, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&fault_lock);
 	return s > 0;
@@ -267,7 +290,7 @@ TCEMU_EXPORT int tcemu_sigaction(int sig, const struct sigaction *act, struct si
 	if (i < 0)
 		return real_act(sig, act, old) == 0 ? 0 : -errno;
 	pthread_mutex_lock(&fault_lock);
-	if (__atomic_load_n(&state, __ATOMIC_RELAXED) <= 0) {
+	if (__atomic_load_n(&fault_copy_state, __ATOMIC_RELAXED) <= 0) {
 		rc = real_act(sig, act, old) == 0 ? 0 : -errno;
 		goto unlock;
 	}
@@ -303,7 +326,7 @@ TCEMU_EXPORT int tcemu_sigmask(int how, const sigset_t *set, sigset_t *old)
 	sigset_t s;
 	int rc;
 
-	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) <= 0 || !set) {
+	if (__atomic_load_n(&fault_copy_state, __ATOMIC_ACQUIRE) <= 0 || !set) {
 		rc = real_mask(how, set, old);
 		goto report;
 	}
