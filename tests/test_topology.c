@@ -333,6 +333,8 @@ static const struct error_case error_cases[] = {
 	{ PHB0 DEV0, "t:2: ", "device before any pe" },
 	{ GOOD "phb 1 ioda2\ndevice 0001:01:00.0\n", "t:5: ", "device before any pe" },
 	{ PHB0 PE1 "device\n", "t:3: ", "missing BDF" },
+	{ PHB0 PE1 "device 0000:01:00.0 model=virtio-blk disk=32\r  \n", "t:3: ", "control character 0x0d in line" },
+	{ PHB0 PE1 "device 0000:01:00.0\f\n", "t:3: ", "control character 0x0c in line" },
 	{ PHB0 PE1 "device 0000:01:00\n", "t:3: ", "invalid BDF '0000:01:00'" },
 	{ PHB0 PE1 "device 000:01:00.0\n", "t:3: ", "invalid BDF '000:01:00.0'" },
 	{ PHB0 PE1 "device 0000:0g:00.0\n", "t:3: ", "invalid BDF '0000:0g:00.0'" },
@@ -423,7 +425,7 @@ static const struct error_case error_cases[] = {
 	{ PHB0 PE1 NET1 " rom=2K\n", "t:3: ", "rom: a virtio-net device has no ROM" },
 	/* the line of the error with comments, blank lines and CRLF around */
 	{ "# c\r\n\r\n" PHB0 "  pe 1 # c\r\n\tdevice 0000:01:00.0 rom=5\r\n", "t:5: ", "rom size '5'" },
-	{ GOOD "phb 1 ioda3\r\r\n", "t:4: ", "unknown profile 'ioda3\\x0d'" },
+	{ GOOD "phb 1 ioda3\r\r\n", "t:4: ", "control character 0x0d in line" },
 };
 
 /* model=: ids, class and BARs from the model unless given; cables made symmetric. */
@@ -659,9 +661,9 @@ TEST(error_buffer)
 	/* A long, unprintable token is shortened and escaped. */
 	char text[300], err[256];
 	memset(text, 'z', sizeof(text));
-	memcpy(text, "phb 0 \x01", 7);
+	memcpy(text, "phb 0 \x7f", 7);
 	CHECK_EQ(tcemu_topology_parse(text, sizeof(text), "t", &t, err, sizeof(err)), -EINVAL);
-	CHECK_CONTAINS(err, "t:1: unknown profile '\\x01zzz");
+	CHECK_CONTAINS(err, "t:1: unknown profile '\\x7fzzz");
 	CHECK_CONTAINS(err, "zzz...' (expected");
 	CHECK(strlen(err) < 150);
 	CHECK(t == NULL);
