@@ -217,7 +217,8 @@ TCEMU_EXPORT size_t tcemu_host_summary_signal(struct tcemu_host *h, char *buf, s
 
 /*
  * Failure injection: the n-th allocation (1-based) made from now on by container, registration
- * and window code fails with -ENOMEM; 0 turns it off. Returns how many allocations were counted
+ * and window code, the built-in device models and their DMA fails with -ENOMEM (docs/reliability.md
+ * lists what is not reached); 0 turns it off. Returns how many allocations were counted
  * since the last call (they are counted only while injection is armed), so a test can loop over
  * every allocation point of an operation.
  */

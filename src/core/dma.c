@@ -87,6 +87,7 @@
 
 #include "core/dma_priv.h"
 #include "core/memory_priv.h"
+#include "util/alloc.h"
 #include "util/fault.h"
 #include "util/internal.h"
 #include "util/lock.h"
@@ -159,7 +160,10 @@ struct tcemu_dma {
 	size_t hash_mask;
 	struct pe_dma **hash;  /* open addressing by PE pointer */
 	bool identity;         /* benchmark only: bus address = process address (dma_priv.h) */
+	const struct tcemu_alloc_hook *hook; /* the host's (dma_set_alloc_hook), or none */
 };
+
+static const struct tcemu_alloc_hook no_hook;
 
 struct seg {
 	uint8_t *ua;
@@ -333,6 +337,7 @@ TCEMU_EXPORT int tcemu_dma_create(struct tcemu_platform *p, struct tcemu_memory 
 		return -ENOMEM;
 	dma->plat = p;
 	dma->mem = mem;
+	dma->hook = &no_hook;
 	dma->npes = tcemu_platform_pe_count(p);
 	while (hsize < 2 * dma->npes)
 		hsize *= 2;
@@ -389,7 +394,7 @@ TCEMU_EXPORT void tcemu_dma_destroy(struct tcemu_dma *dma)
 	free(dma);
 }
 
-static int seg_push(struct seg_list *l, uint8_t *ua, size_t len)
+static int seg_push(const struct tcemu_dma *dma, struct seg_list *l, uint8_t *ua, size_t len)
 {
 	if (l->n && l->v[l->n - 1].ua + l->v[l->n - 1].len == ua) {
 		l->v[l->n - 1].len += len;
@@ -397,7 +402,11 @@ static int seg_push(struct seg_list *l, uint8_t *ua, size_t len)
 	}
 	if (l->n == l->cap) {
 		size_t cap = l->cap * 2;
-		struct seg *v = l->v == l->inl ? malloc(cap * sizeof(*v)) : realloc(l->v, cap * sizeof(*v));
+		struct seg *v;
+
+		if (!alloc_hook_ok(dma->hook))
+			return -ENOMEM;
+		v = l->v == l->inl ? malloc(cap * sizeof(*v)) : realloc(l->v, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -547,7 +556,7 @@ static enum tcemu_dma_fault_kind build_segs(struct tcemu_dma *dma, struct pe_dma
 		pgoff = (pos - g.start) & ((1ull << g.shift) - 1);
 		n = tcemu_min_u64(left, (1ull << g.shift) - pgoff);
 		first = pgoff < e.len ? tcemu_min_u64(n, e.len - pgoff) : 0;
-		if (first && (*err = seg_push(l, (uint8_t *)(uintptr_t)(e.ua + pgoff), first)))
+		if (first && (*err = seg_push(dma, l, (uint8_t *)(uintptr_t)(e.ua + pgoff), first)))
 			return TCEMU_DMA_FAULT_NONE;
 		/* The rest of the page lies in another pinned run (or in none). */
 		for (uint64_t o = pgoff + first; o < pgoff + n;) {
@@ -557,7 +566,7 @@ static enum tcemu_dma_fault_kind build_segs(struct tcemu_dma *dma, struct pe_dma
 			if (tcemu_memory_hpa_to_ua(dma->mem, e.hpa + o, &ua, &avail))
 				return TCEMU_DMA_FAULT_NO_MEMORY;
 			c = tcemu_min_u64(avail, pgoff + n - o);
-			if ((*err = seg_push(l, (uint8_t *)(uintptr_t)ua, c)))
+			if ((*err = seg_push(dma, l, (uint8_t *)(uintptr_t)ua, c)))
 				return TCEMU_DMA_FAULT_NONE;
 			o += c;
 		}
@@ -888,6 +897,11 @@ int dma_access_sg(struct tcemu_dma *dma, struct tcemu_pe *pe, const struct dma_s
 void dma_set_identity(struct tcemu_dma *dma)
 {
 	dma->identity = true;
+}
+
+void dma_set_alloc_hook(struct tcemu_dma *dma, const struct tcemu_alloc_hook *hook)
+{
+	dma->hook = hook ? hook : &no_hook;
 }
 
 bool dma_identity(const struct tcemu_dma *dma)

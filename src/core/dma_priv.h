@@ -38,4 +38,13 @@ int dma_access_sg(struct tcemu_dma *dma, struct tcemu_pe *pe, const struct dma_s
 void dma_set_identity(struct tcemu_dma *dma);
 bool dma_identity(const struct tcemu_dma *dma);
 
+/*
+ * The allocation hook (util/alloc.h) the engine asks before each allocation of an access (the
+ * scatter-gather list's growth): the host's, so that tcemu_host_fail_alloc reaches it; an access
+ * whose allocation is failed returns -ENOMEM, moves no byte and freezes nothing. NULL: none (the
+ * default). Set once, right after tcemu_dma_create, before any access; hook must outlive the engine.
+ */
+struct tcemu_alloc_hook;
+void dma_set_alloc_hook(struct tcemu_dma *dma, const struct tcemu_alloc_hook *hook);
+
 #endif

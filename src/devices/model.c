@@ -231,7 +231,7 @@ static int model_build(struct tcemu_host *h, struct group *g, const char *bdf, c
 	struct tcemu_model *m;
 	int rc;
 
-	m = calloc(1, sizeof(*m));
+	m = host_alloc(h, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	rc = -pthread_mutex_init(&m->lock, NULL);
@@ -319,6 +319,7 @@ static int attach(struct tcemu_host *h, const char *bdf, const struct tcemu_mode
 		rc = tcemu_dma_create(h->plat, h->mem, &h->dma);
 		if (rc)
 			goto unlock;
+		dma_set_alloc_hook(h->dma, &h->hook);
 		if (id && strcmp(id, "benchmark") == 0) { /* tcemu exec --bench-dma-identity only */
 			dma_set_identity(h->dma);
 			tcemu_logf(&h->lg, TCEMU_LOG_WARN,
@@ -498,6 +499,11 @@ TCEMU_EXPORT const char *tcemu_model_bdf(const struct tcemu_model *m)
 TCEMU_EXPORT struct tcemu_host *tcemu_model_host(const struct tcemu_model *m)
 {
 	return m->host;
+}
+
+void *model_malloc(struct tcemu_model *m, size_t size)
+{
+	return host_malloc(m->host, size);
 }
 
 TCEMU_EXPORT void tcemu_model_log(struct tcemu_model *m, enum tcemu_log_level level, const char *fmt, ...)
@@ -754,7 +760,7 @@ static ssize_t model_dmav(struct tcemu_model *m, const struct tcemu_model_sg *sg
 	if (!m->dma)
 		return -EINVAL;
 	if (n > SG_INLINE) {
-		v = malloc(n * sizeof(*v));
+		v = host_malloc(m->host, n * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 	}

@@ -41,6 +41,12 @@ void model_context(struct tcemu_model *m, const char *fmt, const char *s1, unsig
 	__attribute__((format(printf, 2, 0)));
 
 /*
+ * malloc for the built-in models, through their host's failure injection (tcemu_host_fail_alloc):
+ * NULL when out of memory or when the failure is injected. Any thread.
+ */
+void *model_malloc(struct tcemu_model *m, size_t size);
+
+/*
  * virtio-net's counters as "tx N packets (N dropped), rx N packets (N dropped, N waiting)"
  * (virtio_net.c). -EBUSY (nothing written) when try and its lock is taken.
  */

@@ -21,7 +21,10 @@
  * pwrite (a file) or memcpy, FLUSH (4) fdatasyncs the file, GET_ID (8) writes up to 20 bytes of
  * id. A request beyond the capacity, with a data length not a multiple of 512, longer than
  * BLK_MAX_DATA, or whose I/O fails completes with IOERR; an unknown type with UNSUPP; a chain
- * with no header or no status byte is malformed (the device needs reset).
+ * with no header or no status byte is malformed (the device needs reset). A request whose DMA
+ * needed an allocation that failed (-ENOMEM: many segments; the host's failure injection reaches
+ * it) completes with IOERR too, having moved nothing: the disk is not written, no data byte of
+ * the chain is (the engine's scatter-gather is all-or-nothing), only the status byte.
  *
  * Locking: the transport lock v.lock covers the whole request processing.
  */
@@ -65,6 +68,7 @@ struct blk_dev {
 	uint64_t size;       /* bytes, whole sectors */
 	char id[BLK_ID_BYTES];
 	uint8_t *bounce;     /* BLK_HDR + BLK_MAX_DATA bytes (v.lock) */
+	struct vq_chain *chain; /* the request being processed (v.lock) */
 	uint64_t reads, writes, flushes, errors;
 	uint64_t bytes_read, bytes_written; /* of the disk, by IN and OUT requests */
 	char fault_file[256];                /* the fault-file= debug control, "" without */
@@ -121,7 +125,8 @@ static int put_status(struct blk_dev *b, const struct vq_chain *c, uint8_t st)
 
 /*
  * Executes one request. Returns the bytes written into the chain (data + status), -EIO for a DMA
- * fault, -EPROTO for a malformed chain. v.lock held.
+ * fault, -EPROTO for a malformed chain. A DMA whose allocation failed (-ENOMEM) makes it IOERR.
+ * v.lock held.
  */
 static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 {
@@ -137,6 +142,10 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 	in_data = c->in_len - 1;
 	model_context(m, "%s queue %u %srequest %u header", "request", 0, "", c->head);
 	n = vq_chain_read(m, c, b->bounce, BLK_HDR);
+	if (n == -ENOMEM) {
+		st = BLK_S_IOERR;
+		goto status;
+	}
 	if (n < 0)
 		return n;
 	type = vq_le32(b->bounce);
@@ -154,6 +163,11 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 		model_context(m, "%s queue %u %srequest %u data", "request", 0, "", c->head);
 		if (type == BLK_T_OUT) {
 			n = vq_chain_read(m, c, b->bounce, BLK_HDR + len);
+			if (n == -ENOMEM) {
+				st = BLK_S_IOERR;
+				len = 0;
+				break;
+			}
 			if (n < 0)
 				return n;
 			st = disk_io(b, b->bounce + BLK_HDR, len, pos, true) ? BLK_S_IOERR : BLK_S_OK;
@@ -167,6 +181,11 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 				break;
 			}
 			n = vq_chain_write(m, c, b->bounce, len);
+			if (n == -ENOMEM) {
+				st = BLK_S_IOERR;
+				len = 0;
+				break;
+			}
 			if (n < 0)
 				return n;
 			b->reads++;
@@ -182,6 +201,11 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 		len = tcemu_min_u64(in_data, BLK_ID_BYTES);
 		model_context(m, "%s queue %u %srequest %u id", "request", 0, "", c->head);
 		n = vq_chain_write(m, c, b->id, len);
+		if (n == -ENOMEM) {
+			st = BLK_S_IOERR;
+			len = 0;
+			break;
+		}
 		if (n < 0)
 			return n;
 		break;
@@ -189,6 +213,7 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 		st = BLK_S_UNSUPP;
 		break;
 	}
+status:
 	if (st != BLK_S_OK)
 		b->errors++;
 	n = put_status(b, c, st);
@@ -198,12 +223,10 @@ static int64_t blk_request(struct blk_dev *b, const struct vq_chain *c)
 static void blk_notify(struct virtio_dev *v, unsigned qi)
 {
 	struct blk_dev *b = (struct blk_dev *)v;
-	struct vq_chain *c = malloc(sizeof(*c));
+	struct vq_chain *c = b->chain;
 	bool used = false;
 	struct vq *q;
 
-	if (!c)
-		return;
 	pthread_mutex_lock(&v->lock);
 	q = virtio_queue(v, qi);
 	while (q) {
@@ -227,7 +250,6 @@ static void blk_notify(struct virtio_dev *v, unsigned qi)
 	if (used)
 		virtio_queue_irq(v, q);
 	pthread_mutex_unlock(&v->lock);
-	free(c);
 }
 
 static int parse_size(const char *s, size_t len, uint64_t *out)
@@ -312,6 +334,7 @@ static void blk_free(struct blk_dev *b)
 		munmap(b->mem, b->size);
 	if (b->fd >= 0)
 		close(b->fd);
+	free(b->chain);
 	free(b->bounce);
 	free(b);
 }
@@ -329,14 +352,16 @@ static const struct virtio_dev_ops blk_vops = {
 
 static int blk_init(struct tcemu_model *m, const char *params)
 {
-	struct blk_dev *b = calloc(1, sizeof(*b));
+	struct blk_dev *b = model_malloc(m, sizeof(*b));
 	int rc;
 
 	if (!b)
 		return -ENOMEM;
+	memset(b, 0, sizeof(*b));
 	b->fd = -1;
-	b->bounce = malloc(BLK_HDR + BLK_MAX_DATA);
-	if (!b->bounce) {
+	b->bounce = model_malloc(m, BLK_HDR + BLK_MAX_DATA);
+	b->chain = model_malloc(m, sizeof(*b->chain));
+	if (!b->bounce || !b->chain) {
 		rc = -ENOMEM;
 		goto free_dev;
 	}

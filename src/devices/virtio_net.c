@@ -15,6 +15,9 @@
  * chain per packet (header + frame must fit its writable part, else the packet is dropped and
  * the buffer returned empty). Packets that find no receive buffer wait in the peer's backlog
  * (NET_BACKLOG packets, then dropped and counted) until its driver adds buffers and kicks.
+ * Out of memory (a packet's buffer, or a DMA that needed an allocation: the host's failure
+ * injection reaches both), the packet is dropped and counted and its chain returned as used
+ * (a receive buffer empty); nothing of it is written.
  *
  * Locking: a port's state (backlog, counters) is under its transport lock v.lock. cable_lock (a
  * process-wide rwlock) protects the list of ports and their peer pointers: transmit holds it
@@ -55,6 +58,7 @@ struct net_port {
 	uint8_t mac[6];
 	struct net_port *peer, *next; /* cable_lock */
 	uint32_t link_up;             /* atomic: peer != NULL */
+	struct vq_chain *chain;       /* the chain being processed (v.lock) */
 	struct pkt backlog[NET_BACKLOG];
 	unsigned bl_head, bl_count;   /* v.lock */
 	uint64_t tx_packets, rx_packets, tx_dropped, rx_dropped; /* v.lock */
@@ -102,13 +106,10 @@ static bool rx_drain(struct net_port *p)
 {
 	struct virtio_dev *v = &p->v;
 	struct vq *q = virtio_queue(v, NET_RX);
-	struct vq_chain *c;
+	struct vq_chain *c = p->chain;
 	bool used = false;
 
 	if (!q || !p->bl_count)
-		return false;
-	c = malloc(sizeof(*c));
-	if (!c)
 		return false;
 	while (p->bl_count) {
 		struct pkt *k = &p->backlog[p->bl_head];
@@ -125,15 +126,21 @@ static bool rx_drain(struct net_port *p)
 			p->rx_dropped++; /* a buffer too small for the packet (no MRG_RXBUF) */
 		} else {
 			uint8_t *h = k->buf + NET_HDR_MAX - hl;
+			ssize_t n;
 
 			memset(h, 0, hl);
 			if (hl == 12)
 				vq_put16(h + 10, 1); /* num_buffers */
 			model_context(v->m, "%s queue %u %sbuffer %u", "rx", NET_RX, "", c->head);
-			if (vq_chain_write(v->m, c, h, hl + k->len) < 0)
+			n = vq_chain_write(v->m, c, h, hl + k->len);
+			if (n == -ENOMEM) {
+				p->rx_dropped++; /* nothing written: the buffer goes back empty */
+			} else if (n < 0) {
 				break; /* a fault: the PE is frozen, the packet stays */
-			wrote = hl + k->len;
-			p->rx_packets++;
+			} else {
+				wrote = hl + k->len;
+				p->rx_packets++;
+			}
 		}
 		free(k->buf);
 		p->bl_head = (p->bl_head + 1) % NET_BACKLOG;
@@ -142,7 +149,6 @@ static bool rx_drain(struct net_port *p)
 			break;
 		used = true;
 	}
-	free(c);
 	return used;
 }
 
@@ -188,12 +194,16 @@ static unsigned tx_collect(struct net_port *p, struct pkt *pk, struct vq_chain *
 			p->tx_dropped++;
 		} else {
 			uint32_t len = (uint32_t)(c->out_len - hl);
-			uint8_t *buf = malloc(NET_HDR_MAX + len);
+			uint8_t *buf = model_malloc(v->m, NET_HDR_MAX + len);
+			ssize_t r = 0;
 
 			model_context(v->m, "%s queue %u %sbuffer %u", "tx", NET_TX, "", c->head);
-			if (!buf) {
+			if (buf)
+				r = vq_chain_read(v->m, c, buf + NET_HDR_MAX - hl, hl + len);
+			if (!buf || r == -ENOMEM) {
+				free(buf);
 				p->tx_dropped++;
-			} else if (vq_chain_read(v->m, c, buf + NET_HDR_MAX - hl, hl + len) < 0) {
+			} else if (r < 0) {
 				free(buf);
 				break; /* a fault: the PE is frozen */
 			} else {
@@ -215,7 +225,6 @@ static void net_notify(struct virtio_dev *v, unsigned qi)
 {
 	struct net_port *p = (struct net_port *)v;
 	struct pkt pk[NET_BATCH];
-	struct vq_chain *c;
 	bool more = true;
 
 	if (qi == NET_RX) {
@@ -225,14 +234,11 @@ static void net_notify(struct virtio_dev *v, unsigned qi)
 		pthread_mutex_unlock(&v->lock);
 		return;
 	}
-	c = malloc(sizeof(*c));
-	if (!c)
-		return;
 	while (more) {
 		unsigned n;
 
 		pthread_mutex_lock(&v->lock);
-		n = tx_collect(p, pk, c, &more);
+		n = tx_collect(p, pk, p->chain, &more);
 		pthread_mutex_unlock(&v->lock);
 		if (!n)
 			continue;
@@ -245,7 +251,6 @@ static void net_notify(struct virtio_dev *v, unsigned qi)
 		}
 		pthread_rwlock_unlock(&cable_lock);
 	}
-	free(c);
 }
 
 /* Recomputes every port's peer on host h. cable_lock held exclusive. */
@@ -319,12 +324,18 @@ static const struct virtio_dev_ops net_vops = {
 
 static int net_init(struct tcemu_model *m, const char *params)
 {
-	struct net_port *p = calloc(1, sizeof(*p));
+	struct net_port *p = model_malloc(m, sizeof(*p));
 	unsigned dom, bus, dev, fn;
 	int rc;
 
 	if (!p)
 		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
+	p->chain = model_malloc(m, sizeof(*p->chain));
+	if (!p->chain) {
+		rc = -ENOMEM;
+		goto free_port;
+	}
 	p->host = tcemu_model_host(m);
 	snprintf(p->bdf, sizeof(p->bdf), "%s", tcemu_model_bdf(m));
 	if (sscanf(p->bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) == 4)
@@ -344,6 +355,7 @@ static int net_init(struct tcemu_model *m, const char *params)
 	return 0;
 
 free_port:
+	free(p->chain);
 	free(p);
 	return rc;
 }
@@ -362,6 +374,7 @@ static void net_destroy(struct tcemu_model *m)
 	pthread_rwlock_unlock(&cable_lock);
 	backlog_drop_all(p);
 	virtio_pci_fini(&p->v);
+	free(p->chain);
 	free(p);
 }
 
