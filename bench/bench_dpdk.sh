@@ -10,8 +10,9 @@
 set -u
 tcemu=$1 client=$2 shim=$3 eal=$4 runs=${5:-3}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-args=(--no-huge --no-pci --no-shconf -l 0 --iova-mode=va --no-telemetry)
+prefix=tcemu-bench-dpdk-$$ # DPDK's runtime directory for this run, removed at exit
+trap 'rm -rf "$tmp" "/var/run/dpdk/$prefix" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$prefix"' EXIT
+args=(--no-huge --no-pci --no-shconf -l 0 --iova-mode=va --no-telemetry --file-prefix="$prefix")
 printf 'DPDK 22.11 under tcemu exec (--no-huge --no-pci -l 0 --iova-mode=va)\n'
 for mem in 64 512; do
 	start=$(date +%s.%N)

@@ -12,7 +12,8 @@ tcemu=$1 runs=${2:-3} secs=${3:-3} testpmd=${4:-dpdk-testpmd}
 command -v "$testpmd" >/dev/null 2>&1 || { echo "$testpmd not installed (Debian package dpdk-dev): skipped"; exit 0; }
 tmp=$(mktemp -d)
 pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+prefix=tcemu-bench-$$ # DPDK's runtime directory for this run, removed at exit
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp" "/var/run/dpdk/$prefix" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$prefix"' EXIT
 
 # One run: prints "<packets> <seconds>" (0 0 when it failed). $1: "translated" or "identity".
 run() {
@@ -21,7 +22,7 @@ run() {
 	rm -f "$tmp/in" "$tmp/out"
 	mkfifo "$tmp/in"
 	exec 3<>"$tmp/in"
-	stdbuf -oL "$tcemu" exec "${flag[@]}" -- "$testpmd" -l 0-1 --no-huge -m 512 --iova-mode=va --no-telemetry --file-prefix=tcemu-bench \
+	stdbuf -oL "$tcemu" exec "${flag[@]}" -- "$testpmd" -l 0-1 --no-huge -m 512 --iova-mode=va --no-telemetry --file-prefix="$prefix" \
 		-a 0000:01:00.0 -a 0000:02:00.0 -- --total-num-mbufs=4096 --no-lsc-interrupt --forward-mode=io \
 		--tx-first <"$tmp/in" >"$tmp/out" 2>"$tmp/err.$1" &
 	pid=$!

@@ -28,10 +28,13 @@ passed=0
 failed=0
 tmpdirs=""
 
+# DPDK's runtime directory for this run (EAL makes it even with --no-shconf), removed at exit.
+prefix=tcemu-dpdk-$$
 cleanup() {
 	for d in $tmpdirs; do
 		rm -rf "$d"
 	done
+	rm -rf "/var/run/dpdk/$prefix" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$prefix"
 }
 trap cleanup EXIT INT TERM
 
@@ -66,7 +69,7 @@ run() {
 	report="$dir/report.txt"
 
 	(cd "$dir" && exec "$TCEMU" exec --report "$report" -- "$CLIENT" \
-		--no-huge -m "$mem" --no-pci --no-shconf -l 0 --iova-mode=va --no-telemetry) \
+		--no-huge -m "$mem" --no-pci --no-shconf -l 0 --iova-mode=va --no-telemetry --file-prefix="$prefix") \
 		>"$dir/stdout" 2>"$dir/stderr"
 	status=$?
 	check $status "-m $mem: tcemu exec -- dpdk_client exits 0 (status $status)"

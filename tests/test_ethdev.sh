@@ -25,9 +25,12 @@ esac
 CLIENT=$2
 LENGTHS=1455 # 60..1514
 . "$(dirname "$0")/check_lib.sh"
+# DPDK's runtime directory for this run, removed at exit with the rest.
+prefix=tcemu-ethdev-$$
+trap 'rm -rf "$tmp" "/var/run/dpdk/$prefix" "${XDG_RUNTIME_DIR:-/nonexistent}/dpdk/$prefix"' EXIT
 
 cd "$tmp" || exit 1
-timeout 240 "$TCEMU" exec --report "$tmp/report.txt" -- "$CLIENT" -l 0 --no-huge -m 128 --iova-mode=va --file-prefix=tcemu-ethdev \
+timeout 240 "$TCEMU" exec --report "$tmp/report.txt" -- "$CLIENT" -l 0 --no-huge -m 128 --iova-mode=va --file-prefix="$prefix" \
 	--no-telemetry -a 0000:01:00.0 -a 0000:02:00.0 >"$tmp/out" 2>"$tmp/err"
 rc=$?
 sed 's/^/    client: /' "$tmp/out"
