@@ -22,15 +22,10 @@
 #include <tcemu/platform.h>
 #include <tcemu/table.h>
 
+#include "bench.h"
+
 #define NBUF 256u
 #define BUFSZ 4096u
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, int rc)
 {
@@ -47,7 +42,7 @@ static struct tcemu_pe *pe;
 /* Returns seconds for `rounds` rounds. */
 static double run(enum mode m, unsigned rounds)
 {
-	double t0 = now();
+	double t0 = bench_now();
 
 	for (unsigned r = 0; r < rounds; r++) {
 		for (unsigned i = 0; i < NBUF; i++) {
@@ -76,7 +71,7 @@ static double run(enum mode m, unsigned rounds)
 		}
 		__asm__ __volatile__("" ::: "memory");
 	}
-	return now() - t0;
+	return bench_now() - t0;
 }
 
 int main(int argc, char **argv)

@@ -24,18 +24,12 @@
 
 #include <tcemu/host.h>
 
+#include "bench.h"
+
 static const char one_pe[] =
 	"phb 0 ioda3\n"
 	"  pe 0\n"
 	"    device 0000:01:00.0\n";
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void die(const char *what, long rc)
 {
@@ -110,11 +104,11 @@ int main(int argc, char **argv)
 	/* the variants interleaved, best of several rounds */
 	for (unsigned r = 0; r < rounds; r++) {
 		for (int m = 0; m < NMODES; m++) {
-			double t0 = now();
+			double t0 = bench_now();
 
 			for (unsigned i = 0; i < iters; i++)
 				one((enum mode)m);
-			double us = (now() - t0) / iters * 1e6;
+			double us = (bench_now() - t0) / iters * 1e6;
 			if (us < best[m])
 				best[m] = us;
 		}

@@ -25,14 +25,9 @@
 
 #include <tcemu/host.h>
 
-static int rounds = 5;
+#include "bench.h"
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static int rounds = 5;
 
 static void die(const char *what, long rc)
 {
@@ -79,10 +74,10 @@ static double syscall_ns(unsigned n)
 	double best = 1e9;
 
 	for (int r = 0; r < rounds + 1; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		for (unsigned i = 0; i < n; i++)
 			syscall(SYS_getppid);
-		double s = (now() - t0) / n;
+		double s = (bench_now() - t0) / n;
 		if (r && s < best)
 			best = s;
 	}
@@ -97,7 +92,7 @@ static double pair_ns(bool trusted, uint8_t *page, unsigned n)
 
 	setup(&f, trusted);
 	for (int r = 0; r < rounds + 1; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		for (unsigned i = 0; i < n; i++) {
 			long rc = reg(&f, page, 4096, VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
 			if (rc == 0)
@@ -105,7 +100,7 @@ static double pair_ns(bool trusted, uint8_t *page, unsigned n)
 			if (rc)
 				die("register/unregister", rc);
 		}
-		double s = (now() - t0) / n;
+		double s = (bench_now() - t0) / n;
 		if (r && s < best)
 			best = s;
 	}
@@ -123,15 +118,15 @@ static void many(uint8_t *mem, unsigned n, double *reg_s, double *close_s)
 		struct tcemu_host_stats st;
 
 		setup(&f, true);
-		double t0 = now();
+		double t0 = bench_now();
 		for (unsigned i = 0; i < n; i++) {
 			long rc = reg(&f, mem + i * 4096ull, 4096, VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
 			if (rc)
 				die("register", rc);
 		}
-		double t1 = now();
+		double t1 = bench_now();
 		close_container(&f);
-		double t2 = now();
+		double t2 = bench_now();
 		tcemu_host_stats(f.h, &st);
 		if (st.regions_registered || st.locked_bytes)
 			die("teardown left regions", (long)st.regions_registered);
