@@ -24,13 +24,16 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <tcemu/host.h>
+#include <tcemu/maps.h>
 #include <tcemu/signals.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -126,6 +129,13 @@ REAL(ssize_t, read, int, void *, size_t)
 REAL(ssize_t, write, int, const void *, size_t)
 REAL(void *, mmap, void *, size_t, int, int, int, off_t)
 REAL(void *, mmap64, void *, size_t, int, int, int, off64_t)
+REAL(int, munmap, void *, size_t)
+REAL(void *, mremap, void *, size_t, size_t, int, ...)
+REAL(int, mprotect, void *, size_t, int)
+REAL(int, pkey_mprotect, void *, size_t, int, int)
+REAL(void *, shmat, int, const void *, int)
+REAL(int, shmdt, const void *)
+REAL(long, syscall, long, ...)
 REAL(int, dup, int)
 REAL(int, dup2, int, int)
 REAL(int, dup3, int, int, int)
@@ -1000,18 +1010,125 @@ static void *emu_mmap(void *addr, size_t len, int prot, int flags, int fd, uint6
 	return get_mmap()(addr, len, prot, flags, memfd, (off_t)(off & ((1ull << 40) - 1)));
 }
 
+/*
+ * Every change of the program's mappings is reported to the library (tcemu/maps.h), which then
+ * answers REGISTER_MEMORY's "is it mapped, writable, with which page size" for memory the program
+ * mapped itself from what the kernel said the first time, without a system call. The C library's
+ * own mappings (malloc, thread stacks) are made and unmade behind these functions, never reported
+ * created, and so never remembered. errno is the call's.
+ */
+static void *mapped(void *ret, void *addr, size_t len, int flags)
+{
+	const int e = errno;
+
+	if (flags & MAP_FIXED)
+		tcemu_maps_changed(addr, len); /* replaced, even when the call failed */
+	if (ret != MAP_FAILED)
+		tcemu_maps_created(ret, len);
+	errno = e;
+	return ret;
+}
+
+static int changed(int rc, const void *addr, size_t len)
+{
+	const int e = errno;
+
+	tcemu_maps_changed((void *)addr, len);
+	errno = e;
+	return rc;
+}
+
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (!(flags & MAP_ANONYMOUS) && emulated(fd))
-		return emu_mmap(addr, len, prot, flags, fd, (uint64_t)off);
-	return get_mmap()(addr, len, prot, flags, fd, off);
+		return mapped(emu_mmap(addr, len, prot, flags, fd, (uint64_t)off), addr, len, flags);
+	return mapped(get_mmap()(addr, len, prot, flags, fd, off), addr, len, flags);
 }
 
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
 	if (!(flags & MAP_ANONYMOUS) && emulated(fd))
-		return emu_mmap(addr, len, prot, flags, fd, (uint64_t)off);
-	return get_mmap64()(addr, len, prot, flags, fd, off);
+		return mapped(emu_mmap(addr, len, prot, flags, fd, (uint64_t)off), addr, len, flags);
+	return mapped(get_mmap64()(addr, len, prot, flags, fd, off), addr, len, flags);
+}
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	return changed(get_munmap()(addr, len), addr, len);
+}
+
+EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	return changed(get_mprotect()(addr, len, prot), addr, len);
+}
+
+EXPORT int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
+{
+	return changed(get_pkey_mprotect()(addr, len, prot, pkey), addr, len);
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *want = NULL, *ret;
+	va_list ap;
+	int e;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		want = va_arg(ap, void *);
+		va_end(ap);
+	}
+	ret = get_mremap()(old, old_len, new_len, flags, want);
+	e = errno;
+	tcemu_maps_changed(old, old_len);
+	if (flags & MREMAP_FIXED)
+		tcemu_maps_changed(want, new_len);
+	if (ret != MAP_FAILED)
+		tcemu_maps_created(ret, new_len);
+	errno = e;
+	return ret;
+}
+
+/* Their size is the segment's: anything may have changed. */
+EXPORT void *shmat(int id, const void *addr, int flags)
+{
+	void *ret = get_shmat()(id, addr, flags);
+
+	changed(0, NULL, 0);
+	return ret;
+}
+
+EXPORT int shmdt(const void *addr)
+{
+	return changed(get_shmdt()(addr), NULL, 0);
+}
+
+/* The same calls made through syscall(2): anything may have changed. */
+EXPORT long syscall(long nr, ...)
+{
+	long a[6], ret;
+	va_list ap;
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	ret = get_syscall()(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	switch (nr) {
+	case SYS_mmap:
+	case SYS_munmap:
+	case SYS_mremap:
+	case SYS_mprotect:
+	case SYS_pkey_mprotect:
+	case SYS_shmat:
+	case SYS_shmdt:
+	case SYS_remap_file_pages:
+		changed(0, NULL, 0);
+		break;
+	default:
+		break;
+	}
+	return ret;
 }
 
 /* ---- duplication: the real dup of the memfd gives the number, the host shares the file ---- */

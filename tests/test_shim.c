@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -22,6 +23,7 @@
 
 #include <linux/vfio.h>
 
+#include <tcemu/maps.h>
 #include <tcemu/preload.h>
 
 #include "harness.h"
@@ -430,7 +432,102 @@ TEST(default_sigsegv_death_kept)
 	CHECK(!(WIFEXITED(with) && WEXITSTATUS(with) == 0));
 }
 
+static int reg(int c, const void *va, uint64_t len, unsigned long cmd)
+{
+	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)va, .size = len };
+	return ioctl(c, cmd, &r);
+}
+#define REG(c, va, len) reg(c, va, len, VFIO_IOMMU_SPAPR_REGISTER_MEMORY)
+#define UNREG(c, va, len) reg(c, va, len, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY)
+
+/* REGISTER's EFAULT with errno, 1 if so. */
+static int reg_efault(int c, const void *va, uint64_t len)
+{
+	return REG(c, va, len) == -1 && errno == EFAULT;
+}
+
+/*
+ * Four pages the program maps, then registers and unregisters twice in the first: the first
+ * REGISTER asks the kernel, the second is answered from what the shim's report let the library
+ * remember.
+ */
+static uint8_t *remembered(int c)
+{
+	uint8_t *m = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct tcemu_maps_stats a, b;
+
+	CHECK(m != MAP_FAILED);
+	tcemu_maps_stats(&a);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(REG(c, m, PAGE), 0);
+		CHECK_EQ(UNREG(c, m, PAGE), 0);
+	}
+	tcemu_maps_stats(&b);
+	CHECK_U64(b.asked - a.asked, 1);
+	CHECK_U64(b.remembered - a.remembered, 1);
+	return m;
+}
+
+/*
+ * The shim reports the program's mapping changes (tcemu/maps.h): registrations inside memory the
+ * program mapped stop asking the kernel after the first, and whatever the program then does to
+ * that memory (munmap, mprotect, MAP_FIXED over it, mremap, the same calls through syscall(2)) is
+ * seen by the next REGISTER. Memory that glibc maps and unmaps itself (a large malloc block) is
+ * never remembered: freed, it is refused.
+ */
+TEST(registration_sees_every_mapping_change)
+{
+	struct client x;
+	uint8_t *m, *big, *page;
+
+	CHECK_EQ(client_open(&x), 0);
+	m = remembered(x.c);
+	CHECK_EQ(munmap(m + PAGE, PAGE), 0);
+	CHECK(reg_efault(x.c, m + PAGE, PAGE));
+	CHECK_EQ(munmap(m, 4 * PAGE), 0);
+	m = remembered(x.c);
+	CHECK_EQ(mprotect(m + PAGE, PAGE, PROT_READ), 0);
+	CHECK(reg_efault(x.c, m + PAGE, PAGE));
+	CHECK_EQ(munmap(m, 4 * PAGE), 0);
+	m = remembered(x.c);
+	CHECK(mmap(m + PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == m + PAGE);
+	CHECK(reg_efault(x.c, m + PAGE, PAGE));
+	CHECK_EQ(munmap(m, 4 * PAGE), 0);
+	m = remembered(x.c);
+	CHECK(mremap(m, 4 * PAGE, PAGE, 0) == m);
+	CHECK(reg_efault(x.c, m + PAGE, PAGE));
+	CHECK_EQ(munmap(m, PAGE), 0);
+	m = remembered(x.c); /* moved away: the old place is gone, the new one works */
+	uint8_t *to = mmap(NULL, 4 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(to != MAP_FAILED);
+	CHECK(mremap(m, 4 * PAGE, 4 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, to) == to);
+	CHECK(reg_efault(x.c, m, PAGE));
+	CHECK_EQ(REG(x.c, to + PAGE, PAGE), 0);
+	CHECK_EQ(UNREG(x.c, to + PAGE, PAGE), 0);
+	CHECK_EQ(munmap(to, 4 * PAGE), 0);
+	m = remembered(x.c);
+	CHECK_EQ(syscall(SYS_munmap, m + PAGE, PAGE), 0);
+	CHECK(reg_efault(x.c, m + PAGE, PAGE));
+	CHECK_EQ(munmap(m, 4 * PAGE), 0);
+	m = remembered(x.c);
+	CHECK_EQ(syscall(SYS_mprotect, m + PAGE, PAGE, PROT_NONE), 0);
+	CHECK(reg_efault(x.c, m + PAGE, PAGE));
+	CHECK_EQ(munmap(m, 4 * PAGE), 0);
+
+	/* 64 MiB: above glibc's largest mmap threshold, so a block of its own, unmapped by free() */
+	big = malloc(64 * MiB);
+	CHECK(big);
+	page = (uint8_t *)(((uintptr_t)big + PAGE) & ~(PAGE - 1));
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(REG(x.c, page, PAGE), 0);
+		CHECK_EQ(UNREG(x.c, page, PAGE), 0);
+	}
+	free(big);
+	CHECK(reg_efault(x.c, page, PAGE));
+	client_close(&x);
+}
+
 HARNESS_MAIN(T(runs_under_the_shim), T(descriptors_are_real_and_distinct), T(map_through_ioctl_lands_in_the_table),
 	     T(device_regions_pread_read_mmap), T(dup_dup2_dup3_fcntl_share_the_file), T(forked_child_is_another_process),
 	     T(threads_share_the_container), T(irq_eventfd_and_poll), T(other_files_are_untouched), T(own_sigsegv_handler_kept_and_reported),
-	     T(default_sigsegv_death_kept))
+	     T(default_sigsegv_death_kept), T(registration_sees_every_mapping_change))

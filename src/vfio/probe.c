@@ -20,14 +20,17 @@
  *   backing page size over it (hugetlbfs mappings have their huge page size), without touching the
  *   memory: registering a sparse guest's RAM leaves it sparse. It asks the kernel about each
  *   mapping over the range with the PROCMAP_QUERY ioctl of /proc/self/maps (Linux 6.11): one
- *   system call per mapping, on a descriptor kept open (below). Each call asks the kernel afresh,
- *   nothing about the mappings is cached, so a client that maps, unmaps or mprotects memory
- *   between two calls is seen exactly as a new read of the maps file would see it. Kernels without
- *   the ioctl get the old way: /proc/self/maps read and parsed on every call.
+ *   system call per mapping, on a descriptor kept open (below). The kernel is asked afresh unless
+ *   the range lies in a mapping that a layer reported created and no report has changed since
+ *   (vfio/maps.c, tcemu/maps.h: the shim reports the program's mmap, munmap, mprotect...): then
+ *   the first query's answer stands. Without reports every call asks, so a client that maps,
+ *   unmaps or mprotects memory between two calls is seen exactly as a new read of the maps file
+ *   would see it. Kernels without the ioctl get the old way: /proc/self/maps read and parsed on
+ *   every call (nothing remembered).
  *   Checking a small registration by touching it (a write access that changes nothing, through
  *   the fault-catching routine) instead was measured and left out: it faults the pages in, as the
  *   kernel's pin does, and DPDK's `--no-huge -m 512` registration of 131072 untouched pages took
- *   4-5x longer that way than with one query each.
+ *   4-5x longer that way than with one query each (a fault costs ~10 us on this VM, a query ~1.2).
  * - probe_pin faults a range in with the access needed (MADV_POPULATE_READ/WRITE), as pinning
  *   does: used by v1 maps, which pin page by page.
  */
@@ -47,6 +50,7 @@
 
 #include "util/fault.h"
 #include "vfio/host_priv.h"
+#include "vfio/maps.h"
 #include "vfio/probe.h"
 
 #ifndef MADV_POPULATE_READ
@@ -245,12 +249,16 @@ unlock:
 }
 
 /* The query way: 0, -EFAULT, or -ENOTTY when it cannot answer (use the file). */
-static int probe_query(uint64_t ua, uint64_t end, bool need_write, uint32_t sys, uint32_t *backing_shift)
+static int probe_query(uint64_t ua, uint64_t end, bool need_write, uint32_t sys, uint32_t *backing_shift,
+		       struct maps_seen *seen)
 {
 	uint64_t covered = ua;
 	uint32_t minshift = 63;
+	unsigned answers = 0;
 	bool fresh = false;
 	int fd;
+
+	seen->end = 0;
 
 	if (__atomic_load_n(&maps_query_missing, __ATOMIC_RELAXED))
 		return -ENOTTY;
@@ -283,10 +291,15 @@ static int probe_query(uint64_t ua, uint64_t end, bool need_write, uint32_t sys,
 			shift = tcemu_log2_u64(q.vma_page_size);
 		if (shift < minshift)
 			minshift = shift;
+		if (answers++ == 0)
+			*seen = (struct maps_seen){ .start = q.vma_start, .end = q.vma_end,
+						    .writable = (q.vma_flags & MAPS_VMA_WRITE) != 0, .shift = shift };
 		covered = q.vma_end;
 	}
 	if (fd < 0)
 		return -ENOTTY;
+	if (answers != 1)
+		seen->end = 0; /* only a range inside one mapping is remembered */
 	*backing_shift = minshift;
 	return 0;
 }
@@ -306,8 +319,17 @@ int probe_range(uint64_t ua, uint64_t size, bool need_write, uint32_t *backing_s
 
 	if (size == 0 || end < ua)
 		return -EFAULT;
-	if (!__atomic_load_n(&probe_query_off, __ATOMIC_RELAXED))
-		rc = probe_query(ua, end, need_write, sys, backing_shift);
+	if (!__atomic_load_n(&probe_query_off, __ATOMIC_RELAXED)) {
+		struct maps_seen seen;
+		uint64_t gen;
+
+		if (maps_lookup(ua, end, need_write, backing_shift))
+			return 0;
+		gen = maps_generation();
+		rc = probe_query(ua, end, need_write, sys, backing_shift, &seen);
+		if (rc == 0 && seen.end)
+			maps_learn(gen, ua, end, &seen);
+	}
 	if (rc == -ENOTTY)
 		rc = probe_maps_file(ua, end, need_write, sys, backing_shift);
 	return rc;

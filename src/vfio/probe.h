@@ -2,9 +2,10 @@
 /*
  * Private: safe access to client memory (vfio/probe.c): checks and pins of process ranges, and
  * copies of ioctl arguments that give EFAULT instead of a crash (util/fault.c's routine: no system
- * call; the portable way: one). The checks and pins are system calls on this process; the one
- * lock, probe.c's maps_lock, is a leaf that guards the replacement of the descriptor probe_range
- * queries.
+ * call; the portable way: one). The checks and pins are system calls on this process, except a
+ * check answered from the record of remembered mappings (vfio/maps.h). probe.c's one lock,
+ * maps_lock, is a leaf that guards the replacement of the descriptor probe_range queries; the
+ * record's lock is another leaf, never held together with it.
  */
 #ifndef TCEMU_SRC_VFIO_PROBE_H
 #define TCEMU_SRC_VFIO_PROBE_H
