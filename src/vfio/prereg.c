@@ -66,6 +66,26 @@ static void tops_update(struct mm *mm, size_t from)
 }
 
 /*
+ * Recounts the gaps of regions `from` on (every region before it is right). The regions after
+ * from + 1 have the neighbours they had before (an insertion at from, a removal at from), so
+ * their counts are off by one same amount: once one past from + 1 is right, the rest are (unless
+ * whole: a compaction changed neighbours anywhere).
+ */
+static void gaps_update(struct mm *mm, size_t from, bool whole)
+{
+	struct region *r = mm->regions;
+	uint32_t g = from ? r[from - 1].gaps : 0;
+
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	for (size_t i = from; i < mm->nregions; i++) {
+		g += i && r[i - 1].ua + r[i - 1].size != r[i].ua;
+		if (!whole && i > from + 1 && r[i].gaps == g)
+			break;
+		r[i].gaps = g;
+	}
+}
+
+/*
  * Makes room for one more region. Every array is grown before any is used at the new size, so a
  * failed allocation leaves the index as it was.
  */
@@ -259,6 +279,7 @@ static void region_release(struct tcemu_host *h, struct mm *mm, const struct reg
 	/* Nobody uses it: no container references it, no IOMMU entry points into it. */
 	TCEMU_ASSERT(r->users == 0 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED) == 0);
 	tcemu_memory_unpin(h->mem, r->hpa);
+	mm->by_shift[r->page_shift]--;
 	if (r->mlocked)
 		real_munlock(r->ua, r->size);
 	mm->locked -= tcemu_min_u64(mm->locked, (r->size + pg - 1) & ~(pg - 1));
@@ -283,6 +304,7 @@ static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 	mm->nregions--;
 	mm->ends[mm->nregions] = UINT64_MAX;
 	tops_update(mm, i);
+	gaps_update(mm, i, false);
 	regions_freed_stats(h, size, 1);
 }
 
@@ -362,6 +384,8 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	mm->ends[at] = ua + size;
 	mm->nregions++;
 	tops_update(mm, at);
+	gaps_update(mm, at, false);
+	mm->by_shift[nr.page_shift]++;
 	mm->locked += size;
 	cref_insert(c, &mm->regions[at]);
 	host_stat_add(h, &h->stats.locked_bytes, (int64_t)size, &h->stats.locked_peak);
@@ -471,6 +495,7 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 		mm->ends[i] = UINT64_MAX;
 	mm->nregions = w;
 	tops_update(mm, first);
+	gaps_update(mm, first, true);
 	c->nrefs = 0;
 	mm_wrunlock(mm);
 	if (nfreed)
