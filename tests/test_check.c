@@ -84,6 +84,27 @@ TEST(a_wrong_mapped_count_is_caught)
 	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), 0);
 }
 
+/* The region index's gap counts and counts by page size (the O(1) check of a map across regions). */
+TEST(a_wrong_gap_count_or_page_size_count_is_caught)
+{
+	struct fx_vfio f;
+	char why[512];
+	struct mm *mm;
+
+	CHECK_EQ(fx_vfio_v2(&f, fx_host_new(NULL), 0, 64), 0);
+	mm = host_mm_get(f.h, getpid(), false);
+	CHECK(mm && mm->nregions == 1);
+	mm->regions[0].gaps++;
+	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), -1);
+	CHECK_CONTAINS(why, "1 gaps counted before it, 0 found");
+	mm->regions[0].gaps--;
+	mm->by_shift[mm->regions[0].page_shift]++;
+	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), -1);
+	CHECK_CONTAINS(why, "counted by page size");
+	mm->by_shift[mm->regions[0].page_shift]--;
+	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), 0);
+}
+
 TEST(an_accounting_slip_is_caught)
 {
 	struct fx_vfio f;
@@ -158,5 +179,5 @@ TEST(guest_views_and_hardware_agree)
 }
 
 HARNESS_MAIN(T(v2_state_passes_and_tears_down_to_zero), T(v1_state_passes), T(a_wrong_mapped_count_is_caught),
-	     T(an_accounting_slip_is_caught), T(an_entry_outside_registered_memory_is_caught),
+	     T(a_wrong_gap_count_or_page_size_count_is_caught), T(an_accounting_slip_is_caught), T(an_entry_outside_registered_memory_is_caught),
 	     T(guest_views_and_hardware_agree))

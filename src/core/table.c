@@ -674,7 +674,7 @@ set_common(struct tcemu_table *t, uint64_t index, uint64_t count, struct source 
 		/* The caller's to get right (table_priv.h): checked in debug builds. */
 		for (const struct table_run *r = src->run; r < src->run_end; r++) {
 			TCEMU_ASSERT((r->tce & TCEMU_TCE_PERM_MASK) && !(r->tce & t->page_mask & ~TCEMU_TCE_PERM_MASK));
-			TCEMU_ASSERT(r->count && r->tce + (r->count - 1) * src->step > r->tce);
+			TCEMU_ASSERT(r->count && r->tce + (r->count - 1) * src->step >= r->tce);
 			sum += r->count;
 		}
 		TCEMU_ASSERT(sum == count);

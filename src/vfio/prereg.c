@@ -4,8 +4,10 @@
  *
  * A process (struct mm) has one list of regions, shared by all its containers, kept sorted by
  * address in an array: lookup is a search of a two-level index, O(log n) (the kernel walks a list).
- * Regions never overlap. Each container that registered a region holds one reference (struct cref
- * in the container, sorted the same way); region->mapped counts the IOMMU entries pointing into it.
+ * Regions never overlap; each counts the gaps between neighbours up to it, and the process counts
+ * its regions by page size, so that a map across regions is checked in O(1) (mm_span_ok). Each
+ * container that registered a region holds one reference (struct cref in the container, sorted the
+ * same way); region->mapped counts the IOMMU entries pointing into it.
  *
  * Locking: vfio/prereg.h (mm->lock, region->mapped, the caller's container->lock).
  */
@@ -66,10 +68,10 @@ static void tops_update(struct mm *mm, size_t from)
 }
 
 /*
- * Recounts the gaps of regions `from` on (every region before it is right). The regions after
- * from + 1 have the neighbours they had before (an insertion at from, a removal at from), so
- * their counts are off by one same amount: once one past from + 1 is right, the rest are (unless
- * whole: a compaction changed neighbours anywhere).
+ * Recounts the gaps of regions `from` on (every region before it is right). After an insertion or
+ * a removal at from, every region after from has the neighbour before it that it had, so all their
+ * counts are off by one same amount: once one of them is right, the rest are. whole: a compaction
+ * changed neighbours anywhere, every count is redone.
  */
 static void gaps_update(struct mm *mm, size_t from, bool whole)
 {
@@ -79,7 +81,7 @@ static void gaps_update(struct mm *mm, size_t from, bool whole)
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
 	for (size_t i = from; i < mm->nregions; i++) {
 		g += i && r[i - 1].ua + r[i - 1].size != r[i].ua;
-		if (!whole && i > from + 1 && r[i].gaps == g)
+		if (!whole && i > from && r[i].gaps == g)
 			break;
 		r[i].gaps = g;
 	}

@@ -488,9 +488,11 @@ long spapr_disable(struct container *c)
  *
  * A map inside one region (the common case: DPDK and QEMU register what they map) holds the
  * process lock shared and counts with one atomic add. A map crossing regions takes the process
- * lock exclusive: then the mapped counts are plain adds, and the regions it crosses, which follow
- * each other in the sorted array, are walked twice in index order (a check without a branch per
- * region, then the runs and counts), O(1) each.
+ * lock exclusive: then the mapped counts are plain adds. Its check is O(1) (the index's gap
+ * counts and its regions counted by page size, vfio/prereg.h), and the regions it crosses, which
+ * follow each other in the sorted array, are walked once in index order for the runs and the
+ * counts, O(1) each: whatever their order of registration, a region costs its share of the walk
+ * and one linear fill (its frames are a run of their own unless they follow the previous region's).
  * An atomic add per region would cost more than the table writes of a small region.
  */
 static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint64_t index, uint64_t npages,
