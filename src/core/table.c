@@ -424,17 +424,20 @@ static inline __attribute__((always_inline)) void fill_linear2(uint64_t *hw, uin
 
 /*
  * An empty piece from runs: n entries at hw, and their user addresses at ua (with_ua: the table
- * keeps them), from src->run at src->run_off on (entry k0 of the call), which it advances. One
- * linear fill per run the piece crosses (every entry of a run is valid: table_priv.h).
+ * keeps them; linear_ua: they are not 0, and step apart like the entries), from src->run at
+ * src->run_off on (entry k0 of the call), which it advances. One linear fill per run the piece
+ * crosses (every entry of a run is valid: table_priv.h). Instantiated once per kind of user
+ * address: with one step for both, the fill needs fewer registers.
  */
-static inline __attribute__((always_inline)) void fill_runs(uint64_t *hw, uint64_t *ua, const bool with_ua, uint32_t n,
-							     struct source *src, uint64_t k0)
+static inline __attribute__((always_inline)) void fill_runs(uint64_t *hw, uint64_t *ua, const bool with_ua,
+							     const bool linear_ua, uint32_t n, struct source *src,
+							     uint64_t k0)
 {
 	const struct table_run *r = src->run;
 	const uint64_t step = src->step; /* in locals: the entries' stores could alias src */
-	const uint64_t ustep = src->first_ua ? step : 0;
+	const uint64_t ustep = linear_ua ? step : 0;
 	uint64_t *const stop = hw + n;
-	uint64_t u = src->first_ua ? src->first_ua + k0 * step : 0;
+	uint64_t u = linear_ua ? src->first_ua + k0 * step : 0;
 	uint64_t tce = r->tce + src->run_off * step, left = r->count - src->run_off;
 	uint32_t m;
 
@@ -598,10 +601,12 @@ write_chunk(struct tcemu_table *t, uint64_t *leaf, uint64_t index, uint32_t n, s
 	pos &= CHUNK_ENTRIES - 1;
 	if (kind == SRC_RUNS && !lines) {
 		/* The usual map across regions: an empty piece, a fill per run, no old entry to note. */
-		if (ua)
-			fill_runs(hw, ua, true, n, src, k0);
+		if (ua && src->first_ua)
+			fill_runs(hw, ua, true, true, n, src, k0);
+		else if (ua)
+			fill_runs(hw, ua, true, false, n, src, k0);
 		else
-			fill_runs(hw, NULL, false, n, src, k0);
+			fill_runs(hw, NULL, false, false, n, src, k0);
 		res.delta = (int32_t)n;
 		res.any = true;
 	} else if (kind == SRC_RUNS) {
