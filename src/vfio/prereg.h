@@ -5,8 +5,8 @@
  * or makes a process, is vfio/host.c's).
  *
  * Locking (the order is vfio/host_priv.h's: after container->lock, before a PE's lock):
- * - mm->lock (rwlock) protects the region array, its index (ends, tops, nregions, cap), each
- *   region's users and the accounting (locked, limit). MAP takes it shared to find regions and
+ * - mm->lock (rwlock) protects the region array, its index (ends, tops, nregions, cap, each
+ *   region's gaps, by_shift), each region's users and the accounting (locked, limit). MAP takes it shared to find regions and
  *   bump their mapped counts (atomics); REGISTER, UNREGISTER and a MAP across regions take it
  *   exclusive through mm_wrlock, which first closes the guest gate (guest/gate.h).
  * - region->mapped changes by atomic adds under mm->lock held shared (a map inside one region,
