@@ -67,20 +67,52 @@ TEST(v1_state_passes)
 	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST | TCEMU_CHECK_TEARDOWN, why), 0);
 }
 
+/* A v2 container with one region of 64 pages registered, and its process. */
+static struct mm *v2_mm(struct fx_vfio *f)
+{
+	struct mm *mm;
+
+	CHECK_EQ(fx_vfio_v2(f, fx_host_new(NULL), 0, 64), 0);
+	mm = host_mm_get(f->h, getpid(), false);
+	CHECK(mm && mm->nregions == 1);
+	return mm;
+}
+
+/* The check fails, saying what. */
+static void caught(struct tcemu_host *h, const char *what)
+{
+	char why[512];
+
+	CHECK_EQ(check(h, TCEMU_CHECK_NO_GUEST, why), -1);
+	CHECK_CONTAINS(why, what);
+}
+
 TEST(a_wrong_mapped_count_is_caught)
 {
 	struct fx_vfio f;
 	char why[512];
-	struct mm *mm;
+	struct mm *mm = v2_mm(&f);
 
-	CHECK_EQ(fx_vfio_v2(&f, fx_host_new(NULL), 0, 64), 0);
 	CHECK_EQ(map(&f, 0, 0, 4 * FX_PAGE, 3), 0);
-	mm = host_mm_get(f.h, getpid(), false);
-	CHECK(mm && mm->nregions == 1);
 	mm->regions[0].mapped++;
-	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), -1);
-	CHECK_CONTAINS(why, "mapped count 5, 4 entries point into it");
+	caught(f.h, "mapped count 5, 4 entries point into it");
 	mm->regions[0].mapped--;
+	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), 0);
+}
+
+/* The region index's gap counts and counts by page size (the O(1) check of a map across regions). */
+TEST(a_wrong_gap_count_or_page_size_count_is_caught)
+{
+	struct fx_vfio f;
+	char why[512];
+	struct mm *mm = v2_mm(&f);
+
+	mm->regions[0].gaps++;
+	caught(f.h, "1 gaps counted before it, 0 found");
+	mm->regions[0].gaps--;
+	mm->by_shift[mm->regions[0].page_shift]++;
+	caught(f.h, "counted by page size");
+	mm->by_shift[mm->regions[0].page_shift]--;
 	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), 0);
 }
 
@@ -88,14 +120,10 @@ TEST(an_accounting_slip_is_caught)
 {
 	struct fx_vfio f;
 	char why[512];
-	struct mm *mm;
+	struct mm *mm = v2_mm(&f);
 
-	CHECK_EQ(fx_vfio_v2(&f, fx_host_new(NULL), 0, 64), 0);
-	mm = host_mm_get(f.h, getpid(), false);
-	CHECK(mm != NULL);
 	mm->locked += 4096;
-	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), -1);
-	CHECK_CONTAINS(why, "bytes locked");
+	caught(f.h, "bytes locked");
 	/* a guest view may be charged too: without NO_GUEST, more than the host's charges is allowed */
 	CHECK_EQ(check(f.h, 0, why), -1); /* the host's counter still disagrees */
 	CHECK_CONTAINS(why, "locked bytes: the host counts");
@@ -158,5 +186,5 @@ TEST(guest_views_and_hardware_agree)
 }
 
 HARNESS_MAIN(T(v2_state_passes_and_tears_down_to_zero), T(v1_state_passes), T(a_wrong_mapped_count_is_caught),
-	     T(an_accounting_slip_is_caught), T(an_entry_outside_registered_memory_is_caught),
+	     T(a_wrong_gap_count_or_page_size_count_is_caught), T(an_accounting_slip_is_caught), T(an_entry_outside_registered_memory_is_caught),
 	     T(guest_views_and_hardware_agree))

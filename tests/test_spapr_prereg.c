@@ -586,6 +586,133 @@ TEST(prereg_map_over_regions_any_registration_order)
 	}
 }
 
+/*
+ * Checks one MAP from iova over pages [p0, p1) of regions laid out one after the other (off[i]: the
+ * first page of region i, n regions): every entry holds its page's frame and user address, every
+ * region counts exactly its pages in the map, and a mapped region refuses UNREGISTER.
+ */
+static void check_map_over(struct fx_vfio *f, uint8_t *mem, const uint32_t *off, unsigned n, uint64_t iova, uint32_t p0,
+			   uint32_t p1)
+{
+	static struct tcemu_region_info ri[512];
+	uint64_t ua;
+
+	CHECK(n <= 512);
+	CHECK_EQ(tcemu_host_regions(f->h, getpid(), ri, n), (ssize_t)n);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t lo = off[i] > p0 ? off[i] : p0, hi = off[i + 1] < p1 ? off[i + 1] : p1;
+
+		CHECK_U64(ri[i].ua, (uintptr_t)(mem + off[i] * 4096ull));
+		CHECK_EQ(ri[i].mapped, hi > lo ? hi - lo : 0);
+		for (uint32_t p = lo; p < hi; p++) {
+			uint64_t tce = tce_at(f, iova + (p - p0) * 4096ull, &ua);
+
+			CHECK_U64(tce, (ri[i].hpa + (p - off[i]) * 4096ull) | TR | TW);
+			CHECK_U64(ua, (uintptr_t)(mem + p * 4096ull));
+		}
+		if (hi > lo)
+			CHECK_EQ(unreg(f, mem + off[i] * 4096ull, (off[i + 1] - off[i]) * 4096ull), -EBUSY);
+	}
+	CHECK_EQ(cinfo(f).windows[0].valid_entries, p1 - p0);
+	CHECK_EQ(tcemu_host_regions(f->h, getpid(), ri, n), (ssize_t)n); /* nothing unregistered */
+}
+
+/*
+ * 400 regions of 1 to 7 pages (runs of every length modulo 4, many in a chunk, some across chunk
+ * ends) registered in address, reverse and shuffled order. One MAP from inside the fourth region
+ * to inside the last but two, over a range where single pages were mapped before (chunks that are
+ * not empty: their entries are replaced, the counts move): every entry and count is right, mapped
+ * regions refuse UNREGISTER. Then a region in the middle unregistered: the same MAP fails with
+ * EINVAL and changes nothing; registered again (new frames): the MAP is right again.
+ */
+TEST(prereg_map_over_regions_of_every_length_any_order_and_holes)
+{
+	enum { N = 400 };
+	static uint32_t off[N + 1];
+	static unsigned at[N];
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+
+	for (unsigned i = 0; i < N; i++)
+		off[i + 1] = off[i] + 1 + (i * 5) % 7;
+	for (unsigned order = 0; order < 3; order++) {
+		struct fx_vfio f;
+		uint8_t *mem = umem(off[N] * 4096ull);
+		const uint32_t p0 = off[3] + 1, p1 = off[N - 2] - 1, mid = N / 2;
+		const uint64_t iova = 0x40000000 + 8 * 4096; /* runs and chunks out of step */
+
+		for (unsigned i = 0; i < N; i++)
+			at[i] = order == 1 ? N - 1 - i : i;
+		for (unsigned i = N - 1; order == 2 && i > 0; i--) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			unsigned j = (unsigned)(seed % (i + 1)), x = at[i];
+			at[i] = at[j], at[j] = x;
+		}
+		CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+		for (unsigned i = 0; i < N; i++)
+			CHECK_EQ(reg(&f, mem + off[at[i]] * 4096ull, (off[at[i] + 1] - off[at[i]]) * 4096ull), 0);
+		/* Single pages first, some of them where the big MAP will put other pages. */
+		for (uint32_t p = p0; p < p1; p += 97)
+			CHECK_EQ(map_rw(&f, mem + (p + (p % 3 == 0)) * 4096ull, iova + (p - p0) * 4096ull, 4096), 0);
+		CHECK_EQ(map_rw(&f, mem + p0 * 4096ull, iova, (p1 - p0) * 4096ull), 0);
+		check_map_over(&f, mem, off, N, iova, p0, p1);
+		CHECK_EQ(unmap(&f, iova, (p1 - p0) * 4096ull), 0);
+		check_map_over(&f, mem, off, N, iova, 0, 0);
+
+		/* A hole: EINVAL, nothing written or counted; filled again: right again. */
+		CHECK_EQ(unreg(&f, mem + off[mid] * 4096ull, (off[mid + 1] - off[mid]) * 4096ull), 0);
+		CHECK_EQ(map_rw(&f, mem + p0 * 4096ull, iova, (p1 - p0) * 4096ull), -EINVAL);
+		CHECK_EQ(cinfo(&f).windows[0].valid_entries, 0);
+		CHECK_EQ(region_at(f.h, mem + off[mid - 1] * 4096ull).mapped, 0);
+		CHECK_EQ(reg(&f, mem + off[mid] * 4096ull, (off[mid + 1] - off[mid]) * 4096ull), 0);
+		CHECK_EQ(map_rw(&f, mem + p0 * 4096ull, iova, (p1 - p0) * 4096ull), 0);
+		check_map_over(&f, mem, off, N, iova, p0, p1);
+		CHECK_EQ(unmap(&f, iova, (p1 - p0) * 4096ull), 0);
+		for (unsigned i = 0; i < N; i++)
+			CHECK_EQ(unreg(&f, mem + off[i] * 4096ull, (off[i + 1] - off[i]) * 4096ull), 0);
+		fx_vfio_close(&f);
+		CHECK(host_is_clean(f.h));
+		fx_host_done(f.h);
+	}
+}
+
+/*
+ * Two containers of one process register regions in one row; when one closes, its regions go at
+ * once (the index is compacted). Here they leave a gap where there was none, join two gaps into one,
+ * and leave a gap again: a MAP of the other container across any of its regions that now leave a
+ * gap fails with EINVAL and changes nothing, one across regions still adjacent succeeds.
+ */
+TEST(prereg_map_over_regions_after_a_container_dropped_its_own)
+{
+	struct tcemu_host *h = fx_host_new(&(struct tcemu_host_opts){ .memlock_set = true, .memlock = UINT64_MAX });
+	/* pages of b's regions and a's (a: 2-3, 7-8, 14-15; 6 and 9 are nobody's) */
+	static const struct { unsigned first, pages; bool a; } row[] = {
+		{ 0, 2, false }, { 2, 2, true }, { 4, 2, false }, { 7, 2, true }, { 10, 2, false },
+		{ 12, 2, false }, { 14, 2, true }, { 16, 2, false },
+	};
+	struct fx_vfio a, b;
+	uint8_t *mem = umem(32 * 4096);
+
+	CHECK_EQ(fx_vfio_attach(&a, h, 0, V2), 0);
+	CHECK_EQ(fx_vfio_attach(&b, h, 1, V2), 0);
+	for (unsigned i = 0; i < sizeof(row) / sizeof(row[0]); i++)
+		CHECK_EQ(reg(row[i].a ? &a : &b, mem + row[i].first * 4096ull, row[i].pages * 4096ull), 0);
+	CHECK_EQ(map_rw(&b, mem + 10 * 4096, 0, 8 * 4096), 0);
+	CHECK_EQ(unmap(&b, 0, 8 * 4096), 0);
+	fx_vfio_close(&a);
+	CHECK_EQ(nregions(h), 5);
+	CHECK_EQ(map_rw(&b, mem + 4096, 0, 4 * 4096), -EINVAL);      /* across 2-3 */
+	CHECK_EQ(map_rw(&b, mem + 5 * 4096, 0, 6 * 4096), -EINVAL);  /* across 6-9 */
+	CHECK_EQ(map_rw(&b, mem + 13 * 4096, 0, 4 * 4096), -EINVAL); /* across 14-15 */
+	CHECK_EQ(cinfo(&b).windows[0].valid_entries, 0);
+	CHECK_EQ(map_rw(&b, mem + 11 * 4096, 0, 2 * 4096), 0);
+	CHECK_EQ(region_at(h, mem + 10 * 4096).mapped, 1);
+	CHECK_EQ(region_at(h, mem + 12 * 4096).mapped, 1);
+	CHECK_EQ(unmap(&b, 0, 2 * 4096), 0);
+	fx_vfio_close(&b);
+	CHECK(host_is_clean(h));
+	fx_host_done(h);
+}
+
 HARNESS_MAIN(T(prereg_region_fields), T(prereg_page_shift_64k_system),
 	     T(prereg_duplicate_in_one_container_ebusy), T(prereg_shared_between_containers_refcounted),
 	     T(prereg_overlap_einval_adjacent_ok), T(prereg_enomem_over_limit), T(prereg_efault_unmapped_hole),
@@ -594,4 +721,6 @@ HARNESS_MAIN(T(prereg_region_fields), T(prereg_page_shift_64k_system),
 	     T(prereg_lookup_matches_model), T(prereg_map_unregistered_memory_einval), T(prereg_unregister_enoent),
 	     T(prereg_unregister_ebusy_while_mapped), T(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere),
 	     T(prereg_mapped_counts), T(prereg_region_kept_while_another_container_maps_it),
-	     T(prereg_map_over_regions_any_registration_order))
+	     T(prereg_map_over_regions_any_registration_order),
+	     T(prereg_map_over_regions_of_every_length_any_order_and_holes),
+	     T(prereg_map_over_regions_after_a_container_dropped_its_own))

@@ -30,20 +30,20 @@ struct tcemu_alloc_hook;
 int table_create_hooked(const struct tcemu_table_params *p, const struct tcemu_alloc_hook *hook,
 			struct tcemu_table **out);
 
-/*
- * One linear run of a table_set_runs: count entries, the k-th being tce + k pages (tce with its
- * permission bits) with user address ua + k pages (ua 0: none).
- */
+/* One linear run of a table_set_runs: count entries, the k-th being tce + k pages (tce with its permission bits). */
 struct table_run {
-	uint64_t tce, ua, count;
+	uint64_t tce, count;
 };
 /*
- * tcemu_table_set_linear of several runs one after the other from index (the sum of their counts
- * entries, each count > 0), as one call: a chunk is locked once whatever the number of runs in it.
- * The same errors, checked before anything changes.
+ * tcemu_table_set_linear of several runs of valid entries one after the other from index, as one
+ * call: count entries, the user address of entry k being ua + k pages (ua 0: none). A chunk is
+ * locked once whatever the number of runs in it. The runs are the caller's to get right (a map
+ * across regions builds them from checked regions) and are asserted in debug builds: each with
+ * permission bits, page-aligned addresses that do not wrap and a count above 0, the counts adding
+ * up to count. 0, -ERANGE or -ENOMEM (nothing changed).
  */
-int table_set_runs(struct tcemu_table *t, uint64_t index, const struct table_run *runs, size_t nruns,
-		   tcemu_tce_release_fn release, void *opaque);
+int table_set_runs(struct tcemu_table *t, uint64_t index, uint64_t count, uint64_t ua, const struct table_run *runs,
+		   size_t nruns, tcemu_tce_release_fn release, void *opaque);
 /*
  * For a table whose writers the caller serializes with a lock of its own (a guest view):
  * stores one entry (no permission bits: a clear) without the chunk lock, allocating its levels.

@@ -227,9 +227,15 @@ static void check_mm(struct checker *k, struct mm *mm)
 	tcemu_rwlock_rdlock(&mm->lock);
 	if (mm->nregions != n)
 		broken(k, "process %d: its regions changed during the check", (int)mm->pid);
+	uint32_t gaps = 0, by_shift[64] = { 0 };
 	for (size_t i = 0; i < mm->nregions; i++) {
 		const struct region *r = &mm->regions[i];
 		uint64_t ua, avail;
+
+		gaps += i && mm->regions[i - 1].ua + mm->regions[i - 1].size != r->ua;
+		if (r->gaps != gaps)
+			broken(k, "process %d region %zu: %u gaps counted before it, %u found", (int)mm->pid, i, r->gaps, gaps);
+		by_shift[r->page_shift & 63]++;
 
 		if (!r->size || (r->ua | r->size) & ((1ull << k->h->page_shift) - 1))
 			broken(k, "process %d region %zu: 0x%llx+0x%llx", (int)mm->pid, i, (unsigned long long)r->ua,
@@ -244,6 +250,8 @@ static void check_mm(struct checker *k, struct mm *mm)
 			       (unsigned long long)r->ua, (unsigned long long)r->size, (unsigned long long)r->hpa);
 		bytes += r->size;
 	}
+	if (memcmp(by_shift, mm->by_shift, sizeof(by_shift)))
+		broken(k, "process %d: its regions counted by page size differ from its regions", (int)mm->pid);
 	for (size_t i = mm->nregions; i < mm->cap; i++)
 		if (mm->ends[i] != UINT64_MAX)
 			broken(k, "process %d: index key %zu past the regions is 0x%llx", (int)mm->pid, i,

@@ -4,8 +4,10 @@
  *
  * A process (struct mm) has one list of regions, shared by all its containers, kept sorted by
  * address in an array: lookup is a search of a two-level index, O(log n) (the kernel walks a list).
- * Regions never overlap. Each container that registered a region holds one reference (struct cref
- * in the container, sorted the same way); region->mapped counts the IOMMU entries pointing into it.
+ * Regions never overlap; each counts the gaps between neighbours up to it, and the process counts
+ * its regions by page size, so that a map across regions is checked in O(1) (mm_span_ok). Each
+ * container that registered a region holds one reference (struct cref in the container, sorted the
+ * same way); region->mapped counts the IOMMU entries pointing into it.
  *
  * Locking: vfio/prereg.h (mm->lock, region->mapped, the caller's container->lock).
  */
@@ -63,6 +65,26 @@ static void tops_update(struct mm *mm, size_t from)
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
 	for (size_t b = from / KEYS_PER_BLOCK; b < nblocks; b++)
 		mm->tops[b] = mm->ends[tcemu_min_u64((b + 1) * KEYS_PER_BLOCK, mm->nregions) - 1];
+}
+
+/*
+ * Recounts the gaps of regions `from` on (every region before it is right). After an insertion or
+ * a removal at from, every region after from has the neighbour before it that it had, so all their
+ * counts are off by one same amount: once one of them is right, the rest are. whole: a compaction
+ * changed neighbours anywhere, every count is redone.
+ */
+static void gaps_update(struct mm *mm, size_t from, bool whole)
+{
+	struct region *r = mm->regions;
+	uint32_t g = from ? r[from - 1].gaps : 0;
+
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	for (size_t i = from; i < mm->nregions; i++) {
+		g += i && r[i - 1].ua + r[i - 1].size != r[i].ua;
+		if (!whole && i > from && r[i].gaps == g)
+			break;
+		r[i].gaps = g;
+	}
 }
 
 /*
@@ -259,6 +281,7 @@ static void region_release(struct tcemu_host *h, struct mm *mm, const struct reg
 	/* Nobody uses it: no container references it, no IOMMU entry points into it. */
 	TCEMU_ASSERT(r->users == 0 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED) == 0);
 	tcemu_memory_unpin(h->mem, r->hpa);
+	mm->by_shift[r->page_shift]--;
 	if (r->mlocked)
 		real_munlock(r->ua, r->size);
 	mm->locked -= tcemu_min_u64(mm->locked, (r->size + pg - 1) & ~(pg - 1));
@@ -283,6 +306,7 @@ static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 	mm->nregions--;
 	mm->ends[mm->nregions] = UINT64_MAX;
 	tops_update(mm, i);
+	gaps_update(mm, i, false);
 	regions_freed_stats(h, size, 1);
 }
 
@@ -362,6 +386,8 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	mm->ends[at] = ua + size;
 	mm->nregions++;
 	tops_update(mm, at);
+	gaps_update(mm, at, false);
+	mm->by_shift[nr.page_shift]++;
 	mm->locked += size;
 	cref_insert(c, &mm->regions[at]);
 	host_stat_add(h, &h->stats.locked_bytes, (int64_t)size, &h->stats.locked_peak);
@@ -471,6 +497,7 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 		mm->ends[i] = UINT64_MAX;
 	mm->nregions = w;
 	tops_update(mm, first);
+	gaps_update(mm, first, true);
 	c->nrefs = 0;
 	mm_wrunlock(mm);
 	if (nfreed)

@@ -5,8 +5,8 @@
  * or makes a process, is vfio/host.c's).
  *
  * Locking (the order is vfio/host_priv.h's: after container->lock, before a PE's lock):
- * - mm->lock (rwlock) protects the region array, its index (ends, tops, nregions, cap), each
- *   region's users and the accounting (locked, limit). MAP takes it shared to find regions and
+ * - mm->lock (rwlock) protects the region array, its index (ends, tops, nregions, cap, each
+ *   region's gaps, by_shift), each region's users and the accounting (locked, limit). MAP takes it shared to find regions and
  *   bump their mapped counts (atomics); REGISTER, UNREGISTER and a MAP across regions take it
  *   exclusive through mm_wrlock, which first closes the guest gate (guest/gate.h).
  * - region->mapped changes by atomic adds under mm->lock held shared (a map inside one region,
@@ -40,6 +40,8 @@ struct container;
 struct region {
 	uint64_t ua, size;
 	uint32_t page_shift; /* natural alignment of ua|size, capped at the backing page size */
+	uint32_t gaps;       /* gaps in the sorted array up to this region (under mm->lock): the
+				regions from a to b leave none iff a->gaps == b->gaps */
 	uint64_t hpa;        /* simulated physical address of ua (one contiguous pinned run) */
 	uint64_t mapped;     /* atomic: IOMMU entries pointing into the region */
 	uint32_t users;      /* containers referencing it (under mm->lock) */
@@ -57,6 +59,7 @@ struct mm {
 	uint64_t *tops;          /* tops[b]: the last key of block b of ends[] (prereg.c) */
 	size_t nregions, cap;    /* cap: a multiple of the block size */
 	size_t orphans;          /* regions no container references, kept while entries map into them */
+	uint32_t by_shift[64];   /* regions by page_shift */
 	uint64_t locked;         /* bytes charged; under lock */
 	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
 	struct mm *next;         /* host->mms list, under host->mms_lock */
@@ -76,6 +79,18 @@ void mm_wrunlock(struct mm *mm);
  * regions is O(1) per region; SIZE_MAX: no hint); *hint gets the index of the region found.
  */
 struct region *mm_find_near(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size);
+/*
+ * Whether regions a .. b (a <= b, in the array) leave no gap and all have pages of at least 2^ps,
+ * in O(1); false may also mean that some region of the process has smaller pages. mm->lock held.
+ */
+static inline bool mm_span_ok(const struct mm *mm, const struct region *a, const struct region *b, uint32_t ps)
+{
+	uint32_t smaller = 0;
+
+	for (uint32_t s = 0; s < ps && s < 64; s++)
+		smaller |= mm->by_shift[s];
+	return a->gaps == b->gaps && !smaller;
+}
 /* Whether r (may be NULL) holds address ua; and all of [ua, ua + size). */
 static inline bool region_has(const struct region *r, uint64_t ua)
 {

@@ -488,9 +488,11 @@ long spapr_disable(struct container *c)
  *
  * A map inside one region (the common case: DPDK and QEMU register what they map) holds the
  * process lock shared and counts with one atomic add. A map crossing regions takes the process
- * lock exclusive: then the mapped counts are plain adds, and the regions it crosses, which follow
- * each other in the sorted array, are walked twice in index order (a check without a branch per
- * region, then the runs and counts), O(1) each.
+ * lock exclusive: then the mapped counts are plain adds. Its check is O(1) (the index's gap
+ * counts and its regions counted by page size, vfio/prereg.h), and the regions it crosses, which
+ * follow each other in the sorted array, are walked once in index order for the runs and the
+ * counts, O(1) each: whatever their order of registration, a region costs its share of the walk
+ * and one linear fill (its frames are a run of their own unless they follow the previous region's).
  * An atomic add per region would cost more than the table writes of a small region.
  */
 static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint64_t index, uint64_t npages,
@@ -530,10 +532,10 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 	exclusive = true;
 	/*
 	 * Check: regions without a gap from vaddr to end, each with a large enough page. The region of
-	 * the last page is found as the first one is; the regions between are checked without a branch
-	 * per region, and on a failure the ordered walk below finds the error the first bad region
-	 * gives. (A page at least the IOMMU page, ua and size aligned to it: no region in between can
-	 * be shorter than an IOMMU page.)
+	 * the last page is found as the first one is; the index tells in O(1) that the regions between
+	 * leave no gap and no region has smaller pages (the usual case); else the ordered walk below
+	 * finds the error the first bad region gives. (A page at least the IOMMU page, ua and size
+	 * aligned to it: no region in between can be shorter than an IOMMU page.)
 	 */
 	r = mm_find(mm, vaddr, 1ull << ps);
 	const struct region *rl = mm_find(mm, end - (1ull << ps), 1ull << ps);
@@ -542,19 +544,9 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 		goto out;
 	}
 	first = (size_t)(r - mm->regions);
-	if (rl && rl >= r) {
-		uint64_t gap = 0;
-		uint32_t minps = rl->page_shift;
-
+	if (rl && mm_span_ok(mm, r, rl, ps)) {
 		last = (size_t)(rl - mm->regions);
-		for (size_t i = first; i < last; i++) {
-			const struct region *q = &mm->regions[i];
-
-			gap |= (q->ua + q->size) ^ q[1].ua;
-			minps = q->page_shift < minps ? q->page_shift : minps;
-		}
-		if (!gap && minps >= ps)
-			goto checked;
+		goto checked;
 	}
 	for (last = first;; last++) {
 		r = &mm->regions[last];
@@ -578,29 +570,49 @@ checked:
 	/*
 	 * From here on nothing can fail. One linear run per stretch of regions whose frames follow
 	 * each other (pinned one after another, as when registered in address order); each region
-	 * counts its pages as the walk passes it. The runs go to the table RUNS at a time: a chunk
-	 * is locked once however many regions it crosses, so the cost per region does not depend on
-	 * the order the regions were registered in.
+	 * counts its pages as the walk passes it (whole: the first and the last region give back the
+	 * pages before vaddr and from end on, once). The runs go to the table RUNS at a time, with
+	 * the user addresses (linear across the regions, which leave no gap): a chunk is locked once
+	 * however many regions it crosses.
 	 */
-	for (uint64_t i = first, at = index; i <= last;) {
-		struct table_run runs[RUNS];
+	struct region *q = &mm->regions[first], *const ql = &mm->regions[last];
+	const uint64_t head = (vaddr - q->ua) >> ps, tail = (ql->ua + ql->size - end) >> ps;
+
+	q->mapped -= head;
+	ql->mapped -= tail;
+	for (uint64_t batch = 0, at = index, ua = vaddr; q <= ql; batch++) {
+		const struct region *const q0 = q;
+		struct table_run runs[RUNS], run = { .tce = q->hpa | perm };
+		uint64_t next = run.tce, entries; /* next: the entry that would continue the run */
 		size_t n = 0;
-		uint64_t entries = 0;
 
-		for (; i <= last && n < RUNS; i++) {
-			struct region *q = &mm->regions[i];
-			const uint64_t lo = q->ua > vaddr ? q->ua : vaddr, hi = tcemu_min_u64(end, q->ua + q->size);
-			const uint64_t count = (hi - lo) >> ps, tce = (q->hpa + (lo - q->ua)) | perm;
+		for (; q <= ql; q++) {
+			const uint64_t tce = q->hpa | perm, count = q->size >> ps;
 
+			if (tce != next) { /* frames that do not follow the run's */
+				if (n == RUNS - 1)
+					break; /* the list is full with the run */
+				runs[n++] = run;
+				run = (struct table_run){ .tce = tce };
+			}
+			next = tce + q->size;
 			q->mapped += count;
-			entries += count;
-			if (n && runs[n - 1].tce + (runs[n - 1].count << ps) == tce)
-				runs[n - 1].count += count; /* frames that follow the previous region's */
-			else
-				runs[n++] = (struct table_run){ .tce = tce, .ua = lo, .count = count };
+			run.count += count;
 		}
-		table_set_runs(t, at, runs, n, release_entry, &rctx);
+		runs[n++] = run;
+		entries = (q[-1].ua + q[-1].size - q0->ua) >> ps; /* no gap */
+		if (batch == 0) {
+			runs[0].tce += head << ps;
+			runs[0].count -= head;
+			entries -= head;
+		}
+		if (q > ql) {
+			runs[n - 1].count -= tail;
+			entries -= tail;
+		}
+		table_set_runs(t, at, entries, ua, runs, n, release_entry, &rctx);
 		at += entries;
+		ua += entries << ps;
 	}
 done:
 	release_flush(&rctx);
