@@ -455,7 +455,9 @@ TEST(churn_against_model)
 		} else {
 			CHECK_EQ(tcemu_memory_pin(m, ua, size, 0, &hpa), 0);
 			if (model[i].refs)
-				CHECK_U64(hpa, model[i].hpa);
+				CHECK_U64(hpa, model[i].hpa); /* the live run, not a dead one of the same key */
+			else if (model[i].size)
+				CHECK(hpa >= model[i].hpa + model[i].size); /* a new frame: never handed out before */
 			model[i] = (typeof(model[i])){ ua, size, hpa, model[i].refs + 1 };
 		}
 		if (step % 997 == 0) {

@@ -18,10 +18,15 @@
  *    live run does.
  *  - by_key: an open-addressing hash table (linear probing, power-of-two capacity) of
  *    {hash, run} slots keyed by (ua, size), for the exact re-pin lookup. It grows when the
- *    load would exceed 1/2 and shrinks below 1/8; deletion uses backward shift, so there are no
- *    tombstones. The same key may appear more than once: a re-pin with a larger alignment than
- *    the existing run's start satisfies creates a second run for the same range (at most one per
- *    alignment, so at most ~29 per key).
+ *    load (dead slots included) would exceed 1/2 and shrinks below 1/8. The same key may appear
+ *    more than once: a re-pin with a larger alignment than the existing run's start satisfies
+ *    creates a second run for the same range (at most one per alignment, so at most ~29 per key).
+ *    Deletion is lazy: a run whose last reference goes stays in its slot, dead (refs == 0, freed
+ *    with its slot), skipped by lookups, until dead slots outnumber live ones; then one sweep
+ *    over the table removes them all (backward shift, in place). A slot's removal touches a
+ *    random place of the table, which stops fitting the caches as regions grow (131072 regions:
+ *    4 MiB): removing each at once made freeing a process's regions twice as costly per region
+ *    at 131072 as at 16384; the sweep walks the table in order.
  *
  * Every structure that a pin needs to grow is grown before anything is changed, so a pin that
  * fails (-ENOMEM, -ENOSPC, -EINVAL) leaves the logical state exactly as it was. Every allocation
@@ -84,7 +89,8 @@ struct tcemu_memory {
 
 	struct key_slot *by_key; /* hash slots; run == NULL: empty */
 	size_t key_cap;      /* power of two */
-	size_t key_count;
+	size_t key_count;    /* slots in use, dead ones included */
+	size_t key_dead;     /* slots holding a dead run (refs == 0) */
 
 	/* statistics */
 	uint64_t pins;
@@ -125,18 +131,27 @@ static void key_place(struct key_slot *slots, size_t cap, uint64_t hash, struct 
 static int key_resize(struct tcemu_memory *m, size_t new_cap)
 {
 	TCEMU_ASSERT_HELD(&m->lock);
-	TCEMU_ASSERT(TCEMU_IS_POW2(new_cap) && m->key_count * 2 <= new_cap);
+	TCEMU_ASSERT(TCEMU_IS_POW2(new_cap) && (m->key_count - m->key_dead) * 2 <= new_cap);
 	struct key_slot *slots = alloc_hook_ok(&m->hook) ? calloc(new_cap, sizeof(*slots)) : NULL;
 	if (!slots)
 		return -ENOMEM;
-	for (size_t i = 0; i < m->key_cap; i++)
-		if (m->by_key[i].run)
-			key_place(slots, new_cap, m->by_key[i].hash, m->by_key[i].run);
+	for (size_t i = 0; i < m->key_cap; i++) {
+		struct run *r = m->by_key[i].run;
+
+		if (r && r->refs)
+			key_place(slots, new_cap, m->by_key[i].hash, r);
+		else if (r)
+			free(r); /* dead: its slot goes with it */
+	}
 	free(m->by_key);
 	m->by_key = slots;
 	m->key_cap = new_cap;
+	m->key_count -= m->key_dead;
+	m->key_dead = 0;
 	return 0;
 }
+
+static void key_sweep(struct tcemu_memory *m);
 
 /* Makes room for one more key (load stays <= 1/2 after the insertion). */
 static int key_reserve_one(struct tcemu_memory *m)
@@ -144,6 +159,11 @@ static int key_reserve_one(struct tcemu_memory *m)
 	TCEMU_ASSERT_HELD(&m->lock);
 	if ((m->key_count + 1) * 2 <= m->key_cap)
 		return 0;
+	if (m->key_dead) {
+		key_sweep(m); /* room from the dead first */
+		if ((m->key_count + 1) * 2 <= m->key_cap)
+			return 0;
+	}
 	if (m->key_cap > SIZE_MAX / 2 / sizeof(struct key_slot))
 		return -ENOMEM;
 	return key_resize(m, m->key_cap * 2);
@@ -163,7 +183,7 @@ static struct run *key_find(const struct tcemu_memory *m, uint64_t ua, uint64_t 
 	TCEMU_ASSERT(m->key_count < m->key_cap); /* a free slot ends every probe */
 	for (size_t i = (size_t)hash & mask; m->by_key[i].run; i = (i + 1) & mask) {
 		struct run *r = m->by_key[i].run;
-		if (m->by_key[i].hash != hash || r->ua != ua || r->size != size || (r->start & align_mask))
+		if (m->by_key[i].hash != hash || !r->refs || r->ua != ua || r->size != size || (r->start & align_mask))
 			continue;
 		if (!best || r->start < best->start)
 			best = r;
@@ -171,17 +191,13 @@ static struct run *key_find(const struct tcemu_memory *m, uint64_t ua, uint64_t 
 	return best;
 }
 
-/* Removes r (which must be in the table) with backward-shift deletion. */
-static void key_remove(struct tcemu_memory *m, const struct run *r)
+/* Empties slot i with backward-shift deletion: later members of its cluster move back. */
+static void key_delete_at(struct tcemu_memory *m, size_t i)
 {
 	size_t mask = m->key_cap - 1;
-	size_t i = (size_t)key_hash(r->ua, r->size) & mask;
 
 	TCEMU_ASSERT_HELD(&m->lock);
-	TCEMU_ASSERT(m->key_count > 0);
-	while (m->by_key[i].run != r)
-		i = (i + 1) & mask;
-
+	TCEMU_ASSERT(m->key_count > 0 && m->by_key[i].run);
 	/* Pull back every later member of the cluster whose home is not in (i, j]. */
 	for (size_t j = (i + 1) & mask; m->by_key[j].run; j = (j + 1) & mask) {
 		size_t home = (size_t)m->by_key[j].hash & mask;
@@ -193,10 +209,37 @@ static void key_remove(struct tcemu_memory *m, const struct run *r)
 	}
 	m->by_key[i] = (struct key_slot){ 0 };
 	m->key_count--;
+}
 
-	/* Shrink a sparse table; failure to shrink is harmless. */
-	if (m->key_cap > KEY_MIN_CAP && m->key_count * 8 < m->key_cap)
-		(void)key_resize(m, m->key_cap / 2);
+/*
+ * Frees every dead run and empties its slot, in one pass in slot order. The pass starts after an
+ * empty slot, so no cluster wraps around its start; a deletion pulls later members of the
+ * cluster back to the slot just emptied or after it, and that slot is looked at again, so every
+ * member is seen. Then shrinks a sparse table (a failure to shrink is harmless).
+ */
+static void key_sweep(struct tcemu_memory *m)
+{
+	size_t mask = m->key_cap - 1, s = 0;
+
+	TCEMU_ASSERT_HELD(&m->lock);
+	while (m->by_key[s].run)
+		s++; /* load <= 1/2: there is an empty slot */
+	for (size_t n = 1; n < m->key_cap && m->key_dead; n++) {
+		size_t i = (s + n) & mask;
+		struct run *r;
+
+		while ((r = m->by_key[i].run) && !r->refs) {
+			key_delete_at(m, i);
+			m->key_dead--;
+			free(r);
+		}
+	}
+	TCEMU_ASSERT(m->key_dead == 0);
+	size_t cap = m->key_cap;
+	while (cap > KEY_MIN_CAP && m->key_count * 8 < cap)
+		cap /= 2;
+	if (cap != m->key_cap)
+		(void)key_resize(m, cap);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -366,8 +409,9 @@ TCEMU_EXPORT void tcemu_memory_destroy(struct tcemu_memory *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->hpa_len; i++)
-		free(m->runs[i]);
+	/* every run, live or dead, has its key slot */
+	for (size_t i = 0; i < m->key_cap; i++)
+		free(m->by_key[i].run);
 	free(m->runs);
 	free(m->starts);
 	free(m->by_key);
@@ -467,11 +511,12 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 	TCEMU_ASSERT(r->refs > 0 && m->references > 0);
 	m->references--;
 	if (--r->refs == 0) {
-		key_remove(m, r);
+		/* dead: out of the hpa index now, out of the key table (and freed) at the next sweep */
 		hpa_remove(m, (size_t)idx);
 		m->pins--;
 		m->pinned_bytes -= r->size;
-		free(r);
+		if (++m->key_dead * 2 > m->key_count)
+			key_sweep(m);
 	}
 	rc = 0;
 
