@@ -7,6 +7,7 @@
 
 #include <tcemu/memory.h>
 
+#include "core/memory_priv.h"
 #include "harness.h"
 
 #define KiB (1ull << 10)
@@ -634,7 +635,86 @@ TEST(threads)
 	tcemu_memory_destroy(m);
 }
 
+/*
+ * memory_pin_beside: a pin that names the run right after it is placed below the downward runs,
+ * right below the newest one when that is the run named; the two directions never cross (ENOSPC),
+ * lookups, unpins and the pinned ranges see downward runs as upward ones, and a downward frame is
+ * never handed out twice.
+ */
+TEST(downward_pins)
+{
+	const uint64_t P = 4096, base = 1ull << 30, limit = base + 16 * P;
+	struct tcemu_memory *m = mk(12, base, limit);
+	struct memory_range *ranges;
+	uint64_t up, d1, d2, d3, x, ua, avail;
+	size_t n;
+
+	CHECK(m);
+	CHECK_EQ(memory_pin_beside(m, 0x100000, 2 * P, 0, 0, &up), 0); /* no neighbour: upward */
+	CHECK_U64(up, base);
+	CHECK_EQ(memory_pin_beside(m, 0x100000 - 2 * P, 2 * P, 0, up, &d1), 0); /* below an upward run */
+	CHECK_U64(d1, limit - 2 * P);
+	CHECK_EQ(memory_pin_beside(m, 0x100000 - 3 * P, P, 0, d1, &d2), 0); /* right below it */
+	CHECK_U64(d2, d1 - P);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d2 + 100, &ua, &avail), 0);
+	CHECK_U64(ua, 0x100000 - 3 * P + 100);
+	CHECK_U64(avail, P - 100);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d1 + P, &ua, &avail), 0);
+	CHECK_U64(ua, 0x100000 - P);
+	/* the same range again: the same run, whatever the neighbour says */
+	CHECK_EQ(memory_pin_beside(m, 0x100000 - 3 * P, P, 0, 12345, &x), 0);
+	CHECK_U64(x, d2);
+	CHECK(stats_eq(m, 3, 5 * P, 4, base + 2 * P));
+	CHECK_EQ(memory_pinned_ranges(m, &ranges, &n), 0);
+	CHECK_EQ(n, 1); /* [0x100000 - 3P, 0x100000 + 2P) merged */
+	CHECK_U64(ranges[0].ua, 0x100000 - 3 * P);
+	CHECK_U64(ranges[0].size, 5 * P);
+	free(ranges);
+	/* 16 pages: 2 up, 3 down; 11 left, taken from both ends until they meet */
+	CHECK_EQ(memory_pin_beside(m, 0x200000, 6 * P, 0, 0, &x), 0);
+	CHECK_U64(x, base + 2 * P);
+	CHECK_EQ(memory_pin_beside(m, 0x300000, 5 * P, 0, 1, &d3), 0);
+	CHECK_U64(d3, d2 - 5 * P);
+	CHECK_U64(d3, base + 8 * P);
+	CHECK_EQ(memory_pin_beside(m, 0x400000, P, 0, 1, &x), -ENOSPC);
+	CHECK_EQ(memory_pin_beside(m, 0x400000, P, 0, 0, &x), -ENOSPC);
+	/* unpinned: gone; pinned again: not the same frames (none left here) */
+	CHECK_EQ(tcemu_memory_unpin(m, d2), 0);
+	CHECK_EQ(tcemu_memory_unpin(m, d2), 0); /* it was pinned twice */
+	CHECK_EQ(tcemu_memory_unpin(m, d2), -ENOENT);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d2, &ua, NULL), -ENOENT);
+	CHECK_EQ(memory_pin_beside(m, 0x100000 - 3 * P, P, 0, d1, &x), -ENOSPC);
+	CHECK_EQ(tcemu_memory_unpin(m, d1 + P), 0);
+	CHECK_EQ(tcemu_memory_unpin(m, d3), 0);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d1, &ua, NULL), -ENOENT);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, up, &ua, NULL), 0); /* the upward ones stay */
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, base + 2 * P, &ua, NULL), 0);
+	tcemu_memory_destroy(m);
+
+	/* many descending pins, each beside the one before: one stretch of frames */
+	m = mk(12, 0, 0);
+	CHECK(m);
+	uint64_t prev = 0, first = 0;
+	for (int i = 1000; i >= 0; i--) {
+		CHECK_EQ(memory_pin_beside(m, (uint64_t)i * 3 * P, 3 * P, 0, prev, &x), 0);
+		if (prev && i < 999)
+			CHECK_U64(x, prev - 3 * P);
+		if (i == 999)
+			first = x;
+		prev = x;
+	}
+	CHECK_U64(prev, first - 999 * 3 * P);
+	CHECK_EQ(tcemu_memory_unpin(m, base), 0); /* the first, upward: the default base is 1 GiB */
+	for (int i = 0; i < 1000; i += 2) /* every other downward one */
+		CHECK_EQ(tcemu_memory_unpin(m, first - (999 - (uint64_t)i) * 3 * P), 0);
+	for (int i = 1; i < 1000; i += 2) {
+		CHECK_EQ(tcemu_memory_hpa_to_ua(m, first - (999 - (uint64_t)i) * 3 * P + P, &ua, NULL), 0);
+		CHECK_U64(ua, (uint64_t)i * 3 * P + P);
+	}
+	tcemu_memory_destroy(m);
+}
+
 HARNESS_MAIN(T(create_validation), T(pin_validation), T(alignment), T(contiguity_round_trip),
 	     T(repin_references), T(repin_other_alignment), T(unpin_interior_and_unknown),
 	     T(frames_never_reused), T(enospc), T(stats), T(page_64k), T(churn_against_model),
-	     T(scale_200k), T(threads))
+	     T(scale_200k), T(threads), T(downward_pins))

@@ -297,14 +297,18 @@ TEST(prereg_map_spanning_adjacent_regions)
 }
 
 /*
- * A map over many regions: pinned out of order, so their frames are not all contiguous (one table
+ * A map over many regions: pinned out of order, so their frames are not contiguous (one table
  * run per contiguous group), and the failures in a later region leave everything unchanged.
  */
 TEST(prereg_map_spanning_many_regions_runs_and_failures)
 {
 	struct fx_vfio f;
 	uint8_t *mem = umem(8 * MiB);
-	static const unsigned order[4] = { 1, 0, 2, 3 }; /* B pinned first: A->B and B->C are not contiguous */
+	/*
+	 * C first (upward frames), then A (upward, after C's), then B (C is pinned right after it:
+	 * downward frames), then D (upward, after A's): no two neighbours' frames follow each other.
+	 */
+	static const unsigned order[4] = { 2, 0, 1, 3 };
 	struct tcemu_region_info ri[4];
 	uint64_t ua;
 
@@ -315,7 +319,7 @@ TEST(prereg_map_spanning_many_regions_runs_and_failures)
 		ri[i] = region_at(f.h, mem + i * MiB);
 	CHECK(ri[1].hpa != ri[0].hpa + MiB);
 	CHECK(ri[2].hpa != ri[1].hpa + MiB);
-	CHECK_U64(ri[3].hpa, ri[2].hpa + MiB);
+	CHECK(ri[3].hpa != ri[2].hpa + MiB);
 	/* Two pages of A, all of B and C, two pages of D. */
 	CHECK_EQ(map_rw(&f, mem + MiB - 2 * 4096, 0x40000000, 2 * MiB + 4 * 4096), 0);
 	CHECK_EQ(region_at(f.h, mem).mapped, 2);
@@ -357,6 +361,47 @@ TEST(prereg_map_spanning_many_regions_runs_and_failures)
 	CHECK_EQ(unmap(&f, 0x40000000, 2 * MiB + 4 * 4096), 0);
 	for (unsigned i = 0; i < 7; i++)
 		CHECK_EQ(region_at(f.h, mem + i * MiB).mapped, 0);
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
+}
+
+/*
+ * Regions registered in descending address order get frames that follow each other (all but the
+ * first one pinned), as regions registered in ascending order do: a map across them is one or two
+ * linear runs, with every entry right;
+ * unregistered and registered again, they get new frames (never handed out before).
+ */
+TEST(prereg_descending_registration_contiguous_frames)
+{
+	enum { N = 8 };
+	struct fx_vfio f;
+	uint8_t *mem = umem(N * MiB);
+	struct tcemu_region_info ri[N];
+	uint64_t ua, top = 0;
+
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = N - 1; i >= 0; i--)
+			CHECK_EQ(reg(&f, mem + i * MiB, MiB), 0);
+		for (int i = 0; i < N; i++)
+			ri[i] = region_at(f.h, mem + i * MiB);
+		/* the first one pinned (the top one) has no neighbour yet: the others follow each other */
+		for (int i = 0; i + 2 < N; i++)
+			CHECK_U64(ri[i + 1].hpa, ri[i].hpa + MiB);
+		CHECK(ri[N - 1].hpa != ri[N - 2].hpa + MiB);
+		if (round)
+			CHECK(ri[N - 2].hpa + MiB <= top); /* new frames, below the ones handed out before */
+		top = ri[0].hpa;
+		CHECK_EQ(map_rw(&f, mem, 0x40000000, N * MiB), 0);
+		for (uint64_t k = 0; k < N * 256; k += 37) {
+			CHECK_U64(tce_at(&f, 0x40000000 + k * 4096, &ua), (ri[k / 256].hpa + (k % 256) * 4096) | TR | TW);
+			CHECK_U64(ua, (uintptr_t)mem + k * 4096);
+		}
+		CHECK_EQ(unmap(&f, 0x40000000, N * MiB), 0);
+		for (int i = 0; i < N; i++)
+			CHECK_EQ(unreg(&f, mem + i * MiB, MiB), 0);
+	}
 	fx_vfio_close(&f);
 	CHECK(host_is_clean(f.h));
 	fx_host_done(f.h);
@@ -717,7 +762,7 @@ HARNESS_MAIN(T(prereg_region_fields), T(prereg_page_shift_64k_system),
 	     T(prereg_duplicate_in_one_container_ebusy), T(prereg_shared_between_containers_refcounted),
 	     T(prereg_overlap_einval_adjacent_ok), T(prereg_enomem_over_limit), T(prereg_efault_unmapped_hole),
 	     T(prereg_efault_readonly_memory), T(prereg_iommu_page_larger_than_region_page_eperm),
-	     T(prereg_map_spanning_adjacent_regions), T(prereg_map_spanning_many_regions_runs_and_failures),
+	     T(prereg_map_spanning_adjacent_regions), T(prereg_map_spanning_many_regions_runs_and_failures), T(prereg_descending_registration_contiguous_frames),
 	     T(prereg_lookup_matches_model), T(prereg_map_unregistered_memory_einval), T(prereg_unregister_enoent),
 	     T(prereg_unregister_ebusy_while_mapped), T(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere),
 	     T(prereg_mapped_counts), T(prereg_region_kept_while_another_container_maps_it),

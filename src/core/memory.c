@@ -2,13 +2,19 @@
 /*
  * Simulated host physical memory (see include/tcemu/memory.h for the contract).
  *
- * Model: a bump allocator hands out runs of simulated host-physical addresses from
- * [hpa_base, hpa_limit). A run is contiguous: the hpa of ua + k is run->start + k. The bump
- * pointer (next_hpa) only grows, so frames are never handed out twice while the object lives.
+ * Model: two bump allocators hand out runs of simulated host-physical addresses from
+ * [hpa_base, hpa_limit): upward from hpa_base (next_hpa only grows) and, for a pin that says
+ * which run holds the memory right after it (memory_pin_beside, used by pre-registration),
+ * downward from hpa_limit (low only shrinks), never crossing. So frames are never handed out
+ * twice while the object lives. A run is contiguous: the hpa of ua + k is run->start + k. Ranges
+ * pinned in ascending address order get frames that follow each other from the upward pointer;
+ * ranges pinned in descending order get them from the downward one (each placed right below the
+ * one before), so a map across such regions is one linear run either way.
  *
  * Data structures (n = live runs):
  *  - Each run is an individually allocated struct run.
- *  - The hpa index: two parallel arrays, starts[] (run start addresses, sorted) and runs[] (the
+ *  - The hpa index, one per direction (the downward one sorted descending, so both append):
+ *    two parallel arrays, starts[] (run start addresses, sorted) and runs[] (the
  *    run pointers), kept apart so the binary search only touches 8 bytes per entry. Because starts
  *    only grow, a new run is always appended. Unpinning the last reference turns the entry into a
  *    tombstone (runs[i] == NULL, starts[i] kept so the array stays sorted); trailing tombstones
@@ -58,6 +64,15 @@
 #define KEY_MIN_CAP 16u  /* smallest hash table (power of two) */
 #define HPA_MIN_CAP 16u  /* smallest hpa index */
 
+/* An index of runs by start: live entries plus tombstones, in the order they were made. */
+struct hpa_index {
+	uint64_t *starts;  /* run start; kept for tombstones too */
+	struct run **runs; /* NULL: tombstone */
+	size_t len;        /* entries in use (live + tombstones) */
+	size_t cap;        /* both arrays hold at least this many entries */
+	size_t dead;       /* tombstones among the first len entries */
+};
+
 struct run {
 	uint64_t ua;    /* process address of the run's first byte */
 	uint64_t size;  /* bytes (system-page multiple, > 0) */
@@ -76,14 +91,11 @@ struct tcemu_memory {
 	uint32_t page_shift; /* immutable after create */
 	uint64_t hpa_base;
 	uint64_t hpa_limit;
-	uint64_t next_hpa; /* bump pointer: end of the last run ever made (or hpa_base) */
+	uint64_t next_hpa; /* upward bump pointer: end of the last upward run ever made (or hpa_base) */
+	uint64_t low;      /* downward bump pointer: start of the last downward run ever made (or hpa_limit) */
 
-	/* hpa index: live entries plus tombstones, sorted by start */
-	uint64_t *starts;  /* run start; kept for tombstones too */
-	struct run **runs; /* NULL: tombstone */
-	size_t hpa_len;    /* entries in use (live + tombstones) */
-	size_t hpa_cap;    /* both arrays hold at least this many entries */
-	size_t hpa_dead;   /* tombstones among the first hpa_len entries */
+	struct hpa_index up;   /* the runs of [hpa_base, next_hpa), by start ascending */
+	struct hpa_index down; /* the runs of [low, hpa_limit), by start descending */
 
 	struct tcemu_alloc_hook hook; /* asked before every allocation after creation (core/memory_priv.h) */
 
@@ -246,104 +258,113 @@ static void key_sweep(struct tcemu_memory *m)
  * hpa index (sorted by start)
  */
 
-/* Drops every tombstone, keeping order. */
-static void hpa_compact(struct tcemu_memory *m)
+/* Drops every tombstone of ix, keeping order. */
+static void hpa_compact(struct tcemu_memory *m, struct hpa_index *ix)
 {
 	size_t w = 0;
 
 	TCEMU_ASSERT_HELD(&m->lock);
-	for (size_t i = 0; i < m->hpa_len; i++) {
-		if (m->runs[i]) {
-			m->starts[w] = m->starts[i];
-			m->runs[w] = m->runs[i];
+	for (size_t i = 0; i < ix->len; i++) {
+		if (ix->runs[i]) {
+			ix->starts[w] = ix->starts[i];
+			ix->runs[w] = ix->runs[i];
 			w++;
 		}
 	}
-	m->hpa_len = w;
-	m->hpa_dead = 0;
+	ix->len = w;
+	ix->dead = 0;
 
 	/*
 	 * Give back memory when mostly empty. Failure to shrink is harmless: a block whose realloc
 	 * failed keeps its old, larger size, so both arrays hold at least cap entries either way.
 	 */
-	if (m->hpa_cap > HPA_MIN_CAP && m->hpa_len * 4 < m->hpa_cap) {
-		size_t cap = m->hpa_cap / 2;
-		uint64_t *s = alloc_hook_ok(&m->hook) ? realloc(m->starts, cap * sizeof(*s)) : NULL;
+	if (ix->cap > HPA_MIN_CAP && ix->len * 4 < ix->cap) {
+		size_t cap = ix->cap / 2;
+		uint64_t *s = alloc_hook_ok(&m->hook) ? realloc(ix->starts, cap * sizeof(*s)) : NULL;
 		if (s)
-			m->starts = s;
-		struct run **r = alloc_hook_ok(&m->hook) ? realloc(m->runs, cap * sizeof(*r)) : NULL;
+			ix->starts = s;
+		struct run **r = alloc_hook_ok(&m->hook) ? realloc(ix->runs, cap * sizeof(*r)) : NULL;
 		if (r)
-			m->runs = r;
-		m->hpa_cap = cap;
+			ix->runs = r;
+		ix->cap = cap;
 	}
 }
 
 /*
- * Makes room to append one entry. A full array with at least a quarter tombstones is compacted
- * instead of grown (so each compaction frees enough slots to pay for itself); compaction changes
- * no lookup result.
+ * Makes room to append one entry to ix. A full array with at least a quarter tombstones is
+ * compacted instead of grown (so each compaction frees enough slots to pay for itself);
+ * compaction changes no lookup result.
  */
-static int hpa_reserve_one(struct tcemu_memory *m)
+static int hpa_reserve_one(struct tcemu_memory *m, struct hpa_index *ix)
 {
 	TCEMU_ASSERT_HELD(&m->lock);
-	TCEMU_ASSERT(m->hpa_len <= m->hpa_cap && m->hpa_dead <= m->hpa_len);
-	if (m->hpa_len < m->hpa_cap)
+	TCEMU_ASSERT(ix->len <= ix->cap && ix->dead <= ix->len);
+	if (ix->len < ix->cap)
 		return 0;
-	if (m->hpa_dead && m->hpa_dead >= m->hpa_cap / 4) {
-		hpa_compact(m);
-		if (m->hpa_len < m->hpa_cap)
+	if (ix->dead && ix->dead >= ix->cap / 4) {
+		hpa_compact(m, ix);
+		if (ix->len < ix->cap)
 			return 0;
 	}
-	size_t cap = m->hpa_cap ? m->hpa_cap * 2 : HPA_MIN_CAP;
+	size_t cap = ix->cap ? ix->cap * 2 : HPA_MIN_CAP;
 	if (cap > SIZE_MAX / sizeof(uint64_t))
 		return -ENOMEM;
-	/* If only the first grows, it just stays bigger than hpa_cap says: no state changes. */
-	uint64_t *s = alloc_hook_ok(&m->hook) ? realloc(m->starts, cap * sizeof(*s)) : NULL;
+	/* If only the first grows, it just stays bigger than cap says: no state changes. */
+	uint64_t *s = alloc_hook_ok(&m->hook) ? realloc(ix->starts, cap * sizeof(*s)) : NULL;
 	if (!s)
 		return -ENOMEM;
-	m->starts = s;
-	struct run **r = alloc_hook_ok(&m->hook) ? realloc(m->runs, cap * sizeof(*r)) : NULL;
+	ix->starts = s;
+	struct run **r = alloc_hook_ok(&m->hook) ? realloc(ix->runs, cap * sizeof(*r)) : NULL;
 	if (!r)
 		return -ENOMEM;
-	m->runs = r;
-	m->hpa_cap = cap;
+	ix->runs = r;
+	ix->cap = cap;
 	return 0;
 }
 
-/* Index of the live entry containing hpa, or -1. O(log n). */
-static ptrdiff_t hpa_find(const struct tcemu_memory *m, uint64_t hpa)
+/*
+ * The index holding hpa (the downward one from low on) and the position of the live entry
+ * containing it, or -1. O(log n): the only run that can contain hpa is the one with the greatest
+ * start <= hpa (runs never overlap); if that entry is a tombstone, no live run does.
+ */
+static ptrdiff_t hpa_find(struct tcemu_memory *m, uint64_t hpa, struct hpa_index **which)
 {
+	const bool down = hpa >= m->low;
+	struct hpa_index *ix = down ? &m->down : &m->up;
+	size_t lo = 0, hi = ix->len, at;
+
 	TCEMU_ASSERT_HELD(&m->lock);
-	/* Find the first entry with start > hpa; the candidate is the one before it. */
-	size_t lo = 0, hi = m->hpa_len;
+	*which = ix;
+	/* ascending: the first entry with start > hpa, the candidate before it; descending: the first with start <= hpa */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (m->starts[mid] <= hpa)
+		if ((ix->starts[mid] <= hpa) != down)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == 0)
+	if (down ? lo == ix->len : lo == 0)
 		return -1;
-	const struct run *r = m->runs[lo - 1];
+	at = down ? lo : lo - 1;
+	const struct run *r = ix->runs[at];
 	if (!r || hpa - r->start >= r->size)
 		return -1;
-	return (ptrdiff_t)(lo - 1);
+	return (ptrdiff_t)at;
 }
 
-/* Turns entry idx into a tombstone; pops trailing tombstones and compacts when they dominate. */
-static void hpa_remove(struct tcemu_memory *m, size_t idx)
+/* Turns entry idx of ix into a tombstone; pops trailing tombstones and compacts when they dominate. */
+static void hpa_remove(struct tcemu_memory *m, struct hpa_index *ix, size_t idx)
 {
 	TCEMU_ASSERT_HELD(&m->lock);
-	TCEMU_ASSERT(idx < m->hpa_len && m->runs[idx] && m->hpa_dead < m->hpa_len);
-	m->runs[idx] = NULL;
-	m->hpa_dead++;
-	while (m->hpa_len && !m->runs[m->hpa_len - 1]) {
-		m->hpa_len--;
-		m->hpa_dead--;
+	TCEMU_ASSERT(idx < ix->len && ix->runs[idx] && ix->dead < ix->len);
+	ix->runs[idx] = NULL;
+	ix->dead++;
+	while (ix->len && !ix->runs[ix->len - 1]) {
+		ix->len--;
+		ix->dead--;
 	}
-	if (m->hpa_dead > m->hpa_len - m->hpa_dead)
-		hpa_compact(m);
+	if (ix->dead > ix->len - ix->dead)
+		hpa_compact(m, ix);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -390,6 +411,7 @@ TCEMU_EXPORT int tcemu_memory_create(const struct tcemu_memory_params *p, struct
 	m->hpa_base = base;
 	m->hpa_limit = limit;
 	m->next_hpa = base;
+	m->low = limit;
 	*out = m;
 	return 0;
 
@@ -412,8 +434,10 @@ TCEMU_EXPORT void tcemu_memory_destroy(struct tcemu_memory *m)
 	/* every run, live or dead, has its key slot */
 	for (size_t i = 0; i < m->key_cap; i++)
 		free(m->by_key[i].run);
-	free(m->runs);
-	free(m->starts);
+	free(m->up.runs);
+	free(m->up.starts);
+	free(m->down.runs);
+	free(m->down.starts);
 	free(m->by_key);
 	tcemu_mutex_destroy(&m->lock);
 	free(m);
@@ -425,8 +449,11 @@ TCEMU_EXPORT uint32_t tcemu_memory_page_shift(const struct tcemu_memory *m)
 	return m ? m->page_shift : 0;
 }
 
-TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift,
-				  uint64_t *hpa)
+/*
+ * A pin; right: the start of the run that holds the memory right after the range, or 0 (see
+ * memory_pin_beside). Downward runs are made only when right is given.
+ */
+static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift, uint64_t right, uint64_t *hpa)
 {
 	if (!m || !hpa)
 		return -EINVAL;
@@ -454,13 +481,27 @@ TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t 
 		goto unlock;
 	}
 
-	/* Where the new run would go, and whether it fits. */
+	/*
+	 * Where the new run would go, and whether it fits: below the newest downward run when it
+	 * holds the memory right after (its frames then follow this run's), else below the downward
+	 * runs when other memory right after is pinned (a registration in descending order starts a
+	 * stretch there), else above the upward runs. The two never cross.
+	 */
 	rc = -ENOSPC;
-	if (m->next_hpa > UINT64_MAX - align_mask)
-		goto unlock;
-	uint64_t start = (m->next_hpa + align_mask) & ~align_mask;
-	if (start >= m->hpa_limit || size > m->hpa_limit - start)
-		goto unlock;
+	uint64_t start;
+	bool down = false;
+	if (right && m->low - m->next_hpa >= size) {
+		start = (m->low - size) & ~align_mask;
+		down = start >= m->next_hpa;
+	}
+	if (!down) {
+		if (m->next_hpa > UINT64_MAX - align_mask)
+			goto unlock;
+		start = (m->next_hpa + align_mask) & ~align_mask;
+		if (start >= m->low || size > m->low - start)
+			goto unlock;
+	}
+	struct hpa_index *ix = down ? &m->down : &m->up;
 
 	/* Reserve everything first so nothing below can fail. */
 	rc = -ENOMEM;
@@ -470,18 +511,21 @@ TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t 
 	rc = key_reserve_one(m);
 	if (rc)
 		goto free_run;
-	rc = hpa_reserve_one(m);
+	rc = hpa_reserve_one(m, ix);
 	if (rc)
 		goto free_run;
 
-	TCEMU_ASSERT(m->hpa_len < m->hpa_cap && (m->key_count + 1) * 2 <= m->key_cap); /* reserved above */
+	TCEMU_ASSERT(ix->len < ix->cap && (m->key_count + 1) * 2 <= m->key_cap); /* reserved above */
 	*r = (struct run){ .ua = ua, .size = size, .start = start, .refs = 1 };
 	key_place(m->by_key, m->key_cap, key_hash(ua, size), r);
 	m->key_count++;
-	m->starts[m->hpa_len] = start;
-	m->runs[m->hpa_len] = r;
-	m->hpa_len++;
-	m->next_hpa = start + size;
+	ix->starts[ix->len] = start;
+	ix->runs[ix->len] = r;
+	ix->len++;
+	if (down)
+		m->low = start;
+	else
+		m->next_hpa = start + size;
 	m->pins++;
 	m->pinned_bytes += size;
 	m->references++;
@@ -496,6 +540,18 @@ unlock:
 	return rc;
 }
 
+TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift,
+				  uint64_t *hpa)
+{
+	return pin(m, ua, size, align_shift, 0, hpa);
+}
+
+int memory_pin_beside(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift, uint64_t right,
+		      uint64_t *hpa)
+{
+	return pin(m, ua, size, align_shift, right, hpa);
+}
+
 TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 {
 	if (!m)
@@ -503,16 +559,17 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 
 	int rc = -ENOENT;
 	tcemu_mutex_lock(&m->lock);
-	ptrdiff_t idx = hpa_find(m, hpa);
+	struct hpa_index *ix;
+	ptrdiff_t idx = hpa_find(m, hpa, &ix);
 	if (idx < 0)
 		goto unlock;
 
-	struct run *r = m->runs[idx];
+	struct run *r = ix->runs[idx];
 	TCEMU_ASSERT(r->refs > 0 && m->references > 0);
 	m->references--;
 	if (--r->refs == 0) {
 		/* dead: out of the hpa index now, out of the key table (and freed) at the next sweep */
-		hpa_remove(m, (size_t)idx);
+		hpa_remove(m, ix, (size_t)idx);
 		m->pins--;
 		m->pinned_bytes -= r->size;
 		if (++m->key_dead * 2 > m->key_count)
@@ -532,9 +589,10 @@ TCEMU_EXPORT int tcemu_memory_hpa_to_ua(struct tcemu_memory *m, uint64_t hpa, ui
 
 	int rc = -ENOENT;
 	tcemu_mutex_lock(&m->lock);
-	ptrdiff_t idx = hpa_find(m, hpa);
+	struct hpa_index *ix;
+	ptrdiff_t idx = hpa_find(m, hpa, &ix);
 	if (idx >= 0) {
-		const struct run *r = m->runs[idx];
+		const struct run *r = ix->runs[idx];
 		*ua = r->ua + (hpa - r->start);
 		if (avail)
 			*avail = r->size - (hpa - r->start);
@@ -574,15 +632,19 @@ int memory_pinned_ranges(struct tcemu_memory *m, struct memory_range **out, size
 	*out = NULL;
 	*n = 0;
 	tcemu_mutex_lock(&m->lock);
-	if (m->hpa_len > m->hpa_dead) {
-		r = malloc((m->hpa_len - m->hpa_dead) * sizeof(*r));
+	size_t live = m->up.len - m->up.dead + m->down.len - m->down.dead;
+	if (live) {
+		r = malloc(live * sizeof(*r));
 		if (!r) {
 			tcemu_mutex_unlock(&m->lock);
 			return -ENOMEM;
 		}
-		for (size_t i = 0; i < m->hpa_len; i++)
-			if (m->runs[i])
-				r[k++] = (struct memory_range){ m->runs[i]->ua, m->runs[i]->size };
+		for (int d = 0; d < 2; d++) {
+			const struct hpa_index *ix = d ? &m->down : &m->up;
+			for (size_t i = 0; i < ix->len; i++)
+				if (ix->runs[i])
+					r[k++] = (struct memory_range){ ix->runs[i]->ua, ix->runs[i]->size };
+		}
 	}
 	tcemu_mutex_unlock(&m->lock);
 	if (!k)

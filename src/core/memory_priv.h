@@ -29,6 +29,17 @@ struct memory_range {
  */
 int memory_pinned_ranges(struct tcemu_memory *m, struct memory_range **out, size_t *n);
 
+/*
+ * tcemu_memory_pin for a range whose caller knows its neighbour: right is the simulated address
+ * of the run holding the memory right after [ua, ua + size) (the caller's next region starts
+ * at ua + size), or 0. With right, the new run is placed below the downward runs, so that a range
+ * pinned just below the newest of them gets the frames right below its frames: ranges pinned in
+ * descending address order get frames that follow each other, as ranges pinned in ascending
+ * order do above. Frames are still never handed out twice.
+ */
+int memory_pin_beside(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift, uint64_t right,
+		      uint64_t *hpa);
+
 /* Every allocation made by pins and unpins from now on asks hook first (util/alloc.h); copied. */
 void memory_set_alloc_hook(struct tcemu_memory *m, const struct tcemu_alloc_hook *hook);
 

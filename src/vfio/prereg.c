@@ -23,6 +23,7 @@
 #include "guest/gate.h"
 #include "vfio/container.h"
 #include "vfio/host_priv.h"
+#include "core/memory_priv.h"
 #include "vfio/prereg.h"
 #include "vfio/probe.h"
 
@@ -369,7 +370,9 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 		.page_shift = natural < backing ? natural : backing,
 		.users = 1,
 	};
-	rc = host_alloc_ok(h) ? tcemu_memory_pin(h->mem, ua, size, nr.page_shift, &nr.hpa) : -ENOMEM;
+	/* the region right after, if it starts where this one ends: frames that follow each other */
+	const uint64_t right = at < mm->nregions && mm->regions[at].ua == ua + size ? mm->regions[at].hpa : 0;
+	rc = host_alloc_ok(h) ? memory_pin_beside(h->mem, ua, size, nr.page_shift, right, &nr.hpa) : -ENOMEM;
 	if (rc)
 		goto out;
 	if (h->real_mlock) {
