@@ -865,13 +865,13 @@ int dma_access_sg(struct tcemu_dma *dma, struct tcemu_pe *pe, const struct dma_s
 	}
 	if (total && !buf)
 		return -EINVAL;
+	if (n == 1)
+		return dma_access(dma, pe, sg[0].bus, buf, sg[0].len, write); /* checks the PE itself */
 	s = pe_state(dma, pe);
 	if (!s)
 		return -EINVAL;
 	if (!total)
 		return 0;
-	if (n == 1)
-		return dma_access(dma, pe, sg[0].bus, buf, sg[0].len, write);
 
 	if (TCEMU_UNLIKELY(tcemu_pe_dma_stopped(pe)))
 		return stopped_access(s, n, write, sg[0].bus);
