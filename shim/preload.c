@@ -1021,10 +1021,10 @@ static void *mapped(void *ret, void *addr, size_t len, int flags)
 {
 	const int e = errno;
 
-	if (flags & MAP_FIXED)
-		tcemu_maps_changed(addr, len); /* replaced, even when the call failed */
 	if (ret != MAP_FAILED)
-		tcemu_maps_created(ret, len);
+		tcemu_maps_created(ret, len); /* drops what it replaced */
+	else if (flags & MAP_FIXED)
+		tcemu_maps_changed(addr, len); /* a failed MAP_FIXED may have unmapped the range */
 	errno = e;
 	return ret;
 }
@@ -1081,10 +1081,10 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	ret = get_mremap()(old, old_len, new_len, flags, want);
 	e = errno;
 	tcemu_maps_changed(old, old_len);
-	if (flags & MREMAP_FIXED)
-		tcemu_maps_changed(want, new_len);
 	if (ret != MAP_FAILED)
-		tcemu_maps_created(ret, new_len);
+		tcemu_maps_created(ret, new_len); /* drops what a fixed target replaced */
+	else if (flags & MREMAP_FIXED)
+		tcemu_maps_changed(want, new_len);
 	errno = e;
 	return ret;
 }

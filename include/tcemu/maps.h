@@ -32,7 +32,10 @@
 extern "C" {
 #endif
 
-/* A mapping now covers [addr, addr + len): made by mmap (call after it succeeded). */
+/*
+ * A mapping now covers [addr, addr + len): made by mmap or mremap (call after it succeeded).
+ * Whatever was remembered over that range (a MAP_FIXED replaced it) is forgotten.
+ */
 TCEMU_EXPORT void tcemu_maps_created(void *addr, size_t len);
 
 /*
