@@ -635,86 +635,249 @@ TEST(threads)
 	tcemu_memory_destroy(m);
 }
 
-/*
- * memory_pin_beside: a pin that names the run right after it is placed below the downward runs,
- * right below the newest one when that is the run named; the two directions never cross (ENOSPC),
- * lookups, unpins and the pinned ranges see downward runs as upward ones, and a downward frame is
- * never handed out twice.
- */
-TEST(downward_pins)
+/* A pin of [ua, ua + size) with one hint (hint_hpa 0: none). */
+static int pin_near1(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint64_t hint_ua, uint64_t hint_hpa, uint64_t *hpa)
 {
-	const uint64_t P = 4096, base = 1ull << 30, limit = base + 16 * P;
-	struct tcemu_memory *m = mk(12, base, limit);
+	struct memory_hint h = { hint_ua, hint_hpa };
+
+	return memory_pin_near(m, ua, size, 0, &h, hint_hpa ? 1 : 0, hpa);
+}
+
+/*
+ * memory_pin_near: a pin with no usable hint opens a block with room on both sides (256 times its
+ * size); a pin hinted by a run of an open block goes as far from its frames as its range is from
+ * the hint's range; a block closes for good when one of its runs dies (its frames are never
+ * handed out again) and gives back its unused tail when at the top; without hints, pins follow
+ * the bump pointer as before.
+ */
+TEST(near_pins)
+{
+	const uint64_t P = 4096;
+	struct tcemu_memory *m = mk(12, 0, 0);
 	struct memory_range *ranges;
-	uint64_t up, d1, d2, d3, x, ua, avail;
+	uint64_t a, b, c, d, x, ua, avail;
 	size_t n;
 
 	CHECK(m);
-	CHECK_EQ(memory_pin_beside(m, 0x100000, 2 * P, 0, 0, &up), 0); /* no neighbour: upward */
-	CHECK_U64(up, base);
-	CHECK_EQ(memory_pin_beside(m, 0x100000 - 2 * P, 2 * P, 0, up, &d1), 0); /* below an upward run */
-	CHECK_U64(d1, limit - 2 * P);
-	CHECK_EQ(memory_pin_beside(m, 0x100000 - 3 * P, P, 0, d1, &d2), 0); /* right below it */
-	CHECK_U64(d2, d1 - P);
-	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d2 + 100, &ua, &avail), 0);
-	CHECK_U64(ua, 0x100000 - 3 * P + 100);
-	CHECK_U64(avail, P - 100);
-	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d1 + P, &ua, &avail), 0);
-	CHECK_U64(ua, 0x100000 - P);
-	/* the same range again: the same run, whatever the neighbour says */
-	CHECK_EQ(memory_pin_beside(m, 0x100000 - 3 * P, P, 0, 12345, &x), 0);
-	CHECK_U64(x, d2);
-	CHECK(stats_eq(m, 3, 5 * P, 4, base + 2 * P));
+	/* no hint, or none that names a live pin: a new block, the run after 256 times its size of room */
+	CHECK_EQ(pin_near1(m, 0x1000000, 2 * P, 0x5000000, 12345, &a), 0);
+	CHECK_U64(a, BASE + 512 * P);
+	CHECK(stats_eq(m, 1, 2 * P, 1, a + 2 * P + 512 * P));
+	CHECK_EQ(pin_near1(m, 0x7000000, P, 0, 0, &x), 0);
+	CHECK_U64(x, a + 2 * P + 512 * P + 256 * P);
+	CHECK_EQ(tcemu_memory_unpin(m, x), 0); /* the top block closes: its tail goes back */
+	const uint64_t top = a + 2 * P + 512 * P + 256 * P + P;
+	CHECK(stats_eq(m, 1, 2 * P, 1, top));
+	/* beside it, above and below, and with the gap its range has */
+	CHECK_EQ(pin_near1(m, 0x1000000 + 2 * P, P, 0x1000000, a, &b), 0);
+	CHECK_U64(b, a + 2 * P);
+	CHECK_EQ(pin_near1(m, 0x1000000 - 3 * P, 3 * P, 0x1000000, a, &c), 0);
+	CHECK_U64(c, a - 3 * P);
+	CHECK_EQ(pin_near1(m, 0x1000000 + 10 * P, P, 0x1000000 + 2 * P, b, &d), 0);
+	CHECK_U64(d, a + 10 * P);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, c + 100, &ua, &avail), 0);
+	CHECK_U64(ua, 0x1000000 - 3 * P + 100);
+	CHECK_U64(avail, 3 * P - 100);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, b + P, &ua, NULL), -ENOENT); /* the gap is no run */
+	/* the same range again: the same run, whatever the hint says */
+	CHECK_EQ(pin_near1(m, 0x1000000 - 3 * P, 3 * P, 0x1000000 + 10 * P, d, &x), 0);
+	CHECK_U64(x, c);
+	/* a range whose place is taken (another address space's overlapping range): a new block */
+	CHECK_EQ(pin_near1(m, 0x1000000 + P, 2 * P, 0x1000000, a, &x), 0);
+	CHECK_U64(x, top + 512 * P);
+	CHECK(stats_eq(m, 5, 9 * P, 6, x + 2 * P + 512 * P));
 	CHECK_EQ(memory_pinned_ranges(m, &ranges, &n), 0);
-	CHECK_EQ(n, 1); /* [0x100000 - 3P, 0x100000 + 2P) merged */
-	CHECK_U64(ranges[0].ua, 0x100000 - 3 * P);
-	CHECK_U64(ranges[0].size, 5 * P);
+	CHECK_EQ(n, 2); /* [ua - 3P, ua + 3P) merged, and [ua + 10P, ua + 11P) */
+	CHECK_U64(ranges[0].ua, 0x1000000 - 3 * P);
+	CHECK_U64(ranges[0].size, 6 * P);
+	CHECK_U64(ranges[1].ua, 0x1000000 + 10 * P);
 	free(ranges);
-	/* 16 pages: 2 up, 3 down; 11 left, taken from both ends until they meet */
-	CHECK_EQ(memory_pin_beside(m, 0x200000, 6 * P, 0, 0, &x), 0);
-	CHECK_U64(x, base + 2 * P);
-	CHECK_EQ(memory_pin_beside(m, 0x300000, 5 * P, 0, 1, &d3), 0);
-	CHECK_U64(d3, d2 - 5 * P);
-	CHECK_U64(d3, base + 8 * P);
-	CHECK_EQ(memory_pin_beside(m, 0x400000, P, 0, 1, &x), -ENOSPC);
-	CHECK_EQ(memory_pin_beside(m, 0x400000, P, 0, 0, &x), -ENOSPC);
-	/* unpinned: gone; pinned again: not the same frames (none left here) */
-	CHECK_EQ(tcemu_memory_unpin(m, d2), 0);
-	CHECK_EQ(tcemu_memory_unpin(m, d2), 0); /* it was pinned twice */
-	CHECK_EQ(tcemu_memory_unpin(m, d2), -ENOENT);
-	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d2, &ua, NULL), -ENOENT);
-	CHECK_EQ(memory_pin_beside(m, 0x100000 - 3 * P, P, 0, d1, &x), -ENOSPC);
-	CHECK_EQ(tcemu_memory_unpin(m, d1 + P), 0);
-	CHECK_EQ(tcemu_memory_unpin(m, d3), 0);
-	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d1, &ua, NULL), -ENOENT);
-	CHECK_EQ(tcemu_memory_hpa_to_ua(m, up, &ua, NULL), 0); /* the upward ones stay */
-	CHECK_EQ(tcemu_memory_hpa_to_ua(m, base + 2 * P, &ua, NULL), 0);
+	/* without hints: at the bump pointer, past the room */
+	uint64_t e;
+	CHECK_EQ(tcemu_memory_pin(m, 0x9000000, P, 0, &e), 0);
+	CHECK_U64(e, x + 2 * P + 512 * P);
+
+	/* one run of the first block dies: the block closes, so its free frames are never handed out */
+	CHECK_EQ(tcemu_memory_unpin(m, b), 0);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, b, &ua, NULL), -ENOENT);
+	CHECK_EQ(pin_near1(m, 0x1000000 + 2 * P, P, 0x1000000, a, &x), 0); /* b's range again */
+	CHECK(x > e);
+	CHECK_EQ(pin_near1(m, 0x1000000 + 3 * P, P, 0x1000000 + 2 * P, x, &b), 0); /* beside the new one */
+	CHECK_U64(b, x + P);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d, &ua, NULL), 0); /* the closed block's live runs stay */
+	CHECK_U64(ua, 0x1000000 + 10 * P);
+	/* a closing block at the top gives back its unused tail: the bump pointer ends at its last run */
+	CHECK_EQ(tcemu_memory_unpin(m, b), 0);
+	struct tcemu_memory_stats st;
+	tcemu_memory_stats(m, &st);
+	CHECK_U64(st.next_hpa, b + P);
 	tcemu_memory_destroy(m);
 
-	/* many descending pins, each beside the one before: one stretch of frames */
-	m = mk(12, 0, 0);
+	/* a small space: a block with no room when the room does not fit, then ENOSPC */
+	m = mk(12, BASE, BASE + 600 * P);
 	CHECK(m);
-	uint64_t prev = 0, first = 0;
-	for (int i = 1000; i >= 0; i--) {
-		CHECK_EQ(memory_pin_beside(m, (uint64_t)i * 3 * P, 3 * P, 0, prev, &x), 0);
-		if (prev && i < 999)
-			CHECK_U64(x, prev - 3 * P);
-		if (i == 999)
-			first = x;
-		prev = x;
+	CHECK_EQ(pin_near1(m, 0x100000, P, 0x5000000, 12345, &a), 0);
+	CHECK_U64(a, BASE + 256 * P);
+	CHECK_EQ(pin_near1(m, 0x900000, 2 * P, 0x100000, a, &b), 0); /* too far from a: no room fits */
+	CHECK_U64(b, BASE + 513 * P);
+	CHECK_EQ(tcemu_memory_pin(m, 0x200000, 85 * P, 0, &c), 0);
+	CHECK_U64(c, BASE + 515 * P);
+	CHECK_EQ(pin_near1(m, 0x100000 + P, P, 0x100000, a, &d), 0); /* its place in a's block is still free */
+	CHECK_U64(d, a + P);
+	CHECK_EQ(pin_near1(m, 0xa00000, P, 0x100000, a, &x), -ENOSPC);
+	CHECK_EQ(tcemu_memory_pin(m, 0xa00000, P, 0, &x), -ENOSPC);
+	tcemu_memory_destroy(m);
+}
+
+/* The number of places where the frames of consecutive ranges (size bytes each) do not follow each other. */
+static unsigned frame_breaks(const uint64_t *hpa, unsigned n, uint64_t size)
+{
+	unsigned breaks = 0;
+
+	for (unsigned i = 0; i + 1 < n; i++)
+		breaks += hpa[i + 1] != hpa[i] + size;
+	return breaks;
+}
+
+/*
+ * 2000 adjacent ranges pinned in address, reverse and random order, each hinted with its nearest
+ * pinned neighbours below and above (the nearer first), as pre-registration does: the frames
+ * follow each other but for a few breaks (a new block every 256 ranges at most in reverse order),
+ * and every page maps back to its address.
+ */
+TEST(near_pins_any_order)
+{
+	enum { N = 2000 };
+	const uint64_t S = 3 * 4096, UA = 0x10000000;
+	static uint64_t hpa[N];
+	static unsigned order[N];
+	static const unsigned most[3] = { 0, (N + 255) / 256, 16 };
+
+	for (int o = 0; o < 3; o++) {
+		struct tcemu_memory *m = mk(12, 0, 0);
+		CHECK(m);
+		for (unsigned i = 0; i < N; i++)
+			order[i] = o == 1 ? N - 1 - i : i;
+		for (unsigned i = N - 1; o == 2 && i > 0; i--) {
+			unsigned j = (unsigned)(rng() % (i + 1)), t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		memset(hpa, 0, sizeof(hpa));
+		for (unsigned k = 0; k < N; k++) {
+			unsigned i = order[k], nh = 0;
+			struct memory_hint h[2];
+			int lo = (int)i - 1, hi = (int)i + 1;
+			while (lo >= 0 && !hpa[lo])
+				lo--;
+			while (hi < N && !hpa[hi])
+				hi++;
+			if (lo >= 0)
+				h[nh++] = (struct memory_hint){ UA + (uint64_t)lo * S, hpa[lo] };
+			if (hi < N) {
+				h[nh++] = (struct memory_hint){ UA + (uint64_t)hi * S, hpa[hi] };
+				if (nh == 2 && hi - (int)i < (int)i - lo) {
+					struct memory_hint t = h[0];
+					h[0] = h[1];
+					h[1] = t;
+				}
+			}
+			CHECK_EQ(memory_pin_near(m, UA + i * S, S, 0, h, nh, &hpa[i]), 0);
+		}
+		unsigned breaks = frame_breaks(hpa, N, S);
+		CHECK(breaks <= most[o]);
+		for (unsigned i = 0; i < N; i++) {
+			uint64_t ua, off = (rng() % 3) * 4096 + 17;
+			CHECK_EQ(tcemu_memory_hpa_to_ua(m, hpa[i] + off, &ua, NULL), 0);
+			CHECK_U64(ua, UA + i * S + off);
+		}
+		struct tcemu_memory_stats st;
+		tcemu_memory_stats(m, &st);
+		CHECK_U64(st.pins, N);
+		CHECK_U64(st.pinned_bytes, N * S);
+		for (unsigned i = 0; i < N; i++)
+			CHECK_EQ(tcemu_memory_unpin(m, hpa[order[i]]), 0);
+		uint64_t ua;
+		CHECK_EQ(tcemu_memory_hpa_to_ua(m, hpa[N / 2], &ua, NULL), -ENOENT);
+		tcemu_memory_stats(m, &st);
+		CHECK_U64(st.pins, 0);
+		CHECK_U64(st.references, 0);
+		tcemu_memory_destroy(m);
 	}
-	CHECK_U64(prev, first - 999 * 3 * P);
-	CHECK_EQ(tcemu_memory_unpin(m, base), 0); /* the first, upward: the default base is 1 GiB */
-	for (int i = 0; i < 1000; i += 2) /* every other downward one */
-		CHECK_EQ(tcemu_memory_unpin(m, first - (999 - (uint64_t)i) * 3 * P), 0);
-	for (int i = 1; i < 1000; i += 2) {
-		CHECK_EQ(tcemu_memory_hpa_to_ua(m, first - (999 - (uint64_t)i) * 3 * P + P, &ua, NULL), 0);
-		CHECK_U64(ua, (uint64_t)i * 3 * P + P);
+}
+
+/*
+ * Hinted pins and unpins of two address spaces over the same addresses, against a model: a new
+ * run's frames were never handed out before (a bitmap of every frame ever given), the same range
+ * pinned by both shares one run, every live run maps back, and the statistics agree.
+ */
+TEST(near_pins_against_model)
+{
+	enum { SLOTS = 256, SPACES = 2 };
+	const uint64_t P = 4096, PAGES = 1ull << 28, UA = 0x100000000ull;
+	struct tcemu_memory *m = mk(12, BASE, BASE + PAGES * P);
+	uint64_t *given = calloc(PAGES / 64, sizeof(*given));
+	static struct {
+		uint64_t ua, size, hpa; /* size 0: free slot */
+	} sp[SPACES][SLOTS];
+
+	CHECK(m && given);
+	memset(sp, 0, sizeof(sp));
+	for (int step = 0; step < 50000; step++) {
+		unsigned s = (unsigned)(rng() % SPACES), i = (unsigned)(rng() % SLOTS);
+		if (sp[s][i].size) {
+			CHECK_EQ(tcemu_memory_unpin(m, sp[s][i].hpa + rng() % sp[s][i].size), 0);
+			sp[s][i].size = 0;
+			continue;
+		}
+		/* a range inside slot i (8 pages), its nearest live neighbours in the same space as hints */
+		uint64_t first = rng() % 8, len = 1 + rng() % (8 - first), hpa;
+		uint64_t ua = UA + (i * 8 + first) * P, size = len * P;
+		struct memory_hint h[2];
+		unsigned nh = 0;
+		for (int j = (int)i - 1; j >= 0 && !nh; j--)
+			if (sp[s][j].size)
+				h[nh++] = (struct memory_hint){ sp[s][j].ua, sp[s][j].hpa };
+		for (unsigned j = i + 1; j < SLOTS; j++)
+			if (sp[s][j].size) {
+				h[nh++] = (struct memory_hint){ sp[s][j].ua, sp[s][j].hpa };
+				break;
+			}
+		CHECK_EQ(memory_pin_near(m, ua, size, 0, h, nh, &hpa), 0);
+		bool shared = false;
+		for (unsigned t = 0; t < SPACES; t++)
+			if (t != s && sp[t][i].size && sp[t][i].ua == ua && sp[t][i].size == size) {
+				CHECK_U64(hpa, sp[t][i].hpa); /* the same range: the same run */
+				shared = true;
+			}
+		CHECK(hpa >= BASE && (hpa - BASE) / P + len <= PAGES);
+		for (uint64_t k = (hpa - BASE) / P; !shared && k < (hpa - BASE) / P + len; k++) {
+			CHECK(!(given[k / 64] >> (k % 64) & 1)); /* never handed out before */
+			given[k / 64] |= 1ull << (k % 64);
+		}
+		sp[s][i] = (typeof(sp[s][i])){ ua, size, hpa };
+		if (step % 1009 == 0) {
+			uint64_t refs = 0, got;
+			for (unsigned t = 0; t < SPACES; t++)
+				for (unsigned j = 0; j < SLOTS; j++) {
+					if (!sp[t][j].size)
+						continue;
+					refs++;
+					uint64_t off = rng() % sp[t][j].size;
+					CHECK_EQ(tcemu_memory_hpa_to_ua(m, sp[t][j].hpa + off, &got, NULL), 0);
+					CHECK_U64(got, sp[t][j].ua + off);
+				}
+			struct tcemu_memory_stats st;
+			tcemu_memory_stats(m, &st);
+			CHECK_U64(st.references, refs);
+		}
 	}
+	free(given);
 	tcemu_memory_destroy(m);
 }
 
 HARNESS_MAIN(T(create_validation), T(pin_validation), T(alignment), T(contiguity_round_trip),
 	     T(repin_references), T(repin_other_alignment), T(unpin_interior_and_unknown),
 	     T(frames_never_reused), T(enospc), T(stats), T(page_64k), T(churn_against_model),
-	     T(scale_200k), T(threads), T(downward_pins))
+	     T(scale_200k), T(threads), T(near_pins), T(near_pins_any_order),
+	     T(near_pins_against_model))

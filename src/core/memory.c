@@ -2,26 +2,39 @@
 /*
  * Simulated host physical memory (see include/tcemu/memory.h for the contract).
  *
- * Model: two bump allocators hand out runs of simulated host-physical addresses from
- * [hpa_base, hpa_limit): upward from hpa_base (next_hpa only grows) and, for a pin that says
- * which run holds the memory right after it (memory_pin_beside, used by pre-registration),
- * downward from hpa_limit (low only shrinks), never crossing. So frames are never handed out
- * twice while the object lives. A run is contiguous: the hpa of ua + k is run->start + k. Ranges
- * pinned in ascending address order get frames that follow each other from the upward pointer;
- * ranges pinned in descending order get them from the downward one (each placed right below the
- * one before), so a map across such regions is one linear run either way.
+ * Model: simulated host-physical addresses are handed out from [hpa_base, hpa_limit) by one
+ * bump pointer (next_hpa only grows, except that a reservation nobody used is given back, below),
+ * in blocks. A block is a reserved range of addresses; runs (one per pin) are placed inside it,
+ * never overlapping. A block takes new runs only while it is open: the first run of it that dies
+ * (or its 1024th entry) closes it for good, so a frame inside a block is never handed out twice,
+ * and neither is one outside (the bump pointer never comes back below a frame handed out). A run
+ * is contiguous: the hpa of ua + k is run->start + k.
+ *
+ * Placement. tcemu_memory_pin (no hint) puts a run at the bump pointer, at the end of the block
+ * there (which grows) when that block is open: ranges pinned one after the other get frames that
+ * follow each other, as before blocks existed. A pin through memory_pin_near names nearby pinned
+ * ranges of the same address space (pre-registration passes the regions just below and just
+ * above): the run goes at the same distance from a hint's frames as its range is from the hint's
+ * range, when that place is inside the hint's open block and free, or at the bump pointer or a
+ * little above it (a new block starting at the bump pointer). Otherwise it opens a new block with
+ * room on both sides, 256 times its size (at most 1 GiB) each, for the ranges around it that come
+ * later. So regions registered in any order get, region after region, frames that follow each
+ * other as their addresses do, and a MAP across them is a few linear runs instead of one per
+ * region (10000 regions of 104 KiB in random order: about 30). When a block at the top closes, its
+ * unused tail goes back to the bump pointer, so a register/unregister loop costs no more address
+ * space than without blocks (the room below its run aside).
  *
  * Data structures (n = live runs):
- *  - Each run is an individually allocated struct run.
- *  - The hpa index, one per direction (the downward one sorted descending, so both append):
- *    two parallel arrays, starts[] (run start addresses, sorted) and runs[] (the
- *    run pointers), kept apart so the binary search only touches 8 bytes per entry. Because starts
- *    only grow, a new run is always appended. Unpinning the last reference turns the entry into a
- *    tombstone (runs[i] == NULL, starts[i] kept so the array stays sorted); trailing tombstones
- *    are popped at once, and the arrays are compacted when tombstones outnumber live entries
- *    (amortized O(1)). Lookups binary-search starts[]: the only run that can contain hpa is the
- *    entry with the greatest start <= hpa (runs never overlap); if that entry is a tombstone, no
- *    live run does.
+ *  - Each run is an individually allocated struct run, pointing to its block.
+ *  - Two levels of sorted index (struct sorted_index: parallel arrays starts[] and items[], kept
+ *    apart so that the binary search only touches 8 bytes per entry): the memory's blocks by
+ *    start (blocks are made at the bump pointer, so a new one is always appended) and each
+ *    block's runs by start (a run placed beside another is inserted in the middle: at most 1024
+ *    entries move). Removing an entry turns it into a tombstone (item NULL, start kept so the
+ *    array stays sorted); trailing tombstones are popped at once and the arrays compacted when
+ *    tombstones outnumber live entries (amortized O(1)). An open block has no tombstone. Lookups
+ *    binary-search both levels: the only block (run) that can contain hpa is the entry with the
+ *    greatest start <= hpa; if it is a tombstone, or hpa is past its end, none does. O(log n).
  *  - by_key: an open-addressing hash table (linear probing, power-of-two capacity) of
  *    {hash, run} slots keyed by (ua, size), for the exact re-pin lookup. It grows when the
  *    load (dead slots included) would exceed 1/2 and shrinks below 1/8. The same key may appear
@@ -62,22 +75,34 @@
 #define DEFAULT_HPA_LIMIT (1ull << 50)
 #define MAX_ALIGN_SHIFT 40u
 #define KEY_MIN_CAP 16u  /* smallest hash table (power of two) */
-#define HPA_MIN_CAP 16u  /* smallest hpa index */
+#define INDEX_MIN_CAP 16u /* smallest sorted index */
+#define BLOCK_MAX_ENTRIES 1024u /* a block with this many entries (live or dead) takes no more runs */
+#define ROOM_SHIFT 8u /* a new block's room on each side of its first run: 256 times its size... */
+#define ROOM_MAX (1ull << 30) /* ... at most 1 GiB */
 
-/* An index of runs by start: live entries plus tombstones, in the order they were made. */
-struct hpa_index {
-	uint64_t *starts;  /* run start; kept for tombstones too */
-	struct run **runs; /* NULL: tombstone */
-	size_t len;        /* entries in use (live + tombstones) */
-	size_t cap;        /* both arrays hold at least this many entries */
-	size_t dead;       /* tombstones among the first len entries */
+/* Entries sorted by start (see the top of the file): live ones and tombstones (item NULL). */
+struct sorted_index {
+	uint64_t *starts; /* entry start; kept for tombstones too */
+	void **items;     /* struct block * or struct run *; NULL: tombstone */
+	size_t len;       /* entries in use (live + tombstones) */
+	size_t cap;       /* both arrays hold at least this many entries */
+	size_t dead;      /* tombstones among the first len entries */
+};
+
+struct block {
+	uint64_t start, end; /* the reserved simulated addresses [start, end) */
+	uint64_t high;       /* end of the highest run ever placed in it */
+	size_t live;         /* live runs; the block is freed when this reaches 0 */
+	bool closed;         /* a run of it died, or it is full: it takes no more runs */
+	struct sorted_index runs;
 };
 
 struct run {
 	uint64_t ua;    /* process address of the run's first byte */
 	uint64_t size;  /* bytes (system-page multiple, > 0) */
 	uint64_t start; /* simulated hpa of ua */
-	uint64_t refs;  /* pin references; the run is freed when this reaches 0 */
+	uint64_t refs;  /* pin references; the run dies when this reaches 0 */
+	struct block *block; /* the block it lies in (meaningless once dead) */
 };
 
 /* A hash slot caches the key's hash, so probing and backward shifts need not touch the run. */
@@ -91,11 +116,8 @@ struct tcemu_memory {
 	uint32_t page_shift; /* immutable after create */
 	uint64_t hpa_base;
 	uint64_t hpa_limit;
-	uint64_t next_hpa; /* upward bump pointer: end of the last upward run ever made (or hpa_base) */
-	uint64_t low;      /* downward bump pointer: start of the last downward run ever made (or hpa_limit) */
-
-	struct hpa_index up;   /* the runs of [hpa_base, next_hpa), by start ascending */
-	struct hpa_index down; /* the runs of [low, hpa_limit), by start descending */
+	uint64_t next_hpa; /* bump pointer: the end of the last block (or hpa_base) */
+	struct sorted_index blocks; /* the live blocks, by start */
 
 	struct tcemu_alloc_hook hook; /* asked before every allocation after creation (core/memory_priv.h) */
 
@@ -255,19 +277,19 @@ static void key_sweep(struct tcemu_memory *m)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * hpa index (sorted by start)
+ * Sorted indexes (blocks by start, and each block's runs by start)
  */
 
 /* Drops every tombstone of ix, keeping order. */
-static void hpa_compact(struct tcemu_memory *m, struct hpa_index *ix)
+static void index_compact(struct tcemu_memory *m, struct sorted_index *ix)
 {
 	size_t w = 0;
 
 	TCEMU_ASSERT_HELD(&m->lock);
 	for (size_t i = 0; i < ix->len; i++) {
-		if (ix->runs[i]) {
+		if (ix->items[i]) {
 			ix->starts[w] = ix->starts[i];
-			ix->runs[w] = ix->runs[i];
+			ix->items[w] = ix->items[i];
 			w++;
 		}
 	}
@@ -278,35 +300,35 @@ static void hpa_compact(struct tcemu_memory *m, struct hpa_index *ix)
 	 * Give back memory when mostly empty. Failure to shrink is harmless: a block whose realloc
 	 * failed keeps its old, larger size, so both arrays hold at least cap entries either way.
 	 */
-	if (ix->cap > HPA_MIN_CAP && ix->len * 4 < ix->cap) {
+	if (ix->cap > INDEX_MIN_CAP && ix->len * 4 < ix->cap) {
 		size_t cap = ix->cap / 2;
 		uint64_t *s = alloc_hook_ok(&m->hook) ? realloc(ix->starts, cap * sizeof(*s)) : NULL;
 		if (s)
 			ix->starts = s;
-		struct run **r = alloc_hook_ok(&m->hook) ? realloc(ix->runs, cap * sizeof(*r)) : NULL;
-		if (r)
-			ix->runs = r;
+		void **it = alloc_hook_ok(&m->hook) ? realloc(ix->items, cap * sizeof(*it)) : NULL;
+		if (it)
+			ix->items = it;
 		ix->cap = cap;
 	}
 }
 
 /*
- * Makes room to append one entry to ix. A full array with at least a quarter tombstones is
+ * Makes room to add one entry to ix. A full array with at least a quarter tombstones is
  * compacted instead of grown (so each compaction frees enough slots to pay for itself);
  * compaction changes no lookup result.
  */
-static int hpa_reserve_one(struct tcemu_memory *m, struct hpa_index *ix)
+static int index_reserve_one(struct tcemu_memory *m, struct sorted_index *ix)
 {
 	TCEMU_ASSERT_HELD(&m->lock);
 	TCEMU_ASSERT(ix->len <= ix->cap && ix->dead <= ix->len);
 	if (ix->len < ix->cap)
 		return 0;
 	if (ix->dead && ix->dead >= ix->cap / 4) {
-		hpa_compact(m, ix);
+		index_compact(m, ix);
 		if (ix->len < ix->cap)
 			return 0;
 	}
-	size_t cap = ix->cap ? ix->cap * 2 : HPA_MIN_CAP;
+	size_t cap = ix->cap ? ix->cap * 2 : INDEX_MIN_CAP;
 	if (cap > SIZE_MAX / sizeof(uint64_t))
 		return -ENOMEM;
 	/* If only the first grows, it just stays bigger than cap says: no state changes. */
@@ -314,57 +336,190 @@ static int hpa_reserve_one(struct tcemu_memory *m, struct hpa_index *ix)
 	if (!s)
 		return -ENOMEM;
 	ix->starts = s;
-	struct run **r = alloc_hook_ok(&m->hook) ? realloc(ix->runs, cap * sizeof(*r)) : NULL;
-	if (!r)
+	void **it = alloc_hook_ok(&m->hook) ? realloc(ix->items, cap * sizeof(*it)) : NULL;
+	if (!it)
 		return -ENOMEM;
-	ix->runs = r;
+	ix->items = it;
 	ix->cap = cap;
 	return 0;
 }
 
-/*
- * The index holding hpa (the downward one from low on) and the position of the live entry
- * containing it, or -1. O(log n): the only run that can contain hpa is the one with the greatest
- * start <= hpa (runs never overlap); if that entry is a tombstone, no live run does.
- */
-static ptrdiff_t hpa_find(struct tcemu_memory *m, uint64_t hpa, struct hpa_index **which)
+/* The position of the entry with the greatest start <= x (live or a tombstone), or -1. */
+static ptrdiff_t index_floor(const struct sorted_index *ix, uint64_t x)
 {
-	const bool down = hpa >= m->low;
-	struct hpa_index *ix = down ? &m->down : &m->up;
-	size_t lo = 0, hi = ix->len, at;
+	size_t lo = 0, hi = ix->len;
 
-	TCEMU_ASSERT_HELD(&m->lock);
-	*which = ix;
-	/* ascending: the first entry with start > hpa, the candidate before it; descending: the first with start <= hpa */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if ((ix->starts[mid] <= hpa) != down)
+		if (ix->starts[mid] <= x)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (down ? lo == ix->len : lo == 0)
-		return -1;
-	at = down ? lo : lo - 1;
-	const struct run *r = ix->runs[at];
-	if (!r || hpa - r->start >= r->size)
-		return -1;
-	return (ptrdiff_t)at;
+	return (ptrdiff_t)lo - 1;
+}
+
+/* Puts (start, item) at position at, after the entries before it (room reserved, order kept). */
+static void index_insert(struct sorted_index *ix, size_t at, uint64_t start, void *item)
+{
+	TCEMU_ASSERT(ix->len < ix->cap && at <= ix->len);
+	TCEMU_ASSERT((at == 0 || ix->starts[at - 1] < start) && (at == ix->len || start < ix->starts[at]));
+	memmove(&ix->starts[at + 1], &ix->starts[at], (ix->len - at) * sizeof(*ix->starts));
+	memmove(&ix->items[at + 1], &ix->items[at], (ix->len - at) * sizeof(*ix->items));
+	ix->starts[at] = start;
+	ix->items[at] = item;
+	ix->len++;
 }
 
 /* Turns entry idx of ix into a tombstone; pops trailing tombstones and compacts when they dominate. */
-static void hpa_remove(struct tcemu_memory *m, struct hpa_index *ix, size_t idx)
+static void index_remove(struct tcemu_memory *m, struct sorted_index *ix, size_t idx)
 {
 	TCEMU_ASSERT_HELD(&m->lock);
-	TCEMU_ASSERT(idx < ix->len && ix->runs[idx] && ix->dead < ix->len);
-	ix->runs[idx] = NULL;
+	TCEMU_ASSERT(idx < ix->len && ix->items[idx] && ix->dead < ix->len);
+	ix->items[idx] = NULL;
 	ix->dead++;
-	while (ix->len && !ix->runs[ix->len - 1]) {
+	while (ix->len && !ix->items[ix->len - 1]) {
 		ix->len--;
 		ix->dead--;
 	}
 	if (ix->dead > ix->len - ix->dead)
-		hpa_compact(m, ix);
+		index_compact(m, ix);
+}
+
+/* The live run containing hpa, with its position in its block's index and its block's in the memory's; or NULL. */
+static struct run *run_find(struct tcemu_memory *m, uint64_t hpa, size_t *block_at, size_t *run_at)
+{
+	TCEMU_ASSERT_HELD(&m->lock);
+	ptrdiff_t i = index_floor(&m->blocks, hpa);
+	if (i < 0)
+		return NULL;
+	struct block *b = m->blocks.items[i];
+	if (!b || hpa >= b->end)
+		return NULL;
+	ptrdiff_t j = index_floor(&b->runs, hpa);
+	if (j < 0)
+		return NULL;
+	struct run *r = b->runs.items[j];
+	if (!r || hpa - r->start >= r->size)
+		return NULL;
+	*block_at = (size_t)i;
+	*run_at = (size_t)j;
+	return r;
+}
+
+/* Closes b for good; a block at the top gives its unused tail back to the bump pointer. */
+static void block_close(struct tcemu_memory *m, struct block *b)
+{
+	TCEMU_ASSERT_HELD(&m->lock);
+	b->closed = true;
+	if (b->end == m->next_hpa) {
+		b->end = b->high;
+		m->next_hpa = b->high;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Placement
+ */
+
+/* Where a new run goes: in block b at entry position at (b NULL: in a new block [bstart, bend)). */
+struct place {
+	struct block *b;
+	size_t at;
+	uint64_t start;       /* the run's first frame */
+	uint64_t bstart, bend; /* a new block's reservation */
+};
+
+/* The room a new block keeps on each side of its first run, of a pin of size bytes. */
+static uint64_t room_for(uint64_t size)
+{
+	return size > (ROOM_MAX >> ROOM_SHIFT) ? ROOM_MAX : size << ROOM_SHIFT;
+}
+
+/*
+ * Whether [start, start + size) can go in open block b: inside it (or, with grow, at its end
+ * when b is at the top), free, b not full. Sets pl. An open block has no tombstone, and its
+ * runs never overlap, so only the run with the greatest start below the range's end can overlap.
+ */
+static bool place_in(const struct tcemu_memory *m, struct block *b, uint64_t start, uint64_t size, bool grow,
+		     struct place *pl)
+{
+	if (b->closed || b->runs.len >= BLOCK_MAX_ENTRIES || start < b->start)
+		return false;
+	if (start >= b->end || size > b->end - start) {
+		/* past its end: only a block at the top grows, and only while the space lasts */
+		if (!grow || b->end != m->next_hpa || start < b->end || start > m->hpa_limit ||
+		    size > m->hpa_limit - start)
+			return false;
+	}
+	ptrdiff_t j = index_floor(&b->runs, start + size - 1);
+	if (j >= 0) {
+		const struct run *r = b->runs.items[j];
+		if (r->start + r->size > start)
+			return false;
+	}
+	*pl = (struct place){ .b = b, .at = (size_t)(j + 1), .start = start };
+	return true;
+}
+
+/* A new block from the bump pointer, with lead bytes before the run and room after it; false if it does not fit. */
+static bool place_new(const struct tcemu_memory *m, uint64_t start, uint64_t size, uint64_t room, struct place *pl)
+{
+	if (start > m->hpa_limit || size > m->hpa_limit - start || room > m->hpa_limit - start - size)
+		return false;
+	*pl = (struct place){ .start = start, .bstart = m->next_hpa, .bend = start + size + room };
+	return true;
+}
+
+/*
+ * Chooses where a new run of [ua, ua + size) goes (see the top of the file); -ENOSPC when the
+ * space is full. Changes nothing.
+ */
+static int place_choose(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint64_t align_mask,
+			const struct memory_hint *hints, unsigned nhints, bool near, struct place *pl)
+{
+	TCEMU_ASSERT_HELD(&m->lock);
+	if (m->next_hpa > UINT64_MAX - align_mask)
+		return -ENOSPC;
+	const uint64_t top = (m->next_hpa + align_mask) & ~align_mask;
+	const uint64_t room = room_for(size);
+
+	if (!near) {
+		/* at the bump pointer: at the end of the top block when it is open, else a block of its own */
+		struct block *b = m->blocks.len ? m->blocks.items[m->blocks.len - 1] : NULL;
+		if (b && place_in(m, b, top, size, true, pl))
+			return 0;
+		return place_new(m, top, size, 0, pl) ? 0 : -ENOSPC;
+	}
+	for (unsigned k = 0; k < nhints; k++) {
+		size_t bi, ri;
+		const struct run *h = run_find(m, hints[k].hpa, &bi, &ri);
+		uint64_t start;
+
+		if (!h)
+			continue;
+		/* as far from the hint's frame as ua is from the hint's address */
+		if (ua >= hints[k].ua) {
+			if (ua - hints[k].ua > UINT64_MAX - hints[k].hpa)
+				continue;
+			start = hints[k].hpa + (ua - hints[k].ua);
+		} else {
+			if (hints[k].ua - ua > hints[k].hpa)
+				continue;
+			start = hints[k].hpa - (hints[k].ua - ua);
+		}
+		if (start & align_mask)
+			continue;
+		if (place_in(m, h->block, start, size, false, pl))
+			return 0;
+		/* at or a little above the bump pointer: a new block begins there */
+		if (start >= top && start - top <= room && place_new(m, start, size, room, pl))
+			return 0;
+	}
+	/* a block of its own, with room on both sides for the ranges around it; no room if none fits */
+	if (room <= UINT64_MAX - align_mask - top && place_new(m, (top + room + align_mask) & ~align_mask, size, room, pl))
+		return 0;
+	return place_new(m, top, size, 0, pl) ? 0 : -ENOSPC;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -411,7 +566,6 @@ TCEMU_EXPORT int tcemu_memory_create(const struct tcemu_memory_params *p, struct
 	m->hpa_base = base;
 	m->hpa_limit = limit;
 	m->next_hpa = base;
-	m->low = limit;
 	*out = m;
 	return 0;
 
@@ -434,10 +588,16 @@ TCEMU_EXPORT void tcemu_memory_destroy(struct tcemu_memory *m)
 	/* every run, live or dead, has its key slot */
 	for (size_t i = 0; i < m->key_cap; i++)
 		free(m->by_key[i].run);
-	free(m->up.runs);
-	free(m->up.starts);
-	free(m->down.runs);
-	free(m->down.starts);
+	for (size_t i = 0; i < m->blocks.len; i++) {
+		struct block *b = m->blocks.items[i];
+		if (b) {
+			free(b->runs.starts);
+			free(b->runs.items);
+			free(b);
+		}
+	}
+	free(m->blocks.items);
+	free(m->blocks.starts);
 	free(m->by_key);
 	tcemu_mutex_destroy(&m->lock);
 	free(m);
@@ -449,13 +609,11 @@ TCEMU_EXPORT uint32_t tcemu_memory_page_shift(const struct tcemu_memory *m)
 	return m ? m->page_shift : 0;
 }
 
-/*
- * A pin; right: the start of the run that holds the memory right after the range, or 0 (see
- * memory_pin_beside). Downward runs are made only when right is given.
- */
-static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift, uint64_t right, uint64_t *hpa)
+/* A pin; near: placed as memory_pin_near says (else at the bump pointer). */
+static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift,
+	       const struct memory_hint *hints, unsigned nhints, bool near, uint64_t *hpa)
 {
-	if (!m || !hpa)
+	if (!m || !hpa || (nhints && !hints))
 		return -EINVAL;
 	uint64_t page_mask = (1ull << m->page_shift) - 1;
 	/* The last byte must not wrap; a range ending exactly at 2^64 is fine. */
@@ -470,6 +628,8 @@ static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t alig
 		return -EINVAL;
 
 	int rc;
+	struct place pl;
+	struct block *nb = NULL;
 	tcemu_mutex_lock(&m->lock);
 
 	struct run *r = key_find(m, ua, size, align_mask);
@@ -480,28 +640,9 @@ static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t alig
 		rc = 0;
 		goto unlock;
 	}
-
-	/*
-	 * Where the new run would go, and whether it fits: below the newest downward run when it
-	 * holds the memory right after (its frames then follow this run's), else below the downward
-	 * runs when other memory right after is pinned (a registration in descending order starts a
-	 * stretch there), else above the upward runs. The two never cross.
-	 */
-	rc = -ENOSPC;
-	uint64_t start;
-	bool down = false;
-	if (right && m->low - m->next_hpa >= size) {
-		start = (m->low - size) & ~align_mask;
-		down = start >= m->next_hpa;
-	}
-	if (!down) {
-		if (m->next_hpa > UINT64_MAX - align_mask)
-			goto unlock;
-		start = (m->next_hpa + align_mask) & ~align_mask;
-		if (start >= m->low || size > m->low - start)
-			goto unlock;
-	}
-	struct hpa_index *ix = down ? &m->down : &m->up;
+	rc = place_choose(m, ua, size, align_mask, hints, nhints, near, &pl);
+	if (rc)
+		goto unlock;
 
 	/* Reserve everything first so nothing below can fail. */
 	rc = -ENOMEM;
@@ -511,28 +652,56 @@ static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t alig
 	rc = key_reserve_one(m);
 	if (rc)
 		goto free_run;
-	rc = hpa_reserve_one(m, ix);
-	if (rc)
-		goto free_run;
+	if (!pl.b) {
+		rc = -ENOMEM;
+		nb = alloc_hook_ok(&m->hook) ? calloc(1, sizeof(*nb)) : NULL;
+		if (!nb)
+			goto free_run;
+		rc = index_reserve_one(m, &nb->runs);
+		if (rc)
+			goto free_block;
+		rc = index_reserve_one(m, &m->blocks);
+		if (rc)
+			goto free_block;
+	} else {
+		rc = index_reserve_one(m, &pl.b->runs);
+		if (rc)
+			goto free_run;
+	}
 
-	TCEMU_ASSERT(ix->len < ix->cap && (m->key_count + 1) * 2 <= m->key_cap); /* reserved above */
-	*r = (struct run){ .ua = ua, .size = size, .start = start, .refs = 1 };
+	TCEMU_ASSERT((m->key_count + 1) * 2 <= m->key_cap); /* reserved above */
+	if (nb) {
+		*nb = (struct block){ .start = pl.bstart, .end = pl.bend, .high = pl.start, .runs = nb->runs };
+		TCEMU_ASSERT(!m->blocks.len || m->blocks.starts[m->blocks.len - 1] < nb->start);
+		index_insert(&m->blocks, m->blocks.len, nb->start, nb);
+		m->next_hpa = nb->end;
+		pl.b = nb;
+	}
+	struct block *b = pl.b;
+	*r = (struct run){ .ua = ua, .size = size, .start = pl.start, .refs = 1, .block = b };
 	key_place(m->by_key, m->key_cap, key_hash(ua, size), r);
 	m->key_count++;
-	ix->starts[ix->len] = start;
-	ix->runs[ix->len] = r;
-	ix->len++;
-	if (down)
-		m->low = start;
-	else
-		m->next_hpa = start + size;
+	index_insert(&b->runs, pl.at, pl.start, r);
+	b->live++;
+	if (pl.start + size > b->end) { /* grown at the top */
+		b->end = pl.start + size;
+		m->next_hpa = b->end;
+	}
+	if (pl.start + size > b->high)
+		b->high = pl.start + size;
+	if (b->runs.len >= BLOCK_MAX_ENTRIES)
+		block_close(m, b);
 	m->pins++;
 	m->pinned_bytes += size;
 	m->references++;
-	*hpa = start;
+	*hpa = pl.start;
 	tcemu_mutex_unlock(&m->lock);
 	return 0;
 
+free_block:
+	free(nb->runs.starts);
+	free(nb->runs.items);
+	free(nb);
 free_run:
 	free(r);
 unlock:
@@ -543,13 +712,13 @@ unlock:
 TCEMU_EXPORT int tcemu_memory_pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift,
 				  uint64_t *hpa)
 {
-	return pin(m, ua, size, align_shift, 0, hpa);
+	return pin(m, ua, size, align_shift, NULL, 0, false, hpa);
 }
 
-int memory_pin_beside(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift, uint64_t right,
-		      uint64_t *hpa)
+int memory_pin_near(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift,
+		    const struct memory_hint *hints, unsigned nhints, uint64_t *hpa)
 {
-	return pin(m, ua, size, align_shift, right, hpa);
+	return pin(m, ua, size, align_shift, hints, nhints, true, hpa);
 }
 
 TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
@@ -558,18 +727,27 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 		return -EINVAL;
 
 	int rc = -ENOENT;
+	size_t bi, ri;
 	tcemu_mutex_lock(&m->lock);
-	struct hpa_index *ix;
-	ptrdiff_t idx = hpa_find(m, hpa, &ix);
-	if (idx < 0)
+	struct run *r = run_find(m, hpa, &bi, &ri);
+	if (!r)
 		goto unlock;
 
-	struct run *r = ix->runs[idx];
 	TCEMU_ASSERT(r->refs > 0 && m->references > 0);
 	m->references--;
 	if (--r->refs == 0) {
-		/* dead: out of the hpa index now, out of the key table (and freed) at the next sweep */
-		hpa_remove(m, ix, (size_t)idx);
+		/* dead: out of its block now (which closes), out of the key table (and freed) at the next sweep */
+		struct block *b = r->block;
+		TCEMU_ASSERT(b->live > 0);
+		index_remove(m, &b->runs, ri);
+		if (!b->closed)
+			block_close(m, b);
+		if (--b->live == 0) {
+			index_remove(m, &m->blocks, bi);
+			free(b->runs.starts);
+			free(b->runs.items);
+			free(b);
+		}
 		m->pins--;
 		m->pinned_bytes -= r->size;
 		if (++m->key_dead * 2 > m->key_count)
@@ -588,11 +766,10 @@ TCEMU_EXPORT int tcemu_memory_hpa_to_ua(struct tcemu_memory *m, uint64_t hpa, ui
 		return -EINVAL;
 
 	int rc = -ENOENT;
+	size_t bi, ri;
 	tcemu_mutex_lock(&m->lock);
-	struct hpa_index *ix;
-	ptrdiff_t idx = hpa_find(m, hpa, &ix);
-	if (idx >= 0) {
-		const struct run *r = ix->runs[idx];
+	const struct run *r = run_find(m, hpa, &bi, &ri);
+	if (r) {
 		*ua = r->ua + (hpa - r->start);
 		if (avail)
 			*avail = r->size - (hpa - r->start);
@@ -632,19 +809,21 @@ int memory_pinned_ranges(struct tcemu_memory *m, struct memory_range **out, size
 	*out = NULL;
 	*n = 0;
 	tcemu_mutex_lock(&m->lock);
-	size_t live = m->up.len - m->up.dead + m->down.len - m->down.dead;
-	if (live) {
-		r = malloc(live * sizeof(*r));
+	if (m->pins) {
+		r = malloc(m->pins * sizeof(*r));
 		if (!r) {
 			tcemu_mutex_unlock(&m->lock);
 			return -ENOMEM;
 		}
-		for (int d = 0; d < 2; d++) {
-			const struct hpa_index *ix = d ? &m->down : &m->up;
-			for (size_t i = 0; i < ix->len; i++)
-				if (ix->runs[i])
-					r[k++] = (struct memory_range){ ix->runs[i]->ua, ix->runs[i]->size };
+		for (size_t i = 0; i < m->blocks.len; i++) {
+			const struct block *b = m->blocks.items[i];
+			for (size_t j = 0; b && j < b->runs.len; j++) {
+				const struct run *run = b->runs.items[j];
+				if (run)
+					r[k++] = (struct memory_range){ run->ua, run->size };
+			}
 		}
+		TCEMU_ASSERT(k == m->pins);
 	}
 	tcemu_mutex_unlock(&m->lock);
 	if (!k)

@@ -29,16 +29,22 @@ struct memory_range {
  */
 int memory_pinned_ranges(struct tcemu_memory *m, struct memory_range **out, size_t *n);
 
+/* A pinned range of the caller's address space near a new one: ua's frame is hpa. */
+struct memory_hint {
+	uint64_t ua, hpa;
+};
+
 /*
- * tcemu_memory_pin for a range whose caller knows its neighbour: right is the simulated address
- * of the run holding the memory right after [ua, ua + size) (the caller's next region starts
- * at ua + size), or 0. With right, the new run is placed below the downward runs, so that a range
- * pinned just below the newest of them gets the frames right below its frames: ranges pinned in
- * descending address order get frames that follow each other, as ranges pinned in ascending
- * order do above. Frames are still never handed out twice.
+ * tcemu_memory_pin for a range whose caller knows pinned ranges near it in the same address
+ * space (pre-registration passes the regions just below and just above, the nearer first):
+ * the new run goes, when it can, as far from a hint's frames as the range is from the hint's
+ * range (the first hint that allows it wins), so that ranges pinned in any order get frames that
+ * follow each other as their addresses do; else in a new block with room around it for the
+ * ranges that come later (core/memory.c). A hint that names no live pin is ignored. Frames are
+ * still never handed out twice; the same range pinned again still gets the same run.
  */
-int memory_pin_beside(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift, uint64_t right,
-		      uint64_t *hpa);
+int memory_pin_near(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift,
+		    const struct memory_hint *hints, unsigned nhints, uint64_t *hpa);
 
 /* Every allocation made by pins and unpins from now on asks hook first (util/alloc.h); copied. */
 void memory_set_alloc_hook(struct tcemu_memory *m, const struct tcemu_alloc_hook *hook);

@@ -370,9 +370,19 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 		.page_shift = natural < backing ? natural : backing,
 		.users = 1,
 	};
-	/* the region right after, if it starts where this one ends: frames that follow each other */
-	const uint64_t right = at < mm->nregions && mm->regions[at].ua == ua + size ? mm->regions[at].hpa : 0;
-	rc = host_alloc_ok(h) ? memory_pin_beside(h->mem, ua, size, nr.page_shift, right, &nr.hpa) : -ENOMEM;
+	/* the regions just below and above, the nearer first: frames that follow each other as addresses do */
+	struct memory_hint near[2];
+	unsigned nnear = 0;
+	if (at > 0)
+		near[nnear++] = (struct memory_hint){ mm->regions[at - 1].ua, mm->regions[at - 1].hpa };
+	if (at < mm->nregions) {
+		near[nnear++] = (struct memory_hint){ mm->regions[at].ua, mm->regions[at].hpa };
+		if (nnear == 2 && mm->regions[at].ua - (ua + size) < ua - mm->ends[at - 1]) {
+			near[1] = near[0];
+			near[0] = (struct memory_hint){ mm->regions[at].ua, mm->regions[at].hpa };
+		}
+	}
+	rc = host_alloc_ok(h) ? memory_pin_near(h->mem, ua, size, nr.page_shift, near, nnear, &nr.hpa) : -ENOMEM;
 	if (rc)
 		goto out;
 	if (h->real_mlock) {
