@@ -644,68 +644,71 @@ static int pin_near1(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint64_
 }
 
 /*
- * memory_pin_near: a pin with no usable hint opens a block with room on both sides (256 times its
- * size); a pin hinted by a run of an open block goes as far from its frames as its range is from
- * the hint's range; a block closes for good when one of its runs dies (its frames are never
- * handed out again) and gives back its unused tail when at the top; without hints, pins follow
- * the bump pointer as before.
+ * memory_pin_near: a pin hinted by a run of an open block goes as far from its frames as its range
+ * is from the hint's range, inside that block or at the bump pointer; when that place is taken or
+ * out of reach it gets a block of its own with room on both sides (256 times its size) for the
+ * ranges around it. With no hint, or only hints in closed blocks (a block closes for good when one
+ * of its runs dies: its frames are never handed out again), it goes to the bump pointer as
+ * tcemu_memory_pin does. A closing block at the top gives back its unused tail.
  */
 TEST(near_pins)
 {
-	const uint64_t P = 4096;
+	const uint64_t P = 4096, U = 0x1000000;
 	struct tcemu_memory *m = mk(12, 0, 0);
 	struct memory_range *ranges;
-	uint64_t a, b, c, d, x, ua, avail;
+	uint64_t a, b, c, d, e, x, y, ua, avail;
 	size_t n;
 
 	CHECK(m);
-	/* no hint, or none that names a live pin: a new block, the run after 256 times its size of room */
-	CHECK_EQ(pin_near1(m, 0x1000000, 2 * P, 0x5000000, 12345, &a), 0);
-	CHECK_U64(a, BASE + 512 * P);
-	CHECK(stats_eq(m, 1, 2 * P, 1, a + 2 * P + 512 * P));
-	CHECK_EQ(pin_near1(m, 0x7000000, P, 0, 0, &x), 0);
-	CHECK_U64(x, a + 2 * P + 512 * P + 256 * P);
-	CHECK_EQ(tcemu_memory_unpin(m, x), 0); /* the top block closes: its tail goes back */
-	const uint64_t top = a + 2 * P + 512 * P + 256 * P + P;
-	CHECK(stats_eq(m, 1, 2 * P, 1, top));
-	/* beside it, above and below, and with the gap its range has */
-	CHECK_EQ(pin_near1(m, 0x1000000 + 2 * P, P, 0x1000000, a, &b), 0);
+	/* no hint that names a live pin: at the bump pointer */
+	CHECK_EQ(pin_near1(m, U, 2 * P, 0x5000000, 12345, &a), 0);
+	CHECK_U64(a, BASE);
+	/* above it: at the bump pointer, a new block with room after it */
+	CHECK_EQ(pin_near1(m, U + 2 * P, P, U, a, &b), 0);
 	CHECK_U64(b, a + 2 * P);
-	CHECK_EQ(pin_near1(m, 0x1000000 - 3 * P, 3 * P, 0x1000000, a, &c), 0);
-	CHECK_U64(c, a - 3 * P);
-	CHECK_EQ(pin_near1(m, 0x1000000 + 10 * P, P, 0x1000000 + 2 * P, b, &d), 0);
-	CHECK_U64(d, a + 10 * P);
+	CHECK(stats_eq(m, 2, 3 * P, 2, b + P + 256 * P));
+	/* below it, out of a's block: a block of its own, 3 * 256 pages of room on both sides */
+	CHECK_EQ(pin_near1(m, U - 3 * P, 3 * P, U, a, &c), 0);
+	CHECK_U64(c, b + P + 256 * P + 768 * P);
+	CHECK(stats_eq(m, 3, 6 * P, 3, c + 3 * P + 768 * P));
+	/* the ranges around go beside, with the gaps their ranges have */
+	CHECK_EQ(pin_near1(m, U - 10 * P, P, U - 3 * P, c, &d), 0);
+	CHECK_U64(d, c - 7 * P);
+	CHECK_EQ(pin_near1(m, U + 10 * P, P, U + 2 * P, b, &e), 0);
+	CHECK_U64(e, a + 10 * P);
 	CHECK_EQ(tcemu_memory_hpa_to_ua(m, c + 100, &ua, &avail), 0);
-	CHECK_U64(ua, 0x1000000 - 3 * P + 100);
+	CHECK_U64(ua, U - 3 * P + 100);
 	CHECK_U64(avail, 3 * P - 100);
 	CHECK_EQ(tcemu_memory_hpa_to_ua(m, b + P, &ua, NULL), -ENOENT); /* the gap is no run */
 	/* the same range again: the same run, whatever the hint says */
-	CHECK_EQ(pin_near1(m, 0x1000000 - 3 * P, 3 * P, 0x1000000 + 10 * P, d, &x), 0);
+	CHECK_EQ(pin_near1(m, U - 3 * P, 3 * P, U + 10 * P, e, &x), 0);
 	CHECK_U64(x, c);
 	/* a range whose place is taken (another address space's overlapping range): a new block */
-	CHECK_EQ(pin_near1(m, 0x1000000 + P, 2 * P, 0x1000000, a, &x), 0);
-	CHECK_U64(x, top + 512 * P);
-	CHECK(stats_eq(m, 5, 9 * P, 6, x + 2 * P + 512 * P));
+	CHECK_EQ(pin_near1(m, U + P, 2 * P, U, a, &x), 0);
+	CHECK_U64(x, c + 3 * P + 768 * P + 512 * P);
+	CHECK(stats_eq(m, 6, 10 * P, 7, x + 2 * P + 512 * P));
 	CHECK_EQ(memory_pinned_ranges(m, &ranges, &n), 0);
-	CHECK_EQ(n, 2); /* [ua - 3P, ua + 3P) merged, and [ua + 10P, ua + 11P) */
-	CHECK_U64(ranges[0].ua, 0x1000000 - 3 * P);
-	CHECK_U64(ranges[0].size, 6 * P);
-	CHECK_U64(ranges[1].ua, 0x1000000 + 10 * P);
+	CHECK_EQ(n, 3); /* d; [U - 3P, U + 3P) merged from c, a, x and b; e */
+	CHECK_U64(ranges[0].ua, U - 10 * P);
+	CHECK_U64(ranges[1].ua, U - 3 * P);
+	CHECK_U64(ranges[1].size, 6 * P);
+	CHECK_U64(ranges[2].ua, U + 10 * P);
 	free(ranges);
 	/* without hints: at the bump pointer, past the room */
-	uint64_t e;
-	CHECK_EQ(tcemu_memory_pin(m, 0x9000000, P, 0, &e), 0);
-	CHECK_U64(e, x + 2 * P + 512 * P);
+	CHECK_EQ(tcemu_memory_pin(m, 0x9000000, P, 0, &y), 0);
+	CHECK_U64(y, x + 2 * P + 512 * P);
+	CHECK_EQ(pin_near1(m, 0xa000000, P, 0, 0, &y), 0);
+	CHECK_U64(y, x + 2 * P + 512 * P + P);
 
-	/* one run of the first block dies: the block closes, so its free frames are never handed out */
+	/* one run of b's block dies: the block closes, so its free frames are never handed out */
 	CHECK_EQ(tcemu_memory_unpin(m, b), 0);
 	CHECK_EQ(tcemu_memory_hpa_to_ua(m, b, &ua, NULL), -ENOENT);
-	CHECK_EQ(pin_near1(m, 0x1000000 + 2 * P, P, 0x1000000, a, &x), 0); /* b's range again */
-	CHECK(x > e);
-	CHECK_EQ(pin_near1(m, 0x1000000 + 3 * P, P, 0x1000000 + 2 * P, x, &b), 0); /* beside the new one */
+	CHECK_EQ(pin_near1(m, U + 2 * P, P, U + 10 * P, e, &x), 0); /* b's range again: at the bump pointer */
+	CHECK_U64(x, y + P);
+	CHECK_EQ(pin_near1(m, U + 3 * P, P, U + 2 * P, x, &b), 0); /* beside the new one */
 	CHECK_U64(b, x + P);
-	CHECK_EQ(tcemu_memory_hpa_to_ua(m, d, &ua, NULL), 0); /* the closed block's live runs stay */
-	CHECK_U64(ua, 0x1000000 + 10 * P);
+	CHECK_EQ(tcemu_memory_hpa_to_ua(m, e, &ua, NULL), 0); /* the closed block's live runs stay */
+	CHECK_U64(ua, U + 10 * P);
 	/* a closing block at the top gives back its unused tail: the bump pointer ends at its last run */
 	CHECK_EQ(tcemu_memory_unpin(m, b), 0);
 	struct tcemu_memory_stats st;
@@ -713,19 +716,46 @@ TEST(near_pins)
 	CHECK_U64(st.next_hpa, b + P);
 	tcemu_memory_destroy(m);
 
-	/* a small space: a block with no room when the room does not fit, then ENOSPC */
+	/* a small space: no room when the room does not fit, then ENOSPC */
 	m = mk(12, BASE, BASE + 600 * P);
 	CHECK(m);
 	CHECK_EQ(pin_near1(m, 0x100000, P, 0x5000000, 12345, &a), 0);
-	CHECK_U64(a, BASE + 256 * P);
-	CHECK_EQ(pin_near1(m, 0x900000, 2 * P, 0x100000, a, &b), 0); /* too far from a: no room fits */
-	CHECK_U64(b, BASE + 513 * P);
-	CHECK_EQ(tcemu_memory_pin(m, 0x200000, 85 * P, 0, &c), 0);
-	CHECK_U64(c, BASE + 515 * P);
-	CHECK_EQ(pin_near1(m, 0x100000 + P, P, 0x100000, a, &d), 0); /* its place in a's block is still free */
-	CHECK_U64(d, a + P);
+	CHECK_U64(a, BASE);
+	CHECK_EQ(pin_near1(m, 0x100000 - P, P, 0x100000, a, &b), 0);
+	CHECK_U64(b, BASE + 257 * P);
+	CHECK_EQ(pin_near1(m, 0x100000 - 2 * P, P, 0x100000 - P, b, &c), 0);
+	CHECK_U64(c, b - P);
+	CHECK_EQ(pin_near1(m, 0x900000, 2 * P, 0x100000, a, &d), 0); /* its room does not fit */
+	CHECK_U64(d, BASE + 514 * P);
+	CHECK_EQ(tcemu_memory_pin(m, 0x200000, 84 * P, 0, &e), 0);
+	CHECK_U64(e, BASE + 516 * P);
 	CHECK_EQ(pin_near1(m, 0xa00000, P, 0x100000, a, &x), -ENOSPC);
 	CHECK_EQ(tcemu_memory_pin(m, 0xa00000, P, 0, &x), -ENOSPC);
+	tcemu_memory_destroy(m);
+}
+
+/*
+ * A range pinned and unpinned in a loop beside a pinned neighbour whose block is open, its place
+ * out of that block: the first turn opens a block with room that nothing uses; once the room so
+ * wasted reaches 1/64 of the space, no more room is given, so the loop uses the space a page at a
+ * time (without the limit, this 64 MiB space would be full after 63 turns).
+ */
+TEST(near_pins_room_budget)
+{
+	const uint64_t P = 4096;
+	struct tcemu_memory *m = mk(12, BASE, BASE + 64 * MiB);
+	struct tcemu_memory_stats st;
+	uint64_t n, x;
+
+	CHECK(m);
+	CHECK_EQ(tcemu_memory_pin(m, 0x100000, P, 0, &n), 0);
+	for (int turn = 0; turn < 10000; turn++) {
+		CHECK_EQ(pin_near1(m, 0x100000 + GiB, P, 0x100000, n, &x), 0); /* its place is past the space */
+		CHECK_U64(x, turn ? BASE + 2 * P + MiB + (uint64_t)(turn - 1) * P : BASE + P + MiB);
+		CHECK_EQ(tcemu_memory_unpin(m, x), 0);
+	}
+	tcemu_memory_stats(m, &st);
+	CHECK_U64(st.next_hpa, BASE + 2 * P + MiB + 9999 * P);
 	tcemu_memory_destroy(m);
 }
 
@@ -742,7 +772,8 @@ static unsigned frame_breaks(const uint64_t *hpa, unsigned n, uint64_t size)
 /*
  * 2000 adjacent ranges pinned in address, reverse and random order, each hinted with its nearest
  * pinned neighbours below and above (the nearer first), as pre-registration does: the frames
- * follow each other but for a few breaks (a new block every 256 ranges at most in reverse order),
+ * follow each other but for a few breaks (in reverse order, one after the first range, which
+ * had no neighbour, then one every 256 ranges),
  * and every page maps back to its address.
  */
 TEST(near_pins_any_order)
@@ -751,7 +782,7 @@ TEST(near_pins_any_order)
 	const uint64_t S = 3 * 4096, UA = 0x10000000;
 	static uint64_t hpa[N];
 	static unsigned order[N];
-	static const unsigned most[3] = { 0, (N + 255) / 256, 16 };
+	static const unsigned most[3] = { 0, (N + 255) / 256 + 1, 16 };
 
 	for (int o = 0; o < 3; o++) {
 		struct tcemu_memory *m = mk(12, 0, 0);
@@ -879,5 +910,5 @@ TEST(near_pins_against_model)
 HARNESS_MAIN(T(create_validation), T(pin_validation), T(alignment), T(contiguity_round_trip),
 	     T(repin_references), T(repin_other_alignment), T(unpin_interior_and_unknown),
 	     T(frames_never_reused), T(enospc), T(stats), T(page_64k), T(churn_against_model),
-	     T(scale_200k), T(threads), T(near_pins), T(near_pins_any_order),
+	     T(scale_200k), T(threads), T(near_pins), T(near_pins_room_budget), T(near_pins_any_order),
 	     T(near_pins_against_model))

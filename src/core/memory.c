@@ -16,13 +16,21 @@
  * ranges of the same address space (pre-registration passes the regions just below and just
  * above): the run goes at the same distance from a hint's frames as its range is from the hint's
  * range, when that place is inside the hint's open block and free, or at the bump pointer or a
- * little above it (a new block starting at the bump pointer). Otherwise it opens a new block with
- * room on both sides, 256 times its size (at most 1 GiB) each, for the ranges around it that come
- * later. So regions registered in any order get, region after region, frames that follow each
- * other as their addresses do, and a MAP across them is a few linear runs instead of one per
- * region (10000 regions of 104 KiB in random order: about 30). When a block at the top closes, its
- * unused tail goes back to the bump pointer, so a register/unregister loop costs no more address
- * space than without blocks (the room below its run aside).
+ * little above it (a new block starting at the bump pointer). Otherwise, when a hint's block is
+ * open, it opens a new block with room on both sides, 256 times its size (at most 1 GiB) each,
+ * for the ranges around it that come later. So regions registered in any order get, region after
+ * region, frames that follow each other as their addresses do, and a MAP across them is a few
+ * linear runs instead of one per region (10000 regions of 104 KiB in random order: about 30).
+ * With no hint, or only hints in closed blocks, the run goes to the bump pointer with no room:
+ * ranges come and go there (a block closes when one of its runs dies), and room would be wasted
+ * at each turn.
+ *
+ * Space. The bump pointer never comes back, so the space is used up by what is handed out and
+ * by room no run used. When a block at the top closes, its unused tail goes back to the bump
+ * pointer. Room below a block's runs is lost when the block is freed; once such lost room
+ * reaches 1/64 of the space, no new block gets room (pins still work, with fewer frames that
+ * follow each other), so a register/unregister loop cannot use the space up faster than one
+ * without blocks by more than that 1/64.
  *
  * Data structures (n = live runs):
  *  - Each run is an individually allocated struct run, pointing to its block.
@@ -79,6 +87,7 @@
 #define BLOCK_MAX_ENTRIES 1024u /* a block with this many entries (live or dead) takes no more runs */
 #define ROOM_SHIFT 8u /* a new block's room on each side of its first run: 256 times its size... */
 #define ROOM_MAX (1ull << 30) /* ... at most 1 GiB */
+#define WASTE_PART 64u /* no more room once the room wasted reaches this part of the space */
 
 /* Entries sorted by start (see the top of the file): live ones and tombstones (item NULL). */
 struct sorted_index {
@@ -91,7 +100,7 @@ struct sorted_index {
 
 struct block {
 	uint64_t start, end; /* the reserved simulated addresses [start, end) */
-	uint64_t high;       /* end of the highest run ever placed in it */
+	uint64_t low, high;  /* start of the lowest run ever placed in it, end of the highest */
 	size_t live;         /* live runs; the block is freed when this reaches 0 */
 	bool closed;         /* a run of it died, or it is full: it takes no more runs */
 	struct sorted_index runs;
@@ -118,6 +127,8 @@ struct tcemu_memory {
 	uint64_t hpa_limit;
 	uint64_t next_hpa; /* bump pointer: the end of the last block (or hpa_base) */
 	struct sorted_index blocks; /* the live blocks, by start */
+	struct block *spare; /* the last block freed, kept with its arrays for the next new one (or NULL) */
+	uint64_t wasted;     /* room of freed blocks that no run ever used */
 
 	struct tcemu_alloc_hook hook; /* asked before every allocation after creation (core/memory_priv.h) */
 
@@ -418,6 +429,34 @@ static void block_close(struct tcemu_memory *m, struct block *b)
 	}
 }
 
+static void block_destroy(struct block *b)
+{
+	if (b) {
+		free(b->runs.starts);
+		free(b->runs.items);
+		free(b);
+	}
+}
+
+/*
+ * Takes b (no live run left, entry at of the memory's index) out of the index; keeps it, emptied,
+ * as the spare for the next new block (so a register/unregister loop allocates nothing), or
+ * frees it when there is one.
+ */
+static void block_free(struct tcemu_memory *m, struct block *b, size_t at)
+{
+	TCEMU_ASSERT_HELD(&m->lock);
+	TCEMU_ASSERT(b->live == 0 && m->blocks.items[at] == b);
+	index_remove(m, &m->blocks, at);
+	m->wasted += (b->low - b->start) + (b->end - b->high);
+	if (m->spare) {
+		block_destroy(b);
+		return;
+	}
+	b->runs.len = b->runs.dead = 0;
+	m->spare = b;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Placement
  */
@@ -471,6 +510,16 @@ static bool place_new(const struct tcemu_memory *m, uint64_t start, uint64_t siz
 	return true;
 }
 
+/* At the bump pointer top (aligned): at the end of the top block when it is open, else a block of its own. */
+static int place_bump(const struct tcemu_memory *m, uint64_t top, uint64_t size, struct place *pl)
+{
+	struct block *b = m->blocks.len ? m->blocks.items[m->blocks.len - 1] : NULL;
+
+	if (b && place_in(m, b, top, size, true, pl))
+		return 0;
+	return place_new(m, top, size, 0, pl) ? 0 : -ENOSPC;
+}
+
 /*
  * Chooses where a new run of [ua, ua + size) goes (see the top of the file); -ENOSPC when the
  * space is full. Changes nothing.
@@ -484,13 +533,9 @@ static int place_choose(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint
 	const uint64_t top = (m->next_hpa + align_mask) & ~align_mask;
 	const uint64_t room = room_for(size);
 
-	if (!near) {
-		/* at the bump pointer: at the end of the top block when it is open, else a block of its own */
-		struct block *b = m->blocks.len ? m->blocks.items[m->blocks.len - 1] : NULL;
-		if (b && place_in(m, b, top, size, true, pl))
-			return 0;
-		return place_new(m, top, size, 0, pl) ? 0 : -ENOSPC;
-	}
+	if (!near)
+		return place_bump(m, top, size, pl);
+	bool open_near = false; /* a hint's block is open, but the place it gives is out of it */
 	for (unsigned k = 0; k < nhints; k++) {
 		size_t bi, ri;
 		const struct run *h = run_find(m, hints[k].hpa, &bi, &ri);
@@ -498,6 +543,7 @@ static int place_choose(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint
 
 		if (!h)
 			continue;
+		open_near |= !h->block->closed;
 		/* as far from the hint's frame as ua is from the hint's address */
 		if (ua >= hints[k].ua) {
 			if (ua - hints[k].ua > UINT64_MAX - hints[k].hpa)
@@ -516,10 +562,16 @@ static int place_choose(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint
 		if (start >= top && start - top <= room && place_new(m, start, size, room, pl))
 			return 0;
 	}
-	/* a block of its own, with room on both sides for the ranges around it; no room if none fits */
-	if (room <= UINT64_MAX - align_mask - top && place_new(m, (top + room + align_mask) & ~align_mask, size, room, pl))
+	/*
+	 * A block of its own, with room on both sides for the ranges around it, when a neighbour's
+	 * block is open (with none, or only closed ones, ranges come and go here: the room would be
+	 * wasted at each turn) and the room wasted so far stays within budget; else, or if the room
+	 * does not fit, at the bump pointer.
+	 */
+	if (open_near && m->wasted < (m->hpa_limit - m->hpa_base) / WASTE_PART && room <= UINT64_MAX - align_mask - top &&
+	    place_new(m, (top + room + align_mask) & ~align_mask, size, room, pl))
 		return 0;
-	return place_new(m, top, size, 0, pl) ? 0 : -ENOSPC;
+	return place_bump(m, top, size, pl);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -588,14 +640,9 @@ TCEMU_EXPORT void tcemu_memory_destroy(struct tcemu_memory *m)
 	/* every run, live or dead, has its key slot */
 	for (size_t i = 0; i < m->key_cap; i++)
 		free(m->by_key[i].run);
-	for (size_t i = 0; i < m->blocks.len; i++) {
-		struct block *b = m->blocks.items[i];
-		if (b) {
-			free(b->runs.starts);
-			free(b->runs.items);
-			free(b);
-		}
-	}
+	for (size_t i = 0; i < m->blocks.len; i++)
+		block_destroy(m->blocks.items[i]);
+	block_destroy(m->spare);
 	free(m->blocks.items);
 	free(m->blocks.starts);
 	free(m->by_key);
@@ -654,9 +701,10 @@ static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t alig
 		goto free_run;
 	if (!pl.b) {
 		rc = -ENOMEM;
-		nb = alloc_hook_ok(&m->hook) ? calloc(1, sizeof(*nb)) : NULL;
+		nb = m->spare ? m->spare : alloc_hook_ok(&m->hook) ? calloc(1, sizeof(*nb)) : NULL;
 		if (!nb)
 			goto free_run;
+		m->spare = NULL;
 		rc = index_reserve_one(m, &nb->runs);
 		if (rc)
 			goto free_block;
@@ -671,7 +719,7 @@ static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t alig
 
 	TCEMU_ASSERT((m->key_count + 1) * 2 <= m->key_cap); /* reserved above */
 	if (nb) {
-		*nb = (struct block){ .start = pl.bstart, .end = pl.bend, .high = pl.start, .runs = nb->runs };
+		*nb = (struct block){ .start = pl.bstart, .end = pl.bend, .low = pl.start, .high = pl.start, .runs = nb->runs };
 		TCEMU_ASSERT(!m->blocks.len || m->blocks.starts[m->blocks.len - 1] < nb->start);
 		index_insert(&m->blocks, m->blocks.len, nb->start, nb);
 		m->next_hpa = nb->end;
@@ -689,6 +737,8 @@ static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t alig
 	}
 	if (pl.start + size > b->high)
 		b->high = pl.start + size;
+	if (pl.start < b->low)
+		b->low = pl.start;
 	if (b->runs.len >= BLOCK_MAX_ENTRIES)
 		block_close(m, b);
 	m->pins++;
@@ -699,9 +749,7 @@ static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t alig
 	return 0;
 
 free_block:
-	free(nb->runs.starts);
-	free(nb->runs.items);
-	free(nb);
+	m->spare = nb; /* empty, with whatever arrays it got */
 free_run:
 	free(r);
 unlock:
@@ -742,12 +790,8 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 		index_remove(m, &b->runs, ri);
 		if (!b->closed)
 			block_close(m, b);
-		if (--b->live == 0) {
-			index_remove(m, &m->blocks, bi);
-			free(b->runs.starts);
-			free(b->runs.items);
-			free(b);
-		}
+		if (--b->live == 0)
+			block_free(m, b, bi);
 		m->pins--;
 		m->pinned_bytes -= r->size;
 		if (++m->key_dead * 2 > m->key_count)

@@ -39,9 +39,11 @@ struct memory_hint {
  * space (pre-registration passes the regions just below and just above, the nearer first):
  * the new run goes, when it can, as far from a hint's frames as the range is from the hint's
  * range (the first hint that allows it wins), so that ranges pinned in any order get frames that
- * follow each other as their addresses do; else in a new block with room around it for the
- * ranges that come later (core/memory.c). A hint that names no live pin is ignored. Frames are
- * still never handed out twice; the same range pinned again still gets the same run.
+ * follow each other as their addresses do; else, when a hint's block is still open, in a new
+ * block with room around it for the ranges that come later; else (no hint, or every hint's block
+ * closed) where tcemu_memory_pin would put it (core/memory.c). A hint that names no live pin is
+ * ignored. Frames are still never handed out twice; the same range pinned again still gets the
+ * same run.
  */
 int memory_pin_near(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t align_shift,
 		    const struct memory_hint *hints, unsigned nhints, uint64_t *hpa);
