@@ -359,8 +359,6 @@ static __attribute__((noinline)) long h_put_tce_indirect(struct gwin *w, enum pa
 
 static inline long h_stuff_tce(struct gwin *w, enum path path, struct tcemu_guest *g, const uint64_t *a)
 {
-	struct guest_run run = { .n = a[3] };
-
 	/* KVM's rule: stuffing is for clearing; a value with permission bits is refused. */
 	if (a[2] & TCEMU_TCE_PERM_MASK)
 		return TCEMU_H_PARAMETER;
@@ -371,6 +369,8 @@ static inline long h_stuff_tce(struct gwin *w, enum path path, struct tcemu_gues
 	if (a[3] == 1) /* a stuff of one (a streaming buffer's unmap): the short way */
 		return update_one(g, w, path, a[1], 0, 0, 0);
 	/* The whole range in one run of zeros: one clear per table, one invalidation. */
+	const struct guest_run run = { .n = a[3] };
+
 	return update(g, w, path, a[1], &run, 1, NULL);
 }
 
