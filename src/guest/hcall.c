@@ -327,8 +327,8 @@ static bool list_one_run(const struct ram_map *m, const struct gwin *w, const ui
 }
 
 /* Out of line: its lists (tens of KiB of stack) stay out of the frame of the other calls. */
-static __attribute__((noinline)) long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_map *m, struct tcemu_guest *g,
-			       const uint64_t *a)
+static __attribute__((noinline)) long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_map *m,
+							 struct tcemu_guest *g, const uint64_t *a)
 {
 	uint64_t tces[TCEMU_TCE_LIST_MAX], n = a[3];
 	struct guest_run runs[TCEMU_TCE_LIST_MAX];
@@ -412,8 +412,9 @@ static inline void tally(struct tcemu_guest_stats *st, bool shared, enum path pa
  * One hypercall on one path; first: the call's first path (it counts the call). The caller is
  * inside a grace-period read section: the snapshots and the window found in them stay (util/grace.h).
  */
-static inline __attribute__((always_inline)) long hcall_in_section(struct tcemu_guest *g, enum path path, unsigned long op,
-								    const uint64_t *a, uint64_t *ret, bool first)
+static inline __attribute__((always_inline)) long hcall_in_section(struct tcemu_guest *g, enum path path,
+								    unsigned long op, const uint64_t *a, uint64_t *ret,
+								    bool first)
 {
 	struct gwin *w = NULL;
 	long rc;
