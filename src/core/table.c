@@ -805,9 +805,26 @@ int table_slot_walk(struct tcemu_table *t, uint64_t index, bool alloc, struct ta
 		return -ERANGE;
 	slot->pos = index & t->level_mask;
 	slot->leaf = walk(t, index, alloc, &err);
+	slot->ua = slot->leaf ? leaf_ua(t, slot->leaf) : NULL;
+	slot->chunks = slot->leaf ? leaf_chunks(t, slot->leaf) : NULL;
 	slot->first = index & ~t->level_mask;
 	slot->count = tcemu_min_u64(t->level_mask + 1, t->geo.entries - slot->first);
 	return err;
+}
+
+/*
+ * The one-entry writers below (the guest's hot pair: one exchange, one view store a hypercall)
+ * are leaf functions with a small frame: the slot brings the leaf's user addresses and chunks,
+ * a single entry's line is one bit, and the exchange's contended lock is taken out of line.
+ */
+static inline uint64_t line_bit(uint64_t pos) /* line_bits(pos, 1), pos an entry's position in its leaf */
+{
+	return 1ull << ((pos & (CHUNK_ENTRIES - 1)) / LINE_ENTRIES);
+}
+
+static inline struct chunk *slot_chunk(const struct table_slot *slot)
+{
+	return &((struct chunk *)slot->chunks)[slot->pos >> CHUNK_SHIFT];
 }
 
 void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uint64_t tce)
@@ -815,29 +832,33 @@ void table_owned_store(struct tcemu_table *t, const struct table_slot *slot, uin
 	const bool valid = (tce & TCEMU_TCE_PERM_MASK) != 0;
 	uint64_t *leaf = slot->leaf, pos = slot->pos, old;
 
+	(void)t;
 	if (!leaf)
 		return; /* a clear below an absent level */
-	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+	struct chunk *c = slot_chunk(slot);
 
 	old = ld(&leaf[pos]);
 	if (valid)
-		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), 1);
+		c->lines |= line_bit(pos);
 	st(&leaf[pos], valid ? htobe64(tce) : 0);
-	if (t->userspace)
-		st(&leaf_ua(t, leaf)[pos], 0);
+	if (slot->ua)
+		st(&slot->ua[pos], 0);
 	if (valid != (old != 0)) {
 		__atomic_store_n(&c->nvalid, c->nvalid + (valid ? 1 : -1), __ATOMIC_RELAXED);
 	}
 }
 
-void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint64_t *tce, uint64_t *ua)
+/* table_slot_xchg with the chunk lock taken by the caller (locked) or here (waiting for it). */
+static inline __attribute__((always_inline)) void slot_xchg(const struct table_slot *slot, uint64_t *tce,
+							    uint64_t *ua, bool locked)
 {
 	uint64_t *leaf = slot->leaf, pos = slot->pos;
-	uint64_t *uap = t->userspace ? leaf_ua(t, leaf) + pos : NULL;
-	struct chunk *c = &leaf_chunks(t, leaf)[pos >> CHUNK_SHIFT];
+	uint64_t *uap = slot->ua ? slot->ua + pos : NULL;
+	struct chunk *c = slot_chunk(slot);
 	uint64_t nt = (*tce & TCEMU_TCE_PERM_MASK) ? *tce : 0, nu = nt ? *ua : 0, old, oua = 0;
 
-	tcemu_spin_lock(&c->lock);
+	if (!locked)
+		tcemu_spin_lock(&c->lock);
 	old = be64toh(ld(&leaf[pos]));
 	st(&leaf[pos], htobe64(nt));
 	if (uap) {
@@ -845,12 +866,26 @@ void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint6
 		st(uap, nu);
 	}
 	if (nt)
-		c->lines |= line_bits(pos & (CHUNK_ENTRIES - 1), 1);
+		c->lines |= line_bit(pos);
 	if ((nt != 0) != (old != 0))
 		__atomic_store_n(&c->nvalid, c->nvalid + (nt ? 1 : -1), __ATOMIC_RELAXED);
 	tcemu_spin_unlock(&c->lock);
 	*tce = old;
 	*ua = oua;
+}
+
+static __attribute__((noinline, cold)) void slot_xchg_wait(const struct table_slot *slot, uint64_t *tce, uint64_t *ua)
+{
+	slot_xchg(slot, tce, ua, false);
+}
+
+void table_slot_xchg(struct tcemu_table *t, const struct table_slot *slot, uint64_t *tce, uint64_t *ua)
+{
+	(void)t;
+	if (TCEMU_UNLIKELY(__atomic_exchange_n(&slot_chunk(slot)->lock, 1u, __ATOMIC_ACQUIRE)))
+		slot_xchg_wait(slot, tce, ua); /* contended: a tail call */
+	else
+		slot_xchg(slot, tce, ua, true);
 }
 
 int table_store_owned(struct tcemu_table *t, uint64_t index, uint64_t tce)

@@ -61,6 +61,8 @@ struct table_slot {
 	uint64_t first;  /* the leaf's first entry */
 	uint64_t count;  /* entries of the table in the leaf */
 	uint64_t pos;
+	uint64_t *ua;    /* the leaf's user addresses (NULL: none), found with it */
+	void *chunks;    /* the leaf's chunks (core/table.c), found with it */
 };
 /*
  * A hint that entries [index, index + count) will soon be written: fetches their lines (in the

@@ -131,7 +131,7 @@ static void entries_flush(struct guest_link *gl)
 }
 
 /* Adds delta to the host's entries_mapped: through gl (the fast path, gate open) or at once. */
-static void entries_add(struct tcemu_host *h, struct guest_link *gl, int64_t delta)
+static inline void entries_add(struct tcemu_host *h, struct guest_link *gl, int64_t delta)
 {
 	if (!gl) {
 		host_stat_add(h, &h->stats.entries_mapped, delta, &h->stats.entries_mapped_peak);
@@ -420,29 +420,36 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 	return rc;
 }
 
+/* container_guest_put1's long way: container_guest_put of its one TCE (out of line: the short way saves its frame). */
+static __attribute__((noinline)) int guest_put1_long(struct guest_link *gl, uint64_t bus, uint32_t gshift, uint64_t ua,
+						     uint64_t perm)
+{
+	const struct guest_run run = { .n = 1, .ua = ua, .perm = perm };
+	uint64_t failed;
+
+	return container_guest_put(gl, bus, gshift, &run, 1, &failed);
+}
+
 int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, uint64_t ua, uint64_t perm)
 {
 	struct container *c = gl->c;
-	struct guest_run run = { .n = 1, .ua = ua, .perm = perm };
 	const bool added = ua != 0;
-	struct region *r;
-	uint64_t failed, index, tce = 0;
+	struct region *r = gl->r;
+	uint64_t index, tce = 0;
 
 	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_HELD); /* its window's lock */
+	TCEMU_ASSERT(!(bus & ((1ull << gshift) - 1))); /* the caller checked (guest_put checks it again) */
 	/*
 	 * The common case: the gate open (see container_guest_put; only then may the cache be read),
 	 * the cached window, the guest page the host page, the region used last, no failure
 	 * injection. Anything else: the long way.
 	 */
 	if (!(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST) ||
-	    __atomic_load_n(&c->host->gate_closed, __ATOMIC_SEQ_CST))
-		goto long_way;
-	r = gl->r;
-	if (!gl->t || bus - gl->bus_offset >= gl->window_size || gl->page_shift != gshift ||
-	    (bus & ((1ull << gshift) - 1)) ||
-	    (ua && (!region_holds(r, ua, 1ull << gshift) || r->page_shift < gshift)) ||
+	    __atomic_load_n(&c->host->gate_closed, __ATOMIC_SEQ_CST) || !gl->t ||
+	    bus - gl->bus_offset >= gl->window_size || gl->page_shift != gshift ||
+	    (added && (!region_holds(r, ua, 1ull << gshift) || r->page_shift < gshift)) ||
 	    __atomic_load_n(&c->host->fail_nth, __ATOMIC_RELAXED))
-		goto long_way;
+		return guest_put1_long(gl, bus, gshift, ua, perm);
 	index = (bus - gl->bus_offset) >> gshift;
 	if (table_slot_find(gl->t, index, added, &gl->leaf))
 		return -ENOMEM; /* nothing changed */
@@ -462,9 +469,6 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 	}
 	guest_put_done(gl, gl, (int64_t)added - (tce != 0), index, 1);
 	return 0;
-
-long_way:
-	return container_guest_put(gl, bus, gshift, &run, 1, &failed);
 }
 
 int container_window_matches(struct container *c, uint64_t start, uint32_t gshift, uint64_t bytes)

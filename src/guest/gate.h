@@ -129,7 +129,8 @@ int container_guest_put(struct guest_link *gl, uint64_t bus, uint32_t gshift, co
 			size_t nruns, uint64_t *failed);
 /*
  * container_guest_put of one TCE (ua: its process address, 0: a clear; perm: its hardware
- * permission), with a shorter way for the common case.
+ * permission), with a shorter way for the common case. bus is aligned to 2^gshift (the caller
+ * checked; the long way checks it again).
  */
 int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, uint64_t ua, uint64_t perm);
 /* Counts what gl's cache holds into its region and empties the cache. Gate closed or gl unused. */

@@ -166,21 +166,16 @@ static int view_reserve(struct gwin *w, uint64_t ioba, const struct guest_run *r
 	return 0;
 }
 
-/* Fast: every linked table through the container fast path. Window lock held. */
+/* Fast: every linked table through the container fast path (one entry: update_one). Window lock held. */
 static long apply_fast(struct gwin *w, uint64_t ioba, const struct guest_run *runs, size_t nruns)
 {
 	uint64_t failed;
 
 	if (!w->nlinks)
 		return TCEMU_H_TOO_HARD; /* an unlinked window belongs to the VMM */
-	for (size_t l = 0; l < w->nlinks; l++) {
-		struct guest_link *gl = &w->links[l]->gl;
-		int rc = nruns == 1 && runs[0].n == 1 /* H_PUT_TCE, a stuff of one: the short way */
-				 ? container_guest_put1(gl, ioba, w->page_shift, runs[0].ua, runs[0].perm)
-				 : container_guest_put(gl, ioba, w->page_shift, runs, nruns, &failed);
-		if (rc)
+	for (size_t l = 0; l < w->nlinks; l++)
+		if (container_guest_put(&w->links[l]->gl, ioba, w->page_shift, runs, nruns, &failed))
 			return TCEMU_H_TOO_HARD;
-	}
 	return TCEMU_H_SUCCESS;
 }
 
@@ -222,6 +217,35 @@ static long apply_slow(struct tcemu_guest *g, struct gwin *w, uint64_t ioba, con
 }
 
 /*
+ * update() of one validated entry (H_PUT_TCE, a stuff of one, a list of one): tce the guest TCE
+ * (0: a clear), ua its process address (0: a clear) and perm its hardware permission. Inlined
+ * into its callers with path known, and without the runs: the hot pair (an H_PUT_TCE and a stuff
+ * of one) pays no layer between the window's checks and the container's put1, whose own checks
+ * it does not repeat. The view's place is found once, before anything changes.
+ */
+static inline __attribute__((always_inline)) long update_one(struct tcemu_guest *g, struct gwin *w, enum path path,
+							     uint64_t ioba, uint64_t tce, uint64_t ua, uint64_t perm)
+{
+	if (table_slot_find(w->view, (ioba - w->start) >> w->page_shift, tce != 0, &w->view_slot))
+		return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
+	if (path == FAST) {
+		if (!w->nlinks)
+			return TCEMU_H_TOO_HARD; /* an unlinked window belongs to the VMM */
+		for (size_t l = 0; l < w->nlinks; l++)
+			if (container_guest_put1(&w->links[l]->gl, ioba, w->page_shift, ua, perm))
+				return TCEMU_H_TOO_HARD;
+	}
+	table_owned_store(w->view, &w->view_slot, tce);
+	bump(tce ? &w->stats.tces_set : &w->stats.tces_cleared, 1);
+	if (path == SLOW) {
+		const struct guest_run run = { .n = 1, .ua = ua, .perm = perm, .tce = tce };
+
+		return apply_slow(g, w, ioba, &run, 1);
+	}
+	return TCEMU_H_SUCCESS;
+}
+
+/*
  * One update of validated TCEs at ioba: on the fast path, the hardware first, then the view; on
  * the slow path, the view first (the VMM's own table), then MAP/UNMAP. tces: an INDIRECT list as
  * validated (host order), or NULL.
@@ -231,18 +255,8 @@ static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64
 {
 	long rc;
 
-	if (nruns == 1 && runs[0].n == 1) {
-		/* one entry (H_PUT_TCE, a stuff of one): find its place in the view once */
-		uint64_t tce = runs[0].ua ? runs[0].tce : 0;
-
-		if (table_slot_find(w->view, (ioba - w->start) >> w->page_shift, tce != 0, &w->view_slot))
-			return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
-		if (path == FAST && (rc = apply_fast(w, ioba, runs, nruns)) != TCEMU_H_SUCCESS)
-			return rc;
-		table_owned_store(w->view, &w->view_slot, tce);
-		bump(tce ? &w->stats.tces_set : &w->stats.tces_cleared, 1);
-		return path == FAST ? TCEMU_H_SUCCESS : apply_slow(g, w, ioba, runs, nruns);
-	}
+	if (nruns == 1 && runs[0].n == 1)
+		return update_one(g, w, path, ioba, runs[0].ua ? runs[0].tce : 0, runs[0].ua, runs[0].perm);
 	if (view_reserve(w, ioba, runs, nruns, tces))
 		return TCEMU_H_HARDWARE; /* no memory for the view: nothing changed */
 	if (path == FAST) {
@@ -258,19 +272,24 @@ static long update(struct tcemu_guest *g, struct gwin *w, enum path path, uint64
 	return apply_slow(g, w, ioba, runs, nruns);
 }
 
-static long h_put_tce(struct gwin *w, enum path path, const struct ram_map *m, struct tcemu_guest *g,
-		      const uint64_t *a)
+/*
+ * tces_to_runs of one TCE, without the runs: its address bits page aligned (a clear's included)
+ * and, with permission bits, its page inside RAM.
+ */
+static inline long h_put_tce(struct gwin *w, enum path path, const struct ram_map *m, struct tcemu_guest *g,
+			     const uint64_t *a)
 {
-	struct guest_run run;
-	size_t nruns = 0;
-	long rc;
+	const uint64_t pg = 1ull << w->page_shift, tce = a[2], gpa = tce & ~TCEMU_TCE_PERM_MASK;
+	const struct ram *r;
 
-	if (!ioba_ok(w, a[1], 1))
+	if (!ioba_ok(w, a[1], 1) || (gpa & (pg - 1)))
 		return TCEMU_H_PARAMETER;
-	rc = tces_to_runs(m, w, &a[2], 1, &run, &nruns);
-	if (rc)
-		return rc;
-	return update(g, w, path, a[1], &run, nruns, NULL);
+	if (!(tce & TCEMU_TCE_PERM_MASK))
+		return update_one(g, w, path, a[1], 0, 0, 0);
+	r = ram_find(m, gpa, pg);
+	if (!r)
+		return TCEMU_H_PARAMETER;
+	return update_one(g, w, path, a[1], tce, (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa)), hw_perm(tce));
 }
 
 /* Entry k of a TCE list in guest memory, in host order: read once (the guest may be writing it). */
@@ -307,8 +326,9 @@ static bool list_one_run(const struct ram_map *m, const struct gwin *w, const ui
 	return true;
 }
 
-static long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_map *m, struct tcemu_guest *g,
-			       const uint64_t *a)
+/* Out of line: its lists (tens of KiB of stack) stay out of the frame of the other calls. */
+static __attribute__((noinline)) long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_map *m,
+							 struct tcemu_guest *g, const uint64_t *a)
 {
 	uint64_t tces[TCEMU_TCE_LIST_MAX], n = a[3];
 	struct guest_run runs[TCEMU_TCE_LIST_MAX];
@@ -337,10 +357,8 @@ static long h_put_tce_indirect(struct gwin *w, enum path path, const struct ram_
 	return update(g, w, path, a[1], runs, nruns, tces);
 }
 
-static long h_stuff_tce(struct gwin *w, enum path path, struct tcemu_guest *g, const uint64_t *a)
+static inline long h_stuff_tce(struct gwin *w, enum path path, struct tcemu_guest *g, const uint64_t *a)
 {
-	struct guest_run run = { .n = a[3] };
-
 	/* KVM's rule: stuffing is for clearing; a value with permission bits is refused. */
 	if (a[2] & TCEMU_TCE_PERM_MASK)
 		return TCEMU_H_PARAMETER;
@@ -348,7 +366,11 @@ static long h_stuff_tce(struct gwin *w, enum path path, struct tcemu_guest *g, c
 		return TCEMU_H_PARAMETER;
 	if (a[3] == 0)
 		return TCEMU_H_SUCCESS;
+	if (a[3] == 1) /* a stuff of one (a streaming buffer's unmap): the short way */
+		return update_one(g, w, path, a[1], 0, 0, 0);
 	/* The whole range in one run of zeros: one clear per table, one invalidation. */
+	const struct guest_run run = { .n = a[3] };
+
 	return update(g, w, path, a[1], &run, 1, NULL);
 }
 
@@ -390,8 +412,9 @@ static inline void tally(struct tcemu_guest_stats *st, bool shared, enum path pa
  * One hypercall on one path; first: the call's first path (it counts the call). The caller is
  * inside a grace-period read section: the snapshots and the window found in them stay (util/grace.h).
  */
-static long hcall_in_section(struct tcemu_guest *g, enum path path, unsigned long op, const uint64_t *a, uint64_t *ret,
-			     bool first)
+static inline __attribute__((always_inline)) long hcall_in_section(struct tcemu_guest *g, enum path path,
+								    unsigned long op, const uint64_t *a, uint64_t *ret,
+								    bool first)
 {
 	struct gwin *w = NULL;
 	long rc;
@@ -441,7 +464,9 @@ no_window:
 	return rc;
 }
 
-static long hcall(struct tcemu_guest *g, enum path path, unsigned long op, const uint64_t *a, uint64_t *ret, bool first)
+/* Inlined into each entry point: path and first are constants there (the hot pair's layers). */
+static inline __attribute__((always_inline)) long hcall(struct tcemu_guest *g, enum path path, unsigned long op,
+							const uint64_t *a, uint64_t *ret, bool first)
 {
 	long rc;
 
