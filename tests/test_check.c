@@ -94,9 +94,9 @@ TEST(a_wrong_mapped_count_is_caught)
 	struct mm *mm = v2_mm(&f);
 
 	CHECK_EQ(map(&f, 0, 0, 4 * FX_PAGE, 3), 0);
-	mm->regions[0].mapped++;
+	mm->hot[0].mapped++;
 	caught(f.h, "mapped count 5, 4 entries point into it");
-	mm->regions[0].mapped--;
+	mm->hot[0].mapped--;
 	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), 0);
 }
 

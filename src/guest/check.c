@@ -68,7 +68,8 @@ static int check_hw_entry(void *opaque, uint64_t index, uint64_t tce, uint64_t u
 		return gbroken(k, "liobn 0x%x bus 0x%llx: hardware entry 0x%llx for guest TCE 0x%llx, whose memory is "
 			       "not registered RAM", w->liobn, (unsigned long long)bus, (unsigned long long)tce,
 			       (unsigned long long)v);
-	want = (reg->hpa + (want_ua - reg->ua)) | ((v & TCEMU_TCE_WRITE) ? TCEMU_TCE_READ | TCEMU_TCE_WRITE : TCEMU_TCE_READ);
+	want = (region_hot(c->mm, reg)->hpa + (want_ua - reg->ua)) |
+	       ((v & TCEMU_TCE_WRITE) ? TCEMU_TCE_READ | TCEMU_TCE_WRITE : TCEMU_TCE_READ);
 	if (tce != want || ua != want_ua)
 		return gbroken(k, "liobn 0x%x bus 0x%llx: hardware entry 0x%llx (ua 0x%llx), the guest TCE 0x%llx means "
 			       "0x%llx (ua 0x%llx)", w->liobn, (unsigned long long)bus, (unsigned long long)tce,

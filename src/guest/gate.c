@@ -155,7 +155,7 @@ void container_guest_flush(struct guest_link *gl)
 		gl->kills = 0;
 	}
 	if (gl->r && gl->pending)
-		__atomic_add_fetch(&gl->r->mapped, (uint64_t)gl->pending, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&region_hot(gl->c->mm, gl->r)->mapped, (uint64_t)gl->pending, __ATOMIC_RELAXED);
 	gl->r = NULL;
 	gl->pending = 0;
 	gl->t = NULL;
@@ -270,13 +270,13 @@ static void put_count_apply(struct guest_link *w, struct guest_link *gl, const s
 
 	if (!pc->recount) {
 		for (unsigned x = 0; x < pc->n; x++)
-			mapped_add(gl, pc->by[x].r, (int64_t)pc->by[x].entries);
+			mapped_add(mm, gl, pc->by[x].r, (int64_t)pc->by[x].entries);
 		return;
 	}
 	for (size_t i = 0; i < nruns; i++)
 		for (uint64_t k = 0, pages; runs[i].ua && k < runs[i].n; k += pages) {
 			pages = run_piece(mm, &w->hint, w->page_shift, &runs[i], k, gshift, &r); /* checked: not 0 */
-			mapped_add(gl, r, (int64_t)(pages * fan));
+			mapped_add(mm, gl, r, (int64_t)(pages * fan));
 		}
 }
 
@@ -337,7 +337,7 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 			}
 			if (gather) {
 				const uint64_t ua = run->ua + (k << gshift);
-				const uint64_t e = (r->hpa + (ua - r->ua)) | run->perm;
+				const uint64_t e = (region_hot(mm, r)->hpa + (ua - r->ua)) | run->perm;
 
 				for (uint64_t j = 0; j < pages; j++) {
 					tces[run->at + k + j] = e + (j << gshift);
@@ -378,7 +378,8 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 
 				pages = run_piece(mm, &w->hint, hshift, run, k, gshift, &r);
 				tcemu_table_set_linear(t, index + (run->at + k) * fan, pages * fan,
-						       (r->hpa + (ua - r->ua)) | run->perm, ua, release_entry, &rctx);
+						       (region_hot(mm, r)->hpa + (ua - r->ua)) | run->perm, ua, release_entry,
+						       &rctx);
 			}
 		}
 	}
@@ -454,18 +455,18 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 	if (table_slot_find(gl->t, index, added, &gl->leaf))
 		return -ENOMEM; /* nothing changed */
 	if (added)
-		tce = (r->hpa + (ua - r->ua)) | perm;
+		tce = (region_hot(c->mm, r)->hpa + (ua - r->ua)) | perm;
 	if (gl->leaf.leaf)
 		table_slot_xchg(gl->t, &gl->leaf, &tce, &ua); /* tce, ua: the old entry (tce 0: none) */
 	if (added)
-		mapped_add(gl, r, 1);
+		mapped_add(c->mm, gl, r, 1);
 	if (tce) {
 		/* the old entry's region: usually the one just used */
 		size_t hint = gl->hint;
 		struct region *o = region_has(r, ua) ? r : mm_find_near(c->mm, &hint, ua, 1ull << gshift);
 
 		if (o) /* always: regions with mappings cannot go */
-			mapped_add(gl, o, -1);
+			mapped_add(c->mm, gl, o, -1);
 	}
 	guest_put_done(gl, gl, (int64_t)added - (tce != 0), index, 1);
 	return 0;

@@ -91,19 +91,19 @@ struct guest_link {
 };
 
 /*
- * Adds delta to r's mapped count. With a guest link's cache: a plain add to the cache when r is
- * its region, else the cache is counted into its region and moves to r (invariant 4). Used by the
- * backend's releases (vfio/container.h) and the fast path.
+ * Adds delta to r's mapped count (r: a region of mm, as gl's region is). With a guest link's
+ * cache: a plain add to the cache when r is its region, else the cache is counted into its region
+ * and moves to r (invariant 4). Used by the backend's releases (vfio/container.h) and the fast path.
  */
-static inline void mapped_add(struct guest_link *gl, struct region *r, int64_t delta)
+static inline void mapped_add(struct mm *mm, struct guest_link *gl, struct region *r, int64_t delta)
 {
 	if (!gl) {
-		__atomic_add_fetch(&r->mapped, (uint64_t)delta, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&region_hot(mm, r)->mapped, (uint64_t)delta, __ATOMIC_RELAXED);
 		return;
 	}
 	if (gl->r != r) {
 		if (gl->r && gl->pending)
-			__atomic_add_fetch(&gl->r->mapped, (uint64_t)gl->pending, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&region_hot(mm, gl->r)->mapped, (uint64_t)gl->pending, __ATOMIC_RELAXED);
 		gl->r = r;
 		gl->pending = 0;
 	}

@@ -131,10 +131,12 @@ static int check_entry(void *opaque, uint64_t index, uint64_t tce, uint64_t ua)
 			return broken(k, "container %d window %d entry %llu (tce 0x%llx): ua 0x%llx is in no region of its process",
 				      w->c->first_fd, w->slot, (unsigned long long)index, (unsigned long long)tce,
 				      (unsigned long long)ua);
-		if (r->hpa + (ua - r->ua) != hpa)
+		const uint64_t rhpa = region_hot(w->c->mm, r)->hpa;
+
+		if (rhpa + (ua - r->ua) != hpa)
 			return broken(k, "container %d window %d entry %llu: hpa 0x%llx, its region pinned ua 0x%llx at 0x%llx",
 				      w->c->first_fd, w->slot, (unsigned long long)index, (unsigned long long)hpa,
-				      (unsigned long long)ua, (unsigned long long)(r->hpa + (ua - r->ua)));
+				      (unsigned long long)ua, (unsigned long long)(rhpa + (ua - r->ua)));
 		if (w->c->mm == k->mm && (size_t)(r - k->mm->regions) < k->nmapped)
 			k->mapped[r - k->mm->regions]++;
 		return 0;
@@ -245,9 +247,9 @@ static void check_mm(struct checker *k, struct mm *mm)
 		if (mm->ends[i] != r->ua + r->size)
 			broken(k, "process %d: index key %zu is 0x%llx for a region ending at 0x%llx", (int)mm->pid, i,
 			       (unsigned long long)mm->ends[i], (unsigned long long)(r->ua + r->size));
-		if (tcemu_memory_hpa_to_ua(k->h->mem, r->hpa, &ua, &avail) || ua != r->ua || avail < r->size)
+		if (tcemu_memory_hpa_to_ua(k->h->mem, mm->hot[i].hpa, &ua, &avail) || ua != r->ua || avail < r->size)
 			broken(k, "process %d region 0x%llx+0x%llx: not pinned at 0x%llx", (int)mm->pid,
-			       (unsigned long long)r->ua, (unsigned long long)r->size, (unsigned long long)r->hpa);
+			       (unsigned long long)r->ua, (unsigned long long)r->size, (unsigned long long)mm->hot[i].hpa);
 		bytes += r->size;
 	}
 	if (memcmp(by_shift, mm->by_shift, sizeof(by_shift)))
@@ -258,7 +260,7 @@ static void check_mm(struct checker *k, struct mm *mm)
 			       (unsigned long long)mm->ends[i]);
 	for (size_t i = 0; i < mm->nregions && i < n; i++) {
 		const struct region *r = &mm->regions[i];
-		uint64_t mapped = __atomic_load_n(&r->mapped, __ATOMIC_RELAXED);
+		uint64_t mapped = __atomic_load_n(&mm->hot[i].mapped, __ATOMIC_RELAXED);
 
 		if (mapped != k->mapped[i])
 			broken(k, "process %d region 0x%llx: mapped count %llu, %llu entries point into it", (int)mm->pid,

@@ -184,7 +184,7 @@ void release_entry(void *opaque, uint64_t index, uint64_t old_tce, uint64_t old_
 static inline void release_flush(struct release_ctx *rc)
 {
 	if (rc->r && rc->pending)
-		mapped_add(rc->gl, rc->r, -(int64_t)rc->pending);
+		mapped_add(rc->c->mm, rc->gl, rc->r, -(int64_t)rc->pending);
 	rc->pending = 0;
 }
 

@@ -327,8 +327,8 @@ TCEMU_EXPORT ssize_t tcemu_host_regions(struct tcemu_host *h, pid_t pid, struct 
 			.ua = r->ua,
 			.size = r->size,
 			.page_shift = r->page_shift,
-			.hpa = r->hpa,
-			.mapped = __atomic_load_n(&r->mapped, __ATOMIC_RELAXED),
+			.hpa = mm->hot[i].hpa,
+			.mapped = __atomic_load_n(&mm->hot[i].mapped, __ATOMIC_RELAXED),
 			.users = r->users,
 		};
 	}

@@ -7,9 +7,9 @@
  * Regions never overlap; each counts the gaps between neighbours up to it, and the process counts
  * its regions by page size, so that a map across regions is checked in O(1) (mm_span_ok). Each
  * container that registered a region holds one reference (struct cref in the container, sorted the
- * same way); region->mapped counts the IOMMU entries pointing into it.
+ * same way); region_hot(mm, r)->mapped counts the IOMMU entries pointing into it.
  *
- * Locking: vfio/prereg.h (mm->lock, region->mapped, the caller's container->lock).
+ * Locking: vfio/prereg.h (mm->lock, the regions' mapped counts, the caller's container->lock).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -96,6 +96,7 @@ static int regions_reserve(struct tcemu_host *h, struct mm *mm)
 {
 	size_t cap = mm->cap ? mm->cap * 2 : KEYS_PER_BLOCK;
 	struct region *r;
+	struct region_hot *hot;
 	uint64_t *e, *t;
 
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
@@ -106,6 +107,10 @@ static int regions_reserve(struct tcemu_host *h, struct mm *mm)
 	if (!r)
 		return -ENOMEM;
 	mm->regions = r;
+	hot = host_realloc(h, mm->hot, cap * sizeof(*hot));
+	if (!hot)
+		return -ENOMEM;
+	mm->hot = hot;
 	e = host_realloc(h, mm->ends, cap * sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -280,8 +285,8 @@ static void region_release(struct tcemu_host *h, struct mm *mm, const struct reg
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
 	TCEMU_ASSERT(r >= mm->regions && (size_t)(r - mm->regions) < mm->nregions);
 	/* Nobody uses it: no container references it, no IOMMU entry points into it. */
-	TCEMU_ASSERT(r->users == 0 && __atomic_load_n(&r->mapped, __ATOMIC_RELAXED) == 0);
-	tcemu_memory_unpin(h->mem, r->hpa);
+	TCEMU_ASSERT(r->users == 0 && __atomic_load_n(&region_hot(mm, r)->mapped, __ATOMIC_RELAXED) == 0);
+	tcemu_memory_unpin(h->mem, region_hot(mm, r)->hpa);
 	mm->by_shift[r->page_shift]--;
 	if (r->mlocked)
 		real_munlock(r->ua, r->size);
@@ -303,6 +308,7 @@ static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 
 	region_release(h, mm, r);
 	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
+	memmove(&mm->hot[i], &mm->hot[i + 1], (mm->nregions - i - 1) * sizeof(*mm->hot));
 	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
 	mm->nregions--;
 	mm->ends[mm->nregions] = UINT64_MAX;
@@ -316,6 +322,7 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	const uint64_t pg = 1ull << h->page_shift;
 	struct region *r;
 	uint32_t backing, natural;
+	uint64_t hpa;
 	size_t at;
 	int rc;
 
@@ -374,28 +381,30 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 	struct memory_hint near[2];
 	unsigned nnear = 0;
 	if (at > 0)
-		near[nnear++] = (struct memory_hint){ mm->regions[at - 1].ua, mm->regions[at - 1].hpa };
+		near[nnear++] = (struct memory_hint){ mm->regions[at - 1].ua, mm->hot[at - 1].hpa };
 	if (at < mm->nregions) {
-		near[nnear++] = (struct memory_hint){ mm->regions[at].ua, mm->regions[at].hpa };
+		near[nnear++] = (struct memory_hint){ mm->regions[at].ua, mm->hot[at].hpa };
 		if (nnear == 2 && mm->regions[at].ua - (ua + size) < ua - mm->ends[at - 1]) {
 			near[1] = near[0];
-			near[0] = (struct memory_hint){ mm->regions[at].ua, mm->regions[at].hpa };
+			near[0] = (struct memory_hint){ mm->regions[at].ua, mm->hot[at].hpa };
 		}
 	}
-	rc = host_alloc_ok(h) ? memory_pin_near(h->mem, ua, size, nr.page_shift, near, nnear, &nr.hpa) : -ENOMEM;
+	rc = host_alloc_ok(h) ? memory_pin_near(h->mem, ua, size, nr.page_shift, near, nnear, &hpa) : -ENOMEM;
 	if (rc)
 		goto out;
 	if (h->real_mlock) {
 		if (real_mlock(ua, size) != 0) {
 			rc = errno == EPERM ? -EPERM : -ENOMEM;
-			tcemu_memory_unpin(h->mem, nr.hpa);
+			tcemu_memory_unpin(h->mem, hpa);
 			goto out;
 		}
 		nr.mlocked = true;
 	}
 	memmove(&mm->regions[at + 1], &mm->regions[at], (mm->nregions - at) * sizeof(*mm->regions));
+	memmove(&mm->hot[at + 1], &mm->hot[at], (mm->nregions - at) * sizeof(*mm->hot));
 	memmove(&mm->ends[at + 1], &mm->ends[at], (mm->nregions - at) * sizeof(*mm->ends));
 	mm->regions[at] = nr;
+	mm->hot[at] = (struct region_hot){ .hpa = hpa };
 	mm->ends[at] = ua + size;
 	mm->nregions++;
 	tops_update(mm, at);
@@ -433,12 +442,12 @@ int mm_unregister(struct tcemu_host *h, struct mm *mm, struct container *c, uint
 	 * into it; tcemu refuses with EBUSY while any IOMMU entry maps into the region, and changes
 	 * nothing.
 	 */
-	if (__atomic_load_n(&r->mapped, __ATOMIC_RELAXED)) {
+	if (__atomic_load_n(&region_hot(mm, r)->mapped, __ATOMIC_RELAXED)) {
 		rc = -EBUSY;
 		host_defect(h, "SPAPR_UNREGISTER_MEMORY(vaddr=0x%llx, size=0x%llx) refused with EBUSY: "
 			       "%llu IOMMU entries still map into the region",
 			    (unsigned long long)ua, (unsigned long long)size,
-			    (unsigned long long)__atomic_load_n(&r->mapped, __ATOMIC_RELAXED));
+			    (unsigned long long)__atomic_load_n(&region_hot(mm, r)->mapped, __ATOMIC_RELAXED));
 		goto out;
 	}
 	cref_remove(c, cr);
@@ -484,14 +493,14 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 			TCEMU_ASSERT(r->users > 0); /* a container's reference keeps its region */
 			if (--r->users == 0) {
 				mm->orphans++; /* until freed below, or kept as an orphan */
-				if (__atomic_load_n(&r->mapped, __ATOMIC_RELAXED))
+				if (__atomic_load_n(&mm->hot[i].mapped, __ATOMIC_RELAXED))
 					host_defect(h, "container %d released the region at 0x%llx (0x%llx bytes) it registered "
 						       "while IOMMU entries of another container still map into it: the region "
 						       "stays pinned until they go",
 						    c->first_fd, (unsigned long long)r->ua, (unsigned long long)r->size);
 			}
 		}
-		mapped = __atomic_load_n(&r->mapped, __ATOMIC_RELAXED);
+		mapped = __atomic_load_n(&mm->hot[i].mapped, __ATOMIC_RELAXED);
 		if (r->users == 0 && mapped == 0) {
 			region_release(h, mm, r);
 			mm->orphans--;
@@ -501,6 +510,7 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 		}
 		if (w != i) {
 			mm->regions[w] = *r;
+			mm->hot[w] = mm->hot[i];
 			mm->ends[w] = mm->ends[i];
 		}
 		w++;
@@ -521,6 +531,7 @@ void mm_free(struct tcemu_host *h, struct mm *mm)
 {
 	(void)h;
 	free(mm->regions);
+	free(mm->hot);
 	free(mm->ends);
 	free(mm->tops);
 	tcemu_rwlock_destroy(&mm->lock);

@@ -9,7 +9,7 @@
  *   region's gaps, by_shift), each region's users and the accounting (locked, limit). MAP takes it shared to find regions and
  *   bump their mapped counts (atomics); REGISTER, UNREGISTER and a MAP across regions take it
  *   exclusive through mm_wrlock, which first closes the guest gate (guest/gate.h).
- * - region->mapped changes by atomic adds under mm->lock held shared (a map inside one region,
+ * - region_hot(mm, r)->mapped changes by atomic adds under mm->lock held shared (a map inside one region,
  *   releases), by plain adds under it held exclusive (a map across regions), and is read under it
  *   held exclusive (UNREGISTER), so an unregister never races a map of the same memory. The guest
  *   fast path, gate open, counts into its link's cache instead (guest/gate.h).
@@ -42,11 +42,21 @@ struct region {
 	uint32_t page_shift; /* natural alignment of ua|size, capped at the backing page size */
 	uint32_t gaps;       /* gaps in the sorted array up to this region (under mm->lock): the
 				regions from a to b leave none iff a->gaps == b->gaps */
-	uint64_t hpa;        /* simulated physical address of ua (one contiguous pinned run) */
-	uint64_t mapped;     /* atomic: IOMMU entries pointing into the region */
 	uint32_t users;      /* containers referencing it (under mm->lock) */
 	bool mlocked;
 };
+
+/*
+ * The two fields of a region that a MAP across regions reads and writes, kept apart from struct
+ * region in an array parallel to mm->regions (mm->hot, moved with it): the walk of such a MAP
+ * reads them and mm->ends only, 24 bytes a region instead of a 48-byte region's line share (the
+ * walk is bound by memory traffic: the table's fill streams megabytes beside it).
+ */
+struct region_hot {
+	uint64_t hpa;    /* simulated physical address of the region's ua (one contiguous pinned run) */
+	uint64_t mapped; /* atomic: IOMMU entries pointing into the region */
+};
+
 
 /* A process (the kernel's mm): its regions, sorted by ua, and its locked-memory accounting. */
 struct mm {
@@ -57,6 +67,7 @@ struct mm {
 	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous;
 	                            UINT64_MAX from nregions to cap */
 	uint64_t *tops;          /* tops[b]: the last key of block b of ends[] (prereg.c) */
+	struct region_hot *hot;  /* hot[i]: regions[i]'s frame and mapped count (region_hot) */
 	size_t nregions, cap;    /* cap: a multiple of the block size */
 	size_t orphans;          /* regions no container references, kept while entries map into them */
 	uint32_t by_shift[64];   /* regions by page_shift */
@@ -64,6 +75,13 @@ struct mm {
 	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
 	struct mm *next;         /* host->mms list, under host->mms_lock */
 };
+
+/* r's frame and mapped count; r is one of mm's regions (same lock rules as r). */
+static inline struct region_hot *region_hot(const struct mm *mm, const struct region *r)
+{
+	return &mm->hot[r - mm->regions];
+}
+
 
 /* prereg.c (container->lock held exclusive by the caller unless said otherwise) */
 int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64_t ua, uint64_t size);

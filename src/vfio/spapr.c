@@ -519,8 +519,9 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 		rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, npages) : -ENOMEM;
 		if (rc)
 			goto out;
-		__atomic_add_fetch(&r->mapped, npages, __ATOMIC_RELAXED);
-		tcemu_table_set_linear(t, index, npages, (r->hpa + (vaddr - r->ua)) | perm, vaddr, release_entry, &rctx);
+		__atomic_add_fetch(&region_hot(mm, r)->mapped, npages, __ATOMIC_RELAXED);
+		tcemu_table_set_linear(t, index, npages, (region_hot(mm, r)->hpa + (vaddr - r->ua)) | perm, vaddr,
+				       release_entry, &rctx);
 		goto done;
 	}
 	if (!r) {
@@ -575,19 +576,25 @@ checked:
 	 * the user addresses (linear across the regions, which leave no gap): a chunk is locked once
 	 * however many regions it crosses.
 	 */
-	struct region *q = &mm->regions[first], *const ql = &mm->regions[last];
-	const uint64_t head = (vaddr - q->ua) >> ps, tail = (ql->ua + ql->size - end) >> ps;
+	/*
+	 * The walk reads only the regions' frames and counts (mm->hot) and their ends (mm->ends): the
+	 * regions leave no gap, so region i starts where region i - 1 ends.
+	 */
+	struct region_hot *const hot = mm->hot;
+	const uint64_t *const ends = mm->ends;
+	const uint64_t head = (vaddr - mm->regions[first].ua) >> ps, tail = (ends[last] - end) >> ps;
+	size_t i = first;
 
-	q->mapped -= head;
-	ql->mapped -= tail;
-	for (uint64_t batch = 0, at = index, ua = vaddr; q <= ql; batch++) {
-		const struct region *const q0 = q;
-		struct table_run runs[RUNS], run = { .tce = q->hpa | perm };
-		uint64_t next = run.tce, entries; /* next: the entry that would continue the run */
+	hot[first].mapped -= head;
+	hot[last].mapped -= tail;
+	for (uint64_t batch = 0, at = index, ua = vaddr; i <= last; batch++) {
+		const uint64_t from = i == first ? mm->regions[first].ua : ends[i - 1]; /* the batch's first byte */
+		struct table_run runs[RUNS], run = { .tce = hot[i].hpa | perm };
+		uint64_t next = run.tce, start = from, entries; /* next: the entry that would continue the run */
 		size_t n = 0;
 
-		for (; q <= ql; q++) {
-			const uint64_t tce = q->hpa | perm, count = q->size >> ps;
+		for (; i <= last; i++) {
+			const uint64_t size = ends[i] - start, tce = hot[i].hpa | perm, count = size >> ps;
 
 			if (tce != next) { /* frames that do not follow the run's */
 				if (n == RUNS - 1)
@@ -595,18 +602,19 @@ checked:
 				runs[n++] = run;
 				run = (struct table_run){ .tce = tce };
 			}
-			next = tce + q->size;
-			q->mapped += count;
+			next = tce + size;
+			hot[i].mapped += count;
 			run.count += count;
+			start = ends[i];
 		}
 		runs[n++] = run;
-		entries = (q[-1].ua + q[-1].size - q0->ua) >> ps; /* no gap */
+		entries = (ends[i - 1] - from) >> ps; /* no gap */
 		if (batch == 0) {
 			runs[0].tce += head << ps;
 			runs[0].count -= head;
 			entries -= head;
 		}
-		if (q > ql) {
+		if (i > last) {
 			runs[n - 1].count -= tail;
 			entries -= tail;
 		}
