@@ -667,6 +667,53 @@ static void check_map_over(struct fx_vfio *f, uint8_t *mem, const uint32_t *off,
 }
 
 /*
+ * A map across regions whose frames make long runs (several regions each, through the table's
+ * linear fill) and short ones between them (filled as a list): regions A, B, C of 2048 pages
+ * registered in address order (one run of 6144 entries), then D (4 pages), E (5120) and F (3),
+ * each after a region registered and unregistered further on has closed the block of frames of
+ * the one before (so each starts a run of its own). Every entry and count is right over the
+ * whole range, over a part that starts and ends inside long runs, and over the whole range again
+ * on top of it (entries replaced, counts moved, not grown); UNMAP leaves every count at 0.
+ */
+TEST(prereg_map_over_regions_long_and_short_runs)
+{
+	static const uint32_t off[7] = { 0, 2048, 4096, 6144, 6148, 11268, 11271 };
+	struct fx_vfio f;
+	uint8_t *mem = umem(48 * MiB);
+	struct tcemu_region_info ri[6];
+	const uint64_t iova = 0x40000000 + 3 * 4096;
+
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	for (unsigned i = 0; i < 6; i++) {
+		CHECK_EQ(reg(&f, mem + off[i] * 4096ull, (off[i + 1] - off[i]) * 4096ull), 0);
+		if (i >= 2) { /* close the block of the frames just handed out */
+			CHECK_EQ(reg(&f, mem + 46 * MiB, MiB), 0);
+			CHECK_EQ(unreg(&f, mem + 46 * MiB, MiB), 0);
+		}
+	}
+	CHECK_EQ(tcemu_host_regions(f.h, getpid(), ri, 6), 6);
+	CHECK_U64(ri[1].hpa, ri[0].hpa + 2048 * 4096ull);
+	CHECK_U64(ri[2].hpa, ri[1].hpa + 2048 * 4096ull);
+	for (unsigned i = 3; i < 6; i++)
+		CHECK(ri[i].hpa != ri[i - 1].hpa + (off[i] - off[i - 1]) * 4096ull);
+	CHECK_EQ(map_rw(&f, mem, iova, off[6] * 4096ull), 0);
+	check_map_over(&f, mem, off, 6, iova, 0, off[6]);
+	CHECK_EQ(unmap(&f, iova, off[6] * 4096ull), 0);
+	CHECK_EQ(map_rw(&f, mem + 1000 * 4096ull, iova + 1000 * 4096ull, 9000 * 4096ull), 0);
+	check_map_over(&f, mem, off, 6, iova + 1000 * 4096ull, 1000, 10000);
+	CHECK_EQ(map_rw(&f, mem, iova, off[6] * 4096ull), 0); /* over the entries of the map before */
+	check_map_over(&f, mem, off, 6, iova, 0, off[6]);
+	CHECK_EQ(unmap(&f, iova, off[6] * 4096ull), 0);
+	CHECK_EQ(tcemu_host_regions(f.h, getpid(), ri, 6), 6);
+	for (unsigned i = 0; i < 6; i++)
+		CHECK_EQ(ri[i].mapped, 0);
+	CHECK_EQ(cinfo(&f).windows[0].valid_entries, 0);
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
+}
+
+/*
  * 400 regions of 1 to 7 pages (runs of every length modulo 4, many in a chunk, some across chunk
  * ends) registered in address, reverse and shuffled order. One MAP from inside the fourth region
  * to inside the last but two, over a range where single pages were mapped before (chunks that are
@@ -771,5 +818,5 @@ HARNESS_MAIN(T(prereg_region_fields), T(prereg_page_shift_64k_system),
 	     T(prereg_unregister_ebusy_while_mapped), T(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere),
 	     T(prereg_mapped_counts), T(prereg_region_kept_while_another_container_maps_it),
 	     T(prereg_map_over_regions_any_registration_order),
-	     T(prereg_map_over_regions_of_every_length_any_order_and_holes),
+	     T(prereg_map_over_regions_of_every_length_any_order_and_holes), T(prereg_map_over_regions_long_and_short_runs),
 	     T(prereg_map_over_regions_after_a_container_dropped_its_own))
