@@ -435,7 +435,7 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 {
 	struct container *c = gl->c;
 	const bool added = ua != 0;
-	struct region *r = gl->r;
+	struct region *r;
 	uint64_t index, tce = 0;
 
 	TCEMU_ASSERT(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_HELD); /* its window's lock */
@@ -446,8 +446,10 @@ int container_guest_put1(struct guest_link *gl, uint64_t bus, uint32_t gshift, u
 	 * injection. Anything else: the long way.
 	 */
 	if (!(__atomic_load_n(gl->lock, __ATOMIC_RELAXED) & GUEST_LOCK_FAST) ||
-	    __atomic_load_n(&c->host->gate_closed, __ATOMIC_SEQ_CST) || !gl->t ||
-	    bus - gl->bus_offset >= gl->window_size || gl->page_shift != gshift ||
+	    __atomic_load_n(&c->host->gate_closed, __ATOMIC_SEQ_CST))
+		return guest_put1_long(gl, bus, gshift, ua, perm);
+	r = gl->r; /* the cache: read only once the gate is found open (a closer may be flushing it) */
+	if (!gl->t || bus - gl->bus_offset >= gl->window_size || gl->page_shift != gshift ||
 	    (added && (!region_holds(r, ua, 1ull << gshift) || r->page_shift < gshift)) ||
 	    __atomic_load_n(&c->host->fail_nth, __ATOMIC_RELAXED))
 		return guest_put1_long(gl, bus, gshift, ua, perm);

@@ -28,7 +28,7 @@
 #include "vfio/probe.h"
 
 #define BATCH 512
-#define RUNS 256 /* linear runs per table call of a map across regions */
+#define RUNS 256 /* linear runs per batch of a map across regions */
 
 /* ---- windows ---- */
 
