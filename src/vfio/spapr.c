@@ -608,11 +608,9 @@ checked:
 	 * counts its pages as the walk passes it (whole: the first and the last region give back the
 	 * pages before vaddr and from end on, once). The runs go to the table RUNS at a time, with
 	 * the user addresses (linear across the regions, which leave no gap): a chunk is locked once
-	 * however many regions it crosses.
-	 */
-	/*
-	 * The walk reads only the regions' frames and counts (mm->hot) and their ends (mm->ends): the
-	 * regions leave no gap, so region i starts where region i - 1 ends.
+	 * however many regions it crosses. The walk reads only the regions' frames and counts (mm->hot)
+	 * and their ends (mm->ends), never struct region: the regions leave no gap, so region i starts
+	 * where region i - 1 ends.
 	 */
 	struct region_hot *const hot = mm->hot;
 	const uint64_t *const ends = mm->ends;
