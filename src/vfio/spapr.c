@@ -553,9 +553,10 @@ static long map_v2(struct container *c, struct tcemu_table *t, uint32_t ps, uint
 		rc = host_alloc_ok(h) ? tcemu_table_reserve(t, index, npages) : -ENOMEM;
 		if (rc)
 			goto out;
-		__atomic_add_fetch(&region_hot(mm, r)->mapped, npages, __ATOMIC_RELAXED);
-		tcemu_table_set_linear(t, index, npages, (region_hot(mm, r)->hpa + (vaddr - r->ua)) | perm, vaddr,
-				       release_entry, &rctx);
+		struct region_hot *const rh = region_hot(mm, r);
+
+		__atomic_add_fetch(&rh->mapped, npages, __ATOMIC_RELAXED);
+		tcemu_table_set_linear(t, index, npages, (rh->hpa + (vaddr - r->ua)) | perm, vaddr, release_entry, &rctx);
 		goto done;
 	}
 	if (!r) {
