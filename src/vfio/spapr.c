@@ -605,12 +605,12 @@ checked:
 		goto out;
 	/*
 	 * From here on nothing can fail. One linear run per stretch of regions whose frames follow
-	 * each other (pinned one after another, as when registered in address order); each region
-	 * counts its pages as the walk passes it (whole: the first and the last region give back the
-	 * pages before vaddr and from end on, once). The runs go to the table RUNS at a time through
-	 * map_runs, with the user addresses (linear across the regions, which leave no gap). The walk reads only the regions' frames and counts (mm->hot)
-	 * and their ends (mm->ends), never struct region: the regions leave no gap, so region i starts
-	 * where region i - 1 ends.
+	 * each other (memory_pin_near places them so, whatever the order of registration); each
+	 * region counts its pages as the walk passes it (whole: the first and the last region give
+	 * back the pages before vaddr and from end on, once). The runs go to the table RUNS at a time
+	 * through map_runs, with the user addresses (linear across the regions, which leave no gap).
+	 * The walk reads only the regions' frames and counts (mm->hot) and their ends (mm->ends),
+	 * never struct region: region i starts where region i - 1 ends.
 	 */
 	struct region_hot *const hot = mm->hot;
 	const uint64_t *const ends = mm->ends;
