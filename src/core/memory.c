@@ -101,9 +101,8 @@ struct sorted_index {
 struct block {
 	uint64_t start, end; /* the reserved simulated addresses [start, end) */
 	uint64_t low, high;  /* start of the lowest run ever placed in it, end of the highest */
-	size_t live;         /* live runs; the block is freed when this reaches 0 */
 	bool closed;         /* a run of it died, or it is full: it takes no more runs */
-	struct sorted_index runs;
+	struct sorted_index runs; /* empty (len 0) once no run is live: the block is freed */
 };
 
 struct run {
@@ -446,15 +445,14 @@ static void block_destroy(struct block *b)
 static void block_free(struct tcemu_memory *m, struct block *b, size_t at)
 {
 	TCEMU_ASSERT_HELD(&m->lock);
-	TCEMU_ASSERT(b->live == 0 && m->blocks.items[at] == b);
+	TCEMU_ASSERT(b->runs.len == 0 && m->blocks.items[at] == b);
 	index_remove(m, &m->blocks, at);
 	m->wasted += (b->low - b->start) + (b->end - b->high);
 	if (m->spare) {
 		block_destroy(b);
 		return;
 	}
-	b->runs.len = b->runs.dead = 0;
-	m->spare = b;
+	m->spare = b; /* its runs index is empty: tombstones at the end are popped */
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -730,7 +728,6 @@ static int pin(struct tcemu_memory *m, uint64_t ua, uint64_t size, uint32_t alig
 	key_place(m->by_key, m->key_cap, key_hash(ua, size), r);
 	m->key_count++;
 	index_insert(&b->runs, pl.at, pl.start, r);
-	b->live++;
 	if (pl.start + size > b->end) { /* grown at the top */
 		b->end = pl.start + size;
 		m->next_hpa = b->end;
@@ -786,11 +783,10 @@ TCEMU_EXPORT int tcemu_memory_unpin(struct tcemu_memory *m, uint64_t hpa)
 	if (--r->refs == 0) {
 		/* dead: out of its block now (which closes), out of the key table (and freed) at the next sweep */
 		struct block *b = r->block;
-		TCEMU_ASSERT(b->live > 0);
 		index_remove(m, &b->runs, ri);
 		if (!b->closed)
 			block_close(m, b);
-		if (--b->live == 0)
+		if (b->runs.len == 0) /* trailing tombstones are popped: no live run left */
 			block_free(m, b, bi);
 		m->pins--;
 		m->pinned_bytes -= r->size;
