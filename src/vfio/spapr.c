@@ -621,25 +621,26 @@ checked:
 	hot[last].mapped -= tail;
 	for (uint64_t batch = 0, at = index, ua = vaddr; i <= last; batch++) {
 		const uint64_t from = i == first ? mm->regions[first].ua : ends[i - 1]; /* the batch's first byte */
-		struct table_run runs[RUNS], run = { .tce = hot[i].hpa | perm };
-		uint64_t next = run.tce, start = from, entries; /* next: the entry that would continue the run */
+		struct table_run runs[RUNS];
+		/* the run: its first frame and byte; next: the frame that would continue it; start: region i's */
+		uint64_t run_hpa = hot[i].hpa, run_from = from, next = run_hpa, start = from, entries;
 		size_t n = 0;
 
 		for (; i <= last; i++) {
-			const uint64_t size = ends[i] - start, tce = hot[i].hpa | perm, count = size >> ps;
+			const uint64_t e = ends[i];
 
-			if (tce != next) { /* frames that do not follow the run's */
+			if (hot[i].hpa != next) { /* frames that do not follow the run's */
 				if (n == RUNS - 1)
 					break; /* the list is full with the run */
-				runs[n++] = run;
-				run = (struct table_run){ .tce = tce };
+				runs[n++] = (struct table_run){ .tce = run_hpa | perm, .count = (start - run_from) >> ps };
+				run_hpa = next = hot[i].hpa;
+				run_from = start;
 			}
-			next = tce + size;
-			hot[i].mapped += count;
-			run.count += count;
-			start = ends[i];
+			next += e - start;
+			hot[i].mapped += (e - start) >> ps;
+			start = e;
 		}
-		runs[n++] = run;
+		runs[n++] = (struct table_run){ .tce = run_hpa | perm, .count = (start - run_from) >> ps };
 		entries = (ends[i - 1] - from) >> ps; /* no gap */
 		if (batch == 0) {
 			runs[0].tce += head << ps;
