@@ -106,13 +106,42 @@ TEST(a_wrong_gap_count_or_page_size_count_is_caught)
 	struct fx_vfio f;
 	char why[512];
 	struct mm *mm = v2_mm(&f);
+	struct vfio_iommu_spapr_register_memory r = { .argsz = sizeof(r), .vaddr = (uintptr_t)f.mem, .size = 64 * FX_PAGE };
 
-	mm->regions[0].gaps++;
-	caught(f.h, "1 gaps counted before it, 0 found");
-	mm->regions[0].gaps--;
+	/* two regions that follow each other, for a gap count to be wrong against the one before */
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r), 0);
+	r.size = 32 * FX_PAGE;
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
+	r.vaddr += 32 * FX_PAGE;
+	CHECK_EQ(tcemu_host_ioctl(f.h, f.c, VFIO_IOMMU_SPAPR_REGISTER_MEMORY, &r), 0);
+	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), 0);
+	mm->regions[1].gaps++;
+	caught(f.h, "with 0 gap between");
+	mm->regions[1].gaps--;
 	mm->by_shift[mm->regions[0].page_shift]++;
 	caught(f.h, "counted by page size");
 	mm->by_shift[mm->regions[0].page_shift]--;
+	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), 0);
+}
+
+/* The index's slots: the padding on both sides of the regions and the last key of each block. */
+TEST(a_broken_index_slot_is_caught)
+{
+	struct fx_vfio f;
+	char why[512];
+	struct mm *mm = v2_mm(&f);
+	const size_t used = mm->front + mm->nregions;
+
+	CHECK(mm->front > 0 && used < mm->cap); /* room on both sides */
+	mm->end_slots[mm->front - 1] = 1;
+	caught(f.h, "outside the regions");
+	mm->end_slots[mm->front - 1] = 0;
+	mm->end_slots[used] = UINT64_MAX - 1; /* still above every address: lookups work */
+	caught(f.h, "outside the regions");
+	mm->end_slots[used] = UINT64_MAX;
+	mm->tops[mm->front / MM_KEYS_PER_BLOCK]--;
+	caught(f.h, "top is");
+	mm->tops[mm->front / MM_KEYS_PER_BLOCK]++;
 	CHECK_EQ(check(f.h, TCEMU_CHECK_NO_GUEST, why), 0);
 }
 
@@ -186,5 +215,5 @@ TEST(guest_views_and_hardware_agree)
 }
 
 HARNESS_MAIN(T(v2_state_passes_and_tears_down_to_zero), T(v1_state_passes), T(a_wrong_mapped_count_is_caught),
-	     T(a_wrong_gap_count_or_page_size_count_is_caught), T(an_accounting_slip_is_caught), T(an_entry_outside_registered_memory_is_caught),
+	     T(a_wrong_gap_count_or_page_size_count_is_caught), T(a_broken_index_slot_is_caught), T(an_accounting_slip_is_caught), T(an_entry_outside_registered_memory_is_caught),
 	     T(guest_views_and_hardware_agree))

@@ -5,6 +5,7 @@
  * regions, unregistration.
  */
 #include "spapr.h"
+#include "vfio/check.h"
 
 /* ======================= section 6: pre-registration ======================= */
 
@@ -417,6 +418,16 @@ TEST(prereg_descending_registration_contiguous_frames)
  * memory is then looked up through a one-page MAP: it succeeds exactly inside a region, with that
  * region's frame.
  */
+/* Shuffles a[0, n) in place (Fisher-Yates, xorshift64 from *seed, which it advances). */
+static void shuffle(unsigned *a, unsigned n, uint64_t *seed)
+{
+	for (unsigned i = n - 1; n > 1 && i > 0; i--) {
+		*seed ^= *seed << 13, *seed ^= *seed >> 7, *seed ^= *seed << 17;
+		unsigned j = (unsigned)(*seed % (i + 1)), t = a[i];
+		a[i] = a[j], a[j] = t;
+	}
+}
+
 TEST(prereg_lookup_matches_model)
 {
 	enum { SLOTS = 512, SLOT_PAGES = 32 };
@@ -436,11 +447,7 @@ TEST(prereg_lookup_matches_model)
 		slot[i].live = (seed >> 20) % 8 != 0;
 		order[i] = i;
 	}
-	for (unsigned i = SLOTS - 1; i > 0; i--) {
-		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
-		unsigned j = (unsigned)(seed % (i + 1)), t = order[i];
-		order[i] = order[j], order[j] = t;
-	}
+	shuffle(order, SLOTS, &seed);
 	for (unsigned i = 0; i < SLOTS; i++) {
 		unsigned k = order[i];
 		if (slot[k].live)
@@ -477,6 +484,74 @@ TEST(prereg_lookup_matches_model)
 	CHECK(host_is_clean(f.h));
 	fx_host_done(f.h);
 	free(ri);
+}
+
+/*
+ * The index keeps its regions in slots with room at both ends and moves the shorter side: register
+ * and unregister one-page regions (three in a row, then a gap) in every pairing of five orders
+ * (address, reverse, random, alternate ends, middle out), with the invariant checker
+ * after every call (the sort, the keys, the padding and block tops of the slots, the gap counts
+ * against each region's neighbour, the containers' references), and a map across a run of three and
+ * across a gap in between.
+ */
+static unsigned order_at(unsigned how, unsigned k, unsigned n, const unsigned *shuffled)
+{
+	switch (how) {
+	case 0: return k;
+	case 1: return n - 1 - k;
+	case 2: return shuffled[k];
+	case 3: return k % 2 ? n - 1 - k / 2 : k / 2;                   /* alternate ends */
+	default: return k % 2 ? n / 2 + (k - 1) / 2 : n / 2 - 1 - k / 2; /* middle out */
+	}
+}
+
+TEST(prereg_index_any_order_checked)
+{
+	enum { N = 240, ORDERS = 5 };
+	static unsigned shuffled[N];
+	uint8_t *mem = umem((N + N / 3) * 4096ull);
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+	char why[512];
+	struct fx_vfio f;
+
+	CHECK(mem);
+	for (unsigned k = 0; k < N; k++)
+		shuffled[k] = k;
+	shuffle(shuffled, N, &seed);
+	for (unsigned how = 0; how < ORDERS; how++) {
+		/* every order_at is a permutation of 0 .. N - 1 */
+		static bool seen[N];
+		memset(seen, 0, sizeof(seen));
+		for (unsigned k = 0; k < N; k++) {
+			unsigned i = order_at(how, k, N, shuffled);
+			CHECK(i < N && !seen[i]);
+			seen[i] = true;
+		}
+	}
+	CHECK_EQ(fx_vfio_open(&f, 0, V2), 0);
+	for (unsigned in = 0; in < ORDERS; in++) {
+		for (unsigned out = 0; out < ORDERS; out++) {
+			for (unsigned k = 0; k < N; k++) {
+				unsigned i = order_at(in, k, N, shuffled);
+				CHECK_EQ(reg(&f, mem + (i + i / 3) * 4096ull, 4096), 0);
+				CHECK_EQ(tcemu_host_check_invariants(f.h, TCEMU_CHECK_NO_GUEST, why, sizeof(why)), 0);
+			}
+			CHECK_EQ(nregions(f.h), N);
+			/* slots 3..5 are pages 4..6, one run; slots 5 and 6 (pages 6 and 8) have a gap between */
+			CHECK_EQ(map_rw(&f, mem + 4 * 4096ull, 0, 3 * 4096), 0);
+			CHECK_EQ(unmap(&f, 0, 3 * 4096), 0);
+			CHECK_EQ(map_rw(&f, mem + 6 * 4096ull, 0, 3 * 4096), -EINVAL);
+			for (unsigned k = 0; k < N; k++) {
+				unsigned i = order_at(out, k, N, shuffled);
+				CHECK_EQ(unreg(&f, mem + (i + i / 3) * 4096ull, 4096), 0);
+				CHECK_EQ(tcemu_host_check_invariants(f.h, TCEMU_CHECK_NO_GUEST, why, sizeof(why)), 0);
+			}
+			CHECK_EQ(nregions(f.h), 0);
+		}
+	}
+	fx_vfio_close(&f);
+	CHECK(host_is_clean(f.h));
+	fx_host_done(f.h);
 }
 
 TEST(prereg_map_unregistered_memory_einval)
@@ -814,7 +889,7 @@ HARNESS_MAIN(T(prereg_region_fields), T(prereg_page_shift_64k_system),
 	     T(prereg_overlap_einval_adjacent_ok), T(prereg_enomem_over_limit), T(prereg_efault_unmapped_hole),
 	     T(prereg_efault_readonly_memory), T(prereg_iommu_page_larger_than_region_page_eperm),
 	     T(prereg_map_spanning_adjacent_regions), T(prereg_map_spanning_many_regions_runs_and_failures), T(prereg_descending_registration_contiguous_frames),
-	     T(prereg_lookup_matches_model), T(prereg_map_unregistered_memory_einval), T(prereg_unregister_enoent),
+	     T(prereg_lookup_matches_model), T(prereg_index_any_order_checked), T(prereg_map_unregistered_memory_einval), T(prereg_unregister_enoent),
 	     T(prereg_unregister_ebusy_while_mapped), T(prereg_unregister_ebusy_when_shared_region_mapped_elsewhere),
 	     T(prereg_mapped_counts), T(prereg_region_kept_while_another_container_maps_it),
 	     T(prereg_map_over_regions_any_registration_order),

@@ -186,6 +186,9 @@ static void check_container(struct checker *k, struct container *c, uint64_t *ch
 			*charged += c->windows[s].accounted;
 	}
 	*charged += c->v1_locked;
+	if (c->rfront + c->nrefs > c->rcap || c->refs != c->rslots + c->rfront)
+		broken(k, "container %d: %zu region references from slot %zu of %zu, or off their slots", c->first_fd,
+		       c->nrefs, c->rfront, c->rcap);
 	for (size_t i = 0; i < c->nrefs; i++) {
 		struct region *r = c->mm ? mm_find(c->mm, c->refs[i].ua, c->refs[i].size) : NULL;
 
@@ -229,14 +232,16 @@ static void check_mm(struct checker *k, struct mm *mm)
 	tcemu_rwlock_rdlock(&mm->lock);
 	if (mm->nregions != n)
 		broken(k, "process %d: its regions changed during the check", (int)mm->pid);
-	uint32_t gaps = 0, by_shift[64] = { 0 };
+	uint32_t by_shift[64] = { 0 };
 	for (size_t i = 0; i < mm->nregions; i++) {
 		const struct region *r = &mm->regions[i];
 		uint64_t ua, avail;
 
-		gaps += i && mm->regions[i - 1].ua + mm->regions[i - 1].size != r->ua;
-		if (r->gaps != gaps)
-			broken(k, "process %d region %zu: %u gaps counted before it, %u found", (int)mm->pid, i, r->gaps, gaps);
+		/* the gap counts are relative: each region's, less the one before it, is 1 after a gap */
+		const uint32_t gap = i && mm->regions[i - 1].ua + mm->regions[i - 1].size != r->ua;
+		if (i && r->gaps - mm->regions[i - 1].gaps != gap)
+			broken(k, "process %d region %zu: %u gaps counted before it, %u before region %zu, with %u gap between",
+			       (int)mm->pid, i, r->gaps, mm->regions[i - 1].gaps, i - 1, gap);
 		by_shift[r->page_shift & 63]++;
 
 		if (!r->size || (r->ua | r->size) & ((1ull << k->h->page_shift) - 1))
@@ -254,10 +259,23 @@ static void check_mm(struct checker *k, struct mm *mm)
 	}
 	if (memcmp(by_shift, mm->by_shift, sizeof(by_shift)))
 		broken(k, "process %d: its regions counted by page size differ from its regions", (int)mm->pid);
-	for (size_t i = mm->nregions; i < mm->cap; i++)
-		if (mm->ends[i] != UINT64_MAX)
-			broken(k, "process %d: index key %zu past the regions is 0x%llx", (int)mm->pid, i,
-			       (unsigned long long)mm->ends[i]);
+	/* the slots: the views, the padding on both sides, the last key of every block */
+	const size_t used = mm->front + mm->nregions;
+	if (used > mm->cap || mm->regions != mm->region_slots + mm->front || mm->hot != mm->hot_slots + mm->front ||
+	    mm->ends != mm->end_slots + mm->front)
+		broken(k, "process %d: %zu regions from slot %zu of %zu, or views off their slots", (int)mm->pid, mm->nregions,
+		       mm->front, mm->cap);
+	for (size_t i = 0; i < mm->cap && used <= mm->cap; i++)
+		if ((i < mm->front && mm->end_slots[i] != 0) || (i >= used && mm->end_slots[i] != UINT64_MAX))
+			broken(k, "process %d: index slot %zu outside the regions (slots %zu to %zu) is 0x%llx", (int)mm->pid, i,
+			       mm->front, used, (unsigned long long)mm->end_slots[i]);
+	for (size_t b = 0; b * MM_KEYS_PER_BLOCK < used && used <= mm->cap; b++) {
+		const size_t end = (b + 1) * MM_KEYS_PER_BLOCK < used ? (b + 1) * MM_KEYS_PER_BLOCK : used;
+		const uint64_t last = mm->end_slots[end - 1];
+		if (mm->tops[b] != last)
+			broken(k, "process %d: index block %zu's top is 0x%llx, its last key 0x%llx", (int)mm->pid, b,
+			       (unsigned long long)mm->tops[b], (unsigned long long)last);
+	}
 	for (size_t i = 0; i < mm->nregions && i < n; i++) {
 		const struct region *r = &mm->regions[i];
 		uint64_t mapped = __atomic_load_n(&mm->hot[i].mapped, __ATOMIC_RELAXED);

@@ -71,8 +71,9 @@ struct container {
 	struct group **groups;
 	size_t ngroups, gcap;
 	struct window windows[TCEMU_PE_WINDOWS];
-	struct cref *refs;  /* v2: regions this container registered, sorted by ua (under lock) */
-	size_t nrefs, rcap;
+	struct cref *refs;  /* v2: regions this container registered, sorted by ua (under lock): */
+	struct cref *rslots; /* refs = rslots + rfront, room at both ends (a deque, vfio/prereg.c) */
+	size_t nrefs, rcap, rfront;
 	unsigned users;     /* open descriptors + attached groups (under host->lock) */
 	int first_fd;       /* a descriptor number for messages */
 };

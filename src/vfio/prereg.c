@@ -4,6 +4,8 @@
  *
  * A process (struct mm) has one list of regions, shared by all its containers, kept sorted by
  * address in an array: lookup is a search of a two-level index, O(log n) (the kernel walks a list).
+ * The array sits in slots with room at both ends, and a region added or removed moves the shorter
+ * side by one slot: O(1) in address order and in reverse, O(n) at worst (in the middle).
  * Regions never overlap; each counts the gaps between neighbours up to it, and the process counts
  * its regions by page size, so that a map across regions is checked in O(1) (mm_span_ok). Each
  * container that registered a region holds one reference (struct cref in the container, sorted the
@@ -28,20 +30,20 @@
 #include "vfio/probe.h"
 
 /*
- * The search: ends[] is cut into blocks of KEYS_PER_BLOCK keys (two cache lines), and tops[b] is
- * the last key of block b. A lookup searches tops[] (small: it stays in the near caches), then
+ * The search: end_slots[] is cut into blocks of MM_KEYS_PER_BLOCK keys (two cache lines), and tops[b]
+ * is the last key of block b. A lookup searches tops[] (small: it stays in the near caches), then
  * counts the keys of one block below ua, which the compiler turns into vector compares. Both steps
- * are branchless. ends[] is padded with UINT64_MAX to a whole block.
+ * are branchless. The slots before the first region hold 0 (below every address: counted, then
+ * taken off), those after the last UINT64_MAX, to a whole block.
  */
-#define KEYS_PER_BLOCK 16
-
 /* Index of the first region whose end is above ua (the only candidate to contain ua). */
 static size_t lower_bound(const struct mm *mm, uint64_t ua)
 {
+	const size_t used = mm->front + mm->nregions;
 	const uint64_t *tops = mm->tops, *keys;
-	size_t base = 0, n = (mm->nregions + KEYS_PER_BLOCK - 1) / KEYS_PER_BLOCK, count = 0;
+	size_t base = 0, n = (used + MM_KEYS_PER_BLOCK - 1) / MM_KEYS_PER_BLOCK, count = 0;
 
-	if (n == 0)
+	if (mm->nregions == 0)
 		return 0;
 	while (n > 1) {
 		size_t half = n / 2;
@@ -50,79 +52,194 @@ static size_t lower_bound(const struct mm *mm, uint64_t ua)
 		n -= half;
 	}
 	base += tops[base] <= ua;
-	if (base * KEYS_PER_BLOCK >= mm->nregions)
+	if (base * MM_KEYS_PER_BLOCK >= used)
 		return mm->nregions;
-	keys = &mm->ends[base * KEYS_PER_BLOCK];
-	for (unsigned k = 0; k < KEYS_PER_BLOCK; k++)
+	keys = &mm->end_slots[base * MM_KEYS_PER_BLOCK];
+	for (unsigned k = 0; k < MM_KEYS_PER_BLOCK; k++)
 		count += keys[k] <= ua;
-	return base * KEYS_PER_BLOCK + count;
+	return base * MM_KEYS_PER_BLOCK + count - mm->front; /* the padding before front was counted */
 }
 
-/* Rebuilds tops[] from the block holding region `from` on. */
-static void tops_update(struct mm *mm, size_t from)
+/* Rebuilds tops[] for the blocks holding slots lo .. hi (those past the last region are unused). */
+static void tops_update(struct mm *mm, size_t lo, size_t hi)
 {
-	size_t nblocks = (mm->nregions + KEYS_PER_BLOCK - 1) / KEYS_PER_BLOCK;
+	const size_t used = mm->front + mm->nregions;
 
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
-	for (size_t b = from / KEYS_PER_BLOCK; b < nblocks; b++)
-		mm->tops[b] = mm->ends[tcemu_min_u64((b + 1) * KEYS_PER_BLOCK, mm->nregions) - 1];
+	for (size_t b = lo / MM_KEYS_PER_BLOCK; b <= hi / MM_KEYS_PER_BLOCK && b * MM_KEYS_PER_BLOCK < used; b++)
+		mm->tops[b] = mm->end_slots[tcemu_min_u64((b + 1) * MM_KEYS_PER_BLOCK, used) - 1];
+}
+
+/* Whether regions i - 1 and i leave a gap (0 < i < nregions). */
+static inline uint32_t gap_before(const struct mm *mm, size_t i)
+{
+	return mm->ends[i - 1] != mm->regions[i].ua;
 }
 
 /*
- * Recounts the gaps of regions `from` on (every region before it is right). After an insertion or
- * a removal at from, every region after from has the neighbour before it that it had, so all their
- * counts are off by one same amount: once one of them is right, the rest are. whole: a compaction
- * changed neighbours anywhere, every count is redone.
+ * The gap counts are relative: only a difference between two regions means anything (mm_span_ok),
+ * and they may wrap. join: regions [0, j) and [j, nregions) are each counted right, but not against
+ * each other (a region went or came at j): one side, the shorter, is shifted to fit the other.
  */
-static void gaps_update(struct mm *mm, size_t from, bool whole)
+static void gaps_join(struct mm *mm, size_t j)
 {
 	struct region *r = mm->regions;
-	uint32_t g = from ? r[from - 1].gaps : 0;
+	const size_t n = mm->nregions;
 
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
-	for (size_t i = from; i < mm->nregions; i++) {
-		g += i && r[i - 1].ua + r[i - 1].size != r[i].ua;
-		if (!whole && i > from && r[i].gaps == g)
-			break;
-		r[i].gaps = g;
+	if (j == 0 || j >= n)
+		return;
+	const uint32_t d = r[j - 1].gaps + gap_before(mm, j) - r[j].gaps;
+	if (d == 0)
+		return;
+	if (j <= n - j)
+		for (size_t k = 0; k < j; k++)
+			r[k].gaps -= d;
+	else
+		for (size_t k = j; k < n; k++)
+			r[k].gaps += d;
+}
+
+/* Counts every region's gaps again (after a compaction changed neighbours anywhere). */
+static void gaps_recount(struct mm *mm)
+{
+	uint32_t g = 0;
+
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	for (size_t i = 0; i < mm->nregions; i++) {
+		g += i && gap_before(mm, i);
+		mm->regions[i].gaps = g;
 	}
 }
 
+/* The arrays' views from their slots. */
+static void slots_point(struct mm *mm)
+{
+	mm->regions = mm->region_slots + mm->front;
+	mm->hot = mm->hot_slots + mm->front;
+	mm->ends = mm->end_slots + mm->front;
+}
+
 /*
- * Makes room for one more region. Every array is grown before any is used at the new size, so a
- * failed allocation leaves the index as it was.
+ * Makes room for one more region: a free slot at both ends. When an end is full, the regions are
+ * moved to the middle of their slots, after the slots doubled if less than a quarter of them was
+ * free: each end then has at least an eighth of the slots free, so the O(n) move is paid once per
+ * n / 8 insertions at one end at most. Every array is grown before any is used at the new size,
+ * so a failed allocation leaves the index as it was.
  */
 static int regions_reserve(struct tcemu_host *h, struct mm *mm)
 {
-	size_t cap = mm->cap ? mm->cap * 2 : KEYS_PER_BLOCK;
+	const size_t n = mm->nregions;
+	size_t cap = mm->cap, to;
 	struct region *r;
 	struct region_hot *hot;
 	uint64_t *e, *t;
+	int rc = 0;
 
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
-	TCEMU_ASSERT(mm->nregions <= mm->cap && mm->cap % KEYS_PER_BLOCK == 0);
-	if (mm->nregions < mm->cap)
+	TCEMU_ASSERT(mm->front + n <= mm->cap && mm->cap % MM_KEYS_PER_BLOCK == 0);
+	if (mm->front > 0 && mm->front + n < cap)
 		return 0;
-	r = host_realloc(h, mm->regions, cap * sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	mm->regions = r;
-	hot = host_realloc(h, mm->hot, cap * sizeof(*hot));
-	if (!hot)
-		return -ENOMEM;
-	mm->hot = hot;
-	e = host_realloc(h, mm->ends, cap * sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	mm->ends = e;
-	t = host_realloc(h, mm->tops, cap / KEYS_PER_BLOCK * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	mm->tops = t;
-	for (size_t i = mm->cap; i < cap; i++)
-		mm->ends[i] = UINT64_MAX; /* the padding of the last block */
+	if ((cap - n) * 4 < cap || cap - n < 2) {
+		cap = cap ? cap * 2 : MM_KEYS_PER_BLOCK;
+		r = host_realloc(h, mm->region_slots, cap * sizeof(*r));
+		if (!r)
+			goto nomem;
+		mm->region_slots = r;
+		hot = host_realloc(h, mm->hot_slots, cap * sizeof(*hot));
+		if (!hot)
+			goto nomem;
+		mm->hot_slots = hot;
+		e = host_realloc(h, mm->end_slots, cap * sizeof(*e));
+		if (!e)
+			goto nomem;
+		mm->end_slots = e;
+		t = host_realloc(h, mm->tops, cap / MM_KEYS_PER_BLOCK * sizeof(*t));
+		if (!t)
+			goto nomem;
+		mm->tops = t;
+	}
+	to = (cap - n) / 2;
+	memmove(&mm->region_slots[to], &mm->region_slots[mm->front], n * sizeof(*mm->region_slots));
+	memmove(&mm->hot_slots[to], &mm->hot_slots[mm->front], n * sizeof(*mm->hot_slots));
+	memmove(&mm->end_slots[to], &mm->end_slots[mm->front], n * sizeof(*mm->end_slots));
+	for (size_t i = 0; i < to; i++)
+		mm->end_slots[i] = 0;
+	for (size_t i = to + n; i < cap; i++)
+		mm->end_slots[i] = UINT64_MAX;
+	mm->front = to;
 	mm->cap = cap;
+	slots_point(mm);
+	tops_update(mm, 0, cap - 1);
 	return 0;
+nomem:
+	rc = -ENOMEM;
+	slots_point(mm); /* the arrays that did grow moved; the index is as it was */
+	return rc;
+}
+
+/* Puts nr (frame hpa) at index at, moving the shorter side by one slot (regions_reserve made room). */
+static void regions_insert(struct mm *mm, size_t at, const struct region *nr, uint64_t hpa)
+{
+	const size_t n = mm->nregions, f = mm->front;
+	size_t lo, hi, move, from, to;
+
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	TCEMU_ASSERT(at <= n && f > 0 && f + n < mm->cap);
+	if (at < n - at) { /* regions [0, at) go down a slot */
+		from = f, to = f - 1, move = at;
+		mm->front = f - 1;
+		lo = f - 1, hi = f - 1 + at;
+	} else { /* regions [at, n) go up a slot */
+		from = f + at, to = f + at + 1, move = n - at;
+		lo = f + at, hi = f + n;
+	}
+	memmove(&mm->region_slots[to], &mm->region_slots[from], move * sizeof(*mm->region_slots));
+	memmove(&mm->hot_slots[to], &mm->hot_slots[from], move * sizeof(*mm->hot_slots));
+	memmove(&mm->end_slots[to], &mm->end_slots[from], move * sizeof(*mm->end_slots));
+	mm->nregions = n + 1;
+	slots_point(mm);
+	mm->regions[at] = *nr;
+	mm->hot[at] = (struct region_hot){ .hpa = hpa };
+	mm->ends[at] = nr->ua + nr->size;
+	tops_update(mm, lo, hi);
+	/* its gap count against the side it joins, then that side against the other */
+	if (at > 0) {
+		mm->regions[at].gaps = mm->regions[at - 1].gaps + gap_before(mm, at);
+		gaps_join(mm, at + 1);
+	} else {
+		mm->regions[0].gaps = n ? mm->regions[1].gaps - gap_before(mm, 1) : 0;
+	}
+}
+
+/* Takes region i out of the index, moving the shorter side by one slot. */
+static void regions_remove(struct mm *mm, size_t i)
+{
+	const size_t n = mm->nregions, f = mm->front;
+	size_t lo, hi, move, from, to;
+
+	TCEMU_ASSERT_WRLOCKED(&mm->lock);
+	TCEMU_ASSERT(i < n);
+	if (i < n - 1 - i) { /* regions [0, i) go up a slot */
+		from = f, to = f + 1, move = i;
+		lo = f, hi = f + i;
+	} else { /* regions (i, n) go down a slot */
+		from = f + i + 1, to = f + i, move = n - 1 - i;
+		lo = f + i, hi = f + n - 1;
+	}
+	memmove(&mm->region_slots[to], &mm->region_slots[from], move * sizeof(*mm->region_slots));
+	memmove(&mm->hot_slots[to], &mm->hot_slots[from], move * sizeof(*mm->hot_slots));
+	memmove(&mm->end_slots[to], &mm->end_slots[from], move * sizeof(*mm->end_slots));
+	if (to > from) {
+		mm->end_slots[f] = 0;
+		mm->front = f + 1;
+	} else {
+		mm->end_slots[f + n - 1] = UINT64_MAX;
+	}
+	mm->nregions = n - 1;
+	slots_point(mm);
+	tops_update(mm, lo, hi);
+	gaps_join(mm, i);
 }
 
 static struct region *mm_find_next(struct mm *mm, size_t *hint, uint64_t ua, uint64_t size)
@@ -223,41 +340,65 @@ int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge)
 	return rc;
 }
 
-/* Makes room for one more cref in c. */
+/* Makes room for one more cref in c: a free slot at both ends, as regions_reserve does. */
 static int cref_reserve(struct tcemu_host *h, struct container *c)
 {
+	const size_t n = c->nrefs;
+	size_t cap = c->rcap, to;
+
 	CONTAINER_ASSERT_EXCLUSIVE(c);
-	TCEMU_ASSERT(c->nrefs <= c->rcap);
-	if (c->nrefs < c->rcap)
+	TCEMU_ASSERT(c->rfront + n <= c->rcap);
+	if (c->rfront > 0 && c->rfront + n < cap)
 		return 0;
-	size_t cap = c->rcap ? c->rcap * 2 : 16;
-	struct cref *n = host_realloc(h, c->refs, cap * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	c->refs = n;
+	if ((cap - n) * 4 < cap || cap - n < 2) {
+		cap = cap ? cap * 2 : 16;
+		struct cref *slots = host_realloc(h, c->rslots, cap * sizeof(*slots));
+		if (!slots)
+			return -ENOMEM;
+		c->rslots = slots;
+		c->refs = slots + c->rfront;
+	}
+	to = (cap - n) / 2;
+	memmove(&c->rslots[to], &c->rslots[c->rfront], n * sizeof(*c->rslots));
+	c->rfront = to;
 	c->rcap = cap;
+	c->refs = c->rslots + to;
 	return 0;
 }
 
+/* Adds r's reference, moving the shorter side of c's refs by one slot. */
 static void cref_insert(struct container *c, struct region *r)
 {
-	size_t i = cref_lower_bound(c, r->ua);
+	const size_t i = cref_lower_bound(c, r->ua), n = c->nrefs, f = c->rfront;
 
 	CONTAINER_ASSERT_EXCLUSIVE(c);
-	TCEMU_ASSERT(c->nrefs < c->rcap); /* cref_reserve made room */
-	memmove(&c->refs[i + 1], &c->refs[i], (c->nrefs - i) * sizeof(*c->refs));
+	TCEMU_ASSERT(f > 0 && f + n < c->rcap); /* cref_reserve made room */
+	if (i < n - i) {
+		memmove(&c->rslots[f - 1], &c->rslots[f], i * sizeof(*c->rslots));
+		c->rfront = f - 1;
+		c->refs = c->rslots + f - 1;
+	} else {
+		memmove(&c->refs[i + 1], &c->refs[i], (n - i) * sizeof(*c->refs));
+	}
 	c->refs[i] = (struct cref){ .ua = r->ua, .size = r->size };
-	c->nrefs++;
+	c->nrefs = n + 1;
 }
 
+/* Drops a reference, moving the shorter side of c's refs by one slot. */
 static void cref_remove(struct container *c, struct cref *cr)
 {
-	size_t i = (size_t)(cr - c->refs);
+	const size_t i = (size_t)(cr - c->refs), n = c->nrefs, f = c->rfront;
 
 	CONTAINER_ASSERT_EXCLUSIVE(c);
-	TCEMU_ASSERT(cr >= c->refs && i < c->nrefs);
-	memmove(&c->refs[i], &c->refs[i + 1], (c->nrefs - i - 1) * sizeof(*c->refs));
-	c->nrefs--;
+	TCEMU_ASSERT(cr >= c->refs && i < n);
+	if (i < n - 1 - i) {
+		memmove(&c->rslots[f + 1], &c->rslots[f], i * sizeof(*c->rslots));
+		c->rfront = f + 1;
+		c->refs = c->rslots + f + 1;
+	} else {
+		memmove(&c->refs[i], &c->refs[i + 1], (n - 1 - i) * sizeof(*c->refs));
+	}
+	c->nrefs = n - 1;
 }
 
 /*
@@ -307,13 +448,7 @@ static void region_free(struct tcemu_host *h, struct mm *mm, struct region *r)
 	uint64_t size = r->size;
 
 	region_release(h, mm, r);
-	memmove(&mm->regions[i], &mm->regions[i + 1], (mm->nregions - i - 1) * sizeof(*mm->regions));
-	memmove(&mm->hot[i], &mm->hot[i + 1], (mm->nregions - i - 1) * sizeof(*mm->hot));
-	memmove(&mm->ends[i], &mm->ends[i + 1], (mm->nregions - i - 1) * sizeof(*mm->ends));
-	mm->nregions--;
-	mm->ends[mm->nregions] = UINT64_MAX;
-	tops_update(mm, i);
-	gaps_update(mm, i, false);
+	regions_remove(mm, i);
 	regions_freed_stats(h, size, 1);
 }
 
@@ -400,15 +535,7 @@ int mm_register(struct tcemu_host *h, struct mm *mm, struct container *c, uint64
 		}
 		nr.mlocked = true;
 	}
-	memmove(&mm->regions[at + 1], &mm->regions[at], (mm->nregions - at) * sizeof(*mm->regions));
-	memmove(&mm->hot[at + 1], &mm->hot[at], (mm->nregions - at) * sizeof(*mm->hot));
-	memmove(&mm->ends[at + 1], &mm->ends[at], (mm->nregions - at) * sizeof(*mm->ends));
-	mm->regions[at] = nr;
-	mm->hot[at] = (struct region_hot){ .hpa = hpa };
-	mm->ends[at] = ua + size;
-	mm->nregions++;
-	tops_update(mm, at);
-	gaps_update(mm, at, false);
+	regions_insert(mm, at, &nr, hpa);
 	mm->by_shift[nr.page_shift]++;
 	mm->locked += size;
 	cref_insert(c, &mm->regions[at]);
@@ -519,8 +646,8 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 	for (i = w; i < mm->nregions; i++)
 		mm->ends[i] = UINT64_MAX;
 	mm->nregions = w;
-	tops_update(mm, first);
-	gaps_update(mm, first, true);
+	tops_update(mm, mm->front + first, mm->front + w);
+	gaps_recount(mm);
 	c->nrefs = 0;
 	mm_wrunlock(mm);
 	if (nfreed)
@@ -530,9 +657,9 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 void mm_free(struct tcemu_host *h, struct mm *mm)
 {
 	(void)h;
-	free(mm->regions);
-	free(mm->hot);
-	free(mm->ends);
+	free(mm->region_slots);
+	free(mm->hot_slots);
+	free(mm->end_slots);
 	free(mm->tops);
 	tcemu_rwlock_destroy(&mm->lock);
 	free(mm);

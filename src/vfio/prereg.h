@@ -6,7 +6,7 @@
  *
  * Locking (the order is vfio/host_priv.h's: after container->lock, before a PE's lock):
  * - mm->lock (rwlock) protects the region array and its parallel array mm->hot (same index, moved
- *   together), its index (ends, tops, nregions, cap, each region's gaps, by_shift), each region's
+ *   together), its index (the slots and front, ends, tops, nregions, cap, each region's gaps, by_shift), each region's
  *   users and the accounting (locked, limit). MAP takes it shared to find regions and bump their
  *   mapped counts (atomics); REGISTER, UNREGISTER and a MAP across regions take it exclusive
  *   through mm_wrlock, which first closes the guest gate (guest/gate.h). A region's frame
@@ -61,17 +61,29 @@ struct region_hot {
 };
 
 
-/* A process (the kernel's mm): its regions, sorted by ua, and its locked-memory accounting. */
+/* The index's keys per block (two cache lines of end_slots[]): see prereg.c's lower_bound. */
+#define MM_KEYS_PER_BLOCK 16
+
+/*
+ * A process (the kernel's mm): its regions, sorted by ua, and its locked-memory accounting.
+ *
+ * The three parallel arrays live in slots with room at both ends (a deque): region i is in slot
+ * front + i, so a region added or removed moves the shorter side of the array by one slot, and
+ * registering or unregistering in address order or in reverse costs O(1) moves, not O(n).
+ */
 struct mm {
 	struct tcemu_host *host;
 	pid_t pid;
 	struct tcemu_rwlock lock;
-	struct region *regions;  /* sorted by ua, non-overlapping, inline */
-	uint64_t *ends;          /* ends[i] = regions[i]->ua + size: the search key, kept contiguous;
-	                            UINT64_MAX from nregions to cap */
-	uint64_t *tops;          /* tops[b]: the last key of block b of ends[] (prereg.c) */
-	struct region_hot *hot;  /* hot[i]: regions[i]'s frame and mapped count (region_hot) */
-	size_t nregions, cap;    /* cap: a multiple of the block size */
+	struct region *regions;  /* region_slots + front: sorted by ua, non-overlapping, inline */
+	uint64_t *ends;          /* end_slots + front: ends[i] = regions[i]->ua + size, the search key */
+	struct region_hot *hot;  /* hot_slots + front: hot[i] is regions[i]'s frame and mapped count */
+	struct region *region_slots;
+	uint64_t *end_slots;     /* 0 before front, UINT64_MAX after the last region: padding */
+	struct region_hot *hot_slots;
+	uint64_t *tops;          /* tops[b]: the last key of block b of end_slots[] (prereg.c) */
+	size_t front;            /* slots before regions[0] */
+	size_t nregions, cap;    /* cap: slots, a multiple of the block size */
 	size_t orphans;          /* regions no container references, kept while entries map into them */
 	uint32_t by_shift[64];   /* regions by page_shift */
 	uint64_t locked;         /* bytes charged; under lock */
