@@ -6,12 +6,12 @@
  *
  * Locking (the order is vfio/host_priv.h's: after container->lock, before a PE's lock):
  * - mm->lock (rwlock) protects the region array and its parallel array mm->hot (same index, moved
- *   together), its index (the slots and front, ends, tops, nregions, cap, each region's gaps, by_shift), each region's
- *   users and the accounting (locked, limit). MAP takes it shared to find regions and bump their
- *   mapped counts (atomics); REGISTER, UNREGISTER and a MAP across regions take it exclusive
- *   through mm_wrlock, which first closes the guest gate (guest/gate.h). A region's frame
- *   (region_hot(mm, r)->hpa) is written (or moved) only under mm->lock exclusive, and read where
- *   the region itself may be (mm->lock held, or the guest gate open).
+ *   together), its index (the slots and front, ends, tops, nregions, cap, each region's gaps,
+ *   by_shift), each region's users and the accounting (locked, limit). MAP takes it shared to
+ *   find regions and bump their mapped counts (atomics); REGISTER, UNREGISTER and a MAP across
+ *   regions take it exclusive through mm_wrlock, which first closes the guest gate (guest/gate.h).
+ *   A region's frame (region_hot(mm, r)->hpa) is written (or moved) only under mm->lock
+ *   exclusive, and read where the region itself may be (mm->lock held, or the guest gate open).
  * - region_hot(mm, r)->mapped changes by atomic adds under mm->lock held shared (a map inside one
  *   region, releases), by plain adds under it held exclusive (a map across regions), and is read under it
  *   held exclusive (UNREGISTER), so an unregister never races a map of the same memory. The guest
