@@ -370,6 +370,62 @@ TEST(put_tce_indirect_rules)
 	fx_guest_close(&f);
 }
 
+/*
+ * Lists that are a direct map but for one entry (the fast path's one-run check reads each entry
+ * once and, at the odd one, falls back to the copy): an odd last entry is applied as it is; a
+ * middle entry with address bits below the page, or a run that goes past the end of RAM, fails
+ * the whole call with nothing written, in the hardware or the view.
+ */
+TEST(indirect_nearly_linear_lists)
+{
+	struct fx_guest f;
+	uint64_t tces[512], a[4], hpa;
+	const uint64_t list = 32 * MiB, ioba = 0x200000;
+
+	CHECK_EQ(fx_open(&f, 12, 12), 0);
+	hpa = region_hpa(&f);
+	a[0] = LIOBN, a[1] = ioba, a[2] = list, a[3] = 512;
+	/* linear but for the last entry: another page, read-only */
+	for (unsigned i = 0; i < 512; i++)
+		tces[i] = ((uint64_t)i * 4096) | 3;
+	tces[511] = (5000ull * 4096) | 1;
+	tce_list(&f, list, tces, 512);
+	CHECK_EQ(tcemu_guest_hcall_fast(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_SUCCESS);
+	CHECK_U64(hw(&f, ioba, NULL), hpa | 3);
+	CHECK_U64(hw(&f, ioba + 510 * 4096ull, NULL), (hpa + 510 * 4096ull) | 3);
+	CHECK_U64(hw(&f, ioba + 511 * 4096ull, NULL), (hpa + 5000 * 4096ull) | 1);
+	CHECK_U64(get(&f, ioba + 510 * 4096ull), tces[510]);
+	CHECK_U64(get(&f, ioba + 511 * 4096ull), tces[511]);
+	/* a middle entry with an address bit below the page: nothing written */
+	a[1] = ioba + 512 * 4096ull;
+	for (unsigned i = 0; i < 512; i++)
+		tces[i] = ((uint64_t)i * 4096) | 3;
+	tces[200] |= 0x800;
+	tce_list(&f, list, tces, 512);
+	CHECK_EQ(tcemu_guest_hcall_fast(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER);
+	for (unsigned i = 0; i < 512; i += 199) {
+		CHECK_U64(hw(&f, a[1] + i * 4096ull, NULL), 0);
+		CHECK_U64(get(&f, a[1] + i * 4096ull), 0);
+	}
+	/* page after page, but the last 56 pages past the end of RAM: nothing written */
+	for (unsigned i = 0; i < 512; i++)
+		tces[i] = (RAM - 456 * 4096ull + i * 4096ull) | 3;
+	tce_list(&f, list, tces, 512);
+	CHECK_EQ(tcemu_guest_hcall_fast(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER);
+	CHECK_EQ(tcemu_guest_hcall_slow(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_PARAMETER);
+	for (unsigned i = 0; i < 512; i += 73) {
+		CHECK_U64(hw(&f, a[1] + i * 4096ull, NULL), 0);
+		CHECK_U64(get(&f, a[1] + i * 4096ull), 0);
+	}
+	/* the same list up to the end of RAM: applied whole */
+	a[3] = 456;
+	CHECK_EQ(tcemu_guest_hcall_fast(f.g, TCEMU_H_PUT_TCE_INDIRECT, a, NULL), TCEMU_H_SUCCESS);
+	CHECK_U64(hw(&f, a[1] + 455 * 4096ull, NULL), (hpa + RAM - 4096) | 3);
+	CHECK_U64(get(&f, a[1] + 455 * 4096ull), tces[455]);
+	CHECK_U64(hw(&f, a[1] + 456 * 4096ull, NULL), 0);
+	fx_guest_close(&f);
+}
+
 TEST(stuff_tce_rules)
 {
 	struct fx_guest f;
@@ -1189,7 +1245,8 @@ TEST(hypercalls_while_the_vmm_changes_the_container)
 HARNESS_MAIN(T(window_creation_rules), T(window_accounting_enomem), T(ram_rules), T(link_conditions),
 	     T(put_tce_fast_path_and_view), T(fast_path_counts_are_exact_when_read), T(unlink_hands_over_the_counts),
 	     T(put_tce_parameter_errors), T(fan_out_64k_guest_on_4k_host),
-	     T(equal_page_sizes_one_entry), T(host_page_larger_than_backing_is_too_hard), T(put_tce_indirect_rules), T(stuff_tce_rules),
+	     T(equal_page_sizes_one_entry), T(host_page_larger_than_backing_is_too_hard), T(put_tce_indirect_rules), T(indirect_nearly_linear_lists),
+	     T(stuff_tce_rules),
 	     T(too_hard_clears_the_entry_and_keeps_the_view), T(unlinked_window_goes_to_the_vmm),
 	     T(remove_window_clears_hardware), T(slow_and_fast_paths_make_the_same_tables_4k),
 	     T(slow_and_fast_paths_make_the_same_tables_64k_on_4k), T(concurrent_hypercalls),
