@@ -261,6 +261,41 @@ TEST(set_and_clear_ranges)
 	tcemu_table_unref(t);
 }
 
+/*
+ * An array whose entries are not all valid (an address without permission bits is a clear, as in
+ * a TCE list): each such entry is written as 0 with user address 0, wherever it is in the batch and
+ * however long the batch (the first pass over the array tells whether the plain copy may be used).
+ */
+TEST(set_arrays_with_entries_without_permission)
+{
+	static const unsigned lengths[] = { 1, 2, 3, 5, 8, 17, 512, 700 };
+	uint64_t tces[700], uas[700], got, gua;
+	struct tcemu_table_info info;
+
+	for (unsigned l = 0; l < sizeof(lengths) / sizeof(lengths[0]); l++) {
+		const unsigned n = lengths[l];
+
+		for (unsigned hole = 0; hole < n; hole += (n > 20 ? 97 : 1)) {
+			struct tcemu_table *t = mk(64 * MiB, 12, 1, TCEMU_TABLE_USERSPACE);
+
+			CHECK(t);
+			for (unsigned i = 0; i < n; i++) {
+				tces[i] = (0x40000000ull + i * 4096ull) | (i == hole ? 0 : TCEMU_TCE_WRITE);
+				uas[i] = 0x7f0000000000ull + i * 4096ull;
+			}
+			CHECK_EQ(tcemu_table_set(t, 100, n, tces, uas, NULL, NULL), 0);
+			for (unsigned i = 0; i < n; i++) {
+				CHECK_EQ(tcemu_table_get(t, 100 + i, &got, &gua), 0);
+				CHECK_U64(got, i == hole ? 0 : tces[i]);
+				CHECK_U64(gua, i == hole ? 0 : uas[i]);
+			}
+			tcemu_table_info(t, &info);
+			CHECK_EQ(info.valid_entries, n - 1);
+			tcemu_table_unref(t);
+		}
+	}
+}
+
 /* 2^40 bytes at 4 KiB pages: 2^28 entries. The largest valid level count at 4K system pages is 4. */
 TEST(sparse_allocation)
 {
@@ -509,6 +544,6 @@ TEST(references)
 }
 
 HARNESS_MAIN(T(geometry_formulas), T(geometry_einval), T(xchg_semantics), T(xchg_rejects_bad_entries),
-	     T(entries_are_big_endian), T(set_and_clear_ranges), T(sparse_allocation), T(translate_and_permissions),
+	     T(entries_are_big_endian), T(set_and_clear_ranges), T(set_arrays_with_entries_without_permission), T(sparse_allocation), T(translate_and_permissions),
 	     T(no_userspace_table), T(set_linear_every_length_and_offset), T(clear_skips_only_empty_lines),
 	     T(references))
