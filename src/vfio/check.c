@@ -149,6 +149,12 @@ static int check_entry(void *opaque, uint64_t index, uint64_t tce, uint64_t ua)
 	return 0;
 }
 
+/* Whether view is slots + front elements of size elem (in integers: slots may be NULL with front 0). */
+static bool view_at(const void *view, const void *slots, size_t front, size_t elem)
+{
+	return (uintptr_t)view == (uintptr_t)slots + front * elem;
+}
+
 /*
  * A container's windows, groups and region references, counted into k->mapped and k->users when
  * its process is k->mm, and what it charged added to *charged. Takes its lock shared, then its
@@ -186,7 +192,7 @@ static void check_container(struct checker *k, struct container *c, uint64_t *ch
 			*charged += c->windows[s].accounted;
 	}
 	*charged += c->v1_locked;
-	if (c->rfront + c->nrefs > c->rcap || c->refs != c->rslots + c->rfront)
+	if (c->rfront + c->nrefs > c->rcap || !view_at(c->refs, c->rslots, c->rfront, sizeof(*c->refs)))
 		broken(k, "container %d: %zu region references from slot %zu of %zu, or off their slots", c->first_fd,
 		       c->nrefs, c->rfront, c->rcap);
 	for (size_t i = 0; i < c->nrefs; i++) {
@@ -261,8 +267,9 @@ static void check_mm(struct checker *k, struct mm *mm)
 		broken(k, "process %d: its regions counted by page size differ from its regions", (int)mm->pid);
 	/* the slots: the views, the padding on both sides, the last key of every block */
 	const size_t used = mm->front + mm->nregions;
-	if (used > mm->cap || mm->regions != mm->region_slots + mm->front || mm->hot != mm->hot_slots + mm->front ||
-	    mm->ends != mm->end_slots + mm->front)
+	if (used > mm->cap || !view_at(mm->regions, mm->region_slots, mm->front, sizeof(*mm->regions)) ||
+	    !view_at(mm->hot, mm->hot_slots, mm->front, sizeof(*mm->hot)) ||
+	    !view_at(mm->ends, mm->end_slots, mm->front, sizeof(*mm->ends)))
 		broken(k, "process %d: %zu regions from slot %zu of %zu, or views off their slots", (int)mm->pid, mm->nregions,
 		       mm->front, mm->cap);
 	for (size_t i = 0; i < mm->cap && used <= mm->cap; i++)

@@ -112,12 +112,15 @@ static void gaps_recount(struct mm *mm)
 	}
 }
 
-/* The arrays' views from their slots. */
+/* The arrays' views from their slots (each array once allocated: a failed first one stays NULL). */
 static void slots_point(struct mm *mm)
 {
-	mm->regions = mm->region_slots + mm->front;
-	mm->hot = mm->hot_slots + mm->front;
-	mm->ends = mm->end_slots + mm->front;
+	if (mm->region_slots)
+		mm->regions = mm->region_slots + mm->front;
+	if (mm->hot_slots)
+		mm->hot = mm->hot_slots + mm->front;
+	if (mm->end_slots)
+		mm->ends = mm->end_slots + mm->front;
 }
 
 /*
