@@ -162,7 +162,7 @@ int main(void)
 	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map), .vaddr = (uintptr_t)mem, .iova = 0x200000,
 						.size = 1 << 20,
 						.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE };
-	int c, g;
+	int c = -1, g = -1; /* EXPECT goes on after a failure: a descriptor that was not opened is -1 */
 	long dev;
 
 	if (mem == MAP_FAILED || tcemu_host_create(&o, &h))
