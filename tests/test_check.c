@@ -133,12 +133,12 @@ TEST(a_broken_index_slot_is_caught)
 	const size_t used = mm->front + mm->nregions;
 
 	CHECK(mm->front > 0 && used < mm->cap); /* room on both sides */
-	mm->end_slots[mm->front - 1] = 1;
+	mm_end_slots(mm)[mm->front - 1] = 1;
 	caught(f.h, "outside the regions");
-	mm->end_slots[mm->front - 1] = 0;
-	mm->end_slots[used] = UINT64_MAX - 1; /* still above every address: lookups work */
+	mm_end_slots(mm)[mm->front - 1] = 0;
+	mm_end_slots(mm)[used] = UINT64_MAX - 1; /* still above every address: lookups work */
 	caught(f.h, "outside the regions");
-	mm->end_slots[used] = UINT64_MAX;
+	mm_end_slots(mm)[used] = UINT64_MAX;
 	mm->tops[mm->front / MM_KEYS_PER_BLOCK]--;
 	caught(f.h, "top is");
 	mm->tops[mm->front / MM_KEYS_PER_BLOCK]++;

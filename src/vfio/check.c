@@ -149,12 +149,6 @@ static int check_entry(void *opaque, uint64_t index, uint64_t tce, uint64_t ua)
 	return 0;
 }
 
-/* Whether view is slots + front elements of size elem (in integers: slots may be NULL with front 0). */
-static bool view_at(const void *view, const void *slots, size_t front, size_t elem)
-{
-	return (uintptr_t)view == (uintptr_t)slots + front * elem;
-}
-
 /*
  * A container's windows, groups and region references, counted into k->mapped and k->users when
  * its process is k->mm, and what it charged added to *charged. Takes its lock shared, then its
@@ -192,9 +186,9 @@ static void check_container(struct checker *k, struct container *c, uint64_t *ch
 			*charged += c->windows[s].accounted;
 	}
 	*charged += c->v1_locked;
-	if (c->rfront + c->nrefs > c->rcap || !view_at(c->refs, c->rslots, c->rfront, sizeof(*c->refs)))
-		broken(k, "container %d: %zu region references from slot %zu of %zu, or off their slots", c->first_fd,
-		       c->nrefs, c->rfront, c->rcap);
+	if (c->rfront + c->nrefs > c->rcap)
+		broken(k, "container %d: %zu region references from slot %zu of %zu", c->first_fd, c->nrefs, c->rfront,
+		       c->rcap);
 	for (size_t i = 0; i < c->nrefs; i++) {
 		struct region *r = c->mm ? mm_find(c->mm, c->refs[i].ua, c->refs[i].size) : NULL;
 
@@ -265,20 +259,18 @@ static void check_mm(struct checker *k, struct mm *mm)
 	}
 	if (memcmp(by_shift, mm->by_shift, sizeof(by_shift)))
 		broken(k, "process %d: its regions counted by page size differ from its regions", (int)mm->pid);
-	/* the slots: the views, the padding on both sides, the last key of every block */
+	/* the keys' slots: the padding on both sides of the regions, the last key of every block */
 	const size_t used = mm->front + mm->nregions;
-	if (used > mm->cap || !view_at(mm->regions, mm->region_slots, mm->front, sizeof(*mm->regions)) ||
-	    !view_at(mm->hot, mm->hot_slots, mm->front, sizeof(*mm->hot)) ||
-	    !view_at(mm->ends, mm->end_slots, mm->front, sizeof(*mm->ends)))
-		broken(k, "process %d: %zu regions from slot %zu of %zu, or views off their slots", (int)mm->pid, mm->nregions,
-		       mm->front, mm->cap);
+	const uint64_t *es = mm_end_slots(mm);
+	if (used > mm->cap)
+		broken(k, "process %d: %zu regions from slot %zu of %zu", (int)mm->pid, mm->nregions, mm->front, mm->cap);
 	for (size_t i = 0; i < mm->cap && used <= mm->cap; i++)
-		if ((i < mm->front && mm->end_slots[i] != 0) || (i >= used && mm->end_slots[i] != UINT64_MAX))
+		if ((i < mm->front && es[i] != 0) || (i >= used && es[i] != UINT64_MAX))
 			broken(k, "process %d: index slot %zu outside the regions (slots %zu to %zu) is 0x%llx", (int)mm->pid, i,
-			       mm->front, used, (unsigned long long)mm->end_slots[i]);
+			       mm->front, used, (unsigned long long)es[i]);
 	for (size_t b = 0; b * MM_KEYS_PER_BLOCK < used && used <= mm->cap; b++) {
 		const size_t end = (b + 1) * MM_KEYS_PER_BLOCK < used ? (b + 1) * MM_KEYS_PER_BLOCK : used;
-		const uint64_t last = mm->end_slots[end - 1];
+		const uint64_t last = es[end - 1];
 		if (mm->tops[b] != last)
 			broken(k, "process %d: index block %zu's top is 0x%llx, its last key 0x%llx", (int)mm->pid, b,
 			       (unsigned long long)mm->tops[b], (unsigned long long)last);

@@ -126,7 +126,7 @@ void container_free(struct container *c)
 	tcemu_rwlock_destroy(&c->lock);
 	tcemu_rwlock_destroy(&c->backend_lock);
 	free(c->groups);
-	free(c->rslots);
+	free(mm_slots(c->refs, c->rfront, sizeof(*c->refs)));
 	free(c);
 }
 

@@ -71,9 +71,8 @@ struct container {
 	struct group **groups;
 	size_t ngroups, gcap;
 	struct window windows[TCEMU_PE_WINDOWS];
-	struct cref *refs;  /* v2: regions this container registered, sorted by ua (under lock): */
-	struct cref *rslots; /* refs = rslots + rfront, room at both ends (a deque, vfio/prereg.c) */
-	size_t nrefs, rcap, rfront;
+	struct cref *refs;  /* v2: regions this container registered, sorted by ua (under lock), */
+	size_t nrefs, rcap, rfront; /* in rcap slots from slot rfront (room at both ends: vfio/prereg.c) */
 	unsigned users;     /* open descriptors + attached groups (under host->lock) */
 	int first_fd;       /* a descriptor number for messages */
 };

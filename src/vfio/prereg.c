@@ -30,8 +30,8 @@
 #include "vfio/probe.h"
 
 /*
- * The search: end_slots[] is cut into blocks of MM_KEYS_PER_BLOCK keys (two cache lines), and tops[b]
- * is the last key of block b. A lookup searches tops[] (small: it stays in the near caches), then
+ * The search: the keys' slots (mm_end_slots) are cut into blocks of MM_KEYS_PER_BLOCK keys (two cache
+ * lines), and tops[b] is the last key of block b. A lookup searches tops[] (small: it stays in the near caches), then
  * counts the keys of one block below ua, which the compiler turns into vector compares. Both steps
  * are branchless. The slots before the first region hold 0 (below every address: counted, then
  * taken off), those after the last UINT64_MAX, to a whole block.
@@ -54,7 +54,7 @@ static size_t lower_bound(const struct mm *mm, uint64_t ua)
 	base += tops[base] <= ua;
 	if (base * MM_KEYS_PER_BLOCK >= used)
 		return mm->nregions;
-	keys = &mm->end_slots[base * MM_KEYS_PER_BLOCK];
+	keys = &mm_end_slots(mm)[base * MM_KEYS_PER_BLOCK];
 	for (unsigned k = 0; k < MM_KEYS_PER_BLOCK; k++)
 		count += keys[k] <= ua;
 	return base * MM_KEYS_PER_BLOCK + count - mm->front; /* the padding before front was counted */
@@ -67,7 +67,7 @@ static void tops_update(struct mm *mm, size_t lo, size_t hi)
 
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
 	for (size_t b = lo / MM_KEYS_PER_BLOCK; b <= hi / MM_KEYS_PER_BLOCK && b * MM_KEYS_PER_BLOCK < used; b++)
-		mm->tops[b] = mm->end_slots[tcemu_min_u64((b + 1) * MM_KEYS_PER_BLOCK, used) - 1];
+		mm->tops[b] = mm_end_slots(mm)[tcemu_min_u64((b + 1) * MM_KEYS_PER_BLOCK, used) - 1];
 }
 
 /* Whether regions i - 1 and i leave a gap (0 < i < nregions). */
@@ -112,100 +112,136 @@ static void gaps_recount(struct mm *mm)
 	}
 }
 
-/* The arrays' views from their slots (each array once allocated: a failed first one stays NULL). */
-static void slots_point(struct mm *mm)
+/*
+ * Slots with room at both ends (a deque), for the region arrays and a container's references: n
+ * elements of elem bytes from slot front of base. An element added or removed moves the shorter
+ * side by one slot. Before one is added, a full end is made free again (slots_room).
+ */
+
+/* Whether n elements from slot front of cap have a free slot at both ends. */
+static bool slots_have_room(size_t front, size_t n, size_t cap)
 {
-	if (mm->region_slots)
-		mm->regions = mm->region_slots + mm->front;
-	if (mm->hot_slots)
-		mm->hot = mm->hot_slots + mm->front;
-	if (mm->end_slots)
-		mm->ends = mm->end_slots + mm->front;
+	return front > 0 && front + n < cap;
 }
 
 /*
- * Makes room for one more region: a free slot at both ends. When an end is full, the regions are
- * moved to the middle of their slots, after the slots doubled if less than a quarter of them was
- * free: each end then has at least an eighth of the slots free, so the O(n) move is paid once per
- * n / 8 insertions at one end at most. Every array is grown before any is used at the new size,
- * so a failed allocation leaves the index as it was.
+ * The slots to move n elements to the middle of when an end is full: cap, doubled (min to start)
+ * if less than a quarter of it is free. Each end then has at least an eighth of the slots free,
+ * so the O(n) move is paid once per n / 8 insertions at one end at most.
+ */
+static size_t slots_room(size_t cap, size_t n, size_t min)
+{
+	return (cap - n) * 4 < cap || cap - n < 2 ? (cap ? cap * 2 : min) : cap;
+}
+
+/* Moves the n elements from slot front to the middle of cap slots; the new front. */
+static size_t slots_centre(void *base, size_t elem, size_t front, size_t n, size_t cap)
+{
+	const size_t to = (cap - n) / 2;
+
+	memmove((char *)base + to * elem, (char *)base + front * elem, n * elem);
+	return to;
+}
+
+/* Opens index at (0 .. n) with a free slot at both ends, moving the shorter side; the new front. */
+static size_t slots_open(void *base, size_t elem, size_t front, size_t n, size_t at)
+{
+	char *b = base;
+
+	if (at < n - at) {
+		memmove(b + (front - 1) * elem, b + front * elem, at * elem);
+		return front - 1;
+	}
+	memmove(b + (front + at + 1) * elem, b + (front + at) * elem, (n - at) * elem);
+	return front;
+}
+
+/* Closes index i (0 .. n - 1), moving the shorter side; the new front. */
+static size_t slots_close(void *base, size_t elem, size_t front, size_t n, size_t i)
+{
+	char *b = base;
+
+	if (i < n - 1 - i) {
+		memmove(b + (front + 1) * elem, b + front * elem, i * elem);
+		return front + 1;
+	}
+	memmove(b + (front + i) * elem, b + (front + i + 1) * elem, (n - 1 - i) * elem);
+	return front;
+}
+
+/* The three arrays' views at slot front of their slots. */
+static void regions_view(struct mm *mm, struct region *rs, struct region_hot *hs, uint64_t *es, size_t front)
+{
+	mm->front = front;
+	mm->regions = rs + front;
+	mm->hot = hs + front;
+	mm->ends = es + front;
+}
+
+/*
+ * Makes room for one more region: a free slot at both ends (slots_room). Every array is grown
+ * before any is used at the new size, so a failed allocation leaves the index as it was.
  */
 static int regions_reserve(struct tcemu_host *h, struct mm *mm)
 {
-	const size_t n = mm->nregions;
-	size_t cap = mm->cap, to;
-	struct region *r;
-	struct region_hot *hot;
-	uint64_t *e, *t;
-	int rc = 0;
+	const size_t n = mm->nregions, f = mm->front;
+	const size_t cap = slots_room(mm->cap, n, MM_KEYS_PER_BLOCK);
+	struct region *rs = mm_slots(mm->regions, f, sizeof(*rs));
+	struct region_hot *hs = mm_slots(mm->hot, f, sizeof(*hs));
+	uint64_t *es = mm_end_slots(mm), *t;
 
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
-	TCEMU_ASSERT(mm->front + n <= mm->cap && mm->cap % MM_KEYS_PER_BLOCK == 0);
-	if (mm->front > 0 && mm->front + n < cap)
+	TCEMU_ASSERT(f + n <= mm->cap && mm->cap % MM_KEYS_PER_BLOCK == 0);
+	if (slots_have_room(f, n, mm->cap))
 		return 0;
-	if ((cap - n) * 4 < cap || cap - n < 2) {
-		cap = cap ? cap * 2 : MM_KEYS_PER_BLOCK;
-		r = host_realloc(h, mm->region_slots, cap * sizeof(*r));
-		if (!r)
-			goto nomem;
-		mm->region_slots = r;
-		hot = host_realloc(h, mm->hot_slots, cap * sizeof(*hot));
-		if (!hot)
-			goto nomem;
-		mm->hot_slots = hot;
-		e = host_realloc(h, mm->end_slots, cap * sizeof(*e));
-		if (!e)
-			goto nomem;
-		mm->end_slots = e;
-		t = host_realloc(h, mm->tops, cap / MM_KEYS_PER_BLOCK * sizeof(*t));
-		if (!t)
-			goto nomem;
+	if (cap != mm->cap) {
+		/* each view follows its array at once: the index stays whole if a later one fails */
+		if (!(rs = host_realloc(h, rs, cap * sizeof(*rs))))
+			return -ENOMEM;
+		mm->regions = rs + f;
+		if (!(hs = host_realloc(h, hs, cap * sizeof(*hs))))
+			return -ENOMEM;
+		mm->hot = hs + f;
+		if (!(es = host_realloc(h, es, cap * sizeof(*es))))
+			return -ENOMEM;
+		mm->ends = es + f;
+		if (!(t = host_realloc(h, mm->tops, cap / MM_KEYS_PER_BLOCK * sizeof(*t))))
+			return -ENOMEM;
 		mm->tops = t;
 	}
-	to = (cap - n) / 2;
-	memmove(&mm->region_slots[to], &mm->region_slots[mm->front], n * sizeof(*mm->region_slots));
-	memmove(&mm->hot_slots[to], &mm->hot_slots[mm->front], n * sizeof(*mm->hot_slots));
-	memmove(&mm->end_slots[to], &mm->end_slots[mm->front], n * sizeof(*mm->end_slots));
+	const size_t to = slots_centre(rs, sizeof(*rs), f, n, cap);
+	slots_centre(hs, sizeof(*hs), f, n, cap);
+	slots_centre(es, sizeof(*es), f, n, cap);
 	for (size_t i = 0; i < to; i++)
-		mm->end_slots[i] = 0;
+		es[i] = 0;
 	for (size_t i = to + n; i < cap; i++)
-		mm->end_slots[i] = UINT64_MAX;
-	mm->front = to;
+		es[i] = UINT64_MAX;
 	mm->cap = cap;
-	slots_point(mm);
+	regions_view(mm, rs, hs, es, to);
 	tops_update(mm, 0, cap - 1);
 	return 0;
-nomem:
-	rc = -ENOMEM;
-	slots_point(mm); /* the arrays that did grow moved; the index is as it was */
-	return rc;
 }
 
-/* Puts nr (frame hpa) at index at, moving the shorter side by one slot (regions_reserve made room). */
+/* Puts nr (frame hpa) at index at (regions_reserve made room). */
 static void regions_insert(struct mm *mm, size_t at, const struct region *nr, uint64_t hpa)
 {
 	const size_t n = mm->nregions, f = mm->front;
-	size_t lo, hi, move, from, to;
+	struct region *rs = mm_slots(mm->regions, f, sizeof(*rs));
+	struct region_hot *hs = mm_slots(mm->hot, f, sizeof(*hs));
+	uint64_t *es = mm_end_slots(mm);
 
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
-	TCEMU_ASSERT(at <= n && f > 0 && f + n < mm->cap);
-	if (at < n - at) { /* regions [0, at) go down a slot */
-		from = f, to = f - 1, move = at;
-		mm->front = f - 1;
-		lo = f - 1, hi = f - 1 + at;
-	} else { /* regions [at, n) go up a slot */
-		from = f + at, to = f + at + 1, move = n - at;
-		lo = f + at, hi = f + n;
-	}
-	memmove(&mm->region_slots[to], &mm->region_slots[from], move * sizeof(*mm->region_slots));
-	memmove(&mm->hot_slots[to], &mm->hot_slots[from], move * sizeof(*mm->hot_slots));
-	memmove(&mm->end_slots[to], &mm->end_slots[from], move * sizeof(*mm->end_slots));
+	TCEMU_ASSERT(at <= n && slots_have_room(f, n, mm->cap));
+	const size_t to = slots_open(rs, sizeof(*rs), f, n, at);
+	slots_open(hs, sizeof(*hs), f, n, at);
+	slots_open(es, sizeof(*es), f, n, at);
 	mm->nregions = n + 1;
-	slots_point(mm);
+	regions_view(mm, rs, hs, es, to);
 	mm->regions[at] = *nr;
 	mm->hot[at] = (struct region_hot){ .hpa = hpa };
 	mm->ends[at] = nr->ua + nr->size;
-	tops_update(mm, lo, hi);
+	/* the slots that changed: the side that moved and the new one */
+	tops_update(mm, to < f ? to : f + at, to < f ? to + at : f + n);
 	/* its gap count against the side it joins, then that side against the other */
 	if (at > 0) {
 		mm->regions[at].gaps = mm->regions[at - 1].gaps + gap_before(mm, at);
@@ -215,33 +251,23 @@ static void regions_insert(struct mm *mm, size_t at, const struct region *nr, ui
 	}
 }
 
-/* Takes region i out of the index, moving the shorter side by one slot. */
+/* Takes region i out of the index. */
 static void regions_remove(struct mm *mm, size_t i)
 {
 	const size_t n = mm->nregions, f = mm->front;
-	size_t lo, hi, move, from, to;
+	struct region *rs = mm_slots(mm->regions, f, sizeof(*rs));
+	struct region_hot *hs = mm_slots(mm->hot, f, sizeof(*hs));
+	uint64_t *es = mm_end_slots(mm);
 
 	TCEMU_ASSERT_WRLOCKED(&mm->lock);
 	TCEMU_ASSERT(i < n);
-	if (i < n - 1 - i) { /* regions [0, i) go up a slot */
-		from = f, to = f + 1, move = i;
-		lo = f, hi = f + i;
-	} else { /* regions (i, n) go down a slot */
-		from = f + i + 1, to = f + i, move = n - 1 - i;
-		lo = f + i, hi = f + n - 1;
-	}
-	memmove(&mm->region_slots[to], &mm->region_slots[from], move * sizeof(*mm->region_slots));
-	memmove(&mm->hot_slots[to], &mm->hot_slots[from], move * sizeof(*mm->hot_slots));
-	memmove(&mm->end_slots[to], &mm->end_slots[from], move * sizeof(*mm->end_slots));
-	if (to > from) {
-		mm->end_slots[f] = 0;
-		mm->front = f + 1;
-	} else {
-		mm->end_slots[f + n - 1] = UINT64_MAX;
-	}
+	const size_t to = slots_close(rs, sizeof(*rs), f, n, i);
+	slots_close(hs, sizeof(*hs), f, n, i);
+	slots_close(es, sizeof(*es), f, n, i);
+	es[to > f ? f : f + n - 1] = to > f ? 0 : UINT64_MAX; /* the slot freed is padding now */
 	mm->nregions = n - 1;
-	slots_point(mm);
-	tops_update(mm, lo, hi);
+	regions_view(mm, rs, hs, es, to);
+	tops_update(mm, to > f ? f : f + i, to > f ? f + i : f + n - 1);
 	gaps_join(mm, i);
 }
 
@@ -343,64 +369,50 @@ int mm_account(struct tcemu_host *h, struct mm *mm, uint64_t bytes, bool charge)
 	return rc;
 }
 
-/* Makes room for one more cref in c: a free slot at both ends, as regions_reserve does. */
+/* Makes room for one more cref in c: a free slot at both ends (slots_room). */
 static int cref_reserve(struct tcemu_host *h, struct container *c)
 {
-	const size_t n = c->nrefs;
-	size_t cap = c->rcap, to;
+	const size_t n = c->nrefs, cap = slots_room(c->rcap, n, 16);
+	struct cref *slots = mm_slots(c->refs, c->rfront, sizeof(*slots));
 
 	CONTAINER_ASSERT_EXCLUSIVE(c);
 	TCEMU_ASSERT(c->rfront + n <= c->rcap);
-	if (c->rfront > 0 && c->rfront + n < cap)
+	if (slots_have_room(c->rfront, n, c->rcap))
 		return 0;
-	if ((cap - n) * 4 < cap || cap - n < 2) {
-		cap = cap ? cap * 2 : 16;
-		struct cref *slots = host_realloc(h, c->rslots, cap * sizeof(*slots));
-		if (!slots)
+	if (cap != c->rcap) {
+		if (!(slots = host_realloc(h, slots, cap * sizeof(*slots))))
 			return -ENOMEM;
-		c->rslots = slots;
-		c->refs = slots + c->rfront;
 	}
-	to = (cap - n) / 2;
-	memmove(&c->rslots[to], &c->rslots[c->rfront], n * sizeof(*c->rslots));
-	c->rfront = to;
+	c->rfront = slots_centre(slots, sizeof(*slots), c->rfront, n, cap);
 	c->rcap = cap;
-	c->refs = c->rslots + to;
+	c->refs = slots + c->rfront;
 	return 0;
 }
 
-/* Adds r's reference, moving the shorter side of c's refs by one slot. */
+/* Adds r's reference (cref_reserve made room). */
 static void cref_insert(struct container *c, struct region *r)
 {
-	const size_t i = cref_lower_bound(c, r->ua), n = c->nrefs, f = c->rfront;
+	const size_t i = cref_lower_bound(c, r->ua), n = c->nrefs;
+	struct cref *slots = mm_slots(c->refs, c->rfront, sizeof(*slots));
 
 	CONTAINER_ASSERT_EXCLUSIVE(c);
-	TCEMU_ASSERT(f > 0 && f + n < c->rcap); /* cref_reserve made room */
-	if (i < n - i) {
-		memmove(&c->rslots[f - 1], &c->rslots[f], i * sizeof(*c->rslots));
-		c->rfront = f - 1;
-		c->refs = c->rslots + f - 1;
-	} else {
-		memmove(&c->refs[i + 1], &c->refs[i], (n - i) * sizeof(*c->refs));
-	}
+	TCEMU_ASSERT(slots_have_room(c->rfront, n, c->rcap));
+	c->rfront = slots_open(slots, sizeof(*slots), c->rfront, n, i);
+	c->refs = slots + c->rfront;
 	c->refs[i] = (struct cref){ .ua = r->ua, .size = r->size };
 	c->nrefs = n + 1;
 }
 
-/* Drops a reference, moving the shorter side of c's refs by one slot. */
+/* Drops a reference. */
 static void cref_remove(struct container *c, struct cref *cr)
 {
-	const size_t i = (size_t)(cr - c->refs), n = c->nrefs, f = c->rfront;
+	const size_t i = (size_t)(cr - c->refs), n = c->nrefs;
+	struct cref *slots = mm_slots(c->refs, c->rfront, sizeof(*slots));
 
 	CONTAINER_ASSERT_EXCLUSIVE(c);
 	TCEMU_ASSERT(cr >= c->refs && i < n);
-	if (i < n - 1 - i) {
-		memmove(&c->rslots[f + 1], &c->rslots[f], i * sizeof(*c->rslots));
-		c->rfront = f + 1;
-		c->refs = c->rslots + f + 1;
-	} else {
-		memmove(&c->refs[i], &c->refs[i + 1], (n - 1 - i) * sizeof(*c->refs));
-	}
+	c->rfront = slots_close(slots, sizeof(*slots), c->rfront, n, i);
+	c->refs = slots + c->rfront;
 	c->nrefs = n - 1;
 }
 
@@ -660,9 +672,9 @@ void mm_drop_container(struct tcemu_host *h, struct mm *mm, struct container *c)
 void mm_free(struct tcemu_host *h, struct mm *mm)
 {
 	(void)h;
-	free(mm->region_slots);
-	free(mm->hot_slots);
-	free(mm->end_slots);
+	free(mm_slots(mm->regions, mm->front, sizeof(*mm->regions)));
+	free(mm_slots(mm->hot, mm->front, sizeof(*mm->hot)));
+	free(mm_end_slots(mm));
 	free(mm->tops);
 	tcemu_rwlock_destroy(&mm->lock);
 	free(mm);

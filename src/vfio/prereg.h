@@ -61,7 +61,7 @@ struct region_hot {
 };
 
 
-/* The index's keys per block (two cache lines of end_slots[]): see prereg.c's lower_bound. */
+/* The index's keys per block (two cache lines of the keys' slots): see prereg.c's lower_bound. */
 #define MM_KEYS_PER_BLOCK 16
 
 /*
@@ -75,14 +75,12 @@ struct mm {
 	struct tcemu_host *host;
 	pid_t pid;
 	struct tcemu_rwlock lock;
-	struct region *regions;  /* region_slots + front: sorted by ua, non-overlapping, inline */
-	uint64_t *ends;          /* end_slots + front: ends[i] = regions[i]->ua + size, the search key */
-	struct region_hot *hot;  /* hot_slots + front: hot[i] is regions[i]'s frame and mapped count */
-	struct region *region_slots;
-	uint64_t *end_slots;     /* 0 before front, UINT64_MAX after the last region: padding */
-	struct region_hot *hot_slots;
-	uint64_t *tops;          /* tops[b]: the last key of block b of end_slots[] (prereg.c) */
-	size_t front;            /* slots before regions[0] */
+	struct region *regions;  /* sorted by ua, non-overlapping, inline */
+	uint64_t *ends;          /* ends[i] = regions[i]->ua + size, the search key; the slots before
+	                            ends[0] hold 0, those after the last UINT64_MAX (padding) */
+	struct region_hot *hot;  /* hot[i]: regions[i]'s frame and mapped count (region_hot) */
+	uint64_t *tops;          /* tops[b]: the last key of block b of the keys' slots (prereg.c) */
+	size_t front;            /* slots before regions[0], hot[0] and ends[0] (mm_slots) */
 	size_t nregions, cap;    /* cap: slots, a multiple of the block size */
 	size_t orphans;          /* regions no container references, kept while entries map into them */
 	uint32_t by_shift[64];   /* regions by page_shift */
@@ -90,6 +88,16 @@ struct mm {
 	uint64_t limit;          /* bytes; UINT64_MAX = unlimited */
 	struct mm *next;         /* host->mms list, under host->mms_lock */
 };
+
+/* The start of an array's slots: its view less the free slots before it (NULL until allocated). */
+static inline void *mm_slots(void *view, size_t front, size_t elem)
+{
+	return view ? (char *)view - front * elem : NULL;
+}
+static inline uint64_t *mm_end_slots(const struct mm *mm)
+{
+	return mm_slots(mm->ends, mm->front, sizeof(*mm->ends));
+}
 
 /* r's frame and mapped count; r is one of mm's regions (same lock rules as r). */
 static inline struct region_hot *region_hot(const struct mm *mm, const struct region *r)
