@@ -873,18 +873,8 @@ void table_prefetch_write(struct tcemu_table *t, uint64_t index, uint64_t count)
 		return;
 	pos = index & t->level_mask;
 	n = tcemu_min_u64(count, t->level_mask + 1 - pos);
-	/* a line a prefetch, four lines a loop step (a 512-entry list: 16 steps, not 64) */
-	const uint64_t *p = leaf + pos;
-	uint64_t k = 0;
-
-	for (; k + 4 * LINE_ENTRIES <= n; k += 4 * LINE_ENTRIES) {
-		__builtin_prefetch(&p[k], 1);
-		__builtin_prefetch(&p[k + LINE_ENTRIES], 1);
-		__builtin_prefetch(&p[k + 2 * LINE_ENTRIES], 1);
-		__builtin_prefetch(&p[k + 3 * LINE_ENTRIES], 1);
-	}
-	for (; k < n; k += LINE_ENTRIES)
-		__builtin_prefetch(&p[k], 1);
+	for (uint64_t k = 0; k < n; k += LINE_ENTRIES)
+		__builtin_prefetch(&leaf[pos + k], 1);
 }
 
 int table_slot_walk(struct tcemu_table *t, uint64_t index, bool alloc, struct table_slot *slot)

@@ -303,7 +303,7 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 	struct region *r = w->r; /* usually the region used last */
 	struct mm *mm = c->mm;
 	const uint32_t hshift = w->page_shift;
-	uint64_t fan, index, set = 0, pieces = 0;
+	uint64_t fan, index, set = 0;
 	bool gather;
 	int rc = 0;
 
@@ -345,7 +345,6 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 				}
 			}
 			put_count(&pc, r, pages * fan);
-			pieces++;
 		}
 		set += run->n * fan;
 	}
@@ -361,15 +360,6 @@ static int guest_put(struct guest_link *w, struct guest_link *gl, uint64_t bus, 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
-		if (rc)
-			return rc; /* no memory for a level: nothing changed */
-	} else if (nruns == 1 && pieces == 1) {
-		/* one table call (a direct-map list, or one page): it reserves its own levels */
-		const struct guest_run *run = &runs[0];
-
-		rc = tcemu_table_set_linear(t, index + run->at * fan, run->n * fan,
-					    (region_hot(mm, r)->hpa + (run->ua - r->ua)) | run->perm, run->ua, release_entry,
-					    &rctx);
 		if (rc)
 			return rc; /* no memory for a level: nothing changed */
 	} else {
