@@ -56,20 +56,32 @@ static uint64_t hw_perm(uint64_t tce)
 	return (tce & TCEMU_TCE_WRITE) ? (TCEMU_TCE_READ | TCEMU_TCE_WRITE) : (tce & TCEMU_TCE_READ);
 }
 
-/* How many of tces[0, max) continue first page by page: first, first + pg, ... (8 at a time). */
-static uint64_t count_linear(const uint64_t *tces, uint64_t max, uint64_t first, uint64_t pg)
+/* Entry k of a TCE list in guest memory, in host order: read once (the guest may be writing it). */
+static inline uint64_t guest_tce(const uint64_t *list, uint64_t k)
+{
+	return be64toh(__atomic_load_n(&list[k], __ATOMIC_RELAXED));
+}
+
+/*
+ * How many of list[0, max) continue first page by page: first, first + pg, ... (8 at a time,
+ * their differences or-ed: one branch for eight). guest: list is in guest memory (guest_tce),
+ * else a copy in host order.
+ */
+static inline __attribute__((always_inline)) uint64_t count_linear(const uint64_t *list, uint64_t max,
+								      uint64_t first, uint64_t pg, bool guest)
 {
 	uint64_t k = 0;
 
 	for (; k + 8 <= max; k += 8) {
 		uint64_t diff = 0;
 
+#pragma GCC unroll 8
 		for (unsigned i = 0; i < 8; i++)
-			diff |= tces[k + i] ^ (first + (k + i) * pg);
+			diff |= (guest ? guest_tce(list, k + i) : list[k + i]) ^ (first + (k + i) * pg);
 		if (diff)
 			break;
 	}
-	while (k < max && tces[k] == first + k * pg)
+	while (k < max && (guest ? guest_tce(list, k) : list[k]) == first + k * pg)
 		k++;
 	return k;
 }
@@ -109,7 +121,8 @@ static long tces_to_runs(const struct ram_map *m, const struct gwin *w, const ui
 		if (i + 1 == n || tces[i + 1] != tce + pg)
 			j = i + 1; /* a single (scattered pages) */
 		else
-			j = i + count_linear(&tces[i], tcemu_min_u64(n - i, (r->size - (gpa - r->gpa)) >> w->page_shift), tce, pg);
+			j = i + count_linear(&tces[i], tcemu_min_u64(n - i, (r->size - (gpa - r->gpa)) >> w->page_shift), tce, pg,
+					     false);
 		runs[k++] = (struct guest_run){ .at = i, .n = j - i, .ua = (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa)),
 						.perm = hw_perm(tce), .tce = tce };
 	}
@@ -292,36 +305,6 @@ static inline long h_put_tce(struct gwin *w, enum path path, const struct ram_ma
 	return update_one(g, w, path, a[1], tce, (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa)), hw_perm(tce));
 }
 
-/* Entry k of a TCE list in guest memory, in host order: read once (the guest may be writing it). */
-static inline uint64_t guest_tce(const uint64_t *list, uint64_t k)
-{
-	return be64toh(__atomic_load_n(&list[k], __ATOMIC_RELAXED));
-}
-
-/*
- * Whether list[1, n) continues first page by page (pg apart): eight entries a test, their
- * differences or-ed (one branch and one loop step for eight).
- */
-static inline __attribute__((always_inline)) bool list_follows(const uint64_t *list, uint64_t n, uint64_t first,
-							      uint64_t pg)
-{
-	uint64_t k = 1, expect = first + pg;
-
-	for (; k + 8 <= n; k += 8, expect += 8 * pg) {
-		uint64_t diff = 0;
-
-#pragma GCC unroll 8
-		for (unsigned j = 0; j < 8; j++)
-			diff |= guest_tce(list, k + j) ^ (expect + j * pg);
-		if (diff)
-			return false;
-	}
-	for (; k < n; k++, expect += pg)
-		if (guest_tce(list, k) != expect)
-			return false;
-	return true;
-}
-
 /*
  * A list whose TCEs map page after page of one RAM range with the same bits (a direct map, as
  * Linux guests write) is one run. This checks it while reading the list once, without a copy:
@@ -338,7 +321,7 @@ static bool list_one_run(const struct ram_map *m, const struct gwin *w, const ui
 	if (!(first & TCEMU_TCE_PERM_MASK) || (gpa & (pg - 1)) || !(r = ram_find(m, gpa, n << w->page_shift)))
 		return false;
 	/* 4 KiB pages (the usual guest) with the step a constant: each entry's TCE one lea from the first */
-	if (!(pg == 4096 ? list_follows(list, n, first, 4096) : list_follows(list, n, first, pg)))
+	if ((pg == 4096 ? count_linear(list, n, first, 4096, true) : count_linear(list, n, first, pg, true)) != n)
 		return false;
 	*run = (struct guest_run){ .at = 0, .n = n, .ua = (uint64_t)(uintptr_t)(r->hva + (gpa - r->gpa)),
 				   .perm = hw_perm(first), .tce = first };
