@@ -30,10 +30,10 @@
 #include "vfio/probe.h"
 
 /*
- * The search: the keys' slots (mm_end_slots) are cut into blocks of MM_KEYS_PER_BLOCK keys (two cache
- * lines), and tops[b] is the last key of block b. A lookup searches tops[] (small: it stays in the near caches), then
- * counts the keys of one block below ua, which the compiler turns into vector compares. Both steps
- * are branchless. The slots before the first region hold 0 (below every address: counted, then
+ * The search: the keys' slots (mm_end_slots) are cut into blocks of MM_KEYS_PER_BLOCK keys (two
+ * cache lines), and tops[b] is the last key of block b. A lookup searches tops[] (small: it stays in
+ * the near caches), then counts the keys of one block below ua, which the compiler turns into
+ * vector compares. Both steps are branchless. The slots before the first region hold 0 (below every address: counted, then
  * taken off), those after the last UINT64_MAX, to a whole block.
  */
 /* Index of the first region whose end is above ua (the only candidate to contain ua). */
